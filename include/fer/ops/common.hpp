@@ -1,0 +1,42 @@
+#pragma once
+// Helpers shared by the op headers: argument checks and the recorded `contiguous` copy.
+#include <initializer_list>
+
+#include "fer/autograd/tape.hpp"
+#include "fer/backend/cpu/elementwise.hpp"
+
+namespace fer::ops_detail {
+
+// Ops without a CUDA kernel yet say so clearly instead of reading device memory on the host.
+inline void require_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t && t->defined()) FER_CHECK(t->device().is_cpu(), op, ": no kernel for device ", t->device().str(), " yet");
+}
+
+inline void require_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  FER_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch (", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()), ")");
+}
+
+inline void require_rank(const char* op, const Tensor& t, int rank, const char* what) {
+  FER_CHECK(t.dim() == rank, op, ": ", what, " must be ", rank, "-d, got ", t.shape().str());
+}
+
+}  // namespace fer::ops_detail
+
+namespace fer {
+
+// A contiguous tensor with x's values: x itself when already contiguous, else a recorded copy.
+inline Tensor contiguous(const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  ops_detail::require_cpu("contiguous", {&x});
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  autograd::apply(
+      "contiguous", {x}, {y}, [x, y] { y.copy_(x); },
+      [x, y] {
+        // x's gradient buffer is contiguous (shape of x), so the flat accumulation lines up.
+        if (x.requires_grad()) cpu::axpy(y.grad(), x.grad_buffer(), 1.0);
+      });
+  return y;
+}
+
+}  // namespace fer
