@@ -17,6 +17,7 @@
 
 #include "fer/core/error.hpp"
 #include "fer/core/rng.hpp"
+#include "fer/io/atomic_write.hpp"
 
 namespace fer::data {
 
@@ -115,28 +116,20 @@ inline Mix make_mix(const std::vector<int32_t>& real_labels, const std::vector<i
   return mix;
 }
 
-// Writes the manifest CSV (source,id,label,class) to a temporary file and renames it into place.
+// Writes the manifest CSV (source,id,label,class) atomically.
 inline void write_mix_manifest(const std::filesystem::path& path, const Mix& mix, const std::vector<std::string>& real_ids,
                                const std::vector<std::string>& synthetic_ids,
                                const std::vector<std::string>& class_names) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp);
-    FER_CHECK(out.good(), path.string(), ": cannot open ", tmp.string(), " for writing");
-    out << "source,id,label,class\n";
-    for (const MixItem& it : mix.items) {
-      const auto& ids = it.synthetic ? synthetic_ids : real_ids;
-      FER_CHECK(it.index >= 0 && size_t(it.index) < ids.size(), path.string(), ": mix item refers to ",
-                it.synthetic ? "synthetic" : "real", " image ", it.index, " of ", ids.size());
-      FER_CHECK(it.label >= 0 && size_t(it.label) < class_names.size(), path.string(), ": label ", it.label, " has no class name");
-      out << (it.synthetic ? "synthetic" : "real") << ',' << ids[size_t(it.index)] << ',' << it.label << ','
-          << class_names[size_t(it.label)] << '\n';
-    }
-    out.flush();
-    FER_CHECK(out.good(), path.string(), ": write failed");
+  std::string csv = "source,id,label,class\n";
+  for (const MixItem& it : mix.items) {
+    const auto& ids = it.synthetic ? synthetic_ids : real_ids;
+    FER_CHECK(it.index >= 0 && size_t(it.index) < ids.size(), path.string(), ": mix item refers to ",
+              it.synthetic ? "synthetic" : "real", " image ", it.index, " of ", ids.size());
+    FER_CHECK(it.label >= 0 && size_t(it.label) < class_names.size(), path.string(), ": label ", it.label, " has no class name");
+    csv += std::string(it.synthetic ? "synthetic" : "real") + ',' + ids[size_t(it.index)] + ',' + std::to_string(it.label) +
+           ',' + class_names[size_t(it.label)] + '\n';
   }
-  std::filesystem::rename(tmp, path);
+  io::write_file_atomically(path, csv);
 }
 
 }  // namespace fer::data

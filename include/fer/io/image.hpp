@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fer/core/error.hpp"
+#include "fer/io/atomic_write.hpp"
 
 namespace fer::io {
 
@@ -77,7 +78,7 @@ inline Image to_rgb(const Image& in) {
   return out;
 }
 
-// Encodes PNG into memory, then writes it to a temporary name beside `path` and renames it into place.
+// Encodes PNG into memory, then writes it atomically.
 inline void write_png(const std::filesystem::path& path, const Image& img) {
   FER_CHECK(img.channels >= 1 && img.channels <= 4 && img.height > 0 && img.width > 0 &&
                 img.pixels.size() == size_t(img.height * img.width * img.channels),
@@ -88,25 +89,7 @@ inline void write_png(const std::filesystem::path& path, const Image& img) {
   int ok = stbi_write_png_to_func(sink, &png, int(img.width), int(img.height), int(img.channels), img.pixels.data(),
                                   int(img.width * img.channels));
   FER_CHECK(ok && !png.empty(), path.string(), ": PNG encoding failed");
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    FER_CHECK(out.good(), path.string(), ": cannot open ", tmp.string(), " for writing");
-    out.write(png.data(), std::streamsize(png.size()));
-    out.flush();
-    if (!out.good()) {
-      out.close();
-      std::remove(tmp.c_str());
-      fail(path.string(), ": write failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail(path.string(), ": cannot move the PNG into place: ", ec.message());
-  }
+  write_file_atomically(path, png);
 }
 
 }  // namespace fer::io

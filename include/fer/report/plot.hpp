@@ -1,9 +1,7 @@
 #pragma once
 // PNG charts drawn with Cairo: line charts with error bars (metric vs real-data ratio, training curves),
-// confusion-matrix heat maps, and reliability diagrams. Files are written to a temporary name and renamed, so a
-// reader never sees half a PNG.
+// confusion-matrix heat maps, and reliability diagrams. Files are written atomically (io/atomic_write.hpp).
 #include <cairo/cairo.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "fer/core/error.hpp"
+#include "fer/io/atomic_write.hpp"
 
 namespace fer::report {
 
@@ -101,20 +100,15 @@ class Canvas {
   }
 
   void save_png(const std::filesystem::path& path) {
-    std::filesystem::path tmp = path;
-    tmp += ".tmp." + std::to_string(::getpid());
     cairo_surface_flush(surface_);
-    cairo_status_t st = cairo_surface_write_to_png(surface_, tmp.c_str());
-    if (st != CAIRO_STATUS_SUCCESS) {
-      std::remove(tmp.c_str());
-      fail("plot: cannot write ", path.string(), ": ", cairo_status_to_string(st));
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-      std::remove(tmp.c_str());
-      fail("plot: cannot move the PNG into place at ", path.string(), ": ", ec.message());
-    }
+    std::string png;
+    auto sink = [](void* ctx, const unsigned char* data, unsigned int n) {
+      static_cast<std::string*>(ctx)->append(reinterpret_cast<const char*>(data), n);
+      return CAIRO_STATUS_SUCCESS;
+    };
+    cairo_status_t st = cairo_surface_write_to_png_stream(surface_, sink, &png);
+    FER_CHECK(st == CAIRO_STATUS_SUCCESS, "plot: cannot encode ", path.string(), ": ", cairo_status_to_string(st));
+    io::write_file_atomically(path, png);
   }
 
  private:
