@@ -206,6 +206,7 @@ TEST_CASE("malformed and hostile pickles: a fer::Error naming the file and the p
       {"view_beyond_storage.pkl", "G_ema.layer.weight: tensor view [100] with strides [1] at offset 0 reaches element 99 of a storage of 10"},
       {"view_offset_beyond.pkl", "reaches element 10 of a storage of 10"},
       {"view_overflow.pkl", "G_ema.layer.weight: element count overflows"},
+      {"view_expanded.pkl", "G_ema.layer.weight: tensor view of 1000 elements over a storage of 10 (expanded views are not supported)"},
       {"storage_truncated.pkl", "torch storage blob: truncated: 10 elements of 4 bytes, 30 bytes left"},
       {"storage_bad_magic.pkl", "torch storage blob: wrong magic number"},
       {"no_G_ema.pkl", "G_ema: not in the pickle (its keys: G, D)"},
@@ -222,6 +223,11 @@ TEST_CASE("malformed and hostile pickles: a fer::Error naming the file and the p
     CHECK_MESSAGE(msg.find(path) == 0, msg);
     CHECK_MESSAGE(msg.find(problem) != std::string::npos, msg);
   }
+  // The strided weight of tiny_G.pkl is copied out (80 bytes): a budget of 64 bytes refuses it.
+  pickle::Limits tight;
+  tight.max_copied_bytes = 64;
+  CHECK_THROWS_WITH_AS(load_stylegan2_pkl(kData + "tiny_G.pkl", "G_ema", tight),
+                       doctest::Contains("G_ema.layer.weight: strided tensor copies exceed 64 bytes in total"), Error);
   CHECK_THROWS_WITH_AS(load_stylegan2_pkl(kData + "does_not_exist.pkl"),
                        doctest::Contains("does_not_exist.pkl: cannot open the network pickle"), Error);
 }

@@ -140,6 +140,7 @@ def main():
     write("view_offset_beyond.pkl", pickle.dumps({"G_ema": tiny_generator(tensor_record(small, 8, (2, 2), (1, 1)))}, protocol=4))
     write("view_overflow.pkl", pickle.dumps({"G_ema": tiny_generator(
         tensor_record(small, 0, (2**62, 4), (2**62, 1)))}, protocol=4))
+    write("view_expanded.pkl", pickle.dumps({"G_ema": tiny_generator(tensor_record(small, 0, (100, 10), (0, 1)))}, protocol=4))
     blob = small.__reduce__()[1][0]
     write("storage_truncated.pkl", pickle.dumps({"G_ema": tiny_generator(tensor_record(
         Call(torch.storage._load_from_bytes, blob[:-10]), 0, (10,), (1,)))}, protocol=4))

@@ -100,6 +100,7 @@ struct Object {
 struct Limits {
   size_t max_objects = size_t(1) << 23;  // objects created by one Unpickler
   int max_depth = 256;                   // nesting followed by readers of the result (guards against cycles)
+  size_t max_copied_bytes = size_t(1) << 30;  // strided tensor views copied out, in total (views can share storage)
 };
 
 // Reads one or more consecutive pickles from `data` (which must outlive the Unpickler and its objects).

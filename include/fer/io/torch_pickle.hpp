@@ -189,8 +189,11 @@ class Reader {
     impl->dtype = st.dtype;
     Tensor view(std::move(impl));
     if (view.is_contiguous()) return view;
-    // Strided (or broadcast, stride 0) views are copied out; bound the copy, since size is not bounded by the file.
-    if (numel > kMaxCopyElements) error(what, "strided tensor of ", numel, " elements is larger than allowed");
+    // Strided views are copied out. Views share storages, so bound each copy by its storage and all copies
+    // together by the limit (a few bytes of pickle must not make gigabytes of copies).
+    if (numel > st.numel) error(what, "tensor view of ", numel, " elements over a storage of ", st.numel, " (expanded views are not supported)");
+    copied_bytes_ += size_t(numel) * dtype_size(st.dtype);
+    if (copied_bytes_ > limits_.max_copied_bytes) error(what, "strided tensor copies exceed ", limits_.max_copied_bytes, " bytes in total");
     return strided_copy(view);
   }
 
@@ -261,7 +264,6 @@ class Reader {
   }
 
  private:
-  static constexpr int64_t kMaxCopyElements = int64_t(1) << 30;
 
   std::vector<int64_t> ints_of(const Object& o, std::string_view what, std::string_view field) const {
     if (o.kind != Kind::tuple && o.kind != Kind::list) error(what, field, " is a ", o.describe(), ", not a tuple");
@@ -348,6 +350,7 @@ class Reader {
   pickle::Limits limits_;
   std::vector<std::pair<std::string, std::string>> dict_classes_ = {{"collections", "OrderedDict"}};
   std::map<const Object*, LoadedStorage> storages_;
+  size_t copied_bytes_ = 0;
   mutable std::deque<std::vector<uint8_t>> owned_;  // bytes decoded from protocol-2 latin1 text
 };
 
