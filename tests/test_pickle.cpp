@@ -132,6 +132,7 @@ TEST_CASE("G_small.pkl: constructor arguments and module attributes") {
   for (const char* block : {"synthesis.b4", "synthesis.b8", "synthesis.b16", "synthesis.b32"})
     CHECK(ck.attributes[block]["architecture"] == "skip");
   CHECK(ck.attributes["synthesis"]["num_ws"] == 8);
+  CHECK(ck.attributes["synthesis"]["block_resolutions"] == nlohmann::json::array({4, 8, 16, 32}));
   CHECK(ck.attributes["synthesis.b32"]["is_last"] == true);
   // act_gain is a numpy float64 scalar in the pickle: sqrt(2)
   CHECK(ck.attributes["synthesis.b4.conv1"]["act_gain"].get<double>() == doctest::Approx(std::sqrt(2.0)).epsilon(1e-15));
@@ -185,6 +186,7 @@ TEST_CASE("tiny_G.pkl in protocols 4 and 2: names, dtypes, strided views, skippe
     CHECK(kw["synthesis_kwargs"]["conv_clamp"].is_null());
     CHECK(kw["synthesis_kwargs"]["flag"] == true);
     CHECK(kw["synthesis_kwargs"]["names"] == nlohmann::json::array({"a", "b"}));
+    CHECK(kw["synthesis_kwargs"]["channels"] == nlohmann::json({{"4", 8}, {"8", 4}}));  // int keys become text
     CHECK(ck.attributes["layer"]["act_gain"] == 1.25);           // numpy float32
     CHECK(ck.attributes["layer"]["architecture"] == "skip");
     CHECK(ck.attributes["layer.affine"]["activation"] == "linear");

@@ -24,7 +24,7 @@ namespace fer::torch_pickle {
 using pickle::Kind;
 using pickle::Object;
 
-// The dtype of a storage class global (torch.FloatStorage, ...); nullopt-like false when unknown.
+// The dtype of a storage class global (torch.FloatStorage, ...) into *out; false for any other object.
 inline bool storage_class_dtype(const Object& cls, DType* out) {
   if (cls.kind != Kind::global || cls.module != "torch") return false;
   static const std::pair<std::string_view, DType> table[] = {
@@ -198,6 +198,7 @@ class Reader {
   }
 
   // Plain Python data (None, bool, int, float, str, tuple, list, dict-likes, numpy scalars) as JSON.
+  // `what` names the object in errors; depth is bounded by Limits::max_depth, which also stops cycles.
   nlohmann::json to_json(const Object& o, std::string_view what, int depth = 0) const {
     if (depth > limits_.max_depth) error(what, "nested deeper than ", limits_.max_depth, " levels (or a cycle)");
     switch (o.kind) {
@@ -217,8 +218,10 @@ class Reader {
     if (auto* items = dict_items(o)) {
       nlohmann::json obj = nlohmann::json::object();
       for (auto& [k, v] : *items) {
-        if (k->kind != Kind::string) error(what, "dict key is a ", kind_name(k->kind), ", not a str");
-        obj[k->text] = to_json(*v, std::string(what) + "." + k->text, depth + 1);
+        // JSON keys are strings: int keys (e.g. channels by resolution) become their decimal text.
+        if (k->kind != Kind::string && k->kind != Kind::integer) error(what, "dict key is a ", kind_name(k->kind));
+        const std::string key = k->kind == Kind::string ? k->text : std::to_string(k->integer);
+        obj[key] = to_json(*v, std::string(what) + "." + key, depth + 1);
       }
       return obj;
     }
