@@ -93,7 +93,7 @@ def tiny_generator(weight_override=None, kwargs_extra=None):
                        architecture="skip")
     kwargs = dict(w_dim=4, mapping_kwargs=EasyDict(num_layers=2, lr_multiplier=np.float64(0.01)),
                   synthesis_kwargs=dict(channel_base=np.int64(512), conv_clamp=None, names=("a", "b"), flag=True,
-                                          channels={4: 8, 8: 4}))
+                                        channels={4: 8, 8: 4}))
     kwargs.update(kwargs_extra or {})
     G = Persistent("Generator", params=[("bias", bias)], modules=[("layer", layer), ("missing", None)],
                    init_args=(8,), init_kwargs=kwargs)
