@@ -9,3 +9,7 @@
 #include "fer/autograd/tape.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/elementwise.hpp"
+#include "fer/ops/conv.hpp"
+#include "fer/ops/linear.hpp"
+#include "fer/ops/norm.hpp"
+#include "fer/ops/pool.hpp"
