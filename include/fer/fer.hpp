@@ -13,3 +13,6 @@
 #include "fer/ops/linear.hpp"
 #include "fer/ops/norm.hpp"
 #include "fer/ops/pool.hpp"
+#include "fer/ops/dropout.hpp"
+#include "fer/ops/loss.hpp"
+#include "fer/ops/shape.hpp"
