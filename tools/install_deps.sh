@@ -16,6 +16,7 @@ packages=(
   libbenchmark-dev   # bench/
   libcairo2-dev      # plots
   libyaml-cpp-dev    # sweep configuration
+  fonts-dejavu-core  # chart text
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tools" ]]; then
