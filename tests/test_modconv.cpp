@@ -3,8 +3,17 @@
 // as conv_transpose2d + filter), an independent formulation, gradient checks, noise, argument errors.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 
+#include "fer/ops/bias_act.hpp"
+#include "fer/ops/conv.hpp"
+#include "fer/ops/linear.hpp"
 #include "fer/ops/modconv.hpp"
 #include "gradcheck.hpp"
 #include "sg2_fixture.hpp"
@@ -211,4 +220,115 @@ TEST_CASE("modulated_conv2d and friends reject bad arguments") {
   CHECK_THROWS_AS(modulated_conv2d(x, w, s, p), Error);                                 // 1-d filter
   CHECK_THROWS_AS(add_noise(x, Tensor::zeros({2, 4, 4, 1}), Tensor::ones({2})), Error);  // strength not a scalar
   CHECK_THROWS_AS(add_noise(x, Tensor::zeros({2, 4, 4, 3}), Tensor::ones({1})), Error);  // noise not [.., 1]
+}
+
+namespace {
+
+// The F32 tensors of a safetensors file (test-only reader: header length, JSON header, raw little-endian data).
+std::map<std::string, Tensor> read_f32_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot open ", path);
+  std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(blob.size() >= 8);
+  uint64_t n = 0;
+  std::memcpy(&n, blob.data(), 8);
+  REQUIRE(n <= blob.size() - 8);
+  auto header = nlohmann::json::parse(blob.substr(8, n));
+  std::map<std::string, Tensor> out;
+  for (auto& [name, meta] : header.items()) {
+    if (name == "__metadata__") continue;
+    REQUIRE(meta.at("dtype") == "F32");
+    Shape s;
+    for (const auto& d : meta.at("shape")) s.push_back(d.get<int64_t>());
+    const uint64_t a = meta.at("data_offsets")[0], b = meta.at("data_offsets")[1];
+    REQUIRE((a <= b && b <= blob.size() - 8 - n && b - a == uint64_t(s.numel()) * 4));
+    Tensor t = Tensor::empty(s, DType::f32);
+    std::memcpy(t.raw_data(), blob.data() + 8 + n + a, b - a);
+    out[name] = t;
+  }
+  return out;
+}
+
+// [O, I, kh, kw] (PyTorch) -> [O, kh, kw, I].
+Tensor oihw_to_ohwi(const Tensor& w) {
+  const int64_t O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
+  Tensor r = Tensor::empty({O, kh, kw, I}, w.dtype());
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t y = 0; y < kh; ++y)
+        for (int64_t x = 0; x < kw; ++x) r.set_flat(((o * kh + y) * kw + x) * I + i, w.flat(((o * I + i) * kh + y) * kw + x));
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("the ops reproduce NVIDIA's G_small synthesis images (skipped when the fixture folder is absent)") {
+  // NVIDIA's own output: /work/shared/fixtures/stylegan2 (or $FER_SG2_FIXTURES), described in stylegan2.md.
+  const char* env = std::getenv("FER_SG2_FIXTURES");
+  const std::string dir = env ? env : "/work/shared/fixtures/stylegan2";
+  if (!std::filesystem::exists(dir + "/G_small.safetensors")) {
+    MESSAGE("skipped: no NVIDIA fixture at ", dir);
+    return;
+  }
+  auto G = read_f32_safetensors(dir + "/G_small.safetensors");
+  auto io = read_f32_safetensors(dir + "/G_small.io.safetensors");
+  NoGradGuard no_grad;
+  auto affine = [&](const std::string& prefix, const Tensor& w) {
+    const Tensor& weight = G.at(prefix + ".affine.weight");
+    return linear(w, scale(weight, 1.0 / std::sqrt(double(weight.size(1)))), G.at(prefix + ".affine.bias"));
+  };
+  const Tensor filter = setup_filter({1, 3, 3, 1});
+  for (const char* kase : {"psi1_const", "psi07_cut4_const", "psi1_none"}) {
+    CAPTURE(kase);
+    const bool noise_const = std::string(kase).find("_const") != std::string::npos;
+    const Tensor ws = io.at(std::string("ws_") + kase);  // [N, 8, 64]
+    const int64_t N = ws.size(0), wdim = ws.size(2);
+    auto w_at = [&](int64_t k) {  // ws[:, k]
+      Tensor r = Tensor::empty({N, wdim});
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < wdim; ++c) r.set_flat(n * wdim + c, ws.flat((n * ws.size(1) + k) * wdim + c));
+      return r;
+    };
+    auto layer = [&](const std::string& prefix, const Tensor& x, int64_t k, int64_t up) {
+      ModConvParams p;
+      p.padding = 1;
+      p.up = up;
+      Tensor noise;
+      if (noise_const) {
+        const Tensor& nc = G.at(prefix + ".noise_const");
+        noise = scale(nc.view_as_shape({1, nc.size(0), nc.size(1), 1}), G.at(prefix + ".noise_strength").item());
+      }
+      Tensor y = modulated_conv2d(x, oihw_to_ohwi(G.at(prefix + ".weight")), affine(prefix, w_at(k)), p, noise);
+      return bias_act(y, G.at(prefix + ".bias"), Activation::lrelu, std::nullopt, std::nullopt, 256 * std::sqrt(2.0));
+    };
+    auto torgb = [&](const std::string& prefix, const Tensor& x, int64_t k) {
+      const Tensor& weight = G.at(prefix + ".weight");
+      Tensor styles = scale(affine(prefix, w_at(k)), 1.0 / std::sqrt(double(weight.size(1))));
+      ModConvParams p;
+      p.demodulate = false;
+      Tensor y = modulated_conv2d(x, oihw_to_ohwi(weight), styles, p);
+      return bias_act(y, G.at(prefix + ".bias"), Activation::linear, std::nullopt, std::nullopt, 256);
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    const Tensor& cst = G.at("synthesis.b4.const");  // [C, 4, 4]
+    const int64_t C = cst.size(0);
+    Tensor x = Tensor::empty({N, 4, 4, C});
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t p = 0; p < 16; ++p) x.set_flat((n * 16 + p) * C + c, cst.flat(c * 16 + p));
+    x = layer("synthesis.b4.conv1", x, 0, 1);
+    Tensor img = torgb("synthesis.b4.torgb", x, 1);
+    for (int64_t res = 8, k = 1; res <= 32; res *= 2, k += 2) {
+      const std::string b = "synthesis.b" + std::to_string(res);
+      x = layer(b + ".conv0", x, k, 2);
+      x = layer(b + ".conv1", x, k + 1, 1);
+      img = add(upsample2d(img, filter), torgb(b + ".torgb", x, k + 2));
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const Tensor& want = io.at(std::string("img_") + kase);  // [N, 1, 32, 32]: with one channel, NCHW = NHWC
+    REQUIRE(img.shape() == Shape{N, 32, 32, 1});
+    const double err = rel_error(img, want.view_as_shape(img.shape()));
+    MESSAGE(std::string(kase), ": max |fer - NVIDIA| / max |NVIDIA| = ", err, ", synthesis ", ms, " ms (f32, batch ", N, ")");
+    CHECK(err < 1e-5);
+  }
 }

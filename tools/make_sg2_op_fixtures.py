@@ -4,6 +4,10 @@
 Run with Debian's python (it has torch):  /usr/bin/python3 tools/make_sg2_op_fixtures.py
 Writes tests/data/sg2ops/{upfirdn2d,bias_act,modconv}.json.
 
+  /usr/bin/python3 tools/make_sg2_op_fixtures.py --check-generator [/work/shared/fixtures/stylegan2]
+runs the synthesis network of NVIDIA's G_small fixture on its stored ws with these reference ops and compares
+the images NVIDIA's own code produced: the proof that the references (and so the fixtures) are NVIDIA's ops.
+
 Every reference is written here with plain torch ops, following the semantics of NVIDIA's stylegan2-ada-pytorch
 generator as described in /work/shared/stylegan2.md:
   upfirdn2d   zero-insertion upsample, pad (negative = crop), convolve with the FIR filter (flipped unless
@@ -18,6 +22,8 @@ cot[i] = cos(0.7 i + 0.3), i the flat index in the fer layout.
 import json
 import math
 import os
+import struct
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -279,6 +285,77 @@ def modconv_cases():
     return out
 
 
+# ------------------------------------------------------------------ the whole synthesis network, as a check
+def read_safetensors(path):
+    with open(path, "rb") as fh:
+        blob = fh.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        assert meta["dtype"] == "F32", (name, meta["dtype"])
+        a, b = meta["data_offsets"]
+        t = torch.frombuffer(bytearray(blob[8 + n + a: 8 + n + b]), dtype=torch.float32)
+        out[name] = t.reshape(meta["shape"]).to(DT)
+    return out
+
+
+def synthesis_ref(G, ws):
+    """NVIDIA's SynthesisNetwork (skip architecture, noise const, conv_clamp 256) from the reference ops; NCHW."""
+    def affine(prefix, w):
+        weight = G[prefix + ".affine.weight"]
+        return w @ (weight / math.sqrt(weight.shape[1])).t() + G[prefix + ".affine.bias"]
+
+    def layer(prefix, x, w, up):
+        styles = affine(prefix, w)
+        noise = G[prefix + ".noise_const"] * G[prefix + ".noise_strength"] if noise_const else None
+        x = modconv_ref(x, G[prefix + ".weight"], styles, True, 1, up, G[prefix + ".resample_filter"], up == 1, noise)
+        b = G[prefix + ".bias"].reshape(1, -1, 1, 1)
+        return bias_act_ref(x.permute(0, 2, 3, 1), b.reshape(-1), "lrelu", clamp=256 * math.sqrt(2)).permute(0, 3, 1, 2)
+
+    def torgb(prefix, x, w):
+        weight = G[prefix + ".weight"]
+        styles = affine(prefix, w) / math.sqrt(weight.shape[1])
+        y = modconv_ref(x, weight, styles, False, 0, 1, None, True, None)
+        return bias_act_ref(y.permute(0, 2, 3, 1), G[prefix + ".bias"], "linear", clamp=256).permute(0, 3, 1, 2)
+
+    n = ws.shape[0]
+    x = G["synthesis.b4.const"][None].repeat(n, 1, 1, 1)
+    x = layer("synthesis.b4.conv1", x, ws[:, 0], 1)
+    img = torgb("synthesis.b4.torgb", x, ws[:, 1])
+    idx, res = 1, 8
+    while f"synthesis.b{res}.conv0.weight" in G:
+        p = f"synthesis.b{res}"
+        x = layer(p + ".conv0", x, ws[:, idx], 2)
+        x = layer(p + ".conv1", x, ws[:, idx + 1], 1)
+        f = G[p + ".resample_filter"]
+        img = upfirdn2d_ref(img, f, up=(2, 2), pad=upsample2d_pads(f.shape[1], f.shape[0], 2, 0), gain=4.0)
+        img = img + torgb(p + ".torgb", x, ws[:, idx + 2])
+        idx, res = idx + 2, res * 2
+    return img
+
+
+def check_generator(folder):
+    global noise_const
+    G = read_safetensors(os.path.join(folder, "G_small.safetensors"))
+    io = read_safetensors(os.path.join(folder, "G_small.io.safetensors"))
+    worst = 0.0
+    for case in ("psi1_const", "psi07_const", "psi07_cut4_const", "psi1_none"):
+        noise_const = case.endswith("_const")
+        want = io["img_" + case]
+        got = synthesis_ref(G, io["ws_" + case])
+        err = ((got - want).abs().max() / want.abs().max()).item()
+        worst = max(worst, err)
+        print(f"{case}: max |ref - NVIDIA| / max |NVIDIA| = {err:.3g}  (image range {want.min():.3f} .. {want.max():.3f})")
+    print("OK" if worst < 1e-5 else "MISMATCH")
+    return worst < 1e-5
+
+
+noise_const = True
+
+
 def write(name, obj):
     os.makedirs(OUT_DIR, exist_ok=True)
     path = os.path.join(OUT_DIR, name)
@@ -288,6 +365,8 @@ def write(name, obj):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--check-generator":
+        sys.exit(0 if check_generator(sys.argv[2] if len(sys.argv) > 2 else "/work/shared/fixtures/stylegan2") else 1)
     write("upfirdn2d.json", upfirdn2d_cases())
     write("bias_act.json", bias_act_cases())
     write("modconv.json", {"modulate_weights": modulate_cases(), "modulated_conv2d": modconv_cases()})

@@ -1,10 +1,11 @@
 // Modulated-convolution kernels: per-sample weight modulation/demodulation (parallel over (sample, output
-// channel) pairs) and the batch <-> channel layout moves of the grouped form.
+// channel) pairs) and the per-sample convolutions (on the conv kernels, parallel over samples).
 #include "fer/backend/cpu/modconv.hpp"
+
+#include "fer/backend/cpu/elementwise.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "fer/core/parallel.hpp"
 
@@ -122,22 +123,31 @@ void modulate_backward_impl(const Tensor& w, const Tensor& s, const Tensor& dcoe
   }
 }
 
-// Moves C-value runs between a [N, H, W, C] batch and its folded [1, H, W, N*C] image, `to_folded` choosing
-// the direction; pixels in parallel.
-template <class T>
-void fold_impl(const T* src, T* dst, int64_t N, int64_t HW, int64_t C, bool to_folded, bool accumulate) {
-  parallel_for(0, HW, grain_for(N * C), [&](int64_t lo, int64_t hi) {
-    for (int64_t p = lo; p < hi; ++p)
-      for (int64_t n = 0; n < N; ++n) {
-        const int64_t batch_at = (n * HW + p) * C, folded_at = (p * N + n) * C;
-        const T* __restrict from = src + (to_folded ? batch_at : folded_at);
-        T* __restrict to = dst + (to_folded ? folded_at : batch_at);
-        if (accumulate)
-          for (int64_t c = 0; c < C; ++c) to[c] += from[c];
-        else
-          std::memcpy(to, from, size_t(C) * sizeof(T));
-      }
-  });
+// Rows [first, first + count) of contiguous t along dim 0, as a view sharing t's storage (no autograd).
+Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
+  auto impl = std::make_shared<TensorImpl>(*t.impl());
+  impl->offset += first * t.strides()[0];
+  impl->shape[0] = count;
+  impl->strides = contiguous_strides(impl->shape);
+  impl->requires_grad = false;
+  impl->grad.reset();
+  return Tensor(std::move(impl));
+}
+
+// Runs body(n, workspace slice) for every sample: in parallel over samples when there are enough of them for
+// every core (each sample's convolution then runs inline on its worker), else one after the other with each
+// convolution free to use the cores itself.
+template <class F>
+void for_each_sample(const SampleConv& sc, const Tensor& ws, F&& body) {
+  const int64_t per = sc.plan.workspace;
+  auto slice = [&](int64_t n) { return per > 0 ? rows_of(ws, n * per, per) : Tensor(); };
+  if (sc.samples >= num_threads() && num_threads() > 1) {
+    parallel_for(0, sc.samples, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t n = lo; n < hi; ++n) body(n, slice(n));
+    });
+  } else {
+    for (int64_t n = 0; n < sc.samples; ++n) body(n, slice(0));
+  }
 }
 
 }  // namespace
@@ -159,17 +169,59 @@ void modulate_weights_backward(const Tensor& w, const Tensor& s, const Tensor& d
   });
 }
 
-void fold_batch_into_channels(const Tensor& x, const Tensor& y, bool accumulate) {
-  dispatch_float(x.dtype(), "fold_batch_into_channels", [&](auto tag) {
-    using T = decltype(tag);
-    fold_impl<T>(x.data<T>(), y.data<T>(), x.size(0), x.size(1) * x.size(2), x.size(3), true, accumulate);
+SampleConv plan_sample_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t kh, int64_t kw,
+                            bool transposed, int64_t stride, int64_t pad_y, int64_t pad_x) {
+  SampleConv sc;
+  sc.transposed = transposed;
+  sc.samples = n, sc.cin = cin, sc.cout = cout;
+  ConvGeometry g;
+  g.n = 1, g.kh = kh, g.kw = kw, g.groups = 1;
+  g.stride_h = g.stride_w = stride;
+  g.pad_top = pad_y, g.pad_left = pad_x;
+  if (transposed) {  // the convolution y -> x
+    sc.out_h = (h - 1) * stride - 2 * pad_y + kh;
+    sc.out_w = (w - 1) * stride - 2 * pad_x + kw;
+    g.h = sc.out_h, g.w = sc.out_w, g.c = cout, g.o = cin, g.ho = h, g.wo = w;
+  } else {
+    sc.out_h = (h + 2 * pad_y - kh) / stride + 1;
+    sc.out_w = (w + 2 * pad_x - kw) / stride + 1;
+    g.h = h, g.w = w, g.c = cin, g.o = cout, g.ho = sc.out_h, g.wo = sc.out_w;
+  }
+  if (sc.out_h < 1 || sc.out_w < 1 || (!transposed && (h + 2 * pad_y < kh || w + 2 * pad_x < kw))) return sc;
+  sc.plan = plan_conv2d(g);
+  sc.workspace = sc.plan.workspace * n;
+  return sc;
+}
+
+void sample_conv_forward(const SampleConv& sc, const Tensor& x, const Tensor& w, const Tensor& y, const Tensor& ws) {
+  const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
+  for_each_sample(sc, ws, [&](int64_t n, const Tensor& wsn) {
+    const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), yn = rows_of(y, n, 1);
+    if (sc.transposed) {
+      yn.zero_();
+      conv2d_backward_input(sc.plan, xn, wn, yn, wsn);
+    } else {
+      conv2d_forward(sc.plan, xn, wn, Tensor(), yn, wsn);
+    }
   });
 }
 
-void unfold_channels_into_batch(const Tensor& y, const Tensor& x, bool accumulate) {
-  dispatch_float(x.dtype(), "unfold_channels_into_batch", [&](auto tag) {
-    using T = decltype(tag);
-    fold_impl<T>(y.data<T>(), x.data<T>(), x.size(0), x.size(1) * x.size(2), x.size(3), false, accumulate);
+void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx,
+                          const Tensor& gw, const Tensor& ws, const Tensor& gx_scratch) {
+  const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
+  for_each_sample(sc, ws, [&](int64_t n, const Tensor& wsn) {
+    const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), gyn = rows_of(gy, n, 1);
+    if (sc.transposed) {  // y = A^T x for the convolution A: dx = A gy, dw from the pairs (gy, x) swapped
+      if (gx.defined()) {
+        const Tensor sn = rows_of(gx_scratch, n, 1);
+        conv2d_forward(sc.plan, gyn, wn, Tensor(), sn, wsn);
+        axpy(sn, rows_of(gx, n, 1), 1.0);
+      }
+      if (gw.defined()) conv2d_backward_weight(sc.plan, xn, gyn, rows_of(gw, n * wrows, wrows), wsn, Tensor());
+    } else {
+      if (gx.defined()) conv2d_backward_input(sc.plan, gyn, wn, rows_of(gx, n, 1), wsn);
+      if (gw.defined()) conv2d_backward_weight(sc.plan, gyn, xn, rows_of(gw, n * wrows, wrows), wsn, Tensor());
+    }
   });
 }
 

@@ -1,13 +1,13 @@
 #pragma once
 // StyleGAN2's modulated convolution (NVIDIA's `modulated_conv2d`, fused form) on NHWC activations and OHWI
-// weights: per-sample weights W' = W * styles (optionally demodulated), applied as one grouped convolution of
-// the batch folded into channels; the 2x up-sampling variant is a stride-2 transposed convolution followed by
-// the resampling filter, as NVIDIA's conv2d_resample. Plus noise injection.
+// weights: per-sample weights W' = W * styles (optionally demodulated) applied as the grouped convolution with
+// one group per sample (run as one convolution per sample, on the conv kernels); the 2x up-sampling variant is
+// a stride-2 transposed convolution followed by the resampling filter, as NVIDIA's conv2d_resample. Plus noise
+// injection.
 #include <optional>
 
 #include "fer/backend/cpu/conv.hpp"
 #include "fer/backend/cpu/modconv.hpp"
-#include "fer/ops/conv.hpp"
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/upfirdn2d.hpp"
 
@@ -48,82 +48,31 @@ inline Tensor modulate(const char* op, const Tensor& w_in, const Tensor& s_in, b
   return y;
 }
 
-// [N, H, W, C] -> [1, H, W, N*C] (sample n's channels at n*C ...), recorded.
-inline Tensor fold_batch_into_channels(const Tensor& x_in) {
-  require_rank("fold_batch_into_channels", x_in, 4, "x [N, H, W, C]");
-  Tensor x = contiguous(x_in);
-  Tensor y = Tensor::empty({1, x.size(1), x.size(2), x.size(0) * x.size(3)}, x.dtype());
+// y[n] = conv(x[n], w[n]) for every sample n with its own weight (see cpu::SampleConv): plain with w
+// [N*Cout, kh, kw, Cin], or transposed (PyTorch's conv_transpose2d) with w [N*Cin, kh, kw, Cout]. Recorded;
+// differentiable in x and w.
+inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_in, bool transposed, int64_t stride,
+                            int64_t pad_y, int64_t pad_x) {
+  const int64_t n = x_in.size(0), cin = x_in.size(3);
+  const int64_t wrows = w_in.size(0) / n, cout = transposed ? w_in.size(3) : wrows;
+  FER_CHECK(w_in.size(0) == n * wrows && (transposed ? wrows == cin : w_in.size(3) == cin), op, ": per-sample weights ",
+            w_in.shape().str(), " do not match x ", x_in.shape().str());
+  const cpu::SampleConv sc = cpu::plan_sample_conv(n, x_in.size(1), x_in.size(2), cin, cout, w_in.size(1),
+                                                   w_in.size(2), transposed, stride, pad_y, pad_x);
+  FER_CHECK(sc.out_h >= 1 && sc.out_w >= 1 && sc.plan.g.kh > 0, op, ": the ", w_in.size(1), "x", w_in.size(2),
+            " kernel does not fit input ", x_in.shape().str(), " with padding (", pad_y, ", ", pad_x, ")");
+  Tensor x = contiguous(x_in), w = contiguous(w_in);
+  Tensor y = Tensor::empty({n, sc.out_h, sc.out_w, cout}, x.dtype());
+  // Scratch lives as long as the recorded node, so neither a replay nor backward allocates.
+  Tensor ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, x.dtype()) : Tensor();
+  Tensor gx_scratch = transposed && grad_enabled() && x.requires_grad() ? Tensor::empty_like(x) : Tensor();
   autograd::apply(
-      "fold_batch_into_channels", {x}, {y}, [=] { cpu::fold_batch_into_channels(x, y, false); },
+      op, {x, w}, {y}, [=] { cpu::sample_conv_forward(sc, x, w, y, ws); },
       [=] {
-        if (x.requires_grad()) cpu::unfold_channels_into_batch(y.grad(), x.grad_buffer(), true);
+        cpu::sample_conv_backward(sc, x, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
+                                  w.requires_grad() ? w.grad_buffer() : Tensor(), ws, gx_scratch);
       });
   return y;
-}
-
-// [1, H, W, N*C] -> [N, H, W, C], recorded.
-inline Tensor unfold_channels_into_batch(const Tensor& y_in, int64_t n) {
-  require_rank("unfold_channels_into_batch", y_in, 4, "y [1, H, W, N*C]");
-  FER_CHECK(y_in.size(0) == 1 && n >= 1 && y_in.size(3) % n == 0, "unfold_channels_into_batch: ",
-            y_in.shape().str(), " is not one image of ", n, " samples' channels");
-  Tensor y = contiguous(y_in);
-  Tensor x = Tensor::empty({n, y.size(1), y.size(2), y.size(3) / n}, y.dtype());
-  autograd::apply(
-      "unfold_channels_into_batch", {y}, {x}, [=] { cpu::unfold_channels_into_batch(y, x, false); },
-      [=] {
-        if (y.requires_grad()) cpu::fold_batch_into_channels(x.grad(), y.grad_buffer(), true);
-      });
-  return x;
-}
-
-// The grouped transposed convolution (PyTorch's conv_transpose2d) of x [N, H, W, Cin] with w
-// [Cin, kh, kw, Cout/groups] -- input channel first: w[ci, ky, kx, co] carries input channel ci to output
-// channel (ci's group)*Cout/groups + co at offset (ky, kx) -- stride s and zero padding (pad_y, pad_x) cropped
-// from the output: out [N, (H-1)*s - 2*pad_y + kh, (W-1)*s - 2*pad_x + kw, Cout]. It is the input gradient of
-// the convolution with the same weight that maps the output back to x, and runs on those kernels.
-inline Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, int64_t stride, int64_t pad_y, int64_t pad_x,
-                               int64_t groups) {
-  const char* op = "conv_transpose2d";
-  require_rank(op, x_in, 4, "x [N, H, W, Cin]");
-  require_rank(op, w_in, 4, "weight [Cin, kh, kw, Cout/groups]");
-  require_same_dtype(op, x_in, w_in);
-  FER_CHECK(stride >= 1 && pad_y >= 0 && pad_x >= 0 && groups >= 1, op, ": bad stride ", stride, ", padding (", pad_y,
-            ", ", pad_x, ") or groups ", groups);
-  FER_CHECK(w_in.size(0) == x_in.size(3) && x_in.size(3) % groups == 0, op, ": weight ", w_in.shape().str(),
-            " does not match input ", x_in.shape().str(), " with groups ", groups);
-  cpu::ConvGeometry g;  // the convolution out -> x
-  g.n = x_in.size(0), g.ho = x_in.size(1), g.wo = x_in.size(2), g.o = x_in.size(3);
-  g.kh = w_in.size(1), g.kw = w_in.size(2), g.c = w_in.size(3) * groups, g.groups = groups;
-  g.h = (g.ho - 1) * stride - 2 * pad_y + g.kh;
-  g.w = (g.wo - 1) * stride - 2 * pad_x + g.kw;
-  FER_CHECK(g.h >= 1 && g.w >= 1, op, ": empty output for input ", x_in.shape().str(), ", kernel ", g.kh, "x", g.kw,
-            ", padding (", pad_y, ", ", pad_x, ")");
-  g.stride_h = g.stride_w = stride;
-  g.pad_top = pad_y, g.pad_left = pad_x;
-  Tensor x = contiguous(x_in), w = contiguous(w_in);
-  const cpu::ConvPlan plan = cpu::plan_conv2d(g);
-  Tensor out = Tensor::empty({g.n, g.h, g.w, g.c}, x.dtype());
-  Tensor ws = plan.workspace > 0 ? Tensor::empty({plan.workspace}, x.dtype()) : Tensor();
-  const bool need_grad = grad_enabled() && (x.requires_grad() || w.requires_grad());
-  Tensor gx_scratch = need_grad && x.requires_grad() ? Tensor::empty_like(x) : Tensor();
-  Tensor partials = need_grad && w.requires_grad() && plan.weight_grad_workspace > 0
-                        ? Tensor::empty({plan.weight_grad_workspace}, x.dtype())
-                        : Tensor();
-  autograd::apply(
-      op, {x, w}, {out},
-      [=] {
-        out.zero_();
-        cpu::conv2d_backward_input(plan, x, w, out, ws);
-      },
-      [=] {
-        Tensor gout = out.grad();
-        if (x.requires_grad()) {
-          cpu::conv2d_forward(plan, gout, w, Tensor(), gx_scratch, ws);
-          cpu::axpy(gx_scratch, x.grad_buffer(), 1.0);
-        }
-        if (w.requires_grad()) cpu::conv2d_backward_weight(plan, x, gout, w.grad_buffer(), ws, partials);
-      });
-  return out;
 }
 
 }  // namespace ops_detail
@@ -171,13 +120,12 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
             p.padding);
   const int64_t n = x.size(0), o = w.size(0), kh = w.size(1), kw = w.size(2), in = w.size(3);
   const bool flip_weight = p.flip_weight.value_or(p.up == 1);
-  Tensor xf = ops_detail::fold_batch_into_channels(x);
   Tensor y;
   if (p.up == 1) {
     // conv2d correlates: the kernel is rotated when NVIDIA asks for a true convolution (flip_weight false).
     Tensor wm = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, cpu::ModulatedLayout::per_sample, !flip_weight,
                                      {n * o, kh, kw, in});
-    y = conv2d(xf, wm, Tensor(), Conv2dParams::make(1, p.padding, 1, n));
+    y = ops_detail::sample_conv2d(op, x, wm, false, 1, p.padding, p.padding);
   } else {
     Tensor f = p.resample_filter.defined() ? p.resample_filter : setup_filter({1, 3, 3, 1}, true, x.dtype());
     FER_CHECK(f.dim() == 2, op, ": the resample filter must be 2-d [fh, fw], got ", f.shape().str());
@@ -190,13 +138,12 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
     // The transposed convolution uses the kernel rotated exactly when flip_weight is set.
     Tensor wt = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, cpu::ModulatedLayout::transposed, flip_weight,
                                      {n * in, kh, kw, o});
-    Tensor t = ops_detail::conv_transpose2d(xf, wt, p.up, pyt, pxt, n);
+    Tensor t = ops_detail::sample_conv2d(op, x, wt, true, p.up, pyt, pxt);
     UpFirDnParams fir;
     fir.pad_x0 = px0 + pxt, fir.pad_x1 = px1 + pxt, fir.pad_y0 = py0 + pyt, fir.pad_y1 = py1 + pyt;
     fir.gain = double(p.up * p.up);
     y = upfirdn2d(t, f, fir);
   }
-  y = ops_detail::unfold_channels_into_batch(y, n);
   if (!noise.defined()) return y;
   ops_detail::require_same_dtype(op, x, noise);
   FER_CHECK(noise.dim() == 4 && (noise.size(0) == n || noise.size(0) == 1) && noise.size(1) == y.size(1) &&
