@@ -4,9 +4,8 @@
 
 #include <cmath>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "fer/core/tensor.hpp"
 

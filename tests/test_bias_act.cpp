@@ -96,7 +96,9 @@ TEST_CASE("gradcheck: bias_act, every activation, with and without bias and clam
   }
   x.set_requires_grad(true);
   b.set_requires_grad(true);
-  auto f = [&](const std::vector<Tensor>& in) { return bias_act(in[0], in[1], Activation::lrelu, std::nullopt, std::nullopt, clamp); };
+  auto f = [&](const std::vector<Tensor>& in) {
+    return bias_act(in[0], in[1], Activation::lrelu, std::nullopt, std::nullopt, clamp);
+  };
   CHECK(gradcheck(f, {x, b}) <= 1.0);
   Tensor y = f({x, b});
   int clamped = 0;
@@ -127,10 +129,10 @@ TEST_CASE("bias_act: larger input (parallel chunks) matches a per-element refere
 
 TEST_CASE("bias_act rejects bad arguments") {
   Tensor x = Tensor::zeros({2, 3, 3, 4});
-  CHECK_THROWS_AS(bias_act(x, Tensor::zeros({3})), Error);                  // bias is not [C]
-  CHECK_THROWS_AS(bias_act(x, Tensor::zeros({1, 4})), Error);               // bias is not 1-d
-  CHECK_THROWS_AS(bias_act(x, Tensor::zeros({4}, DType::f64)), Error);      // dtype mismatch
-  CHECK_THROWS_AS(bias_act(Tensor::zeros({2, 4}, DType::i64)), Error);      // integer input
+  CHECK_THROWS_AS(bias_act(x, Tensor::zeros({3})), Error);              // bias is not [C]
+  CHECK_THROWS_AS(bias_act(x, Tensor::zeros({1, 4})), Error);           // bias is not 1-d
+  CHECK_THROWS_AS(bias_act(x, Tensor::zeros({4}, DType::f64)), Error);  // dtype mismatch
+  CHECK_THROWS_AS(bias_act(Tensor::zeros({2, 4}, DType::i64)), Error);  // integer input
   CHECK_THROWS_AS(bias_act(x, Tensor(), Activation::relu, std::nullopt, std::nullopt, INFINITY), Error);
   CHECK_THROWS_AS(bias_act(Tensor()), Error);
 }

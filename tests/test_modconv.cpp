@@ -147,13 +147,13 @@ TEST_CASE("gradcheck: modulated_conv2d, up 1 and 2, flips, 1x1, noise (f64, odd 
     bool demod, flip, noise;
   };
   std::vector<Case> cases = {
-      {2, 3, 4, 2, 2, 3, 1, 1, true, true, false},   // conv1
-      {2, 3, 3, 2, 2, 3, 1, 2, true, false, false},  // conv0 (up 2), the generator's flip
-      {1, 3, 2, 2, 3, 3, 1, 2, true, true, false},   // up 2, rotated kernel
-      {2, 3, 3, 3, 1, 1, 0, 1, false, true, false},  // toRGB
-      {1, 2, 3, 2, 2, 1, 0, 2, false, false, false}, // 1x1 up 2
-      {2, 3, 3, 2, 2, 3, 0, 1, true, false, true},   // rotated, unpadded, noise
-      {2, 2, 3, 2, 2, 3, 1, 2, true, false, true},   // up 2 with per-sample noise
+      {2, 3, 4, 2, 2, 3, 1, 1, true, true, false},    // conv1
+      {2, 3, 3, 2, 2, 3, 1, 2, true, false, false},   // conv0 (up 2), the generator's flip
+      {1, 3, 2, 2, 3, 3, 1, 2, true, true, false},    // up 2, rotated kernel
+      {2, 3, 3, 3, 1, 1, 0, 1, false, true, false},   // toRGB
+      {1, 2, 3, 2, 2, 1, 0, 2, false, false, false},  // 1x1 up 2
+      {2, 3, 3, 2, 2, 3, 0, 1, true, false, true},    // rotated, unpadded, noise
+      {2, 2, 3, 2, 2, 3, 1, 2, true, false, true},    // up 2 with per-sample noise
   };
   for (const Case& c : cases) {
     CAPTURE(c.k);
@@ -194,7 +194,8 @@ TEST_CASE("add_noise: values and gradients w.r.t. x, noise and strength") {
       Tensor xi = rand_input({2, 3, 2, 3}, gen);
       Tensor ni = rand_input({nb, 3, 2, 1}, gen);
       Tensor si = rand_input(ss, gen);
-      CHECK(gradcheck([](const std::vector<Tensor>& in) { return add_noise(in[0], in[1], in[2]); }, {xi, ni, si}) <= 1.0);
+      CHECK(gradcheck([](const std::vector<Tensor>& in) { return add_noise(in[0], in[1], in[2]); }, {xi, ni, si}) <=
+            1.0);
     }
   }
 }
@@ -203,21 +204,21 @@ TEST_CASE("modulated_conv2d and friends reject bad arguments") {
   Tensor x = Tensor::zeros({2, 4, 4, 3});
   Tensor w = Tensor::zeros({5, 3, 3, 3});
   Tensor s = Tensor::ones({2, 3});
-  CHECK_THROWS_AS(modulate_weights(w, Tensor::ones({2, 4})), Error);                    // styles width != I
-  CHECK_THROWS_AS(modulate_weights(Tensor::zeros({5, 3, 3}), s), Error);                // weight not 4-d
-  CHECK_THROWS_AS(modulate_weights(w, Tensor::ones({2, 3}, DType::f64)), Error);        // dtype mismatch
-  CHECK_THROWS_AS(modulated_conv2d(Tensor::zeros({3, 4, 4, 3}), w, s), Error);          // batch != styles rows
-  CHECK_THROWS_AS(modulated_conv2d(Tensor::zeros({2, 4, 4, 2}), w, s), Error);          // channels != I
+  CHECK_THROWS_AS(modulate_weights(w, Tensor::ones({2, 4})), Error);              // styles width != I
+  CHECK_THROWS_AS(modulate_weights(Tensor::zeros({5, 3, 3}), s), Error);          // weight not 4-d
+  CHECK_THROWS_AS(modulate_weights(w, Tensor::ones({2, 3}, DType::f64)), Error);  // dtype mismatch
+  CHECK_THROWS_AS(modulated_conv2d(Tensor::zeros({3, 4, 4, 3}), w, s), Error);    // batch != styles rows
+  CHECK_THROWS_AS(modulated_conv2d(Tensor::zeros({2, 4, 4, 2}), w, s), Error);    // channels != I
   ModConvParams p;
   p.up = 0;
   CHECK_THROWS_AS(modulated_conv2d(x, w, s, p), Error);
   p.up = 1;
   p.padding = 1;
-  CHECK_THROWS_AS(modulated_conv2d(x, w, s, p, Tensor::zeros({2, 4, 4, 2})), Error);    // noise with 2 channels
-  CHECK_THROWS_AS(modulated_conv2d(x, w, s, p, Tensor::zeros({2, 3, 4, 1})), Error);    // noise of the wrong size
+  CHECK_THROWS_AS(modulated_conv2d(x, w, s, p, Tensor::zeros({2, 4, 4, 2})), Error);  // noise with 2 channels
+  CHECK_THROWS_AS(modulated_conv2d(x, w, s, p, Tensor::zeros({2, 3, 4, 1})), Error);  // noise of the wrong size
   p.up = 2;
   p.resample_filter = Tensor::ones({4});
-  CHECK_THROWS_AS(modulated_conv2d(x, w, s, p), Error);                                 // 1-d filter
+  CHECK_THROWS_AS(modulated_conv2d(x, w, s, p), Error);                                  // 1-d filter
   CHECK_THROWS_AS(add_noise(x, Tensor::zeros({2, 4, 4, 1}), Tensor::ones({2})), Error);  // strength not a scalar
   CHECK_THROWS_AS(add_noise(x, Tensor::zeros({2, 4, 4, 3}), Tensor::ones({1})), Error);  // noise not [.., 1]
 }
@@ -256,7 +257,8 @@ Tensor oihw_to_ohwi(const Tensor& w) {
   for (int64_t o = 0; o < O; ++o)
     for (int64_t i = 0; i < I; ++i)
       for (int64_t y = 0; y < kh; ++y)
-        for (int64_t x = 0; x < kw; ++x) r.set_flat(((o * kh + y) * kw + x) * I + i, w.flat(((o * I + i) * kh + y) * kw + x));
+        for (int64_t x = 0; x < kw; ++x)
+          r.set_flat(((o * kh + y) * kw + x) * I + i, w.flat(((o * I + i) * kh + y) * kw + x));
   return r;
 }
 
@@ -328,7 +330,8 @@ TEST_CASE("the ops reproduce NVIDIA's G_small synthesis images (skipped when the
     const Tensor& want = io.at(std::string("img_") + kase);  // [N, 1, 32, 32]: with one channel, NCHW = NHWC
     REQUIRE(img.shape() == Shape{N, 32, 32, 1});
     const double err = rel_error(img, want.view_as_shape(img.shape()));
-    MESSAGE(std::string(kase), ": max |fer - NVIDIA| / max |NVIDIA| = ", err, ", synthesis ", ms, " ms (f32, batch ", N, ")");
+    MESSAGE(std::string(kase), ": max |fer - NVIDIA| / max |NVIDIA| = ", err, ", synthesis ", ms, " ms (f32, batch ", N,
+            ")");
     CHECK(err < 1e-5);
   }
 }
@@ -340,7 +343,8 @@ namespace {
 struct StepResult {
   Tensor y, gx, gw, gs, gb;
 };
-StepResult synthesis_step(const Tensor& x, const Tensor& w, const Tensor& s, const Tensor& b, const Tensor& noise, int64_t up) {
+StepResult synthesis_step(const Tensor& x, const Tensor& w, const Tensor& s, const Tensor& b, const Tensor& noise,
+                          int64_t up) {
   for (const Tensor* t : {&x, &w, &s, &b}) t->drop_grad();
   ModConvParams p;
   p.padding = 1;
@@ -355,7 +359,7 @@ StepResult synthesis_step(const Tensor& x, const Tensor& w, const Tensor& s, con
 
 TEST_CASE("modconv, bias_act, upfirdn2d: the parallel paths agree with one thread (larger sizes, f64)") {
   Generator gen(41);
-  const int64_t N = 3, C = 24;
+  const int64_t N = 3, C = 32;  // big enough that every kernel splits its work (modulation included)
   for (int64_t up : {int64_t(1), int64_t(2)}) {
     CAPTURE(up);
     const int64_t H = up == 1 ? 20 : 10;

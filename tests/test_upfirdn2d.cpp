@@ -93,12 +93,12 @@ TEST_CASE("gradcheck: upfirdn2d over up/down/pads/filters (f64, odd sizes)") {
     double gain;
   };
   std::vector<Case> cases = {
-      {{2, 3, 4, 3}, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, false, 4.0},     // upsample2d
-      {{1, 5, 7, 2}, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, false, 1.0},     // downsample2d, odd sizes
-      {{2, 4, 3, 2}, 3, 2, 2, 1, 1, 2, -1, 2, 1, -2, true, 1.7},    // mixed factors, negative pads
-      {{1, 3, 4, 3}, 2, 3, 3, 3, 2, 2, 2, -1, 0, 3, false, 0.6},    // up 3 down 2
-      {{1, 4, 4, 5}, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, 1.0},     // plain FIR
-      {{2, 5, 3, 1}, 1, 4, 1, 2, 3, 1, 0, 2, -1, 1, true, 2.0},     // row filter, down 3
+      {{2, 3, 4, 3}, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, false, 4.0},   // upsample2d
+      {{1, 5, 7, 2}, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, false, 1.0},   // downsample2d, odd sizes
+      {{2, 4, 3, 2}, 3, 2, 2, 1, 1, 2, -1, 2, 1, -2, true, 1.7},  // mixed factors, negative pads
+      {{1, 3, 4, 3}, 2, 3, 3, 3, 2, 2, 2, -1, 0, 3, false, 0.6},  // up 3 down 2
+      {{1, 4, 4, 5}, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, 1.0},   // plain FIR
+      {{2, 5, 3, 1}, 1, 4, 1, 2, 3, 1, 0, 2, -1, 1, true, 2.0},   // row filter, down 3
   };
   for (const Case& c : cases) {
     CAPTURE(c.x.str());
@@ -114,12 +114,12 @@ TEST_CASE("gradcheck: upfirdn2d over up/down/pads/filters (f64, odd sizes)") {
 TEST_CASE("upfirdn2d rejects bad arguments") {
   Tensor x = Tensor::zeros({1, 4, 4, 2});
   Tensor f = setup_filter({1, 3, 3, 1});
-  CHECK_THROWS_AS(upfirdn2d(Tensor::zeros({4, 4, 2}), f), Error);                 // not NHWC
-  CHECK_THROWS_AS(upfirdn2d(x, Tensor::ones({4})), Error);                        // 1-d filter
-  CHECK_THROWS_AS(upfirdn2d(x, Tensor()), Error);                                 // no filter
-  CHECK_THROWS_AS(upfirdn2d(x, f, UpFirDnParams{0, 1, 1, 1}), Error);             // up 0
+  CHECK_THROWS_AS(upfirdn2d(Tensor::zeros({4, 4, 2}), f), Error);                   // not NHWC
+  CHECK_THROWS_AS(upfirdn2d(x, Tensor::ones({4})), Error);                          // 1-d filter
+  CHECK_THROWS_AS(upfirdn2d(x, Tensor()), Error);                                   // no filter
+  CHECK_THROWS_AS(upfirdn2d(x, f, UpFirDnParams{0, 1, 1, 1}), Error);               // up 0
   CHECK_THROWS_AS(upfirdn2d(x, f, UpFirDnParams{1, 1, 1, 1, -1, 0, 0, 0}), Error);  // empty output (4-1 < 4)
-  CHECK_THROWS_AS(upfirdn2d(Tensor::zeros({1, 4, 4, 2}, DType::i32), f), Error);   // integer input
+  CHECK_THROWS_AS(upfirdn2d(Tensor::zeros({1, 4, 4, 2}, DType::i32), f), Error);    // integer input
   Tensor learnable = setup_filter({1, 1}).set_requires_grad(true);
   CHECK_THROWS_AS(upfirdn2d(x, learnable), Error);
   CHECK_THROWS_AS(upsample2d(x, f, 0), Error);

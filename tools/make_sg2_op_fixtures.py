@@ -366,7 +366,8 @@ def write(name, obj):
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--check-generator":
-        sys.exit(0 if check_generator(sys.argv[2] if len(sys.argv) > 2 else "/work/shared/fixtures/stylegan2") else 1)
+        folder = sys.argv[2] if len(sys.argv) > 2 else "/work/shared/fixtures/stylegan2"
+        sys.exit(0 if check_generator(folder) else 1)
     write("upfirdn2d.json", upfirdn2d_cases())
     write("bias_act.json", bias_act_cases())
     write("modconv.json", {"modulate_weights": modulate_cases(), "modulated_conv2d": modconv_cases()})

@@ -71,15 +71,24 @@ template <class F>
 void with_activation(Activation act, F&& f) {
   using A = Activation;
   switch (act) {
-    case A::linear: return f(std::integral_constant<A, A::linear>{});
-    case A::relu: return f(std::integral_constant<A, A::relu>{});
-    case A::lrelu: return f(std::integral_constant<A, A::lrelu>{});
-    case A::tanh: return f(std::integral_constant<A, A::tanh>{});
-    case A::sigmoid: return f(std::integral_constant<A, A::sigmoid>{});
-    case A::elu: return f(std::integral_constant<A, A::elu>{});
-    case A::selu: return f(std::integral_constant<A, A::selu>{});
-    case A::softplus: return f(std::integral_constant<A, A::softplus>{});
-    case A::swish: return f(std::integral_constant<A, A::swish>{});
+    case A::linear:
+      return f(std::integral_constant<A, A::linear>{});
+    case A::relu:
+      return f(std::integral_constant<A, A::relu>{});
+    case A::lrelu:
+      return f(std::integral_constant<A, A::lrelu>{});
+    case A::tanh:
+      return f(std::integral_constant<A, A::tanh>{});
+    case A::sigmoid:
+      return f(std::integral_constant<A, A::sigmoid>{});
+    case A::elu:
+      return f(std::integral_constant<A, A::elu>{});
+    case A::selu:
+      return f(std::integral_constant<A, A::selu>{});
+    case A::softplus:
+      return f(std::integral_constant<A, A::softplus>{});
+    case A::swish:
+      return f(std::integral_constant<A, A::swish>{});
   }
 }
 
@@ -164,7 +173,8 @@ void bias_act_forward(const Tensor& x, const Tensor& b, const Tensor& y, Activat
                       double clamp) {
   dispatch_float(x.dtype(), "bias_act", [&](auto tag) {
     using T = decltype(tag);
-    with_activation(act, [&](auto a) { forward_impl<decltype(a)::value, T>(x, b, y, T(alpha), T(gain), clamp_bound<T>(clamp)); });
+    with_activation(
+        act, [&](auto a) { forward_impl<decltype(a)::value, T>(x, b, y, T(alpha), T(gain), clamp_bound<T>(clamp)); });
   });
 }
 

@@ -2,11 +2,10 @@
 // channel) pairs) and the per-sample convolutions (on the conv kernels, parallel over samples).
 #include "fer/backend/cpu/modconv.hpp"
 
-#include "fer/backend/cpu/elementwise.hpp"
-
 #include <algorithm>
 #include <cmath>
 
+#include "fer/backend/cpu/elementwise.hpp"
 #include "fer/core/parallel.hpp"
 
 namespace fer::cpu {
@@ -38,8 +37,8 @@ struct ModIndex {
 int64_t grain_for(int64_t work_per_item) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(work_per_item, 1)); }
 
 template <class T>
-void modulate_forward_impl(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef, ModulatedLayout layout,
-                           bool flip, T eps) {
+void modulate_forward_impl(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
+                           ModulatedLayout layout, bool flip, T eps) {
   const ModSizes z = mod_sizes(w, s);
   const ModIndex at{z, layout, flip};
   const T* pw = w.data<T>();

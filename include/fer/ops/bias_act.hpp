@@ -44,7 +44,8 @@ inline Tensor bias_act(const Tensor& x_in, const Tensor& bias_in = Tensor(), Act
   // Per-thread partial bias gradients, allocated up front so backward allocates nothing.
   Tensor partials = b.defined() && b.requires_grad() ? Tensor::empty({num_threads(), b.size(0)}, x.dtype()) : Tensor();
   autograd::apply(
-      op, b.defined() ? std::vector<Tensor>{x, b} : std::vector<Tensor>{x}, {y}, [=] { cpu::bias_act_forward(x, b, y, act, a, g, clamp); },
+      op, b.defined() ? std::vector<Tensor>{x, b} : std::vector<Tensor>{x}, {y},
+      [=] { cpu::bias_act_forward(x, b, y, act, a, g, clamp); },
       [=] {
         bool gx = x.requires_grad(), gb = b.defined() && b.requires_grad();
         if (gx || gb)

@@ -6,7 +6,6 @@
 // injection.
 #include <optional>
 
-#include "fer/backend/cpu/conv.hpp"
 #include "fer/backend/cpu/modconv.hpp"
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/upfirdn2d.hpp"
@@ -57,8 +56,8 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
   const int64_t wrows = w_in.size(0) / n, cout = transposed ? w_in.size(3) : wrows;
   FER_CHECK(w_in.size(0) == n * wrows && (transposed ? wrows == cin : w_in.size(3) == cin), op, ": per-sample weights ",
             w_in.shape().str(), " do not match x ", x_in.shape().str());
-  const cpu::SampleConv sc = cpu::plan_sample_conv(n, x_in.size(1), x_in.size(2), cin, cout, w_in.size(1),
-                                                   w_in.size(2), transposed, stride, pad_y, pad_x);
+  const cpu::SampleConv sc = cpu::plan_sample_conv(n, x_in.size(1), x_in.size(2), cin, cout, w_in.size(1), w_in.size(2),
+                                                   transposed, stride, pad_y, pad_x);
   FER_CHECK(sc.out_h >= 1 && sc.out_w >= 1 && sc.plan.g.kh > 0, op, ": the ", w_in.size(1), "x", w_in.size(2),
             " kernel does not fit input ", x_in.shape().str(), " with padding (", pad_y, ", ", pad_x, ")");
   Tensor x = contiguous(x_in), w = contiguous(w_in);
@@ -88,14 +87,14 @@ inline Tensor modulate_weights(const Tensor& w, const Tensor& styles, bool demod
 
 struct ModConvParams {
   bool demodulate = true;
-  int64_t padding = 0;      // zeros on every side (the synthesis layers use kernel_size / 2)
-  int64_t up = 1;           // 1, or an up-sampling factor (2 in the generator): output (H*up, W*up) for padding k/2
-  Tensor resample_filter;   // [fh, fw] for up > 1; undefined = setup_filter({1, 3, 3, 1})
+  int64_t padding = 0;     // zeros on every side (the synthesis layers use kernel_size / 2)
+  int64_t up = 1;          // 1, or an up-sampling factor (2 in the generator): output (H*up, W*up) for padding k/2
+  Tensor resample_filter;  // [fh, fw] for up > 1; undefined = setup_filter({1, 3, 3, 1})
   // NVIDIA's flip_weight: true = the weight is used as a correlation kernel (torch's conv2d), false = rotated by
   // 180 degrees. For up > 1 the meaning inverts (NVIDIA hands `not flip_weight` to the transposed convolution).
   // Unset = the synthesis layers' choice, flip_weight = (up == 1), which is what NVIDIA's generator computes.
   std::optional<bool> flip_weight;
-  double eps = 1e-8;        // demodulation epsilon
+  double eps = 1e-8;  // demodulation epsilon
 };
 
 // StyleGAN2's modulated convolution (NVIDIA's modulated_conv2d, fused_modconv form; down-sampling is not
@@ -114,8 +113,8 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
   FER_CHECK(x.defined(), op, ": x is undefined");
   ops_detail::require_rank(op, x, 4, "x [N, H, W, I]");
   ops_detail::require_same_dtype(op, x, w);
-  FER_CHECK(x.size(0) == styles.size(0) && x.size(3) == w.size(3), op, ": x ", x.shape().str(), " does not match styles ",
-            styles.shape().str(), " and weight ", w.shape().str());
+  FER_CHECK(x.size(0) == styles.size(0) && x.size(3) == w.size(3), op, ": x ", x.shape().str(),
+            " does not match styles ", styles.shape().str(), " and weight ", w.shape().str());
   FER_CHECK(p.up >= 1 && p.padding >= 0, op, ": up must be >= 1 and padding >= 0, got up ", p.up, ", padding ",
             p.padding);
   const int64_t n = x.size(0), o = w.size(0), kh = w.size(1), kw = w.size(2), in = w.size(3);

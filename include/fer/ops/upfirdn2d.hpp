@@ -14,8 +14,8 @@ namespace ops_detail {
 // The filter as a contiguous constant of x's dtype. It takes no gradient: a learnable filter is not supported.
 inline Tensor filter_constant(const char* op, const Tensor& f, DType dtype) {
   FER_CHECK(f.defined(), op, ": the filter is undefined");
-  FER_CHECK(f.dim() == 2 && f.size(0) > 0 && f.size(1) > 0, op, ": the filter must be a non-empty 2-d [fh, fw] tensor, got ",
-            f.shape().str());
+  FER_CHECK(f.dim() == 2 && f.size(0) > 0 && f.size(1) > 0, op,
+            ": the filter must be a non-empty 2-d [fh, fw] tensor, got ", f.shape().str());
   FER_CHECK(is_floating(f.dtype()), op, ": the filter must be floating point, got ", dtype_name(f.dtype()));
   FER_CHECK(!f.requires_grad(), op, ": the filter is a constant; gradients w.r.t. it are not supported");
   require_cpu(op, {&f});
@@ -34,8 +34,9 @@ inline Tensor upfirdn2d(const Tensor& x_in, const Tensor& filter, const UpFirDnP
   const char* op = "upfirdn2d";
   ops_detail::require_cpu(op, {&x_in});
   ops_detail::require_rank(op, x_in, 4, "x (NHWC)");
-  FER_CHECK(p.up_x >= 1 && p.up_y >= 1 && p.down_x >= 1 && p.down_y >= 1, op, ": up/down factors must be >= 1, got up (",
-            p.up_x, ", ", p.up_y, ") down (", p.down_x, ", ", p.down_y, ")");
+  FER_CHECK(p.up_x >= 1 && p.up_y >= 1 && p.down_x >= 1 && p.down_y >= 1, op,
+            ": up/down factors must be >= 1, got up (", p.up_x, ", ", p.up_y, ") down (", p.down_x, ", ", p.down_y,
+            ")");
   dispatch_float(x_in.dtype(), op, [](auto) {});
   Tensor f = ops_detail::filter_constant(op, filter, x_in.dtype());
   const int64_t span_y = x_in.size(1) * p.up_y + p.pad_y0 + p.pad_y1 - f.size(0);
@@ -63,14 +64,15 @@ inline Tensor setup_filter(const std::vector<double>& taps, bool normalize = tru
   FER_CHECK(!normalize || total != 0.0, "setup_filter: taps sum to zero, cannot normalise");
   Tensor f = Tensor::empty({n, n}, DType::f64);
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) f.set_flat(i * n + j, taps[size_t(i)] * taps[size_t(j)] / (normalize ? total : 1.0));
+    for (int64_t j = 0; j < n; ++j)
+      f.set_flat(i * n + j, taps[size_t(i)] * taps[size_t(j)] / (normalize ? total : 1.0));
   return f.to(dtype);
 }
 
 // The upfirdn2d parameters of an up-by-`up` resampling with filter [fh, fw] that maps H to H*up (plus the
 // extra `padding` on every side): the filter's footprint is centred as NVIDIA's upsample2d centres it.
-inline UpFirDnParams upsample2d_params(int64_t fh, int64_t fw, int64_t up, int64_t padding = 0, bool flip_filter = false,
-                                       double gain = 1.0) {
+inline UpFirDnParams upsample2d_params(int64_t fh, int64_t fw, int64_t up, int64_t padding = 0,
+                                       bool flip_filter = false, double gain = 1.0) {
   UpFirDnParams p;
   p.up_x = p.up_y = up;
   p.pad_x0 = padding + ops_detail::floor_half(fw + up - 1);
@@ -98,8 +100,8 @@ inline UpFirDnParams downsample2d_params(int64_t fh, int64_t fw, int64_t down, i
 
 // Upsampling by `up` with filter f: output [N, H*up + 2*padding + ..., C]. The effective gain is gain*up*up,
 // which keeps a constant image constant for a filter normalised to sum 1 (NVIDIA's upsample2d).
-inline Tensor upsample2d(const Tensor& x, const Tensor& f, int64_t up = 2, int64_t padding = 0, bool flip_filter = false,
-                         double gain = 1.0) {
+inline Tensor upsample2d(const Tensor& x, const Tensor& f, int64_t up = 2, int64_t padding = 0,
+                         bool flip_filter = false, double gain = 1.0) {
   FER_CHECK(up >= 1, "upsample2d: up must be >= 1, got ", up);
   FER_CHECK(f.defined() && f.dim() == 2, "upsample2d: the filter must be 2-d [fh, fw]");
   return upfirdn2d(x, f, upsample2d_params(f.size(0), f.size(1), up, padding, flip_filter, gain));
