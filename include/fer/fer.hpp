@@ -16,3 +16,6 @@
 #include "fer/ops/dropout.hpp"
 #include "fer/ops/loss.hpp"
 #include "fer/ops/shape.hpp"
+#include "fer/ops/bias_act.hpp"
+#include "fer/ops/modconv.hpp"
+#include "fer/ops/upfirdn2d.hpp"
