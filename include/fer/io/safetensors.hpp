@@ -1,0 +1,349 @@
+#pragma once
+// safetensors: the weight format of torchvision/HF exports and of our own checkpoints.
+//
+// Layout: an 8-byte little-endian u64 N, N bytes of a UTF-8 JSON object, then the data buffer.
+// The JSON maps each tensor name to {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]} (byte offsets
+// relative to the start of the buffer) and may hold "__metadata__": {string: string}.
+//
+// What a valid file is, here (the same rules as the format's reference implementation):
+//  - every tensor's byte length (end - begin) equals numel(shape) * dtype size;
+//  - sorted by offset, the tensors tile the buffer exactly: the first starts at 0, each starts where the previous
+//    one ended (no gap, no overlap), and the last ends at the end of the file (no trailing bytes);
+//  - names are unique (duplicate JSON keys are an error, not "last one wins").
+// Every violation is a fer::Error naming the file and what is wrong; nothing is read outside the file.
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fer/core/dtype.hpp"
+#include "fer/core/shape.hpp"
+#include "fer/core/tensor.hpp"
+#include "fer/io/atomic_file.hpp"
+#include "fer/io/mapped_file.hpp"
+
+namespace fer::io {
+
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+using Metadata = std::map<std::string, std::string>;
+// Named tensors in a chosen order (like PyTorch's OrderedDict state_dict).
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// ---------------------------------------------------------------- dtype codes
+
+inline std::string_view safetensors_dtype_code(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::f64: return "F64";
+    case DType::f16: return "F16";
+    case DType::bf16: return "BF16";
+    case DType::i32: return "I32";
+    case DType::i64: return "I64";
+    case DType::u8: return "U8";
+  }
+  fail("safetensors: no code for dtype ", dtype_name(t));
+}
+
+// The fer dtype of a safetensors dtype code; `where` (file and tensor) prefixes the error message.
+inline DType dtype_from_safetensors_code(std::string_view code, const std::string& where) {
+  for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i32, DType::i64, DType::u8})
+    if (code == safetensors_dtype_code(t)) return t;
+  static constexpr std::string_view known_unsupported[] = {"BOOL", "I8",      "I16",     "U16", "U32",
+                                                           "U64",  "F8_E4M3", "F8_E5M2", "C64"};
+  for (std::string_view k : known_unsupported)
+    if (code == k) fail(where, ": unsupported dtype \"", code, "\" (fer reads F32, F64, F16, BF16, I64, I32, U8)");
+  fail(where, ": unknown dtype \"", code, "\"");
+}
+
+// ---------------------------------------------------------------- header parsing and validation
+
+struct SafetensorsEntry {
+  std::string name;
+  DType dtype = DType::f32;
+  Shape shape;
+  uint64_t begin = 0, end = 0;  // byte offsets relative to the data buffer
+  uint64_t nbytes() const { return end - begin; }
+};
+
+struct SafetensorsHeader {
+  std::vector<SafetensorsEntry> entries;  // in data-offset order
+  Metadata metadata;
+  uint64_t data_start = 0;  // absolute file offset of the data buffer (8 + N)
+};
+
+namespace detail {
+
+using Json = nlohmann::ordered_json;
+
+// Parses JSON, rejecting duplicate keys in any object (the JSON library alone would keep the last one).
+inline Json parse_json_rejecting_duplicates(const char* first, const char* last, const std::string& where) {
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  auto callback = [&](int, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start: open_objects.emplace_back(); break;
+      case Json::parse_event_t::object_end:
+        if (!open_objects.empty()) open_objects.pop_back();
+        break;
+      case Json::parse_event_t::key:
+        if (!open_objects.empty() && parsed.is_string() &&
+            !open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+          duplicate = parsed.get<std::string>();
+        break;
+      default: break;
+    }
+    return true;
+  };
+  Json j;
+  try {
+    j = Json::parse(first, last, callback);
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, ": header is not valid JSON (", e.what(), ")");
+  }
+  FER_CHECK(duplicate.empty(), where, ": duplicate key \"", duplicate, "\" in the header");
+  return j;
+}
+
+inline uint64_t json_unsigned(const Json& v, const std::string& where, const char* what) {
+  FER_CHECK(v.is_number(), where, ": ", what, " must be an integer, got ", v.dump());
+  FER_CHECK(!v.is_number_float(), where, ": ", what, " must be an integer, got ", v.dump(),
+            " (a fraction, or too large for 64 bits)");
+  FER_CHECK(v.is_number_unsigned(), where, ": ", what, " must be non-negative, got ", v.dump());
+  return v.get<uint64_t>();
+}
+
+inline SafetensorsEntry parse_entry(const std::string& name, const Json& v, const std::string& file) {
+  const std::string where = file + ": tensor \"" + name + "\"";
+  FER_CHECK(v.is_object(), where, ": entry must be a JSON object, got ", v.dump());
+  for (const char* field : {"dtype", "shape", "data_offsets"})
+    FER_CHECK(v.contains(field), where, ": missing field \"", field, "\"");
+  SafetensorsEntry e;
+  e.name = name;
+
+  const Json& dt = v["dtype"];
+  FER_CHECK(dt.is_string(), where, ": \"dtype\" must be a string, got ", dt.dump());
+  e.dtype = dtype_from_safetensors_code(dt.get<std::string>(), where);
+
+  const Json& sh = v["shape"];
+  FER_CHECK(sh.is_array(), where, ": \"shape\" must be an array, got ", sh.dump());
+  FER_CHECK(sh.size() <= size_t(kMaxDims), where, ": shape has ", sh.size(), " dims (fer supports at most ",
+            kMaxDims, ")");
+  uint64_t numel = 1;
+  bool overflow = false;
+  for (const Json& d : sh) {
+    uint64_t n = json_unsigned(d, where, "a shape dimension");
+    FER_CHECK(n <= uint64_t(INT64_MAX), where, ": shape dimension ", n, " is too large");
+    overflow = overflow || __builtin_mul_overflow(numel, n, &numel);
+    e.shape.push_back(int64_t(n));
+  }
+  uint64_t nbytes = 0;
+  overflow = overflow || __builtin_mul_overflow(numel, uint64_t(dtype_size(e.dtype)), &nbytes) ||
+             numel > uint64_t(INT64_MAX);
+  FER_CHECK(!overflow, where, ": shape ", sh.dump(), " has too many elements");
+
+  const Json& off = v["data_offsets"];
+  FER_CHECK(off.is_array() && off.size() == 2, where, ": \"data_offsets\" must be [begin, end], got ", off.dump());
+  e.begin = json_unsigned(off[0], where, "data_offsets[0]");
+  e.end = json_unsigned(off[1], where, "data_offsets[1]");
+  FER_CHECK(e.begin <= e.end, where, ": data_offsets [", e.begin, ", ", e.end, "] end before they begin");
+  FER_CHECK(e.end - e.begin == nbytes, where, ": holds ", e.end - e.begin, " bytes but shape ", e.shape.str(),
+            " of ", safetensors_dtype_code(e.dtype), " needs ", nbytes);
+  return e;
+}
+
+}  // namespace detail
+
+// Parses and validates the header of a safetensors file held in memory (`file_size` bytes at `data`);
+// `file` names it in error messages.
+inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, size_t file_size, const std::string& file) {
+  FER_CHECK(file_size >= 8, file, ": not a safetensors file: ", file_size, " bytes, shorter than the 8-byte header length");
+  uint64_t n = 0;
+  std::memcpy(&n, data, 8);
+  FER_CHECK(n <= file_size - 8, file, ": header length ", n, " exceeds the ", file_size - 8,
+            " bytes that follow it (truncated or not a safetensors file)");
+  FER_CHECK(n >= 2, file, ": header length ", n, " is too short for a JSON object");
+
+  const char* first = reinterpret_cast<const char*>(data + 8);
+  // The JSON library stops at a NUL byte as if the text ended there; a valid header has none.
+  if (const void* nul = std::memchr(first, 0, size_t(n)))
+    fail(file, ": header contains a NUL byte at offset ", 8 + (static_cast<const char*>(nul) - first));
+  detail::Json j = detail::parse_json_rejecting_duplicates(first, first + n, file);
+  FER_CHECK(j.is_object(), file, ": header must be a JSON object, got a ", j.type_name());
+
+  SafetensorsHeader h;
+  h.data_start = 8 + n;
+  const uint64_t buffer_size = file_size - h.data_start;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "__metadata__") {
+      FER_CHECK(value.is_object(), file, ": \"__metadata__\" must be an object of strings, got ", value.dump());
+      for (const auto& [mk, mv] : value.items()) {
+        FER_CHECK(mv.is_string(), file, ": metadata \"", mk, "\" must be a string, got ", mv.dump());
+        h.metadata[mk] = mv.get<std::string>();
+      }
+      continue;
+    }
+    SafetensorsEntry e = detail::parse_entry(key, value, file);
+    FER_CHECK(e.end <= buffer_size, file, ": tensor \"", key, "\": data_offsets [", e.begin, ", ", e.end,
+              "] lie outside the ", buffer_size, "-byte data buffer");
+    h.entries.push_back(std::move(e));
+  }
+
+  // The tensors must tile the buffer exactly.
+  std::stable_sort(h.entries.begin(), h.entries.end(), [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;
+  const SafetensorsEntry* previous = nullptr;
+  for (const SafetensorsEntry& e : h.entries) {
+    FER_CHECK(e.begin >= covered, file, ": tensor \"", e.name, "\" (bytes [", e.begin, ", ", e.end,
+              ")) overlaps tensor \"", previous ? previous->name : "", "\" (ends at ", covered, ")");
+    FER_CHECK(e.begin == covered, file, ": gap of ", e.begin - covered, " unused bytes before tensor \"", e.name,
+              "\" (bytes [", covered, ", ", e.begin, ") belong to no tensor)");
+    covered = e.end;
+    previous = &e;
+  }
+  FER_CHECK(covered == buffer_size, file, ": ", buffer_size - covered,
+            " trailing bytes after the last tensor belong to no tensor");
+  return h;
+}
+
+// ---------------------------------------------------------------- reading
+
+// An opened, validated safetensors file (memory-mapped). Tensors are either borrowed (zero-copy views of the
+// mapping that keep it alive) or loaded (owned copies).
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(const std::string& path)
+      : file_(MappedFile::open(path)), header_(parse_safetensors_header(file_->data(), file_->size(), path)) {
+    for (size_t i = 0; i < header_.entries.size(); ++i) index_[header_.entries[i].name] = i;
+  }
+
+  const std::string& path() const { return file_->path(); }
+  const Metadata& metadata() const { return header_.metadata; }
+  // The tensors' descriptions in data-offset order.
+  const std::vector<SafetensorsEntry>& entries() const { return header_.entries; }
+  std::vector<std::string> names() const {
+    std::vector<std::string> v;
+    for (const auto& e : header_.entries) v.push_back(e.name);
+    return v;
+  }
+  size_t size() const { return header_.entries.size(); }
+  bool contains(const std::string& name) const { return index_.count(name) > 0; }
+  const SafetensorsEntry& entry(const std::string& name) const {
+    auto it = index_.find(name);
+    FER_CHECK(it != index_.end(), path(), ": no tensor named \"", name, "\"");
+    return header_.entries[it->second];
+  }
+
+  // A tensor viewing the mapped bytes (no copy); writes to it change only this process's private copy.
+  // Falls back to a copy when the bytes are not aligned for the element type (files padded as the format's
+  // reference writer does are always aligned).
+  Tensor borrow(const std::string& name) const {
+    const SafetensorsEntry& e = entry(name);
+    unsigned char* p = bytes_of(e);
+    if (reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) != 0) return load(name);
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = std::make_shared<Storage>(p, size_t(e.nbytes()), Device::cpu(),
+                                              std::const_pointer_cast<MappedFile>(file_));
+    impl->shape = e.shape;
+    impl->strides = contiguous_strides(e.shape);
+    impl->dtype = e.dtype;
+    return Tensor(std::move(impl));
+  }
+  // An owned copy of the tensor (independent of the file).
+  Tensor load(const std::string& name) const {
+    const SafetensorsEntry& e = entry(name);
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    if (e.nbytes()) std::memcpy(t.raw_data(), bytes_of(e), size_t(e.nbytes()));
+    return t;
+  }
+  NamedTensors load_all() const {
+    NamedTensors out;
+    for (const auto& e : header_.entries) out.emplace_back(e.name, load(e.name));
+    return out;
+  }
+  NamedTensors borrow_all() const {
+    NamedTensors out;
+    for (const auto& e : header_.entries) out.emplace_back(e.name, borrow(e.name));
+    return out;
+  }
+
+ private:
+  unsigned char* bytes_of(const SafetensorsEntry& e) const { return file_->data() + header_.data_start + e.begin; }
+
+  std::shared_ptr<const MappedFile> file_;
+  SafetensorsHeader header_;
+  std::map<std::string, size_t, std::less<>> index_;
+};
+
+// All tensors of a file as owned copies, in data-offset order.
+inline NamedTensors load_safetensors(const std::string& path) { return SafetensorsFile(path).load_all(); }
+
+// ---------------------------------------------------------------- writing
+
+enum class KeyOrder { sorted, insertion };
+
+// Writes the safetensors bytes to `out`: "__metadata__" first, then the tensors (header entries and data in the
+// same order: sorted by name, or as given). The header is padded with spaces to a multiple of 8 bytes so every
+// tensor's data starts 8-byte aligned when the tensors before it are multiples of 8 bytes.
+inline void write_safetensors(std::ostream& out, const NamedTensors& tensors, const Metadata& metadata = {},
+                              KeyOrder order = KeyOrder::sorted, const std::string& what = "safetensors") {
+  std::vector<size_t> idx(tensors.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  if (order == KeyOrder::sorted)
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return tensors[a].first < tensors[b].first; });
+
+  std::set<std::string> seen;
+  std::vector<Tensor> host(tensors.size());
+  detail::Json header = detail::Json::object();
+  if (!metadata.empty()) {
+    detail::Json m = detail::Json::object();
+    for (const auto& [k, v] : metadata) m[k] = v;
+    header["__metadata__"] = std::move(m);
+  }
+  uint64_t offset = 0;
+  for (size_t i : idx) {
+    const auto& [name, t] = tensors[i];
+    FER_CHECK(!name.empty(), what, ": a tensor has an empty name");
+    FER_CHECK(name != "__metadata__", what, ": \"__metadata__\" is reserved and cannot name a tensor");
+    FER_CHECK(seen.insert(name).second, what, ": duplicate tensor name \"", name, "\"");
+    FER_CHECK(t.defined(), what, ": tensor \"", name, "\" is undefined");
+    Tensor h = t.host();
+    if (!h.is_contiguous()) h = h.clone();
+    host[i] = h;
+    detail::Json shape = detail::Json::array();
+    for (int64_t d : h.shape()) shape.push_back(d);
+    detail::Json entry = detail::Json::object();
+    entry["dtype"] = safetensors_dtype_code(h.dtype());
+    entry["shape"] = std::move(shape);
+    entry["data_offsets"] = {offset, offset + h.nbytes()};
+    header[name] = std::move(entry);
+    offset += h.nbytes();
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  uint64_t n = text.size();
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  out.write(text.data(), std::streamsize(text.size()));
+  for (size_t i : idx)
+    if (host[i].nbytes()) out.write(static_cast<const char*>(host[i].raw_data()), std::streamsize(host[i].nbytes()));
+  FER_CHECK(out.good(), what, ": write failed");
+}
+
+// Saves tensors to `path` atomically (an existing file is replaced only once the new one is complete on disk).
+inline void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {},
+                             KeyOrder order = KeyOrder::sorted) {
+  write_file_atomically(path, [&](std::ostream& out) { write_safetensors(out, tensors, metadata, order, path); });
+}
+
+}  // namespace fer::io
