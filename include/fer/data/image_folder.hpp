@@ -39,6 +39,14 @@ inline const std::vector<std::string>& affectnet_class_names() {
   return names;
 }
 
+// Images per class of a file list.
+inline std::vector<int64_t> count_classes_of(const std::vector<FileSample>& files, size_t num_classes) {
+  std::vector<int64_t> n(num_classes, 0);
+  for (const FileSample& f : files)
+    if (f.label >= 0 && size_t(f.label) < num_classes) ++n[size_t(f.label)];
+  return n;
+}
+
 inline bool is_image_file(const std::filesystem::path& p) {
   std::string ext = p.extension().string();
   for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
