@@ -102,7 +102,7 @@ struct LoadOptions {
   bool strict = true;
   // Names starting with one of these are neither loaded nor reported as missing/unexpected/mismatched (e.g.
   // {"fc."} to load an ImageNet backbone into a model with its own classifier head, strictly otherwise).
-  std::vector<std::string> skip_prefixes;
+  std::vector<std::string> skip_prefixes = {};
   // Floating values are converted to the parameter's dtype (f16/bf16/f64 -> f32, ...). When false a dtype
   // difference is a mismatch. Floating <-> integer is always a mismatch.
   bool convert_dtype = true;
