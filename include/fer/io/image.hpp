@@ -1,0 +1,95 @@
+#pragma once
+// Image files: PNG, JPEG and BMP decoded with stb_image; PNG written with stb_image_write. Decoding checks the
+// header first (dimensions, channels) so a hostile file cannot make us allocate gigabytes, and every failure
+// names the file and stb's reason.
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "fer/core/error.hpp"
+#include "fer/io/atomic_write.hpp"
+
+namespace fer::io {
+
+struct Image {
+  int64_t height = 0, width = 0, channels = 0;  // HWC, u8
+  std::vector<uint8_t> pixels;
+  uint8_t* row(int64_t y) { return pixels.data() + y * width * channels; }
+  const uint8_t* row(int64_t y) const { return pixels.data() + y * width * channels; }
+  uint8_t at(int64_t y, int64_t x, int64_t c) const { return pixels[size_t((y * width + x) * channels + c)]; }
+};
+
+inline constexpr int64_t kMaxImageSide = 16384;
+
+inline std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
+  std::error_code ec;
+  FER_CHECK(std::filesystem::is_regular_file(path, ec), path.string(), ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  FER_CHECK(in.good(), path.string(), ": cannot open for reading");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  FER_CHECK(!in.bad(), path.string(), ": read error");
+  return bytes;
+}
+
+// Decodes an image from memory; `channels` 0 keeps the file's own, 1..4 converts (stb's luma for gray).
+inline Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0) {
+  FER_CHECK(channels >= 0 && channels <= 4, name, ": cannot convert to ", channels, " channels");
+  FER_CHECK(!bytes.empty(), name, ": empty file, not an image");
+  FER_CHECK(bytes.size() < (size_t(1) << 31), name, ": file too large to decode (", bytes.size(), " bytes)");
+  int w = 0, h = 0, c = 0;
+  if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &c))
+    fail(name, ": not a readable PNG/JPEG/BMP image (", stbi_failure_reason(), ")");
+  FER_CHECK(w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide, name, ": implausible image size ", w, "x", h);
+  int got = 0;
+  stbi_uc* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &got, channels);
+  if (!data) fail(name, ": corrupt image (", stbi_failure_reason(), ")");
+  Image img;
+  img.height = h, img.width = w, img.channels = channels ? channels : got;
+  img.pixels.assign(data, data + size_t(h) * size_t(w) * size_t(img.channels));
+  stbi_image_free(data);
+  return img;
+}
+
+inline Image read_image(const std::filesystem::path& path, int channels = 0) {
+  return decode_image(read_bytes(path), path.string(), channels);
+}
+
+// Gray -> 3 identical channels; gray+alpha -> 3 channels; RGBA -> RGB (alpha dropped); RGB unchanged.
+inline Image to_rgb(const Image& in) {
+  if (in.channels == 3) return in;
+  FER_CHECK(in.channels >= 1 && in.channels <= 4, "to_rgb: ", in.channels, " channels");
+  Image out;
+  out.height = in.height, out.width = in.width, out.channels = 3;
+  out.pixels.resize(size_t(in.height * in.width * 3));
+  int64_t n = in.height * in.width;
+  for (int64_t i = 0; i < n; ++i)
+    for (int k = 0; k < 3; ++k) {
+      int64_t src = in.channels >= 3 ? k : 0;
+      out.pixels[size_t(i * 3 + k)] = in.pixels[size_t(i * in.channels + src)];
+    }
+  return out;
+}
+
+// Encodes PNG into memory, then writes it atomically.
+inline void write_png(const std::filesystem::path& path, const Image& img) {
+  FER_CHECK(img.channels >= 1 && img.channels <= 4 && img.height > 0 && img.width > 0 &&
+                img.pixels.size() == size_t(img.height * img.width * img.channels),
+            path.string(), ": cannot write an image of ", img.height, "x", img.width, "x", img.channels, " from ",
+            img.pixels.size(), " bytes");
+  std::string png;
+  auto sink = [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size_t(size)); };
+  int ok = stbi_write_png_to_func(sink, &png, int(img.width), int(img.height), int(img.channels), img.pixels.data(),
+                                  int(img.width * img.channels));
+  FER_CHECK(ok && !png.empty(), path.string(), ": PNG encoding failed");
+  write_file_atomically(path, png);
+}
+
+}  // namespace fer::io

@@ -1,0 +1,94 @@
+#pragma once
+// 2-d convolution with autograd. Activations NHWC [N, H, W, C]; weights OHWI [O, kh, kw, C / groups].
+#include <array>
+
+#include "fer/backend/cpu/conv.hpp"
+#include "fer/ops/common.hpp"
+
+namespace fer {
+
+struct Conv2dParams {
+  std::array<int64_t, 2> stride{1, 1};         // (h, w)
+  std::array<int64_t, 4> padding{0, 0, 0, 0};  // (top, bottom, left, right), zeros; asymmetric allowed
+  std::array<int64_t, 2> dilation{1, 1};       // (h, w)
+  int64_t groups = 1;
+
+  // Square stride / dilation and the same padding on every side.
+  static Conv2dParams make(int64_t stride, int64_t pad, int64_t dilation = 1, int64_t groups = 1) {
+    Conv2dParams p;
+    p.stride = {stride, stride};
+    p.padding = {pad, pad, pad, pad};
+    p.dilation = {dilation, dilation};
+    p.groups = groups;
+    return p;
+  }
+};
+
+namespace ops_detail {
+
+// Checks the operands and parameters of conv2d and works out the output size (as PyTorch does).
+inline cpu::ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                         const Conv2dParams& p) {
+  FER_CHECK(x.defined() && w.defined(), "conv2d: input and weight must be defined");
+  require_rank("conv2d", x, 4, "input [N, H, W, C]");
+  require_rank("conv2d", w, 4, "weight [O, kh, kw, C/groups]");
+  require_same_dtype("conv2d", x, w);
+  FER_CHECK(p.groups >= 1, "conv2d: groups must be >= 1, got ", p.groups);
+  for (int d = 0; d < 2; ++d) {
+    FER_CHECK(p.stride[d] >= 1, "conv2d: stride must be >= 1, got ", p.stride[d]);
+    FER_CHECK(p.dilation[d] >= 1, "conv2d: dilation must be >= 1, got ", p.dilation[d]);
+  }
+  for (int64_t pad : p.padding) FER_CHECK(pad >= 0, "conv2d: padding must be >= 0, got ", pad);
+  cpu::ConvGeometry g;
+  g.n = x.size(0), g.h = x.size(1), g.w = x.size(2), g.c = x.size(3);
+  g.o = w.size(0), g.kh = w.size(1), g.kw = w.size(2);
+  g.groups = p.groups;
+  FER_CHECK(g.c % g.groups == 0, "conv2d: ", g.c, " input channels are not divisible by groups = ", g.groups);
+  FER_CHECK(g.o % g.groups == 0, "conv2d: ", g.o, " output channels are not divisible by groups = ", g.groups);
+  FER_CHECK(w.size(3) == g.c / g.groups, "conv2d: weight ", w.shape().str(), " expects ", w.size(3) * g.groups,
+            " input channels (groups = ", g.groups, ") but the input ", x.shape().str(), " has ", g.c);
+  FER_CHECK(g.kh >= 1 && g.kw >= 1 && g.o >= 1, "conv2d: empty weight ", w.shape().str());
+  if (bias.defined()) {
+    require_same_dtype("conv2d", x, bias);
+    FER_CHECK(bias.dim() == 1 && bias.size(0) == g.o, "conv2d: bias must be [", g.o, "], got ", bias.shape().str());
+  }
+  g.stride_h = p.stride[0], g.stride_w = p.stride[1];
+  g.pad_top = p.padding[0], g.pad_left = p.padding[2];
+  g.dil_h = p.dilation[0], g.dil_w = p.dilation[1];
+  const int64_t span_h = g.h + p.padding[0] + p.padding[1] - g.dil_h * (g.kh - 1) - 1;
+  const int64_t span_w = g.w + p.padding[2] + p.padding[3] - g.dil_w * (g.kw - 1) - 1;
+  FER_CHECK(span_h >= 0 && span_w >= 0, "conv2d: kernel ", g.kh, "x", g.kw, " (dilation ", g.dil_h, ",", g.dil_w,
+            ") does not fit the padded input ", x.shape().str());
+  g.ho = span_h / g.stride_h + 1;
+  g.wo = span_w / g.stride_w + 1;
+  return g;
+}
+
+}  // namespace ops_detail
+
+// y[N, Ho, Wo, O] = conv(x, w) + bias with Ho = floor((H + pad_top + pad_bottom - dil*(kh-1) - 1) / stride + 1).
+// bias is an undefined Tensor() or [O]. Gradients flow to x, w and bias (each only if it requires grad).
+inline Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, const Conv2dParams& p) {
+  ops_detail::require_cpu("conv2d", {&x_in, &w_in, &bias_in});
+  const cpu::ConvGeometry geom = ops_detail::conv2d_geometry(x_in, w_in, bias_in, p);
+  Tensor x = contiguous(x_in), w = contiguous(w_in);
+  Tensor bias = bias_in.defined() ? contiguous(bias_in) : Tensor();
+  const cpu::ConvPlan plan = cpu::plan_conv2d(geom);
+  Tensor y = Tensor::empty({geom.n, geom.ho, geom.wo, geom.o}, x.dtype());
+  // Scratch memory lives as long as the recorded node, so a replay allocates nothing.
+  Tensor ws = plan.workspace > 0 ? Tensor::empty({plan.workspace}, x.dtype()) : Tensor();
+  Tensor partials = grad_enabled() && w.requires_grad() && plan.weight_grad_workspace > 0
+                        ? Tensor::empty({plan.weight_grad_workspace}, x.dtype())
+                        : Tensor();
+  autograd::apply(
+      "conv2d", {x, w, bias}, {y}, [=] { cpu::conv2d_forward(plan, x, w, bias, y, ws); },
+      [=] {
+        Tensor gy = y.grad();
+        if (x.requires_grad()) cpu::conv2d_backward_input(plan, gy, w, x.grad_buffer(), ws);
+        if (w.requires_grad()) cpu::conv2d_backward_weight(plan, gy, x, w.grad_buffer(), ws, partials);
+        if (bias.defined() && bias.requires_grad()) cpu::conv2d_backward_bias(plan, gy, bias.grad_buffer());
+      });
+  return y;
+}
+
+}  // namespace fer

@@ -1,0 +1,65 @@
+#pragma once
+// Dropout and stochastic depth with autograd. Masks are drawn inside the recorded forward from the given
+// generator, so each replay of a captured step draws a fresh mask (the generator must outlive the graph).
+#include "fer/core/rng.hpp"
+#include "fer/ops/common.hpp"
+
+namespace fer {
+
+namespace ops_detail {
+// y = x * scale[row of `group` elements]; the gradient is gy * scale.
+inline Tensor masked_scale(const char* op, const Tensor& x_in, int64_t group, double p, Generator* gen) {
+  Tensor x = contiguous(x_in);
+  int64_t groups = group ? x.numel() / group : 0;
+  Tensor mask = Tensor::empty({groups}, x.dtype());
+  Tensor y = Tensor::empty_like(x);
+  double keep_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+  autograd::apply(
+      op, {x}, {y},
+      [=] {
+        dispatch_float(x.dtype(), op, [&](auto tag) {
+          using T = decltype(tag);
+          T* m = mask.data<T>();
+          for (int64_t i = 0; i < groups; ++i) m[i] = gen->uniform() < p ? T(0) : T(keep_scale);
+          const T* px = x.data<T>();
+          T* py = y.data<T>();
+          for (int64_t i = 0; i < groups; ++i)
+            for (int64_t k = 0; k < group; ++k) py[i * group + k] = px[i * group + k] * m[i];
+        });
+      },
+      [=] {
+        if (!x.requires_grad()) return;
+        dispatch_float(x.dtype(), op, [&](auto tag) {
+          using T = decltype(tag);
+          const T *m = mask.data<T>(), *g = y.grad().template data<T>();
+          T* gx = x.grad_buffer().template data<T>();
+          for (int64_t i = 0; i < groups; ++i)
+            for (int64_t k = 0; k < group; ++k) gx[i * group + k] += g[i * group + k] * m[i];
+        });
+      });
+  return y;
+}
+}  // namespace ops_detail
+
+// Training: each element zeroed with probability p, survivors scaled by 1/(1-p). Eval or p == 0: x itself.
+inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator()) {
+  FER_CHECK(p >= 0 && p <= 1, "dropout: p must be in [0, 1], got ", p);
+  FER_CHECK(x.defined(), "dropout: undefined input");
+  ops_detail::require_cpu("dropout", {&x});
+  if (!training || p == 0) return x;
+  return ops_detail::masked_scale("dropout", x, 1, p, &gen);
+}
+
+// torchvision.ops.stochastic_depth: row mode drops whole samples (dim 0) with probability p, batch mode the whole
+// tensor; survivors are scaled by 1/(1-p).
+inline Tensor stochastic_depth(const Tensor& x, double p, bool row_mode, bool training,
+                               Generator& gen = default_generator()) {
+  FER_CHECK(p >= 0 && p <= 1, "stochastic_depth: p must be in [0, 1], got ", p);
+  FER_CHECK(x.defined() && x.dim() >= 1, "stochastic_depth: undefined or 0-d input");
+  ops_detail::require_cpu("stochastic_depth", {&x});
+  if (!training || p == 0) return x;
+  int64_t group = row_mode ? x.numel() / std::max<int64_t>(x.size(0), 1) : x.numel();
+  return ops_detail::masked_scale("stochastic_depth", x, group, p, &gen);
+}
+
+}  // namespace fer

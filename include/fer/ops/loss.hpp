@@ -1,0 +1,105 @@
+#pragma once
+// Softmax, log-softmax and cross-entropy with autograd, with PyTorch 1.13's semantics for class weights, label
+// smoothing, ignore_index, probability targets and reductions. Losses are 0-d tensors (reduction none: [N]).
+#include "fer/backend/cpu/loss.hpp"
+#include "fer/ops/common.hpp"
+
+namespace fer {
+
+namespace ops_detail {
+inline Tensor softmax_impl(const Tensor& x_in, int dim, bool log) {
+  const char* op = log ? "log_softmax" : "softmax";
+  FER_CHECK(x_in.defined() && x_in.dim() >= 1, op, ": undefined or 0-d input");
+  require_cpu(op, {&x_in});
+  int r = x_in.dim(), d = dim < 0 ? dim + r : dim;
+  FER_CHECK(d >= 0 && d < r, op, ": dim ", dim, " out of range for ", x_in.shape().str());
+  Tensor x = contiguous(x_in);
+  int64_t outer = 1, inner = 1, n = x.size(d);
+  for (int k = 0; k < d; ++k) outer *= x.size(k);
+  for (int k = d + 1; k < r; ++k) inner *= x.size(k);
+  Tensor y = Tensor::empty_like(x);
+  autograd::apply(
+      op, {x}, {y}, [=] { cpu::softmax_forward(x, y, outer, n, inner, log); },
+      [=] {
+        if (x.requires_grad()) cpu::softmax_backward(y, y.grad(), x.grad_buffer(), outer, n, inner, log);
+      });
+  return y;
+}
+}  // namespace ops_detail
+
+inline Tensor softmax(const Tensor& x, int dim = -1) { return ops_detail::softmax_impl(x, dim, false); }
+inline Tensor log_softmax(const Tensor& x, int dim = -1) { return ops_detail::softmax_impl(x, dim, true); }
+
+struct CrossEntropyOptions {
+  Tensor weight;                // [C] class weights or undefined
+  double label_smoothing = 0.0;
+  enum class Reduction { mean, sum, none } reduction = Reduction::mean;
+  int64_t ignore_index = -100;
+};
+
+// logits [N, C]; target i64/i32 class indices [N] or float class probabilities [N, C]. Mean reduction divides by
+// the summed weight of the non-ignored targets (class indices) or by N (probabilities), as PyTorch; a batch whose
+// targets are all ignored gives NaN, as in PyTorch.
+inline Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const CrossEntropyOptions& opt = {}) {
+  using namespace ops_detail;
+  using Reduction = CrossEntropyOptions::Reduction;
+  FER_CHECK(logits_in.defined() && target.defined(), "cross_entropy: undefined logits or target");
+  require_rank("cross_entropy", logits_in, 2, "logits [N, C]");
+  require_cpu("cross_entropy", {&logits_in, &target, &opt.weight});
+  int64_t n = logits_in.size(0), c = logits_in.size(1);
+  FER_CHECK(c >= 1, "cross_entropy: no classes in ", logits_in.shape().str());
+  FER_CHECK(opt.label_smoothing >= 0 && opt.label_smoothing <= 1, "cross_entropy: label_smoothing must be in [0, 1], got ",
+            opt.label_smoothing);
+  bool probs = target.dtype() == DType::f32 || target.dtype() == DType::f64;
+  if (probs) {
+    FER_CHECK(target.shape() == logits_in.shape(), "cross_entropy: probability targets must be ", logits_in.shape().str(),
+              ", got ", target.shape().str());
+    require_same_dtype("cross_entropy", logits_in, target);
+  } else {
+    FER_CHECK(target.dtype() == DType::i64 || target.dtype() == DType::i32, "cross_entropy: targets must be i64/i32 class "
+              "indices or float probabilities, got ", dtype_name(target.dtype()));
+    FER_CHECK(target.dim() == 1 && target.size(0) == n, "cross_entropy: targets must be [", n, "], got ", target.shape().str());
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t y = int64_t(target.flat(i));
+      FER_CHECK(y == opt.ignore_index || (y >= 0 && y < c), "cross_entropy: target ", y, " of row ", i, " is not a class in 0..",
+                c - 1);
+    }
+  }
+  if (opt.weight.defined()) {
+    FER_CHECK(opt.weight.dim() == 1 && opt.weight.size(0) == c, "cross_entropy: weight must be [", c, "], got ",
+              opt.weight.shape().str());
+    require_same_dtype("cross_entropy", logits_in, opt.weight);
+  }
+  Tensor logits = contiguous(logits_in), tgt = contiguous(target);
+  Tensor weight = opt.weight.defined() ? contiguous(opt.weight) : Tensor();
+  Tensor rows = Tensor::empty({n}, logits.dtype()), lse = Tensor::empty({n}, logits.dtype());
+  Tensor normalizer = Tensor::empty({1}, DType::f64);
+  Tensor y = opt.reduction == Reduction::none ? rows : Tensor::empty(Shape{}, logits.dtype());
+  Reduction red = opt.reduction;
+  double eps = opt.label_smoothing;
+  int64_t ignore = opt.ignore_index;
+  auto spec = [=](const Tensor& w) { return cpu::CrossEntropySpec{&w, eps, ignore, probs}; };
+  autograd::apply(
+      "cross_entropy", {logits}, {y},
+      [=] {
+        double norm = cpu::cross_entropy_forward(logits, tgt, spec(weight), rows, lse);
+        normalizer.set_flat(0, norm);
+        if (red == Reduction::none) return;
+        double s = 0;
+        for (int64_t i = 0; i < n; ++i) s += rows.flat(i);
+        y.set_flat(0, red == Reduction::mean ? s / norm : s);
+      },
+      [=] {
+        if (!logits.requires_grad()) return;
+        Tensor g = y.grad();
+        if (red == Reduction::none) {
+          cpu::cross_entropy_backward(logits, tgt, spec(weight), lse, g, 0.0, logits.grad_buffer());
+        } else {
+          double scale = g.flat(0) / (red == Reduction::mean ? normalizer.flat(0) : 1.0);
+          cpu::cross_entropy_backward(logits, tgt, spec(weight), lse, Tensor(), scale, logits.grad_buffer());
+        }
+      });
+  return y;
+}
+
+}  // namespace fer

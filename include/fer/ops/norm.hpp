@@ -1,0 +1,92 @@
+#pragma once
+// Normalization over the channel (last) dim with autograd: batch norm (training with running statistics, eval)
+// and layer norm (ConvNeXt's channels-last LayerNorm).
+#include "fer/backend/cpu/norm.hpp"
+#include "fer/ops/common.hpp"
+
+namespace fer {
+
+namespace ops_detail {
+inline void check_channel_param(const char* op, const Tensor& p, int64_t c, const char* what, const Tensor& x) {
+  if (!p.defined()) return;
+  require_cpu(op, {&p});
+  FER_CHECK(p.dim() == 1 && p.size(0) == c, op, ": ", what, " must be [", c, "] for input ", x.shape().str(),
+            ", got ", p.shape().str());
+  require_same_dtype(op, x, p);
+}
+}  // namespace ops_detail
+
+// Normalizes over every dim but the last (channels), as PyTorch's BatchNorm over NCHW channels.
+// weight/bias: [C] or undefined (affine=False); running_mean/var: [C] or undefined (track_running_stats=False:
+// batch statistics in eval too). training: batch statistics (biased variance) normalize, and the running
+// statistics are updated in place, running = (1 - momentum) * running + momentum * batch (unbiased variance), inside
+// the recorded forward, so a replayed step updates them as an eager one does; num_batches_tracked (i64, one
+// element, optional) is incremented there too.
+inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
+                         const Tensor& num_batches_tracked = Tensor()) {
+  using namespace ops_detail;
+  FER_CHECK(x_in.defined() && x_in.dim() >= 2, "batch_norm: input must be at least 2-d [..., C], got ",
+            x_in.defined() ? x_in.shape().str() : std::string("undefined"));
+  require_cpu("batch_norm", {&x_in});
+  int64_t c = x_in.size(x_in.dim() - 1), m = x_in.numel() / std::max<int64_t>(c, 1);
+  check_channel_param("batch_norm", weight, c, "weight", x_in);
+  check_channel_param("batch_norm", bias, c, "bias", x_in);
+  check_channel_param("batch_norm", running_mean, c, "running_mean", x_in);
+  check_channel_param("batch_norm", running_var, c, "running_var", x_in);
+  FER_CHECK(running_mean.defined() == running_var.defined(), "batch_norm: give both running_mean and running_var or neither");
+  bool batch_stats = training || !running_mean.defined();
+  FER_CHECK(!batch_stats || m > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
+            x_in.shape().str());
+  Tensor x = contiguous(x_in);
+  Tensor y = Tensor::empty_like(x);
+  Tensor mean = Tensor::empty({c}, x.dtype()), invstd = Tensor::empty({c}, x.dtype());
+  Tensor var = batch_stats ? Tensor::empty({c}, x.dtype()) : Tensor();
+  bool update = training && running_mean.defined();
+  autograd::apply(
+      "batch_norm", {x, weight, bias}, {y},
+      [=] {
+        if (batch_stats) {
+          cpu::batch_norm_stats(x, mean, invstd, var, eps);
+          if (update) {
+            cpu::running_update(running_mean, mean, momentum, 1.0);
+            cpu::running_update(running_var, var, momentum, double(m) / double(m - 1));
+          }
+        } else {
+          mean.copy_(running_mean);
+          cpu::inverse_std(running_var, invstd, eps);
+        }
+        if (training && num_batches_tracked.defined()) num_batches_tracked.set_flat(0, num_batches_tracked.flat(0) + 1);
+        cpu::batch_norm_apply(x, mean, invstd, weight, bias, y);
+      },
+      [=] {
+        cpu::batch_norm_backward(x, mean, invstd, weight, y.grad(), batch_stats,
+                                 x.requires_grad() ? x.grad_buffer() : Tensor(),
+                                 weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
+                                 bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
+      });
+  return y;
+}
+
+// LayerNorm over the last dim (biased variance), weight/bias [C] or undefined.
+inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, double eps = 1e-6) {
+  using namespace ops_detail;
+  FER_CHECK(x_in.defined() && x_in.dim() >= 1, "layer_norm: undefined or 0-d input");
+  require_cpu("layer_norm", {&x_in});
+  int64_t c = x_in.size(x_in.dim() - 1), rows = x_in.numel() / std::max<int64_t>(c, 1);
+  check_channel_param("layer_norm", weight, c, "weight", x_in);
+  check_channel_param("layer_norm", bias, c, "bias", x_in);
+  Tensor x = contiguous(x_in);
+  Tensor y = Tensor::empty_like(x);
+  Tensor mean = Tensor::empty({rows}, x.dtype()), invstd = Tensor::empty({rows}, x.dtype());
+  autograd::apply(
+      "layer_norm", {x, weight, bias}, {y}, [=] { cpu::layer_norm_forward(x, weight, bias, eps, y, mean, invstd); },
+      [=] {
+        cpu::layer_norm_backward(x, weight, mean, invstd, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
+                                 weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
+                                 bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
+      });
+  return y;
+}
+
+}  // namespace fer

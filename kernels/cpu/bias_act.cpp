@@ -1,0 +1,192 @@
+// Fused bias + activation + gain + clamp: one pass over NHWC rows (bias along the contiguous channel dim).
+#include "fer/backend/cpu/bias_act.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "fer/core/parallel.hpp"
+
+namespace fer {
+
+const char* activation_name(Activation a) {
+  static const char* names[] = {"linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish"};
+  return names[int(a)];
+}
+
+namespace cpu {
+
+namespace {
+
+constexpr int64_t kGrain = 16384;  // elements per parallel chunk, at least
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+
+template <class T>
+inline T sigmoid(T v) {
+  return T(1) / (T(1) + std::exp(-v));
+}
+
+// The activation and its derivative are compile-time choices so that each inner loop is branch-free and
+// vectorises; PyTorch's values at the kinks (relu'(0) = 0, lrelu'(0) = alpha, elu'(0) = 1).
+template <Activation A, class T>
+inline T activate(T v, T alpha) {
+  if constexpr (A == Activation::linear) return v;
+  if constexpr (A == Activation::relu) return std::max(v, T(0));
+  // max + alpha * min is exact (one term is zero) and compiles without a data-dependent branch.
+  if constexpr (A == Activation::lrelu) return std::max(v, T(0)) + alpha * std::min(v, T(0));
+  if constexpr (A == Activation::tanh) return std::tanh(v);
+  if constexpr (A == Activation::sigmoid) return sigmoid(v);
+  if constexpr (A == Activation::elu) return v > T(0) ? v : std::expm1(v);
+  if constexpr (A == Activation::selu) return T(kSeluScale) * (v > T(0) ? v : T(kSeluAlpha) * std::expm1(v));
+  if constexpr (A == Activation::softplus) return v > T(20) ? v : std::log1p(std::exp(v));
+  if constexpr (A == Activation::swish) return v * sigmoid(v);
+}
+
+template <Activation A, class T>
+inline T activate_derivative(T v, T alpha) {
+  if constexpr (A == Activation::linear) return T(1);
+  if constexpr (A == Activation::relu) return v > T(0) ? T(1) : T(0);
+  if constexpr (A == Activation::lrelu) return v > T(0) ? T(1) : alpha;
+  if constexpr (A == Activation::tanh) {
+    T t = std::tanh(v);
+    return T(1) - t * t;
+  }
+  if constexpr (A == Activation::sigmoid) {
+    T sg = sigmoid(v);
+    return sg * (T(1) - sg);
+  }
+  if constexpr (A == Activation::elu) return v > T(0) ? T(1) : std::exp(v);
+  if constexpr (A == Activation::selu) return T(kSeluScale) * (v > T(0) ? T(1) : T(kSeluAlpha) * std::exp(v));
+  if constexpr (A == Activation::softplus) return v > T(20) ? T(1) : sigmoid(v);
+  if constexpr (A == Activation::swish) {
+    T sg = sigmoid(v);
+    return sg * (T(1) + v * (T(1) - sg));
+  }
+}
+
+// Calls f(std::integral_constant<Activation, act>{}).
+template <class F>
+void with_activation(Activation act, F&& f) {
+  using A = Activation;
+  switch (act) {
+    case A::linear:
+      return f(std::integral_constant<A, A::linear>{});
+    case A::relu:
+      return f(std::integral_constant<A, A::relu>{});
+    case A::lrelu:
+      return f(std::integral_constant<A, A::lrelu>{});
+    case A::tanh:
+      return f(std::integral_constant<A, A::tanh>{});
+    case A::sigmoid:
+      return f(std::integral_constant<A, A::sigmoid>{});
+    case A::elu:
+      return f(std::integral_constant<A, A::elu>{});
+    case A::selu:
+      return f(std::integral_constant<A, A::selu>{});
+    case A::softplus:
+      return f(std::integral_constant<A, A::softplus>{});
+    case A::swish:
+      return f(std::integral_constant<A, A::swish>{});
+  }
+}
+
+struct Rows {
+  int64_t C, rows;
+};
+Rows rows_of(const Tensor& x) {
+  const int64_t C = x.dim() ? x.size(-1) : 1;
+  return {C, C ? x.numel() / C : 0};
+}
+
+// No clamp is a clamp to +-infinity: one loop either way.
+template <class T>
+T clamp_bound(double clamp) {
+  return clamp >= 0 ? T(clamp) : std::numeric_limits<T>::infinity();
+}
+
+template <Activation A, class T>
+void forward_impl(const Tensor& x, const Tensor& b, const Tensor& y, T alpha, T gain, T clamp) {
+  const auto [C, rows] = rows_of(x);
+  const T* px = x.data<T>();
+  const T* pb = b.defined() ? b.data<T>() : nullptr;
+  T* py = y.data<T>();
+  parallel_for(0, rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const T* __restrict xr = px + r * C;
+      T* __restrict yr = py + r * C;
+      if (pb)
+        for (int64_t c = 0; c < C; ++c) yr[c] = std::clamp(activate<A>(xr[c] + pb[c], alpha) * gain, -clamp, clamp);
+      else
+        for (int64_t c = 0; c < C; ++c) yr[c] = std::clamp(activate<A>(xr[c], alpha) * gain, -clamp, clamp);
+    }
+  });
+}
+
+template <Activation A, class T>
+void backward_impl(const Tensor& x, const Tensor& b, const Tensor& gy, const Tensor& gx, const Tensor& gb,
+                   const Tensor& partials, T alpha, T gain, T clamp) {
+  const auto [C, rows] = rows_of(x);
+  const T* px = x.data<T>();
+  const T* pb = b.defined() ? b.data<T>() : nullptr;
+  const T* pg = gy.data<T>();
+  T* pgx = gx.defined() ? gx.data<T>() : nullptr;
+  T* part = gb.defined() ? partials.data<T>() : nullptr;
+  const bool clamped = clamp < std::numeric_limits<T>::infinity();
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1));
+  auto run = [&](T* __restrict acc, int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const T* __restrict xr = px + r * C;
+      const T* __restrict gr = pg + r * C;
+      for (int64_t c = 0; c < C; ++c) {
+        const T v = pb ? xr[c] + pb[c] : xr[c];
+        T d = gr[c] * gain * activate_derivative<A>(v, alpha);
+        // As PyTorch's clamp: the gradient passes only where the value was inside [-clamp, clamp].
+        if (clamped) {
+          const T out = activate<A>(v, alpha) * gain;
+          d = (out < -clamp || out > clamp) ? T(0) : d;
+        }
+        if (pgx) pgx[r * C + c] += d;
+        if (acc) acc[c] += d;
+      }
+    }
+  };
+  if (!part) {
+    parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) { run(nullptr, lo, hi); });
+    return;
+  }
+  // Each chunk owns one row of `partials` for its bias sums, so no two threads write the same place.
+  const int64_t chunks = std::clamp<int64_t>(rows / grain, 1, partials.size(0));
+  std::fill(part, part + chunks * C, T(0));
+  parallel_for(0, chunks, 1, [&](int64_t clo, int64_t chi) {
+    for (int64_t k = clo; k < chi; ++k) run(part + k * C, rows * k / chunks, rows * (k + 1) / chunks);
+  });
+  T* pgb = gb.data<T>();
+  for (int64_t k = 0; k < chunks; ++k)
+    for (int64_t c = 0; c < C; ++c) pgb[c] += part[k * C + c];
+}
+
+}  // namespace
+
+void bias_act_forward(const Tensor& x, const Tensor& b, const Tensor& y, Activation act, double alpha, double gain,
+                      double clamp) {
+  dispatch_float(x.dtype(), "bias_act", [&](auto tag) {
+    using T = decltype(tag);
+    with_activation(
+        act, [&](auto a) { forward_impl<decltype(a)::value, T>(x, b, y, T(alpha), T(gain), clamp_bound<T>(clamp)); });
+  });
+}
+
+void bias_act_backward(const Tensor& x, const Tensor& b, const Tensor& gy, const Tensor& gx, const Tensor& gb,
+                       const Tensor& partials, Activation act, double alpha, double gain, double clamp) {
+  dispatch_float(x.dtype(), "bias_act backward", [&](auto tag) {
+    using T = decltype(tag);
+    with_activation(act, [&](auto a) {
+      backward_impl<decltype(a)::value, T>(x, b, gy, gx, gb, partials, T(alpha), T(gain), clamp_bound<T>(clamp));
+    });
+  });
+}
+
+}  // namespace cpu
+}  // namespace fer

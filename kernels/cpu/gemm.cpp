@@ -1,0 +1,118 @@
+// Matrix products on Eigen: the row-major GEMM every dense op uses, and the linear / matmul kernels.
+#include "fer/backend/cpu/gemm.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "fer/core/parallel.hpp"
+
+namespace fer::cpu {
+
+namespace {
+
+template <class T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using ConstView = Eigen::Map<const RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using View = Eigen::Map<RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+template <class C, class A, class B>
+void product(C& c, const A& a, const B& b, bool accumulate) {
+  if (accumulate) c.noalias() += a * b;
+  else c.noalias() = a * b;
+}
+
+// Below this many multiply-adds a batched product runs its items in parallel, each single-threaded; above
+// it every item is large enough for Eigen to split it over the cores on its own.
+constexpr int64_t kSmallProduct = int64_t(1) << 21;
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  View<T> cm(c, m, n, Eigen::OuterStride<>(ldc));
+  if (k == 0) {
+    if (!accumulate) cm.setZero();
+    return;
+  }
+  // Stored shapes: A is [m, k] or [k, m]; B is [k, n] or [n, k]. Eigen multiplies transposed views in place.
+  ConstView<T> am(a, trans_a ? k : m, trans_a ? m : k, Eigen::OuterStride<>(lda));
+  ConstView<T> bm(b, trans_b ? n : k, trans_b ? k : n, Eigen::OuterStride<>(ldb));
+  if (!trans_a && !trans_b) product(cm, am, bm, accumulate);
+  else if (!trans_a && trans_b) product(cm, am, bm.transpose(), accumulate);
+  else if (trans_a && !trans_b) product(cm, am.transpose(), bm, accumulate);
+  else product(cm, am.transpose(), bm.transpose(), accumulate);
+}
+
+template <class T>
+void add_column_sums(const T* a, int64_t rows, int64_t cols, T* out) {
+  // Threads split the columns, so each owns its slice of `out` (no reduction step, no race).
+  int64_t grain = std::max<int64_t>(64, 32768 / std::max<int64_t>(rows, 1));
+  parallel_for(0, cols, grain, [&](int64_t c0, int64_t c1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = a + r * cols;
+      for (int64_t j = c0; j < c1; ++j) out[j] += row[j];
+    }
+  });
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
+                          float*, int64_t, bool);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t,
+                           double*, int64_t, bool);
+template void add_column_sums<float>(const float*, int64_t, int64_t, float*);
+template void add_column_sums<double>(const double*, int64_t, int64_t, double*);
+
+void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  int64_t m = x.size(0), in = x.size(1), out = w.size(0);
+  dispatch_float(x.dtype(), "linear", [&](auto tag) {
+    using T = decltype(tag);
+    T* yp = y.data<T>();
+    if (bias.defined()) {
+      const T* bp = bias.data<T>();
+      for (int64_t r = 0; r < m; ++r) std::copy(bp, bp + out, yp + r * out);
+    }
+    // One product over all rows: Eigen threads it when it is large enough.
+    gemm<T>(false, true, m, out, in, x.data<T>(), in, w.data<T>(), in, yp, out, bias.defined());
+  });
+}
+
+void linear_backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                     const Tensor& gb) {
+  int64_t m = x.size(0), in = x.size(1), out = w.size(0);
+  dispatch_float(x.dtype(), "linear backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* g = gy.data<T>();
+    if (gx.defined()) gemm<T>(false, false, m, in, out, g, out, w.data<T>(), in, gx.data<T>(), in, true);
+    if (gw.defined()) gemm<T>(true, false, out, in, m, g, out, x.data<T>(), in, gw.data<T>(), in, true);
+    if (gb.defined()) add_column_sums<T>(g, m, out, gb.data<T>());
+  });
+}
+
+void matmul_into(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c, bool accumulate) {
+  bool batched = a.dim() == 3;
+  int64_t batch = batched ? a.size(0) : 1;
+  int64_t ar = a.size(-2), ac = a.size(-1), br = b.size(-2), bc = b.size(-1);
+  int64_t m = trans_a ? ac : ar, k = trans_a ? ar : ac, n = trans_b ? br : bc;
+  dispatch_float(a.dtype(), "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    const T* ap = a.data<T>();
+    const T* bp = b.data<T>();
+    T* cp = c.data<T>();
+    auto item = [&](int64_t i) {
+      gemm<T>(trans_a, trans_b, m, n, k, ap + i * ar * ac, ac, bp + i * br * bc, bc, cp + i * m * n, n, accumulate);
+    };
+    if (batch > 1 && m * n * k < kSmallProduct) {
+      parallel_for(0, batch, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) item(i);
+      });
+    } else {
+      for (int64_t i = 0; i < batch; ++i) item(i);
+    }
+  });
+}
+
+}  // namespace fer::cpu

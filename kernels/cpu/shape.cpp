@@ -1,0 +1,137 @@
+// Layout kernels: one strided gather and one strided scatter serve permute, slice, concat, split and channel
+// shuffle; rows of the innermost dim are the unit of work (parallel over rows).
+#include "fer/backend/cpu/shape.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "fer/core/dtype.hpp"
+#include "fer/core/parallel.hpp"
+
+namespace fer::cpu {
+
+namespace {
+
+// Calls f(row, src_base) for each row (all dims but the last) of `shape`, with the row's strided base offset.
+template <class F>
+void for_each_row(const Shape& shape, const Shape& strides, int64_t offset, F&& f) {
+  int nd = shape.size();
+  if (nd == 0) {
+    f(int64_t(0), offset);
+    return;
+  }
+  int64_t inner = shape[nd - 1];
+  int64_t rows = inner ? shape.numel() / inner : 0;
+  parallel_for(0, rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      int64_t rem = r, base = offset;
+      for (int d = nd - 2; d >= 0; --d) {
+        base += (rem % shape[d]) * strides[d];
+        rem /= shape[d];
+      }
+      f(r, base);
+    }
+  });
+}
+
+template <class T>
+void move_rows(const T* src, int64_t src_offset, const Shape& src_strides, T* dst, int64_t dst_offset,
+               const Shape& dst_strides, const Shape& shape, bool accumulate) {
+  int nd = shape.size();
+  int64_t inner = nd ? shape[nd - 1] : 1;
+  int64_t s_in = nd ? src_strides[nd - 1] : 1, d_in = nd ? dst_strides[nd - 1] : 1;
+  // Both sides are walked with their own strides; the row index gives the destination base.
+  for_each_row(shape, src_strides, src_offset, [&](int64_t r, int64_t sbase) {
+    int64_t rem = r, dbase = dst_offset;
+    for (int d = nd - 2; d >= 0; --d) {
+      dbase += (rem % shape[d]) * dst_strides[d];
+      rem /= shape[d];
+    }
+    const T* s = src + sbase;
+    T* o = dst + dbase;
+    if (accumulate) {
+      for (int64_t k = 0; k < inner; ++k) o[k * d_in] += s[k * s_in];
+    } else {
+      for (int64_t k = 0; k < inner; ++k) o[k * d_in] = s[k * s_in];
+    }
+  });
+}
+
+template <class F>
+void dispatch_any(DType t, bool accumulate, const char* what, F&& f) {
+  if (accumulate) {
+    dispatch_float(t, what, f);
+    return;
+  }
+  switch (dtype_size(t)) {  // a copy only needs the element size
+    case 1: f(uint8_t{}); break;
+    case 2: f(uint16_t{}); break;
+    case 4: f(uint32_t{}); break;
+    case 8: f(uint64_t{}); break;
+    default: fail(what, ": unsupported element size");
+  }
+}
+
+template <class T>
+T* storage_base(const Tensor& t) {
+  // Offsets passed to the kernels are relative to the tensor's first element.
+  return static_cast<T*>(t.raw_data());
+}
+
+}  // namespace
+
+void gather_strided(const Tensor& src, int64_t src_offset, const Shape& src_strides, const Tensor& dst, bool accumulate) {
+  dispatch_any(dst.dtype(), accumulate, "gather", [&](auto tag) {
+    using T = decltype(tag);
+    move_rows<T>(storage_base<T>(src), src_offset, src_strides, storage_base<T>(dst), 0,
+                 contiguous_strides(dst.shape()), dst.shape(), accumulate);
+  });
+}
+
+void scatter_strided(const Tensor& src, const Tensor& dst, int64_t dst_offset, const Shape& dst_strides, bool accumulate) {
+  dispatch_any(src.dtype(), accumulate, "scatter", [&](auto tag) {
+    using T = decltype(tag);
+    move_rows<T>(storage_base<T>(src), 0, contiguous_strides(src.shape()), storage_base<T>(dst), dst_offset,
+                 dst_strides, src.shape(), accumulate);
+  });
+}
+
+void pad2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t left, double value) {
+  dispatch_float(x.dtype(), "pad2d", [&](auto tag) {
+    using T = decltype(tag);
+    int64_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3), ho = y.size(1), wo = y.size(2);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    int64_t w0 = std::max<int64_t>(0, -left), w1 = std::min(w, wo - left);  // input columns that land inside
+    parallel_for(0, n * ho, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        int64_t b = r / ho, oh = r % ho, ih = oh - top;
+        T* yr = py + r * wo * c;
+        std::fill(yr, yr + wo * c, T(value));
+        if (ih < 0 || ih >= h || w1 <= w0) continue;
+        std::copy(px + ((b * h + ih) * w + w0) * c, px + ((b * h + ih) * w + w1) * c, yr + (w0 + left) * c);
+      }
+    });
+  });
+}
+
+void pad2d_backward(const Tensor& gy, const Tensor& gx, int64_t top, int64_t left) {
+  dispatch_float(gy.dtype(), "pad2d backward", [&](auto tag) {
+    using T = decltype(tag);
+    int64_t n = gx.size(0), h = gx.size(1), w = gx.size(2), c = gx.size(3), ho = gy.size(1), wo = gy.size(2);
+    const T* pg = gy.data<T>();
+    T* px = gx.data<T>();
+    int64_t w0 = std::max<int64_t>(0, -left), w1 = std::min(w, wo - left);
+    parallel_for(0, n * h, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        int64_t b = r / h, ih = r % h, oh = ih + top;
+        if (oh < 0 || oh >= ho || w1 <= w0) continue;
+        const T* g = pg + ((b * ho + oh) * wo + w0 + left) * c;
+        T* o = px + (r * w + w0) * c;
+        for (int64_t k = 0; k < (w1 - w0) * c; ++k) o[k] += g[k];
+      }
+    });
+  });
+}
+
+}  // namespace fer::cpu

@@ -1,0 +1,321 @@
+#pragma once
+// NVIDIA's StyleGAN2(-ADA) generator (G_ema), class-conditional, in f32 inference: mapping network (2nd-moment
+// normalization of z and of the class embedding, equalized-lr fully-connected layers, truncation around w_avg
+// with an optional cutoff) and synthesis network (4x4 constant, modulated/demodulated convolutions, up-sampling
+// with the [1,3,3,1] filter, const/random/no noise, bias + leaky ReLU with gain sqrt(2) and conv clamp, and the
+// `skip`, `resnet` or `orig` architecture). Parameters keep NVIDIA's G_ema state_dict names and layouts; they load
+// from safetensors or, without Python, from NVIDIA's network pickle. Activations are NHWC.
+//
+// Proven against NVIDIA's own outputs in ../shared/fixtures/stylegan2 (tests/test_stylegan2.cpp). The `skip`
+// architecture is what those fixtures cover; `resnet` and `orig` follow the same code paths of NVIDIA's
+// SynthesisBlock but have no fixture here.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fer/fer.hpp"
+#include "fer/io/safetensors.hpp"
+#include "fer/io/stylegan2_pkl.hpp"
+
+namespace fer::models {
+
+struct Stylegan2Config {
+  int64_t z_dim = 512, w_dim = 512, c_dim = 0, img_resolution = 0, img_channels = 3;
+  int64_t mapping_layers = 8;
+  double mapping_lr_multiplier = 0.01;
+  std::string architecture = "skip";  // skip | resnet | orig
+  double conv_clamp = -1;             // < 0: none
+
+  // From NVIDIA's constructor arguments (the network pickle's init_kwargs, or the JSON a converter stored).
+  static Stylegan2Config from_kwargs(const nlohmann::json& k) {
+    Stylegan2Config c;
+    auto num = [&](const nlohmann::json& obj, const char* key, auto fallback) {
+      return obj.contains(key) && obj[key].is_number() ? obj[key].get<decltype(fallback)>() : fallback;
+    };
+    c.z_dim = num(k, "z_dim", c.z_dim), c.w_dim = num(k, "w_dim", c.w_dim), c.c_dim = num(k, "c_dim", c.c_dim);
+    c.img_resolution = num(k, "img_resolution", c.img_resolution), c.img_channels = num(k, "img_channels", c.img_channels);
+    if (k.contains("mapping_kwargs") && k["mapping_kwargs"].is_object()) {
+      const auto& m = k["mapping_kwargs"];
+      c.mapping_layers = num(m, "num_layers", c.mapping_layers);
+      c.mapping_lr_multiplier = num(m, "lr_multiplier", c.mapping_lr_multiplier);
+    }
+    if (k.contains("synthesis_kwargs") && k["synthesis_kwargs"].is_object()) {
+      const auto& s = k["synthesis_kwargs"];
+      if (s.contains("architecture") && s["architecture"].is_string()) c.architecture = s["architecture"];
+      if (s.contains("conv_clamp") && s["conv_clamp"].is_number()) c.conv_clamp = s["conv_clamp"].get<double>();
+    }
+    return c;
+  }
+};
+
+enum class NoiseMode { constant, random, none };
+
+inline NoiseMode parse_noise_mode(const std::string& s) {
+  if (s == "const") return NoiseMode::constant;
+  if (s == "random") return NoiseMode::random;
+  if (s == "none") return NoiseMode::none;
+  fail("noise mode '", s, "' is not one of const, random, none");
+}
+
+class Stylegan2Generator {
+ public:
+  // Validates that `state` holds every tensor the configuration needs, with consistent shapes.
+  Stylegan2Generator(std::map<std::string, Tensor> state, const Stylegan2Config& cfg, std::string source = "generator")
+      : state_(std::move(state)), cfg_(cfg), source_(std::move(source)) {
+    FER_CHECK(cfg_.architecture == "skip" || cfg_.architecture == "resnet" || cfg_.architecture == "orig", source_,
+              ": unknown architecture '", cfg_.architecture, "'");
+    FER_CHECK(cfg_.img_resolution >= 4 && (cfg_.img_resolution & (cfg_.img_resolution - 1)) == 0, source_,
+              ": img_resolution ", cfg_.img_resolution, " is not a power of two >= 4");
+    for (auto& [name, t] : state_) t = t.dtype() == DType::f32 ? t : t.to(DType::f32);
+    expect("mapping.w_avg", {cfg_.w_dim});
+    int64_t in = cfg_.z_dim + (cfg_.c_dim > 0 ? cfg_.w_dim : 0);
+    if (cfg_.c_dim > 0) expect("mapping.embed.weight", {cfg_.w_dim, cfg_.c_dim}), expect("mapping.embed.bias", {cfg_.w_dim});
+    for (int64_t i = 0; i < cfg_.mapping_layers; ++i) {
+      std::string p = "mapping.fc" + std::to_string(i);
+      expect(p + ".weight", {cfg_.w_dim, i == 0 ? in : cfg_.w_dim});
+      expect(p + ".bias", {cfg_.w_dim});
+    }
+    for (int64_t res = 4; res <= cfg_.img_resolution; res *= 2) {
+      std::string b = block(res);
+      if (res == 4) FER_CHECK(state_.count(b + ".const"), source_, ": missing ", b, ".const");
+      for (const char* conv : {"conv0", "conv1"}) {
+        if (res == 4 && std::string(conv) == "conv0") continue;
+        std::string p = b + "." + conv;
+        for (const char* leaf : {".weight", ".bias", ".affine.weight", ".affine.bias", ".noise_strength", ".noise_const"})
+          FER_CHECK(state_.count(p + leaf), source_, ": missing ", p, leaf);
+        ohwi_[p] = to_ohwi(state_.at(p + ".weight"));
+      }
+      if (has_torgb(res)) {
+        std::string p = b + ".torgb";
+        for (const char* leaf : {".weight", ".bias", ".affine.weight", ".affine.bias"})
+          FER_CHECK(state_.count(p + leaf), source_, ": missing ", p, leaf);
+        FER_CHECK(state_.at(p + ".weight").size(0) == cfg_.img_channels, source_, ": ", p, ".weight has ",
+                  state_.at(p + ".weight").size(0), " output channels, img_channels is ", cfg_.img_channels);
+        ohwi_[p] = to_ohwi(state_.at(p + ".weight"));
+      }
+      if (cfg_.architecture == "resnet" && res > 4) {
+        FER_CHECK(state_.count(b + ".skip.weight"), source_, ": missing ", b, ".skip.weight");
+        ohwi_[b + ".skip"] = to_ohwi(state_.at(b + ".skip.weight"));
+      }
+    }
+    filter_ = setup_filter({1, 3, 3, 1});
+  }
+
+  // Loads NVIDIA's network pickle (.pkl) or a safetensors file with G_ema's state_dict; the configuration comes
+  // from the pickle's constructor arguments, or from the safetensors metadata "config" (JSON or the Python dict repr
+  // NVIDIA-side converters write), or from a JSON file beside it (<file>.json).
+  static Stylegan2Generator load(const std::filesystem::path& path) {
+    FER_CHECK(std::filesystem::exists(path), path.string(), ": no such file");
+    if (path.extension() == ".pkl") {
+      Stylegan2Checkpoint ck = load_stylegan2_pkl(path.string());
+      return Stylegan2Generator(ck.state, config_from_checkpoint(ck), path.string());
+    }
+    io::SafetensorsFile f(path.string());
+    std::map<std::string, Tensor> state;
+    for (const auto& [name, t] : f.load_all()) state[name] = t;
+    nlohmann::json kwargs;
+    auto side = path;
+    side += ".json";
+    if (f.metadata().count("config")) kwargs = parse_config_text(f.metadata().at("config"), path.string());
+    else if (std::filesystem::exists(side)) kwargs = nlohmann::json::parse(std::ifstream(side));
+    else fail(path.string(), ": no generator configuration (metadata \"config\" or ", side.string(), ")");
+    return Stylegan2Generator(std::move(state), Stylegan2Config::from_kwargs(kwargs), path.string());
+  }
+
+  const Stylegan2Config& config() const { return cfg_; }
+  const std::map<std::string, Tensor>& state() const { return state_; }
+  int64_t num_ws() const {
+    int64_t n = 1;  // b4.conv1
+    for (int64_t res = 8; res <= cfg_.img_resolution; res *= 2) n += 2;
+    return n + 1;  // the last block's toRGB
+  }
+
+  // z [N, z_dim], c [N, c_dim] (one-hot or soft labels; undefined when c_dim == 0) -> ws [N, num_ws, w_dim].
+  Tensor mapping(const Tensor& z, const Tensor& c, double psi = 1.0, int64_t cutoff = -1) const {
+    NoGradGuard ng;
+    FER_CHECK(z.dim() == 2 && z.size(1) == cfg_.z_dim, source_, ": z must be [N, ", cfg_.z_dim, "], got ", z.shape().str());
+    int64_t n = z.size(0);
+    Tensor x = normalize_2nd_moment(z.to(DType::f32));
+    if (cfg_.c_dim > 0) {
+      FER_CHECK(c.defined() && c.dim() == 2 && c.size(0) == n && c.size(1) == cfg_.c_dim, source_, ": c must be [", n,
+                ", ", cfg_.c_dim, "], got ", c.defined() ? c.shape().str() : std::string("none"));
+      Tensor y = fc("mapping.embed", c.to(DType::f32), 1.0, Activation::linear);
+      x = concat({x, normalize_2nd_moment(y)}, 1);
+    }
+    for (int64_t i = 0; i < cfg_.mapping_layers; ++i)
+      x = fc("mapping.fc" + std::to_string(i), x, cfg_.mapping_lr_multiplier, Activation::lrelu);
+    // Broadcast to every w and truncate the first `cutoff` of them toward w_avg.
+    int64_t nw = num_ws(), wd = cfg_.w_dim, cut = cutoff < 0 ? nw : std::min(cutoff, nw);
+    Tensor ws = Tensor::empty({n, nw, wd});
+    const float* px = x.data<float>();
+    const float* avg = state_.at("mapping.w_avg").data<float>();
+    float* pw = ws.data<float>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < nw; ++k)
+        for (int64_t d = 0; d < wd; ++d) {
+          float v = px[i * wd + d];
+          if (k < cut && psi != 1.0) v = avg[d] + float(psi) * (v - avg[d]);
+          pw[(i * nw + k) * wd + d] = v;
+        }
+    return ws;
+  }
+
+  // ws [N, num_ws, w_dim] -> images [N, R, R, img_channels] in NVIDIA's range (about [-1, 1]).
+  Tensor synthesis(const Tensor& ws_in, NoiseMode noise = NoiseMode::constant, Generator& gen = default_generator()) const {
+    NoGradGuard ng;
+    FER_CHECK(ws_in.dim() == 3 && ws_in.size(1) == num_ws() && ws_in.size(2) == cfg_.w_dim, source_, ": ws must be [N, ",
+              num_ws(), ", ", cfg_.w_dim, "], got ", ws_in.shape().str());
+    Tensor ws = ws_in.to(DType::f32);
+    int64_t n = ws.size(0);
+    Tensor x = nchw_to_nhwc(expand_const(state_.at(block(4) + ".const"), n));
+    Tensor img;
+    int64_t w_index = 0;
+    for (int64_t res = 4; res <= cfg_.img_resolution; res *= 2) {
+      std::string b = block(res);
+      if (res == 4) {
+        x = layer(b + ".conv1", x, w_at(ws, w_index), 1, noise, gen, 1.0);
+      } else if (cfg_.architecture == "resnet") {
+        Tensor y = skip(b + ".skip", x);
+        x = layer(b + ".conv0", x, w_at(ws, w_index), 2, noise, gen, 1.0);
+        x = layer(b + ".conv1", x, w_at(ws, w_index + 1), 1, noise, gen, std::sqrt(0.5));
+        x = add(y, x);
+      } else {
+        x = layer(b + ".conv0", x, w_at(ws, w_index), 2, noise, gen, 1.0);
+        x = layer(b + ".conv1", x, w_at(ws, w_index + 1), 1, noise, gen, 1.0);
+      }
+      int64_t num_conv = res == 4 ? 1 : 2;
+      if (img.defined()) img = upsample2d(img, filter_);
+      if (has_torgb(res)) {
+        Tensor y = torgb(b + ".torgb", x, w_at(ws, w_index + num_conv));
+        img = img.defined() ? add(img, y) : y;
+      }
+      w_index += num_conv;
+    }
+    return img;
+  }
+
+  Tensor generate(const Tensor& z, const Tensor& c, double psi = 1.0, int64_t cutoff = -1,
+                  NoiseMode noise = NoiseMode::constant, Generator& gen = default_generator()) const {
+    return synthesis(mapping(z, c, psi, cutoff), noise, gen);
+  }
+
+  // NVIDIA's conversion to 8-bit pixels: clamp(img * 127.5 + 128, 0, 255), truncated.
+  static std::vector<uint8_t> to_pixels(const Tensor& img) {
+    Tensor h = img.to(DType::f32);
+    std::vector<uint8_t> out(size_t(h.numel()));
+    const float* p = h.data<float>();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(std::clamp(p[i] * 127.5f + 128.f, 0.f, 255.f));
+    return out;
+  }
+
+ private:
+  static std::string block(int64_t res) { return "synthesis.b" + std::to_string(res); }
+  bool has_torgb(int64_t res) const { return cfg_.architecture == "skip" || res == cfg_.img_resolution; }
+
+  void expect(const std::string& name, Shape shape) const {
+    auto it = state_.find(name);
+    FER_CHECK(it != state_.end(), source_, ": missing ", name);
+    FER_CHECK(it->second.shape() == shape, source_, ": ", name, " is ", it->second.shape().str(), ", expected ", shape.str());
+  }
+
+  static Tensor to_ohwi(const Tensor& oihw) {
+    FER_CHECK(oihw.dim() == 4, "stylegan2: conv weight must be 4-d, got ", oihw.shape().str());
+    return permute(oihw, {0, 2, 3, 1});
+  }
+
+  static Tensor normalize_2nd_moment(const Tensor& x) {
+    return mul(x, rsqrt(add_scalar(mean(square(x), {1}, true), 1e-8)));
+  }
+
+  // Equalized-lr fully-connected layer: weight * (lr_mul / sqrt(in)), bias * lr_mul, then the activation (lrelu
+  // gain sqrt(2)).
+  Tensor fc(const std::string& p, const Tensor& x, double lr_mul, Activation act) const {
+    const Tensor& w = state_.at(p + ".weight");
+    Tensor y = linear(x, scale(w, lr_mul / std::sqrt(double(w.size(1)))));
+    return bias_act(y, scale(state_.at(p + ".bias"), lr_mul), act);
+  }
+
+  Tensor affine(const std::string& p, const Tensor& w) const {
+    const Tensor& aw = state_.at(p + ".affine.weight");
+    return linear(w, scale(aw, 1.0 / std::sqrt(double(aw.size(1)))), state_.at(p + ".affine.bias"));
+  }
+
+  static Tensor w_at(const Tensor& ws, int64_t k) { return reshape(slice(ws, 1, k, k + 1), {ws.size(0), ws.size(2)}); }
+
+  static Tensor expand_const(const Tensor& cst, int64_t n) {  // [C, 4, 4] -> [N, C, 4, 4]
+    std::vector<Tensor> copies(size_t(n), reshape(cst, {1, cst.size(0), cst.size(1), cst.size(2)}));
+    return concat(copies, 0);
+  }
+
+  Tensor layer(const std::string& p, const Tensor& x, const Tensor& w, int64_t up, NoiseMode mode, Generator& gen,
+               double gain) const {
+    ModConvParams mp;
+    mp.padding = 1;
+    mp.up = up;
+    int64_t res = x.size(1) * up;
+    Tensor noise;
+    double strength = state_.at(p + ".noise_strength").item();
+    if (mode == NoiseMode::constant) {
+      const Tensor& nc = state_.at(p + ".noise_const");
+      noise = scale(reshape(nc, {1, nc.size(0), nc.size(1), 1}), strength);
+    } else if (mode == NoiseMode::random) {
+      noise = scale(Tensor::randn({x.size(0), res, res, 1}, DType::f32, gen), strength);
+    }
+    Tensor y = modulated_conv2d(x, ohwi_.at(p), affine(p, w), mp, noise);
+    double clamp = cfg_.conv_clamp >= 0 ? cfg_.conv_clamp * gain : -1;
+    return bias_act(y, state_.at(p + ".bias"), Activation::lrelu, std::nullopt, std::sqrt(2.0) * gain, clamp);
+  }
+
+  Tensor torgb(const std::string& p, const Tensor& x, const Tensor& w) const {
+    const Tensor& weight = state_.at(p + ".weight");
+    Tensor styles = scale(affine(p, w), 1.0 / std::sqrt(double(weight.size(1))));
+    ModConvParams mp;
+    mp.demodulate = false;
+    Tensor y = modulated_conv2d(x, ohwi_.at(p), styles, mp);
+    return bias_act(y, state_.at(p + ".bias"), Activation::linear, std::nullopt, std::nullopt, cfg_.conv_clamp);
+  }
+
+  // resnet skip: 1x1 conv (weight gain 1/sqrt(in), no bias) after 2x up-sampling with the resample filter,
+  // times sqrt(0.5).
+  Tensor skip(const std::string& p, const Tensor& x) const {
+    const Tensor& w = ohwi_.at(p);
+    Tensor up = upsample2d(x, filter_);
+    Tensor y = conv2d(up, scale(w, 1.0 / std::sqrt(double(w.size(3)))), Tensor(), Conv2dParams{});
+    return bias_act(y, Tensor(), Activation::linear, std::nullopt, std::sqrt(0.5),
+                    cfg_.conv_clamp >= 0 ? cfg_.conv_clamp * std::sqrt(0.5) : -1);
+  }
+
+  static nlohmann::json parse_config_text(std::string text, const std::string& where) {
+    // Accept JSON, or the Python dict repr ({'z_dim': 64, ...}) that some converters store.
+    for (char& ch : text)
+      if (ch == '\'') ch = '"';
+    for (auto [from, to] : {std::pair<std::string, std::string>{"True", "true"}, {"False", "false"}, {"None", "null"}})
+      for (size_t pos; (pos = text.find(from)) != std::string::npos;) text.replace(pos, from.size(), to);
+    try {
+      return nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+      fail(where, ": metadata \"config\" is not readable (", e.what(), ")");
+    }
+  }
+
+  static Stylegan2Config config_from_checkpoint(const Stylegan2Checkpoint& ck) {
+    Stylegan2Config c = Stylegan2Config::from_kwargs(ck.init_kwargs);
+    // Defaults NVIDIA's code applies are recorded on the built modules.
+    if (ck.attributes.contains("synthesis.b4") && ck.attributes["synthesis.b4"].contains("architecture"))
+      c.architecture = ck.attributes["synthesis.b4"]["architecture"];
+    return c;
+  }
+
+  std::map<std::string, Tensor> state_;
+  std::map<std::string, Tensor> ohwi_;
+  Stylegan2Config cfg_;
+  std::string source_;
+  Tensor filter_;
+};
+
+}  // namespace fer::models

@@ -1,0 +1,132 @@
+// Image files and image-folder datasets: PNG round trip, gray->RGB, corrupt and truncated files, and every
+// folder layout FER datasets ship in.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "fer/data/image_folder.hpp"
+#include "fer/io/image.hpp"
+
+using namespace fer;
+
+namespace {
+
+std::filesystem::path scratch(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / "fer_test_image_io" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+io::Image gradient(int64_t h, int64_t w, int64_t c) {
+  io::Image img;
+  img.height = h, img.width = w, img.channels = c;
+  for (int64_t i = 0; i < h * w * c; ++i) img.pixels.push_back(uint8_t((i * 37 + 11) % 256));
+  return img;
+}
+
+void touch_png(const std::filesystem::path& p) {
+  std::filesystem::create_directories(p.parent_path());
+  io::write_png(p, gradient(4, 5, 1));
+}
+
+}  // namespace
+
+TEST_CASE("PNG round trip is lossless, gray converts to 3 equal channels") {
+  auto dir = scratch("png");
+  for (int c : {1, 3, 4}) {
+    io::Image img = gradient(7, 9, c);
+    auto p = dir / ("img" + std::to_string(c) + ".png");
+    io::write_png(p, img);
+    io::Image back = io::read_image(p);
+    CHECK(back.height == 7);
+    CHECK(back.width == 9);
+    CHECK(back.channels == c);
+    CHECK(back.pixels == img.pixels);
+  }
+  io::Image rgb = io::to_rgb(io::read_image(dir / "img1.png"));
+  CHECK(rgb.channels == 3);
+  CHECK(rgb.at(2, 3, 0) == rgb.at(2, 3, 2));
+  CHECK(rgb.at(2, 3, 1) == gradient(7, 9, 1).at(2, 3, 0));
+  io::Image rgba_as_rgb = io::to_rgb(io::read_image(dir / "img4.png"));
+  CHECK(rgba_as_rgb.at(1, 1, 2) == gradient(7, 9, 4).at(1, 1, 2));
+  // stb converts on request: 3-channel file read as 1 channel.
+  CHECK(io::read_image(dir / "img3.png", 1).channels == 1);
+}
+
+TEST_CASE("corrupt, truncated, empty and missing image files are reported by name") {
+  auto dir = scratch("bad");
+  io::write_png(dir / "good.png", gradient(16, 16, 3));
+  std::vector<uint8_t> bytes = io::read_bytes(dir / "good.png");
+  std::ofstream(dir / "truncated.png", std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), 40);
+  std::ofstream(dir / "noise.jpg", std::ios::binary) << "this is not an image at all";
+  std::ofstream(dir / "empty.png", std::ios::binary);
+  CHECK_THROWS_WITH_AS(io::read_image(dir / "truncated.png"), doctest::Contains("truncated.png: corrupt image"), Error);
+  CHECK_THROWS_WITH_AS(io::read_image(dir / "noise.jpg"), doctest::Contains("noise.jpg: not a readable"), Error);
+  CHECK_THROWS_WITH_AS(io::read_image(dir / "empty.png"), doctest::Contains("empty.png: empty file"), Error);
+  CHECK_THROWS_WITH_AS(io::read_image(dir / "missing.png"), doctest::Contains("missing.png: no such file"), Error);
+  CHECK_THROWS_WITH_AS(io::write_png("/nonexistent_dir/x.png", gradient(2, 2, 1)), doctest::Contains("x.png: cannot create"), Error);
+}
+
+TEST_CASE("image folders: canonical, Kaggle, images/validation, numbered, unsplit") {
+  auto root = scratch("canonical");
+  touch_png(root / "train" / "happy" / "b.png");
+  touch_png(root / "train" / "happy" / "a.png");
+  touch_png(root / "train" / "Angry" / "x.jpg");  // extension decides, not content
+  touch_png(root / "val" / "sad" / "v.png");
+  touch_png(root / "test" / "surprise" / "t.png");
+  std::ofstream(root / "train" / "happy" / "notes.txt") << "x";
+  data::FolderSplits s = data::read_image_folder(root);
+  CHECK(s.layout == "{train,val,test}");
+  REQUIRE(s.train.size() == 3);
+  CHECK(s.train[0].label == 0);  // Angry -> angry
+  CHECK(s.train[1].path.filename() == "a.png");  // sorted
+  CHECK(s.train[1].label == 3);
+  CHECK(s.val.size() == 1);
+  CHECK(s.val[0].label == 4);
+  CHECK(s.test[0].label == 5);
+  CHECK(s.ignored.size() == 1);
+
+  auto kaggle = scratch("kaggle");
+  touch_png(kaggle / "train" / "disgusted" / "1.png");
+  touch_png(kaggle / "test" / "fearful" / "2.png");
+  s = data::read_image_folder(kaggle);
+  CHECK(s.layout == "{train,test}");
+  CHECK(s.train[0].label == 1);
+  CHECK(s.test[0].label == 2);
+  CHECK(s.val.empty());
+
+  auto images = scratch("images");
+  touch_png(images / "images" / "train" / "neutral" / "1.png");
+  touch_png(images / "images" / "validation" / "happiness" / "2.png");
+  s = data::read_image_folder(images);
+  CHECK(s.layout == "images/{train,validation}");
+  CHECK(s.train[0].label == 6);
+  CHECK(s.val[0].label == 3);
+
+  auto numbered = scratch("numbered");
+  touch_png(numbered / "train" / "7" / "1.png");
+  touch_png(numbered / "train" / "0" / "2.png");
+  s = data::read_image_folder(numbered, data::affectnet_class_names());
+  CHECK(s.train.size() == 2);
+  CHECK(s.train[0].label == 0);
+  CHECK(s.train[1].label == 7);
+  CHECK(s.class_names[7] == "contempt");
+  CHECK_THROWS_WITH_AS(data::read_image_folder(numbered), doctest::Contains("class number 7 has no name"), Error);
+
+  auto flat = scratch("flat");
+  touch_png(flat / "happy" / "1.png");
+  s = data::read_image_folder(flat);
+  CHECK(s.layout == "<class>");
+  CHECK(s.train.size() == 1);
+}
+
+TEST_CASE("image folders: unknown class folder, empty and missing roots") {
+  auto root = scratch("unknown");
+  touch_png(root / "train" / "bored" / "1.png");
+  CHECK_THROWS_WITH_AS(data::read_image_folder(root), doctest::Contains("'bored' is not one of"), Error);
+  auto empty = scratch("empty");
+  std::filesystem::create_directories(empty / "train" / "happy");
+  CHECK_THROWS_WITH_AS(data::read_image_folder(empty), doctest::Contains("no images found"), Error);
+  CHECK_THROWS_WITH_AS(data::read_image_folder("/nonexistent/root"), doctest::Contains("no such directory"), Error);
+}
