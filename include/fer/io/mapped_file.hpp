@@ -2,6 +2,8 @@
 // A whole file mapped into memory. The file is opened read-only; the mapping is private copy-on-write, so a
 // write through a pointer into it (e.g. into a tensor borrowing it) changes only this process's copy, never the
 // file, and never faults. Shared by shared_ptr: tensors borrowing the bytes keep the mapping alive.
+// (As with any mmap, another process truncating the file while it is mapped makes later reads fault: files are
+// replaced atomically by rename in this project, which leaves an existing mapping intact.)
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
