@@ -341,7 +341,7 @@ TEST_CASE("atomic writes: the old file survives any failure, and no temporary fi
                        doctest::Contains("rename"), fer::Error);
   CHECK(dir.count() == 3);
 
-  // The whole-buffer overload (atomic_write.hpp) and the streaming one coexist without ambiguity.
+  // The whole-buffer overload (atomic_file.hpp) and the streaming one coexist without ambiguity.
   write_file_atomically(dir.file("both.txt").c_str(), "literal");
   write_file_atomically(fs::path(dir.file("both.txt")), [](std::ostream& out) { out << "streamed"; });
   CHECK(read_bytes(dir.file("both.txt")) == "streamed");

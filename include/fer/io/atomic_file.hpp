@@ -1,8 +1,7 @@
 #pragma once
 // Atomic file replacement, streamed: readers (and a crash at any moment) see either the old file or the complete
 // new one, never a half-written file. Used for weights and checkpoints, whose bytes are produced piece by piece
-// (no second copy of a model in memory). For content already in one buffer, write_file_atomically(path, bytes)
-// comes from atomic_write.hpp.
+// (no second copy of a model in memory); write_file_atomically(path, bytes) for content already in one buffer.
 //
 // The content goes to `<path>.tmp.<pid>` in the same directory (rename is only atomic within one file system),
 // which is fsync'ed, renamed over `path`, and then the directory is fsync'ed so the rename itself is durable.
@@ -23,7 +22,6 @@
 #include <utility>
 
 #include "fer/core/error.hpp"
-#include "fer/io/atomic_write.hpp"
 
 namespace fer::io {
 
@@ -172,6 +170,13 @@ void write_file_atomically(const std::filesystem::path& path, Writer&& writer) {
   AtomicFileWriter file(path);
   writer(file.stream());
   file.commit();
+}
+
+// Content already in one buffer.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  AtomicFileWriter f(path);
+  f.write(bytes);
+  f.commit();
 }
 
 }  // namespace fer::io
