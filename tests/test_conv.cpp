@@ -275,6 +275,29 @@ TEST_CASE("conv2d gives the same values and gradients with 1, 2 and 3 threads") 
   }
 }
 
+TEST_CASE("conv2d backward accumulates into existing gradients (x used twice)") {
+  Generator gen(12);
+  std::vector<ConvCase> cases = {
+      {2, 6, 5, 4, 3, 3, 3, params({1, 1}, {1, 1, 1, 1}, {1, 1}, 1), true},
+      {2, 4, 4, 5, 6, 1, 1, params({1, 1}, {0, 0, 0, 0}, {1, 1}, 1), true},
+      {2, 6, 6, 40, 40, 3, 3, params({2, 2}, {1, 1, 1, 1}, {1, 1}, 40), true},
+  };
+  for (const ConvCase& cc : cases) {
+    CAPTURE(cc.str());
+    Tensor x = rand_input({cc.n, cc.h, cc.w, cc.c}, gen);
+    Tensor w = rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen);
+    Tensor b = rand_input({cc.o}, gen);
+    backward(fer::sum(conv2d(x, w, b, cc.p)));
+    const std::vector<Tensor> once = {x.grad().clone(), w.grad().clone(), b.grad().clone()};
+    // Two uses of the same inputs in one graph: every gradient is exactly twice the single one.
+    x.drop_grad(), w.drop_grad(), b.drop_grad();
+    backward(fer::sum(conv2d(x, w, b, cc.p) + conv2d(x, w, b, cc.p)));
+    const std::vector<Tensor> twice = {x.grad(), w.grad(), b.grad()};
+    for (size_t k = 0; k < 3; ++k)
+      for (int64_t i = 0; i < once[k].numel(); ++i) CHECK(twice[k].flat(i) == doctest::Approx(2 * once[k].flat(i)));
+  }
+}
+
 TEST_CASE("conv2d replays in a recorded graph with new input values") {
   Generator gen(4);
   const Conv2dParams p = Conv2dParams::make(2, 1);
