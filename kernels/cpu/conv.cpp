@@ -6,10 +6,10 @@
 //
 // Threading: the work is split into `plan.slots` workers (one per core) with fer::parallel_for, each owning
 // a range of output pixels and a private slice of the workspace; every GEMM inside runs single-threaded
-// (Eigen does not thread inside a parallel region). This parallelizes the patch copies as well as the
-// products and keeps each GEMM's blocks in one core's cache. Where a split would race (the input gradient
-// scatters overlapping patches back), workers own whole images; with fewer images than workers the pass
-// runs on the calling thread and Eigen may split each product itself.
+// (cpu::gemm does not split a product inside a parallel region). This parallelizes the patch copies as well
+// as the products and keeps each GEMM's blocks in one core's cache. Where a split would race (the input
+// gradient scatters overlapping patches back), workers own whole images; with fewer images than workers
+// the pass runs on the calling thread and gemm splits each product over the threads instead.
 #include "fer/backend/cpu/conv.hpp"
 
 #include <algorithm>
