@@ -205,6 +205,9 @@ TEST_CASE("gradcheck conv2d (f64) for x, w and bias over the options") {
       {1, 6, 5, 2, 4, 3, 3, params({2, 2}, {1, 0, 0, 1}, {1, 2}, 2), false},  // depthwise x2, dilated width
       {2, 5, 5, 17, 17, 3, 3, params({1, 1}, {1, 1, 1, 1}, {1, 1}, 17), true},  // depthwise, one block + tail
       {1, 8, 8, 2, 2, 5, 5, params({2, 2}, {2, 2, 2, 2}, {1, 1}, 2), true},     // depthwise 5x5 stride 2
+      {2, 4, 5, 3, 3, 1, 1, params({1, 1}, {1, 0, 2, 1}, {1, 1}, 3), true},     // depthwise 1x1, padded
+      {1, 5, 4, 2, 2, 3, 3, params({1, 1}, {3, 2, 0, 3}, {1, 1}, 2), false},    // depthwise, pad > kernel - 1
+      {1, 7, 12, 19, 19, 3, 3, params({1, 1}, {2, 2, 2, 2}, {2, 2}, 19), false},  // depthwise, dilated, wide row
   };
   for (const ConvCase& cc : cases) {
     CAPTURE(cc.str());

@@ -200,7 +200,7 @@ void gemm_backward_weight(const ConvPlan& plan, const T* gy, const T* x, T* gw, 
 // sums stay in registers across all taps; any other multiplier takes a plain per-channel loop (rare).
 
 template <class T>
-constexpr int kBlock = 128 / sizeof(T);  // 4 AVX2 registers (f32: 32 channels)
+constexpr int kBlock = 64 / sizeof(T);  // 2 AVX2 registers (f32: 16 channels)
 template <class T>
 constexpr int kVector = 32 / sizeof(T);  // 1 AVX2 register
 
@@ -241,39 +241,74 @@ inline int64_t tap_source(int64_t in, int64_t t, int64_t pad, int64_t dil, int64
   return o < out_size ? o : -1;
 }
 
+// Sums for NB channels from o0 of P adjacent output pixels from ow0 in output row yrow = n * ho + oh, over
+// kernel rows ti and columns tj (P > 1 only where all P pixels see every column: the same tj for each).
+// The weight block of a tap is loaded once for the P pixels.
+template <class T, int NB, int P>
+inline void depthwise_pixels(const ConvGeometry& g, const T* x, const T* wt, const T* bias, T* y, bool accumulate,
+                             int64_t n, int64_t ih0, TapRange ti, int64_t ow0, TapRange tj, int64_t yrow, int64_t o0) {
+  T acc[P][NB];
+  for (int p = 0; p < P; ++p) {
+    const T* yp = y + (yrow * g.wo + ow0 + p) * g.o + o0;
+    for (int e = 0; e < NB; ++e) acc[p][e] = accumulate ? yp[e] : (bias ? bias[o0 + e] : T(0));
+  }
+  const int64_t pixel_step = g.stride_w * g.c;
+  for (int64_t i = ti.lo; i < ti.hi; ++i) {
+    const T* xr = x + ((n * g.h + ih0 + i * g.dil_h) * g.w) * g.c + o0;
+    for (int64_t j = tj.lo; j < tj.hi; ++j) {
+      const T* wp = wt + (i * g.kw + j) * g.o + o0;
+      T wv[NB];
+      for (int e = 0; e < NB; ++e) wv[e] = wp[e];
+      const T* xp = xr + (ow0 * g.stride_w - g.pad_left + j * g.dil_w) * g.c;
+      for (int p = 0; p < P; ++p)
+        for (int e = 0; e < NB; ++e) acc[p][e] += xp[p * pixel_step + e] * wv[e];
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    T* yp = y + (yrow * g.wo + ow0 + p) * g.o + o0;
+    for (int e = 0; e < NB; ++e) yp[e] = acc[p][e];
+  }
+}
+
+// y (+)= depthwise conv of x with the transposed weight wt. Any padding sign works (the stride-1 input
+// gradient runs through here with the kernel flipped). Pixels whose taps all fall inside the input go in
+// groups of kPixels; the border ones one at a time with their taps clipped.
 template <class T>
-void depthwise_forward(const ConvPlan& plan, const T* x, const T* wt, const T* bias, T* y) {
-  const ConvGeometry& g = plan.g;
+void depthwise_forward(const ConvGeometry& g, const T* x, const T* wt, const T* bias, T* y, bool accumulate) {
+  constexpr int kPixels = 4;
   const int64_t mult = g.o / g.c, rows = g.n * g.ho;
+  // Output columns [in_lo, in_hi) see all kw taps inside the input.
+  int64_t in_lo = 0, in_hi = g.wo;
+  while (in_lo < g.wo && in_lo * g.stride_w - g.pad_left < 0) ++in_lo;
+  while (in_hi > in_lo && (in_hi - 1) * g.stride_w - g.pad_left + (g.kw - 1) * g.dil_w >= g.w) --in_hi;
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.wo * g.o * g.kh * g.kw));
   parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / g.ho, oh = r % g.ho;
       const int64_t ih0 = oh * g.stride_h - g.pad_top;
       const TapRange ti = valid_taps(ih0, g.dil_h, g.kh, g.h);
+      if (mult == 1) {
+        for_channel_blocks<T>(g.o, [&]<int NB>(int64_t o0) {
+          int64_t ow = 0;
+          while (ow < g.wo) {
+            if (ow >= in_lo && ow + kPixels <= in_hi) {
+              depthwise_pixels<T, NB, kPixels>(g, x, wt, bias, y, accumulate, n, ih0, ti, ow, {0, g.kw}, r, o0);
+              ow += kPixels;
+            } else {
+              const TapRange tj = valid_taps(ow * g.stride_w - g.pad_left, g.dil_w, g.kw, g.w);
+              depthwise_pixels<T, NB, 1>(g, x, wt, bias, y, accumulate, n, ih0, ti, ow, tj, r, o0);
+              ow += 1;
+            }
+          }
+        });
+        continue;
+      }
       for (int64_t ow = 0; ow < g.wo; ++ow) {
         const int64_t iw0 = ow * g.stride_w - g.pad_left;
         const TapRange tj = valid_taps(iw0, g.dil_w, g.kw, g.w);
         T* yp = y + (r * g.wo + ow) * g.o;
-        if (mult == 1) {
-          for_channel_blocks<T>(g.o, [&]<int NB>(int64_t o0) {
-            T acc[NB];
-            for (int e = 0; e < NB; ++e) acc[e] = bias ? bias[o0 + e] : T(0);
-            for (int64_t i = ti.lo; i < ti.hi; ++i) {
-              const T* xr = x + ((n * g.h + ih0 + i * g.dil_h) * g.w) * g.c + o0;
-              const T* wr = wt + i * g.kw * g.o + o0;
-              for (int64_t j = tj.lo; j < tj.hi; ++j) {
-                const T* xp = xr + (iw0 + j * g.dil_w) * g.c;
-                const T* wp = wr + j * g.o;
-                for (int e = 0; e < NB; ++e) acc[e] += xp[e] * wp[e];
-              }
-            }
-            for (int e = 0; e < NB; ++e) yp[o0 + e] = acc[e];
-          });
-          continue;
-        }
         for (int64_t oc = 0; oc < g.o; ++oc) {
-          T acc = bias ? bias[oc] : T(0);
+          T acc = accumulate ? yp[oc] : (bias ? bias[oc] : T(0));
           for (int64_t i = ti.lo; i < ti.hi; ++i)
             for (int64_t j = tj.lo; j < tj.hi; ++j)
               acc += x[((n * g.h + ih0 + i * g.dil_h) * g.w + iw0 + j * g.dil_w) * g.c + oc / mult] *
@@ -283,6 +318,26 @@ void depthwise_forward(const ConvPlan& plan, const T* x, const T* wt, const T* b
       }
     }
   });
+}
+
+// With stride 1 and one output per channel, the input gradient is itself a depthwise convolution of gy with
+// the kernel flipped and padding dil * (k - 1) - pad: it runs through the blocked forward kernel.
+inline bool depthwise_input_grad_is_conv(const ConvGeometry& g) {
+  return g.o == g.c && g.stride_h == 1 && g.stride_w == 1;
+}
+
+template <class T>
+void depthwise_backward_input_as_conv(const ConvGeometry& g, const T* gy, const T* w, T* wflip, T* gx) {
+  const int64_t taps = g.kh * g.kw;
+  for (int64_t oc = 0; oc < g.o; ++oc)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j)
+        wflip[(i * g.kw + j) * g.o + oc] = w[oc * taps + (g.kh - 1 - i) * g.kw + (g.kw - 1 - j)];
+  ConvGeometry t = g;
+  t.h = g.ho, t.w = g.wo, t.ho = g.h, t.wo = g.w;
+  t.pad_top = g.dil_h * (g.kh - 1) - g.pad_top;
+  t.pad_left = g.dil_w * (g.kw - 1) - g.pad_left;
+  depthwise_forward<T>(t, gy, wflip, nullptr, gx, true);
 }
 
 // Gathers, for each input pixel, the output pixels whose patches cover it: race-free over input rows.
@@ -426,7 +481,7 @@ void conv2d_forward(const ConvPlan& plan, const Tensor& x, const Tensor& w, cons
     if (plan.algo == ConvAlgo::depthwise) {
       T* wt = workspace.data<T>();
       transpose_depthwise_weight(plan.g, w.data<T>(), wt);
-      depthwise_forward<T>(plan, x.data<T>(), wt, ptr<T>(bias), y.data<T>());
+      depthwise_forward<T>(plan.g, x.data<T>(), wt, ptr<T>(bias), y.data<T>(), false);
     } else {
       gemm_forward<T>(plan, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>(), ptr<T>(workspace));
     }
@@ -438,10 +493,14 @@ void conv2d_backward_input(const ConvPlan& plan, const Tensor& gy, const Tensor&
   dispatch_float(gy.dtype(), "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     if (plan.algo == ConvAlgo::depthwise) {
-      // Re-transposed here: the forward's copy may be stale if the weight changed since (e.g. eval then train).
+      // The weight is (re)arranged here: the forward's copy may be stale if the weight changed since.
       T* wt = workspace.data<T>();
-      transpose_depthwise_weight(plan.g, w.data<T>(), wt);
-      depthwise_backward_input<T>(plan, gy.data<T>(), wt, gx.data<T>());
+      if (depthwise_input_grad_is_conv(plan.g)) {
+        depthwise_backward_input_as_conv<T>(plan.g, gy.data<T>(), w.data<T>(), wt, gx.data<T>());
+      } else {
+        transpose_depthwise_weight(plan.g, w.data<T>(), wt);
+        depthwise_backward_input<T>(plan, gy.data<T>(), wt, gx.data<T>());
+      }
     } else {
       gemm_backward_input<T>(plan, gy.data<T>(), w.data<T>(), gx.data<T>(), ptr<T>(workspace));
     }
