@@ -2,10 +2,11 @@
 """Joins fer's Google Benchmark JSON (bench_peak, bench_gemm, bench_conv) with the PyTorch peer's JSON
 (tools/bench_torch_peer.py) into one markdown table. Used by tools/run_cpu_bench.sh.
 
-    bench/make_table.py --fer peak.json gemm.json conv.json --torch torch.json
+    bench/make_table.py --fer peak*.json gemm*.json conv*.json --torch torch*.json
 
-Every figure is the best GFLOP/s over the repetitions (the machine is shared: interference only ever slows
-a run down, so the best repetition is the least disturbed one); the median is shown beside it.
+Several files per side (rounds of the same benchmarks) are merged. Every figure is the best GFLOP/s over
+all repetitions (the machine is shared: interference only ever slows a run down, so the best repetition is
+the least disturbed one); the median is shown beside it.
 """
 import argparse
 import json
@@ -29,12 +30,16 @@ def fer_rates(paths):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fer", nargs="+", required=True)
-    ap.add_argument("--torch", required=True)
+    ap.add_argument("--torch", nargs="+", required=True)
     args = ap.parse_args()
     fer = fer_rates(args.fer)
-    with open(args.torch) as f:
-        torch_data = json.load(f)
-    torch = torch_data["results"]
+    torch_rates = {}
+    for path in args.torch:
+        with open(path) as f:
+            torch_data = json.load(f)
+        for name, r in torch_data["results"].items():
+            torch_rates.setdefault(name, []).extend(r["all"])
+    torch = {name: {"best": max(v), "median": statistics.median(v)} for name, v in torch_rates.items()}
 
     peak256 = max(fer.get("peak fma256 f32 2t", [float("nan")]))
     peak512 = max(fer.get("peak fma512 f32 2t", [float("nan")]))
@@ -43,8 +48,9 @@ def main():
         if key in fer:
             print(f"- {key.removeprefix('peak ')}: {max(fer[key]):.1f} GFLOP/s")
     print()
+    reps = len(next(iter(torch_rates.values()), []))
     print(f"torch {torch_data['torch']} with {torch_data['threads']} threads; fer with 2 OpenMP threads. "
-          "GFLOP/s: best of repetitions (median in parentheses).")
+          f"GFLOP/s: best of {reps} repetitions over {len(args.torch)} rounds (median in parentheses).")
     print()
     print("| shape | fer GFLOP/s | torch GFLOP/s | fer/torch | fer / AVX2 peak | fer / AVX-512 peak |")
     print("|---|---:|---:|---:|---:|---:|")
