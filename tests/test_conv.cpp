@@ -2,6 +2,7 @@
 // graph replay and argument errors.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -88,6 +89,12 @@ Conv2dParams params(std::array<int64_t, 2> stride, std::array<int64_t, 4> pad, s
   p.dilation = dil;
   p.groups = groups;
   return p;
+}
+
+// Random f64 x, w and bias for a case, all requiring grad.
+std::array<Tensor, 3> rand_operands(const ConvCase& cc, Generator& gen) {
+  return {rand_input({cc.n, cc.h, cc.w, cc.c}, gen), rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen),
+          rand_input({cc.o}, gen)};
 }
 
 // Forward of one case in `dtype` against the reference; returns the worst relative error.
@@ -211,10 +218,9 @@ TEST_CASE("gradcheck conv2d (f64) for x, w and bias over the options") {
   };
   for (const ConvCase& cc : cases) {
     CAPTURE(cc.str());
-    Tensor x = rand_input({cc.n, cc.h, cc.w, cc.c}, gen);
-    Tensor w = rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen);
+    auto [x, w, b] = rand_operands(cc, gen);
     std::vector<Tensor> in = {x, w};
-    if (cc.bias) in.push_back(rand_input({cc.o}, gen));
+    if (cc.bias) in.push_back(b);
     const Conv2dParams p = cc.p;
     double worst = gradcheck(
         [p](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p); }, in);
@@ -254,9 +260,7 @@ TEST_CASE("conv2d gives the same values and gradients with 1, 2 and 3 threads") 
   };
   for (const ConvCase& cc : cases) {
     CAPTURE(cc.str());
-    Tensor x = rand_input({cc.n, cc.h, cc.w, cc.c}, gen);
-    Tensor w = rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen);
-    Tensor b = rand_input({cc.o}, gen);
+    auto [x, w, b] = rand_operands(cc, gen);
     std::vector<std::vector<double>> results;
     for (int threads : {1, 2, 3}) {
       set_num_threads(threads);
@@ -287,9 +291,7 @@ TEST_CASE("conv2d backward accumulates into existing gradients (x used twice)") 
   };
   for (const ConvCase& cc : cases) {
     CAPTURE(cc.str());
-    Tensor x = rand_input({cc.n, cc.h, cc.w, cc.c}, gen);
-    Tensor w = rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen);
-    Tensor b = rand_input({cc.o}, gen);
+    auto [x, w, b] = rand_operands(cc, gen);
     backward(fer::sum(conv2d(x, w, b, cc.p)));
     const std::vector<Tensor> once = {x.grad().clone(), w.grad().clone(), b.grad().clone()};
     // Two uses of the same inputs in one graph: every gradient is exactly twice the single one.

@@ -42,5 +42,5 @@ done
     "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "fer: $(git -C "$root" rev-parse --short HEAD), -march=$(grep -m1 '^FER_MARCH:' "$build/CMakeCache.txt" | cut -d= -f2)"
   echo
-  /usr/bin/python3 "$root/bench/make_table.py" --fer "$out"/bench_*.json --torch "$out"/torch.*.json
+  /usr/bin/python3 "$root/bench/make_table.py" --fer "$out"/bench_peak.*.json "$out"/bench_gemm.*.json "$out"/bench_conv.*.json --torch "$out"/torch.*.json
 } | tee "$out/table.md"
