@@ -115,48 +115,41 @@ TEST_CASE("read_idx: malformed files fail with errors naming the file") {
 TEST_CASE("read_idx_labeled_images: labels out of range, count and shape mismatches") {
   std::string images = write_file("img.idx", concat(header(0x08, {3, 2, 2}), iota_bytes(12)), true);
   std::string labels = write_file("lab.idx", concat(header(0x08, {3}), {2, 0, 1}), true);
-  data::LabeledImages ok = data::read_idx_labeled_images(images, labels, 3);
-  CHECK(ok.labels.dtype() == DType::i64);
-  CHECK(ok.labels.to_vector() == std::vector<double>{2, 0, 1});
-  CHECK(ok.images.shape() == Shape{3, 2, 2});
+  std::vector<std::string> abc = {"a", "b", "c"};
+  data::LabeledImages ok = data::read_idx_labeled_images(images, labels, abc);
+  CHECK(ok.labels == std::vector<int32_t>{2, 0, 1});
+  CHECK(ok.count() == 3);
+  CHECK(ok.height == 2);
+  CHECK(ok.width == 2);
+  CHECK(ok.channels == 1);
+  CHECK(ok.image(2)[3] == 11);
+  CHECK(ok.ids[1] == images + ":1");
+  CHECK(ok.class_names == abc);
 
-  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(images, labels, 2), doctest::Contains("label 2 at index 0"), fer::Error);
+  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(images, labels, {"a", "b"}), doctest::Contains("label 2 at index 0"),
+                       fer::Error);
   std::string few = write_file("few.idx", concat(header(0x08, {2}), {0, 1}), true);
-  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(images, few, 3), doctest::Contains("has 3 images but"), fer::Error);
+  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(images, few, abc), doctest::Contains("has 3 images but"), fer::Error);
   std::string flat = write_file("flat.idx", concat(header(0x08, {12}), iota_bytes(12)), true);
-  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(flat, labels, 3), doctest::Contains("expected u8 images [N, H, W]"),
+  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(flat, labels, abc), doctest::Contains("expected u8 images [N, H, W]"),
                        fer::Error);
   std::string wide = write_file("wide.idx", concat(header(0x0C, {3}), iota_bytes(12)), true);
-  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(images, wide, 3), doctest::Contains("expected u8 labels [N]"),
+  CHECK_THROWS_WITH_AS(data::read_idx_labeled_images(images, wide, abc), doctest::Contains("expected u8 labels [N]"),
                        fer::Error);
 }
 
-TEST_CASE("BatchSampler: every index once per epoch, seeded order, drop_last") {
-  data::BatchSampler s(10, 4, true, false, Generator(3));
-  CHECK(s.num_batches() == 3);
-  std::vector<int64_t> seen, first_epoch;
-  std::vector<size_t> sizes;
-  for (auto b = s.next(); !b.empty(); b = s.next()) {
-    sizes.push_back(b.size());
-    seen.insert(seen.end(), b.begin(), b.end());
-  }
-  first_epoch = seen;
-  CHECK(sizes == std::vector<size_t>{4, 4, 2});
-  std::sort(seen.begin(), seen.end());
-  for (int64_t i = 0; i < 10; ++i) CHECK(seen[size_t(i)] == i);
-  CHECK(first_epoch != seen);  // shuffled (a sorted permutation of 10 has probability 1/10!)
-
-  data::BatchSampler again(10, 4, true, false, Generator(3));  // same seed, same order
-  auto b0 = again.next();
-  CHECK(std::vector<int64_t>(b0.begin(), b0.end()) == std::vector<int64_t>(first_epoch.begin(), first_epoch.begin() + 4));
-
-  data::BatchSampler dropping(10, 4, false, true);
-  CHECK(dropping.num_batches() == 2);
-  CHECK(dropping.next()[0] == 0);
-  CHECK(dropping.next()[3] == 7);
-  CHECK(dropping.next().empty());
-  dropping.start_epoch();
-  CHECK(dropping.next().size() == 4);
+TEST_CASE("batch_spans: consecutive batches of an epoch order, drop_last") {
+  std::vector<int64_t> order = {4, 1, 7, 0, 9, 2, 3, 8, 5, 6};
+  auto b = data::batch_spans(order, 4, false);
+  REQUIRE(b.size() == 3);
+  CHECK(b[0].size() == 4);
+  CHECK(b[2].size() == 2);
+  CHECK(b[1][0] == 9);
+  CHECK(b[2][1] == 6);
+  CHECK(data::batch_spans(order, 4, true).size() == 2);
+  CHECK(data::batch_spans(order, 10, true).size() == 1);
+  CHECK(data::batch_spans({}, 3, false).empty());
+  CHECK_THROWS_AS(data::batch_spans(order, 0, false), fer::Error);
 }
 
 TEST_CASE("Fashion-MNIST from /usr/share/datasets/fashion-mnist") {
@@ -164,11 +157,16 @@ TEST_CASE("Fashion-MNIST from /usr/share/datasets/fashion-mnist") {
     MESSAGE("SKIPPED: ", data::kFashionMnistRoot, " not found (apt install dataset-fashion-mnist)");
     return;
   }
-  data::FashionMnist train(data::Split::train), test(data::Split::test);
+  using Split = data::FashionMnist::Split;
+  data::FashionMnist train(Split::train), test(Split::test);
   CHECK(train.size() == 60000);
   CHECK(test.size() == 10000);
-  CHECK(train.raw().images.shape() == Shape{60000, 28, 28});
-  CHECK(test.raw().images.shape() == Shape{10000, 28, 28});
+  const data::LabeledImages& tr = train.raw();
+  const data::LabeledImages& te = test.raw();
+  CHECK(tr.height == 28);
+  CHECK(tr.width == 28);
+  CHECK(te.count() == 10000);
+  CHECK(tr.class_counts() == std::vector<int64_t>(10, 6000));
   std::vector<int64_t> hist_train(10), hist_test(10);
   for (int64_t i = 0; i < 60000; ++i) ++hist_train[size_t(train.label(i))];
   for (int64_t i = 0; i < 10000; ++i) ++hist_test[size_t(test.label(i))];
@@ -181,18 +179,16 @@ TEST_CASE("Fashion-MNIST from /usr/share/datasets/fashion-mnist") {
   //   train[0][14][10:18] = 0 0 237 226 217 223 222 219; train[59999][14][10:14] = 34 0 3 3
   //   test[0][15][12:16] = 117 99 111 117; sum(train[0]) = 76247, sum(test[9999]) = 24390
   //   all train pixels / 255: mean 0.2860405969887955, std 0.35302424451492237
-  const Tensor& tr = train.raw().images;
-  const Tensor& te = test.raw().images;
   for (int64_t i : {0, 1, 2, 3, 4}) CHECK(train.label(i) == std::vector<int64_t>{9, 0, 0, 3, 0}[size_t(i)]);
   CHECK(train.label(59999) == 5);
   for (int64_t i : {0, 1, 2, 3, 4}) CHECK(test.label(i) == std::vector<int64_t>{9, 2, 1, 1, 6}[size_t(i)]);
   std::vector<double> row = {0, 0, 237, 226, 217, 223, 222, 219};
-  for (int64_t x = 0; x < 8; ++x) CHECK(tr.at(0, 14, 10 + x) == row[size_t(x)]);
-  CHECK(tr.at(59999, 14, 10) == 34);
-  CHECK(tr.at(59999, 14, 12) == 3);
-  CHECK(te.at(0, 15, 13) == 99);
+  for (int64_t x = 0; x < 8; ++x) CHECK(tr.image(0)[14 * 28 + 10 + x] == row[size_t(x)]);
+  CHECK(tr.image(59999)[14 * 28 + 10] == 34);
+  CHECK(tr.image(59999)[14 * 28 + 12] == 3);
+  CHECK(te.image(0)[15 * 28 + 13] == 99);
   double s0 = 0, s1 = 0;
-  for (int64_t p = 0; p < 784; ++p) s0 += tr.flat(p), s1 += te.flat(9999 * 784 + p);
+  for (int64_t p = 0; p < 784; ++p) s0 += tr.image(0)[p], s1 += te.image(9999)[p];
   CHECK(s0 == 76247);
   CHECK(s1 == 24390);
   auto [mean, stddev] = data::pixel_mean_std(tr);
