@@ -55,6 +55,9 @@ struct TrainConfig {
   std::filesystem::path resume;    // a run directory or checkpoint directory to continue from
   int64_t limit_batches = 0;       // > 0: at most this many training batches per epoch (smoke runs)
   bool quiet = false;
+  // Polled after every batch: when it returns true the run stops at once, keeping the checkpoints of the last
+  // finished epoch (so --resume continues exactly there). Ctrl-C handlers set it.
+  std::function<bool()> interrupted;
 };
 
 struct EvalResult {
@@ -127,7 +130,8 @@ struct FitResult {
   double best_val_f1 = NAN;
   double train_seconds = 0, images_per_second = 0;
   bool stopped_early = false;
-  nlohmann::json metrics;  // what metrics.json holds
+  bool interrupted = false;  // stopped by cfg.interrupted: no final evaluation, no metrics.json
+  nlohmann::json metrics;    // what metrics.json holds
 };
 
 namespace trainer_detail {
@@ -245,6 +249,11 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     for (int64_t b = 0; b < batches; ++b) {
+      if (cfg.interrupted && cfg.interrupted()) {
+        res.interrupted = true;
+        if (tty) std::printf("\n");
+        return res;
+      }
       int64_t lo = b * cfg.batch_size, hi = std::min<int64_t>(int64_t(order.size()), lo + cfg.batch_size);
       if (hi - lo < 2 && hi - lo < int64_t(order.size())) continue;  // a 1-image batch breaks batch norm: skip it
       data::Batch batch = data::make_batch(train_set, std::span<const int64_t>(order.data() + lo, size_t(hi - lo)),
