@@ -7,8 +7,13 @@
 #include <vector>
 
 #include "models/baselines.hpp"
+#include "models/convnext.hpp"
 #include "models/custom_cnn.hpp"
+#include "models/densenet.hpp"
+#include "models/efficientnet.hpp"
+#include "models/mobilenetv3.hpp"
 #include "models/resnet.hpp"
+#include "models/shufflenetv2.hpp"
 
 namespace fer::models {
 
@@ -30,6 +35,20 @@ inline const std::vector<ModelInfo>& model_registry() {
        [](int64_t c, int64_t, Generator& g) { return std::make_shared<ResNet>(resnet18_spec, c, g); }},
       {"resnet50", "torchvision ResNet-50",
        [](int64_t c, int64_t, Generator& g) { return std::make_shared<ResNet>(resnet50_spec, c, g); }},
+      {"efficientnet_b0", "torchvision EfficientNet-B0",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<EfficientNet>(efficientnet_b0_spec, c, g); }},
+      {"mobilenet_v3_large", "torchvision MobileNetV3-Large",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<MobileNetV3>(mobilenet_v3_large_spec, c, g); }},
+      {"mobilenet_v3_small", "torchvision MobileNetV3-Small",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<MobileNetV3>(mobilenet_v3_small_spec, c, g); }},
+      {"shufflenet_v2_x0_5", "torchvision ShuffleNetV2 x0.5",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ShuffleNetV2>(shufflenet_v2_x0_5_spec, c, g); }},
+      {"shufflenet_v2_x1_0", "torchvision ShuffleNetV2 x1.0",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ShuffleNetV2>(shufflenet_v2_x1_0_spec, c, g); }},
+      {"densenet121", "torchvision DenseNet-121",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<DenseNet>(densenet121_spec, c, g); }},
+      {"convnext_tiny", "torchvision ConvNeXt-Tiny",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ConvNeXt>(convnext_tiny_spec, c, g); }},
   };
   return r;
 }
