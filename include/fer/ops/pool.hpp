@@ -77,8 +77,8 @@ inline std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, con
 
 inline Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) { return max_pool2d_with_indices(x, p).first; }
 
-// Average pooling; the divisor follows PyTorch: with count_include_pad the window clipped to the padded extent,
-// without it only the input pixels it covers.
+// Average pooling over the window clipped to the input; the divisor follows PyTorch: with count_include_pad the
+// window clipped to the padded extent (a ceil_mode window can reach past it), without it the input pixels covered.
 inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   FER_CHECK(p.dilation[0] == 1 && p.dilation[1] == 1, "avg_pool2d: dilation is not supported (as in PyTorch)");
   const cpu::PoolGeometry g = ops_detail::pool_geometry("avg_pool2d", x_in, p);
@@ -92,6 +92,8 @@ inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   return y;
 }
 
+// Adaptive average pooling to out_h x out_w with PyTorch's windows: row i covers [floor(i * H / out_h),
+// ceil((i + 1) * H / out_h)), likewise for columns; out may exceed H or W (windows then overlap).
 inline Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t out_h, int64_t out_w) {
   FER_CHECK(x_in.defined(), "adaptive_avg_pool2d: undefined input");
   ops_detail::require_rank("adaptive_avg_pool2d", x_in, 4, "input [N, H, W, C]");
