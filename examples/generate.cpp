@@ -15,7 +15,7 @@
 #include "fer/core/numpy_random.hpp"
 #include "fer/data/fer2013.hpp"
 #include "fer/data/resize.hpp"
-#include "fer/io/atomic_write.hpp"
+#include "fer/io/atomic_file.hpp"
 #include "fer/io/image.hpp"
 #include "fer/io/safetensors.hpp"
 #include "models/stylegan2.hpp"

@@ -1,193 +1,404 @@
-// train_sweep: the study's main job. Until the FER sweep (models x real/synthetic ratios x seeds) is built, it runs
-// a demo that exercises the whole training path on Fashion-MNIST: the custom CNN trained with Adam on 48x48 RGB
-// batches prepared as torchvision would, one recorded step replayed per batch, test accuracy per epoch, and
-// metrics.json written atomically to the output directory.
-//   train_sweep                                   # demo defaults: 5 epochs, batch 64, lr 1e-3, all cores
-//   train_sweep --limit_train 2000 --epochs 1     # a quick smoke run
+// train_sweep: the study in one command. Models x real-data ratios x seeds, each run trained on a real/synthetic
+// mix and tested on real data, then one report (tables, plots, significance, index.html) in the sweep directory.
+//
+//   train_sweep                                       # demo on the embedded default data (a few minutes, 2 cores)
+//   train_sweep --config sweep.yaml                   # a YAML file; flags override it
+//   train_sweep --real fer2013.csv --synthetic generator:G.pkl --models resnet18,convnext_tiny --seeds 0,1,2
+//   train_sweep --config sweep.yaml --shard 0/4 --out runs/shard0   # a deterministic quarter of the runs
+//   train_sweep --config sweep.yaml --emit-slurm sweep.sbatch       # a Slurm job array of the shards
+//   train_sweep --merge runs/shard0 runs/shard1 ... --out runs/all  # one report from several shards
+//
+// The sweep's state (sweep_state.json) is saved after every run: rerunning the same command continues where it
+// stopped and never redoes a finished run; Ctrl-C stops cleanly at the next batch (a second Ctrl-C kills).
 #include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <chrono>
-#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <nlohmann/json.hpp>
+#include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include "fer/data/fashion_mnist.hpp"
-#include "fer/data/sampling.hpp"
-#include "fer/io/atomic_write.hpp"
-#include "fer/ops/loss.hpp"
-#include "fer/optim/adam.hpp"
-#include "models/custom_cnn.hpp"
+#include "fer/core/numpy_random.hpp"
+#include "fer/data/sources.hpp"
+#include "fer/io/atomic_file.hpp"
+#include "fer/sweep/plan.hpp"
+#include "fer/sweep/report.hpp"
+#include "fer/sweep/runner.hpp"
+#include "fer/sweep/state.hpp"
+#include "models/stylegan2.hpp"
 
 using namespace fer;
 
 namespace {
 
-struct Config {
-  int64_t epochs = 5, batch_size = 64, limit_train = 0, limit_test = 0, threads = 0;
-  double lr = 1e-3;
-  uint64_t seed = 0;
-  std::string data = data::kFashionMnistRoot, out = "runs/train_sweep_demo";
-  bool eager = false;
-};
-
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-};
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
 }
 
-// Mean cross-entropy and accuracy over the whole set, in eval mode without recording.
-Evaluation evaluate(models::CustomCnn& model, const data::FashionMnist& set) {
-  model.eval();
-  NoGradGuard no_grad;
-  std::vector<int64_t> all(size_t(set.size()));
-  for (int64_t i = 0; i < set.size(); ++i) all[size_t(i)] = i;
-  CrossEntropyOptions sum_loss;
-  sum_loss.reduction = CrossEntropyOptions::Reduction::sum;
-  Evaluation e;
-  int64_t correct = 0;
-  for (auto chunk : data::batch_spans(all, 500, false)) {
-    auto [images, labels] = set.batch(chunk);
-    Tensor logits = model(images);
-    e.loss += cross_entropy(logits, labels, sum_loss).item();
-    const float* l = logits.data<float>();
-    const int64_t* y = labels.data<int64_t>();
-    int64_t classes = logits.size(1);
-    for (int64_t i = 0; i < logits.size(0); ++i) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < classes; ++c)
-        if (l[i * classes + c] > l[i * classes + best]) best = c;
-      correct += best == y[i];
-    }
+struct SweepConfig {
+  std::vector<std::string> models = {"resnet18", "resnet50", "efficientnet_b0", "mobilenet_v3_large",
+                                     "shufflenet_v2_x1_0", "densenet121", "convnext_tiny"};
+  std::vector<double> ratios = {0.0, 0.1, 0.3, 0.5, 1.0};
+  std::vector<uint64_t> seeds = {0};
+  int64_t epochs = 30, input_size = 64, batch_size = 64;
+  std::string optimizer = "adam", schedule = "cosine";
+  double lr = 1e-3, weight_decay = 1e-4, label_smoothing = 0.0;
+  bool balanced_sampler = false, class_weights = false, augment = true;
+  int64_t patience = 0, warmup_epochs = 0;
+  std::string real = "fashion-mnist", synthetic, ferplus;
+  int64_t max_classes = 0, limit_train = 0, limit_eval = 0, synthetic_per_class = 0;
+  double trunc = 0.7, val_fraction = 0.1;
+  std::string mix_mode = "fixed_total";
+  double synthetic_multiple = 1.0;
+  std::string out = "runs/sweep", device = "cpu";
+  bool demo = false;
+
+  // Everything that changes results; a sweep directory only resumes with the same fingerprint.
+  std::string fingerprint() const {
+    std::ostringstream s;
+    for (const auto& m : models) s << m << ",";
+    s << "|";
+    for (double r : ratios) s << r << ",";
+    s << "|";
+    for (uint64_t x : seeds) s << x << ",";
+    s << "|" << epochs << "|" << input_size << "|" << batch_size << "|" << optimizer << "|" << schedule << "|" << lr << "|"
+      << weight_decay << "|" << label_smoothing << "|" << balanced_sampler << class_weights << augment << "|" << patience
+      << "|" << warmup_epochs << "|" << real << "|" << synthetic << "|" << ferplus << "|" << max_classes << "|" << limit_train
+      << "|" << limit_eval << "|" << synthetic_per_class << "|" << trunc << "|" << val_fraction << "|" << mix_mode << "|"
+      << synthetic_multiple;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (char c : s.str()) h = (h ^ uint8_t(c)) * 0x100000001b3ull;
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)h);
+    return buf;
   }
-  model.train();
-  e.loss /= double(set.size());
-  e.accuracy = double(correct) / double(set.size());
-  return e;
+};
+
+// The embedded default: 7 Fashion-MNIST classes stand in for FER2013's 7 emotions, the 7-class StyleGAN2 fixture
+// (random weights, NVIDIA format) for a trained face generator; small sizes so it ends in a few minutes.
+void apply_demo(SweepConfig& c) {
+  c.demo = true;
+  c.models = {"custom_cnn", "mlp"};
+  c.epochs = 2, c.input_size = 32, c.batch_size = 64;
+  c.real = "fashion-mnist", c.max_classes = 7, c.limit_train = 1400, c.limit_eval = 700;
+  c.synthetic = std::string("generator:") + FER_EXAMPLES_DATA + "/demo_generator.safetensors";
+  c.schedule = "cosine", c.lr = 2e-3;
+  c.out = "runs/demo_sweep";
 }
 
-int run(const Config& cfg) {
-  if (cfg.threads > 0) set_num_threads(int(cfg.threads));
-  std::printf("demo: custom CNN on Fashion-MNIST, Adam lr %g, batch %lld, %lld epoch(s), %d thread(s), seed %llu "
-              "(the FER sweep itself is not built yet)\n",
-              cfg.lr, (long long)cfg.batch_size, (long long)cfg.epochs, num_threads(), (unsigned long long)cfg.seed);
-  auto t_start = std::chrono::steady_clock::now();
-  using Split = data::FashionMnist::Split;
-  data::FashionMnist train(Split::train, cfg.data), test(Split::test, cfg.data);
-  if (cfg.limit_train > 0) train.truncate(cfg.limit_train);
-  if (cfg.limit_test > 0) test.truncate(cfg.limit_test);
-  std::printf("data: %s: %lld train, %lld test images, 28x28 gray -> 48x48x3, normalized (%.4f, %.4f)\n",
-              cfg.data.c_str(), (long long)train.size(), (long long)test.size(), train.options().mean,
-              train.options().std);
-  FER_CHECK(train.size() >= cfg.batch_size, "--limit_train ", train.size(), " is smaller than one batch (", cfg.batch_size, ")");
+template <class T>
+void yaml_get(const YAML::Node& n, const char* key, T& v) {
+  if (n[key]) v = n[key].as<T>();
+}
 
-  Generator gen(cfg.seed);  // initial weights and dropout masks
-  models::CustomCnn model(data::FashionMnist::num_classes(), 48, gen);
-  optim::AdamOptions adam;
-  adam.lr = cfg.lr;
-  optim::Adam opt(model.parameters(), adam);
-  std::printf("model: custom CNN, %lld parameters; step: %s\n", (long long)model.num_parameters(),
-              cfg.eager ? "eager" : "recorded once, replayed per batch");
+void load_yaml(const std::string& path, SweepConfig& c) {
+  YAML::Node y;
+  try {
+    y = YAML::LoadFile(path);
+  } catch (const std::exception& e) {
+    fail(path, ": not a readable YAML file (", e.what(), ")");
+  }
+  try {
+    yaml_get(y, "models", c.models), yaml_get(y, "ratios", c.ratios), yaml_get(y, "seeds", c.seeds);
+    yaml_get(y, "epochs", c.epochs), yaml_get(y, "input_size", c.input_size), yaml_get(y, "batch_size", c.batch_size);
+    yaml_get(y, "optimizer", c.optimizer), yaml_get(y, "schedule", c.schedule), yaml_get(y, "lr", c.lr);
+    yaml_get(y, "weight_decay", c.weight_decay), yaml_get(y, "label_smoothing", c.label_smoothing);
+    yaml_get(y, "balanced_sampler", c.balanced_sampler), yaml_get(y, "class_weights", c.class_weights);
+    yaml_get(y, "augment", c.augment), yaml_get(y, "patience", c.patience), yaml_get(y, "warmup_epochs", c.warmup_epochs);
+    yaml_get(y, "out", c.out), yaml_get(y, "device", c.device), yaml_get(y, "mix_mode", c.mix_mode);
+    yaml_get(y, "synthetic_multiple", c.synthetic_multiple);
+    if (YAML::Node d = y["data"]) {
+      yaml_get(d, "real", c.real), yaml_get(d, "synthetic", c.synthetic), yaml_get(d, "ferplus", c.ferplus);
+      yaml_get(d, "max_classes", c.max_classes), yaml_get(d, "limit_train", c.limit_train);
+      yaml_get(d, "limit_eval", c.limit_eval), yaml_get(d, "synthetic_per_class", c.synthetic_per_class);
+      yaml_get(d, "trunc", c.trunc), yaml_get(d, "val_fraction", c.val_fraction);
+    }
+  } catch (const YAML::Exception& e) {
+    fail(path, ": ", e.what());
+  }
+}
 
-  // Full batches run through one recorded step (static shapes), captured on the first batch so that recording
-  // is that batch's forward (no extra BatchNorm update or dropout draw: the same run as --eager); the last,
-  // smaller batch of an epoch runs eagerly.
-  Tensor x = Tensor::zeros({cfg.batch_size, 48, 48, 3}), y = Tensor::zeros({cfg.batch_size}, DType::i64);
-  Graph step;
-  bool captured = false;
+template <class T>
+std::vector<T> parse_list(const std::string& s, const char* what) {
+  std::vector<T> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) continue;
+    std::stringstream conv(item);
+    T v;
+    conv >> v;
+    FER_CHECK(!conv.fail() && conv.eof(), "--", what, ": '", item, "' is not valid");
+    out.push_back(v);
+  }
+  FER_CHECK(!out.empty(), "--", what, " is empty");
+  return out;
+}
 
-  std::filesystem::create_directories(cfg.out);
-  nlohmann::json metrics = {{"demo", "custom CNN on Fashion-MNIST"},
-                            {"model", "custom_cnn"},
-                            {"dataset", "fashion-mnist"},
-                            {"parameters", model.num_parameters()},
-                            {"config",
-                             {{"epochs", cfg.epochs}, {"batch_size", cfg.batch_size}, {"lr", cfg.lr},
-                              {"optimizer", "Adam"}, {"seed", cfg.seed}, {"threads", num_threads()},
-                              {"train_images", train.size()}, {"test_images", test.size()},
-                              {"recorded_step", !cfg.eager}}},
-                            {"epochs", nlohmann::json::array()}};
-  data::ShuffleSampler sampler(train.size(), cfg.seed);
-  double train_seconds = 0;
-  int64_t trained_images = 0;
-  for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
-    std::vector<int64_t> order = sampler.epoch(epoch);
-    auto t_epoch = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    for (auto batch : data::batch_spans(order, cfg.batch_size, false)) {
-      int64_t b = int64_t(batch.size());
-      double loss;
-      opt.zero_grad();
-      if (!cfg.eager && b == cfg.batch_size) {
-        train.fill_batch(batch, x, y);
-        if (captured) {
-          step.forward();
-        } else {
-          step = Graph::capture([&] { return cross_entropy(model(x), y); });
-          captured = true;
+// Synthesizes `per_class` images per class with the generator into cache/<class index>/ on first use.
+std::shared_ptr<data::ImageSet> synthesize(const std::string& generator_path, const std::filesystem::path& cache,
+                                           const std::vector<std::string>& class_names, int64_t per_class, double psi,
+                                           int64_t size) {
+  auto marker = cache / ("complete_" + std::to_string(per_class) + "_" + std::to_string(size));
+  if (!std::filesystem::exists(marker)) {
+    auto G = models::Stylegan2Generator::load(generator_path);
+    FER_CHECK(G.config().c_dim == int64_t(class_names.size()), generator_path, " has ", G.config().c_dim,
+              " classes, the real data ", class_names.size());
+    std::printf("synthesizing %lld images per class with %s (psi %.2f) into %s\n", (long long)per_class,
+                generator_path.c_str(), psi, cache.string().c_str());
+    for (int64_t cls = 0; cls < G.config().c_dim; ++cls) {
+      auto dir = cache / std::to_string(cls);
+      std::filesystem::create_directories(dir);
+      for (int64_t start = 0; start < per_class; start += 16) {
+        int64_t b = std::min<int64_t>(16, per_class - start);
+        Tensor z = Tensor::empty({b, G.config().z_dim}), c = Tensor::zeros({b, G.config().c_dim});
+        for (int64_t i = 0; i < b; ++i) {
+          NumpyRandomState rs(uint32_t(cls * 1000003 + start + i));
+          for (int64_t k = 0; k < G.config().z_dim; ++k) z.set_flat(i * G.config().z_dim + k, rs.randn());
+          c.set_flat(i * G.config().c_dim + cls, 1.0);
         }
-        step.backward();
-        loss = step.output().item();
-      } else {
-        auto [images, labels] = train.batch(batch);
-        Tensor l = cross_entropy(model(images), labels);
-        backward(l);
-        loss = l.item();
+        Generator noise(uint64_t(cls * 7 + start));
+        Tensor img = G.generate(z, c, psi, -1, models::NoiseMode::constant, noise);
+        std::vector<uint8_t> px = models::Stylegan2Generator::to_pixels(img);
+        Tensor u8 = Tensor::from_vector<uint8_t>(px, img.shape());
+        Tensor resized = img.size(1) == size ? u8 : data::resize_bilinear(u8, size, size, true);
+        for (int64_t i = 0; i < b; ++i) {
+          io::Image im;
+          im.height = im.width = size, im.channels = img.size(3);
+          const uint8_t* src = resized.data<uint8_t>() + i * size * size * im.channels;
+          im.pixels.assign(src, src + size * size * im.channels);
+          char name[32];
+          std::snprintf(name, sizeof(name), "seed%07lld.png", (long long)(start + i));
+          io::write_png(dir / name, im);
+        }
       }
-      opt.step();
-      FER_CHECK(std::isfinite(loss), "train_sweep: the loss became ", loss, " in epoch ", epoch + 1);
-      loss_sum += loss * double(b);
     }
-    double epoch_seconds = seconds_since(t_epoch);
-    train_seconds += epoch_seconds;
-    trained_images += train.size();
-    Evaluation ev = evaluate(model, test);
-    double train_loss = loss_sum / double(train.size()), ips = double(train.size()) / epoch_seconds;
-    std::printf("epoch %lld/%lld  train_loss %.4f  test_loss %.4f  test_acc %.4f  %.0f images/s  (%.1f s)\n",
-                (long long)epoch + 1, (long long)cfg.epochs, train_loss, ev.loss, ev.accuracy, ips, epoch_seconds);
-    std::fflush(stdout);
-    metrics["epochs"].push_back({{"epoch", epoch + 1}, {"train_loss", train_loss}, {"test_loss", ev.loss},
-                                 {"test_accuracy", ev.accuracy}, {"images_per_second", ips},
-                                 {"seconds", epoch_seconds}});
-    metrics["test"] = {{"accuracy", ev.accuracy}, {"loss", ev.loss}};
-    metrics["train_seconds"] = train_seconds;
-    metrics["images_per_second"] = double(trained_images) / train_seconds;
-    metrics["wall_seconds"] = seconds_since(t_start);
-    metrics["finished"] = epoch + 1 == cfg.epochs;
-    io::write_file_atomically(std::filesystem::path(cfg.out) / "metrics.json", metrics.dump(2) + "\n");
+    io::write_file_atomically(marker, "done\n");
   }
-  std::printf("done: test accuracy %.4f after %lld epoch(s), %.0f images/s training, %.1f s wall; wrote %s\n",
-              metrics["test"]["accuracy"].get<double>(), (long long)cfg.epochs,
-              metrics["images_per_second"].get<double>(), seconds_since(t_start),
-              (std::filesystem::path(cfg.out) / "metrics.json").c_str());
+  return data::load_synthetic(cache.string(), class_names);
+}
+
+int merge(const std::vector<std::string>& dirs, const std::string& out) {
+  std::vector<sweep::RunResult> results;
+  std::vector<std::string> models;
+  std::vector<double> ratios;
+  int64_t num_classes = 0;
+  for (const auto& d : dirs) {
+    FER_CHECK(std::filesystem::is_directory(std::filesystem::path(d) / "runs"), d, ": not a sweep directory (no runs/)");
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(d) / "runs")) {
+      auto mpath = e.path() / "metrics.json";
+      if (!std::filesystem::exists(mpath)) continue;
+      nlohmann::json m = nlohmann::json::parse(std::ifstream(mpath));
+      sweep::RunSpec spec{m["model"], m["real_ratio"], m["seed"], 0};
+      sweep::RunResult r;
+      sweep::load_run_result(e.path(), spec, r);
+      results.push_back(r);
+      if (std::find(models.begin(), models.end(), spec.model) == models.end()) models.push_back(spec.model);
+      if (std::find(ratios.begin(), ratios.end(), spec.real_ratio) == ratios.end()) ratios.push_back(spec.real_ratio);
+      num_classes = std::max<int64_t>(num_classes, int64_t(m["test"]["per_class"].size()));
+    }
+  }
+  FER_CHECK(!results.empty(), "--merge: no finished runs in the given directories");
+  std::sort(ratios.begin(), ratios.end());
+  std::sort(results.begin(), results.end(), [](const auto& a, const auto& b) { return a.spec.id() < b.spec.id(); });
+  sweep::write_sweep_report(out, results, models, ratios, int(num_classes));
+  std::printf("merged %zu runs from %zu directories into %s (summary.md, summary.json, index.html)\n", results.size(),
+              dirs.size(), out.c_str());
+  return 0;
+}
+
+int emit_slurm(const SweepConfig& c, const std::string& config_path, int64_t shards, const std::string& script) {
+  FER_CHECK(!config_path.empty(), "--emit-slurm needs --config (each array task reads the same YAML file)");
+  std::string exe = std::filesystem::canonical("/proc/self/exe").string();
+  std::string s = "#!/bin/bash\n# Slurm job array for the fer sweep " + config_path + ": one shard per task.\n"
+                  "#SBATCH --job-name=fer-sweep\n#SBATCH --array=0-" + std::to_string(shards - 1) +
+                  "\n#SBATCH --cpus-per-task=8\n#SBATCH --output=" + c.out + "/slurm-%A_%a.out\n"
+                  "set -euo pipefail\n"
+                  "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-8}\n" +
+                  exe + " --config " + std::filesystem::absolute(config_path).string() + " --shard ${SLURM_ARRAY_TASK_ID}/" +
+                  std::to_string(shards) + " --out " + c.out + "/shard_${SLURM_ARRAY_TASK_ID}\n"
+                  "# After all tasks: " + exe + " --merge " + c.out + "/shard_* --out " + c.out + "/report\n";
+  std::filesystem::create_directories(std::filesystem::path(script).parent_path().empty() ? "." : std::filesystem::path(script).parent_path());
+  io::write_file_atomically(script, s);
+  std::filesystem::permissions(script, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add);
+  std::printf("wrote %s: sbatch %s runs %lld shards\n", script.c_str(), script.c_str(), (long long)shards);
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Config cfg;
-  CLI::App app{"train_sweep (demo until the FER sweep exists): custom CNN on Fashion-MNIST"};
-  app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::PositiveNumber);
-  app.add_option("--batch_size", cfg.batch_size, "images per step")->check(CLI::PositiveNumber);
-  app.add_option("--lr", cfg.lr, "Adam learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--limit_train", cfg.limit_train, "use only the first N training images (0: all)")->check(CLI::NonNegativeNumber);
-  app.add_option("--limit_test", cfg.limit_test, "use only the first N test images (0: all)")->check(CLI::NonNegativeNumber);
-  app.add_option("--out", cfg.out, "output directory (metrics.json)");
-  app.add_option("--seed", cfg.seed, "seed for weights, dropout and data order");
-  app.add_option("--threads", cfg.threads, "CPU threads (0: OpenMP's default)")->check(CLI::NonNegativeNumber);
-  app.add_option("--data", cfg.data, "directory with the Fashion-MNIST IDX files");
-  app.add_flag("--eager", cfg.eager, "run every step eagerly instead of replaying a recorded one");
+  CLI::App app{"fer: the real/synthetic FER study (models x real-data ratios x seeds) with its report"};
+  std::string config_path, models, ratios, seeds, shard_arg, slurm_script;
+  std::vector<std::string> merge_dirs;
+  int64_t slurm_shards = 4, stop_after = 0;
+  SweepConfig cli;
+  app.add_option("--config", config_path, "YAML sweep configuration");
+  auto* o_models = app.add_option("--models", models, "comma-separated model names");
+  auto* o_ratios = app.add_option("--ratios", ratios, "comma-separated real-data ratios in [0, 1]");
+  auto* o_seeds = app.add_option("--seeds", seeds, "comma-separated seeds");
+  auto* o_epochs = app.add_option("--epochs", cli.epochs);
+  auto* o_size = app.add_option("--input_size", cli.input_size);
+  auto* o_batch = app.add_option("--batch_size", cli.batch_size);
+  auto* o_lr = app.add_option("--lr", cli.lr);
+  auto* o_opt = app.add_option("--optimizer", cli.optimizer, "sgd, adam, adamw");
+  auto* o_sched = app.add_option("--schedule", cli.schedule, "none, step, cosine, onecycle");
+  auto* o_real = app.add_option("--real", cli.real, "fashion-mnist, a FER2013 CSV, or an image-folder root");
+  auto* o_synth = app.add_option("--synthetic", cli.synthetic, "an image folder, or generator:G.{pkl,safetensors}");
+  auto* o_ltrain = app.add_option("--limit_train", cli.limit_train, "keep this many real training images (stratified)");
+  auto* o_leval = app.add_option("--limit_eval", cli.limit_eval, "keep this many validation and test images");
+  auto* o_maxc = app.add_option("--max_classes", cli.max_classes, "keep classes 0..k-1");
+  auto* o_out = app.add_option("--out", cli.out, "sweep directory");
+  auto* o_device = app.add_option("--device", cli.device, "cpu or cuda");
+  app.add_option("--shard", shard_arg, "run only shard i/n of the runs (round-robin)");
+  app.add_option("--emit-slurm", slurm_script, "write a Slurm job-array script and exit");
+  app.add_option("--slurm-shards", slurm_shards, "number of array tasks for --emit-slurm");
+  app.add_option("--merge", merge_dirs, "sweep directories whose runs make one report in --out")->expected(1, -1);
+  app.add_option("--stop-after", stop_after, "stop cleanly after this many runs (as a Ctrl-C would)")->group("");
   CLI11_PARSE(app, argc, argv);
+
   try {
-    return run(cfg);
+    SweepConfig c;
+    bool any_setting = !config_path.empty();
+    for (auto* o : {o_models, o_ratios, o_seeds, o_epochs, o_size, o_batch, o_lr, o_opt, o_sched, o_real, o_synth, o_ltrain,
+                    o_leval, o_maxc})
+      any_setting = any_setting || o->count() > 0;
+    if (!merge_dirs.empty()) return merge(merge_dirs, o_out->count() ? cli.out : "runs/merged");
+    if (!any_setting) apply_demo(c);
+    if (!config_path.empty()) load_yaml(config_path, c);
+    if (o_models->count()) c.models = parse_list<std::string>(models, "models");
+    if (o_ratios->count()) c.ratios = parse_list<double>(ratios, "ratios");
+    if (o_seeds->count()) c.seeds = parse_list<uint64_t>(seeds, "seeds");
+    if (o_epochs->count()) c.epochs = cli.epochs;
+    if (o_size->count()) c.input_size = cli.input_size;
+    if (o_batch->count()) c.batch_size = cli.batch_size;
+    if (o_lr->count()) c.lr = cli.lr;
+    if (o_opt->count()) c.optimizer = cli.optimizer;
+    if (o_sched->count()) c.schedule = cli.schedule;
+    if (o_real->count()) c.real = cli.real;
+    if (o_synth->count()) c.synthetic = cli.synthetic;
+    if (o_ltrain->count()) c.limit_train = cli.limit_train;
+    if (o_leval->count()) c.limit_eval = cli.limit_eval;
+    if (o_maxc->count()) c.max_classes = cli.max_classes;
+    if (o_out->count()) c.out = cli.out;
+    if (o_device->count()) c.device = cli.device;
+    FER_CHECK(c.device == "cpu", "--device ", c.device, ": this build trains on the CPU only (the CUDA training path is not "
+              "available yet)");
+    if (!slurm_script.empty()) return emit_slurm(c, config_path, slurm_shards, slurm_script);
+    if (c.demo)
+      std::printf("demo: no configuration given, so this is the embedded demo sweep: %zu models x %zu ratios on %lld "
+                  "Fashion-MNIST images (7 classes standing in for FER2013's emotions) mixed with images from a small "
+                  "random-weight StyleGAN2 generator; see README.md for the real study.\n",
+                  c.models.size(), c.ratios.size(), (long long)c.limit_train);
+
+    // Runs of this invocation.
+    auto runs = sweep::plan_runs(c.models, c.ratios, c.seeds);
+    for (const auto& m : c.models) (void)models::make_model(m, 2, c.input_size);  // unknown names fail now, not at run 17
+    std::vector<sweep::RunSpec> mine = shard_arg.empty() ? runs : sweep::shard_runs(runs, sweep::parse_shard(shard_arg));
+    std::filesystem::path out(c.out);
+    std::filesystem::create_directories(out);
+    sweep::SweepState state = sweep::SweepState::open(out / "sweep_state.json", c.fingerprint());
+
+    // Data, once.
+    data::DataOptions dopt;
+    dopt.max_classes = c.max_classes, dopt.limit_train = c.limit_train, dopt.limit_eval = c.limit_eval;
+    dopt.ferplus_csv = c.ferplus, dopt.val_fraction = c.val_fraction;
+    data::Splits splits = data::load_splits(c.real, dopt);
+    sweep::StudyData study;
+    study.real_train = splits.train, study.val = splits.val, study.test = splits.test;
+    study.description = splits.description;
+    bool needs_synthetic = std::any_of(c.ratios.begin(), c.ratios.end(), [](double r) { return r < 1.0; });
+    if (needs_synthetic) {
+      FER_CHECK(!c.synthetic.empty(), "ratios below 1.0 need synthetic data (--synthetic DIR or generator:G.pkl)");
+      if (c.synthetic.rfind("generator:", 0) == 0) {
+        auto counts = data::count_classes(splits.train->labels(), size_t(splits.train->num_classes()));
+        int64_t per_class = c.synthetic_per_class ? c.synthetic_per_class : *std::max_element(counts.begin(), counts.end());
+        study.synthetic = synthesize(c.synthetic.substr(10), out / "synthetic_cache", splits.train->class_names(),
+                                     per_class, c.trunc, c.input_size);
+      } else {
+        study.synthetic = data::load_synthetic(c.synthetic, splits.train->class_names());
+      }
+      study.description += "; synthetic: " + c.synthetic;
+    }
+    std::printf("data: %s: %lld train, %lld val, %lld test images, %lld classes%s\n", splits.description.c_str(),
+                (long long)splits.train->size(), (long long)splits.val->size(), (long long)splits.test->size(),
+                (long long)splits.train->num_classes(),
+                study.synthetic ? (", " + std::to_string(study.synthetic->size()) + " synthetic").c_str() : "");
+
+    sweep::RunSettings settings;
+    settings.input_size = c.input_size;
+    settings.augment = c.augment;
+    settings.synthetic_multiple = c.synthetic_multiple;
+    settings.mix_mode = c.mix_mode == "real_plus_synthetic" ? data::MixOptions::Mode::real_plus_synthetic
+                                                            : data::MixOptions::Mode::fixed_total;
+    train::TrainConfig& tc = settings.train;
+    tc.epochs = c.epochs, tc.batch_size = c.batch_size, tc.optimizer = c.optimizer, tc.lr = c.lr;
+    tc.weight_decay = c.weight_decay, tc.schedule = c.schedule, tc.warmup_epochs = c.warmup_epochs;
+    tc.label_smoothing = c.label_smoothing, tc.balanced_sampler = c.balanced_sampler, tc.class_weights = c.class_weights;
+    tc.patience = c.patience;
+    tc.interrupted = [] { return g_interrupted.load(); };
+    std::signal(SIGINT, on_sigint);
+
+    int64_t done_before = 0;
+    for (const auto& r : mine) done_before += state.is_done(r.id());
+    std::printf("sweep: %zu runs in this %s, %lld already done -> %s\n", mine.size(), shard_arg.empty() ? "sweep" : "shard",
+                (long long)done_before, out.string().c_str());
+    double spent = 0;
+    int64_t finished_now = 0, position = 0;
+    for (const auto& run : mine) {
+      ++position;
+      if (state.is_done(run.id())) continue;
+      if (g_interrupted || (stop_after > 0 && finished_now >= stop_after)) {
+        std::printf("sweep: stopped; rerun the same command to continue (%s)\n", (out / "sweep_state.json").string().c_str());
+        return 130;
+      }
+      int64_t left = int64_t(mine.size()) - done_before - finished_now;
+      std::printf("\n=== run %lld/%zu: %s  (%lld left%s)\n", (long long)position, mine.size(), run.id().c_str(),
+                  (long long)left,
+                  finished_now ? (", ETA " + train::trainer_detail::fmt_duration(spent / double(finished_now) * double(left))).c_str() : "");
+      auto t0 = std::chrono::steady_clock::now();
+      train::FitResult fr;
+      try {
+        fr = sweep::run_one(run, study, settings, out / "runs" / run.id());
+      } catch (const std::exception& e) {
+        state.mark(run.id(), {"failed", 0, 0, e.what()});
+        std::fprintf(stderr, "sweep: run %s failed: %s\n", run.id().c_str(), e.what());
+        continue;
+      }
+      if (fr.interrupted) {
+        std::printf("sweep: interrupted during %s; its last finished epoch is checkpointed. Rerun the same command to "
+                    "continue.\n", run.id().c_str());
+        return 130;
+      }
+      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      spent += wall;
+      ++finished_now;
+      state.mark(run.id(), {"done", wall, fr.images_per_second, ""});
+    }
+
+    // Report over every finished run of the whole plan found in this directory.
+    std::vector<sweep::RunResult> results;
+    for (const auto& run : runs) {
+      sweep::RunResult r;
+      if (state.is_done(run.id()) && sweep::load_run_result(out / "runs" / run.id(), run, r)) results.push_back(r);
+    }
+    if (!results.empty()) {
+      sweep::write_sweep_report(out, results, c.models, c.ratios, int(splits.train->num_classes()));
+      std::printf("\nreport: %s (summary.md, summary.json, summary.yaml, *_vs_realrate.png, index.html)\n", out.string().c_str());
+      std::ifstream md(out / "summary.md");
+      std::string line;
+      for (int i = 0; i < 14 && std::getline(md, line); ++i) std::printf("%s\n", line.c_str());
+    }
+    return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "train_sweep: %s\n", e.what());
+    std::fprintf(stderr, "train_sweep: error: %s\n", e.what());
     return 1;
   }
 }

@@ -2,6 +2,7 @@
 // graph replay and argument errors.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -88,6 +89,12 @@ Conv2dParams params(std::array<int64_t, 2> stride, std::array<int64_t, 4> pad, s
   p.dilation = dil;
   p.groups = groups;
   return p;
+}
+
+// Random f64 x, w and bias for a case, all requiring grad.
+std::array<Tensor, 3> rand_operands(const ConvCase& cc, Generator& gen) {
+  return {rand_input({cc.n, cc.h, cc.w, cc.c}, gen), rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen),
+          rand_input({cc.o}, gen)};
 }
 
 // Forward of one case in `dtype` against the reference; returns the worst relative error.
@@ -205,13 +212,15 @@ TEST_CASE("gradcheck conv2d (f64) for x, w and bias over the options") {
       {1, 6, 5, 2, 4, 3, 3, params({2, 2}, {1, 0, 0, 1}, {1, 2}, 2), false},  // depthwise x2, dilated width
       {2, 5, 5, 17, 17, 3, 3, params({1, 1}, {1, 1, 1, 1}, {1, 1}, 17), true},  // depthwise, one block + tail
       {1, 8, 8, 2, 2, 5, 5, params({2, 2}, {2, 2, 2, 2}, {1, 1}, 2), true},     // depthwise 5x5 stride 2
+      {2, 4, 5, 3, 3, 1, 1, params({1, 1}, {1, 0, 2, 1}, {1, 1}, 3), true},     // depthwise 1x1, padded
+      {1, 5, 4, 2, 2, 3, 3, params({1, 1}, {3, 2, 0, 3}, {1, 1}, 2), false},    // depthwise, pad > kernel - 1
+      {1, 7, 12, 19, 19, 3, 3, params({1, 1}, {2, 2, 2, 2}, {2, 2}, 19), false},  // depthwise, dilated, wide row
   };
   for (const ConvCase& cc : cases) {
     CAPTURE(cc.str());
-    Tensor x = rand_input({cc.n, cc.h, cc.w, cc.c}, gen);
-    Tensor w = rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen);
+    auto [x, w, b] = rand_operands(cc, gen);
     std::vector<Tensor> in = {x, w};
-    if (cc.bias) in.push_back(rand_input({cc.o}, gen));
+    if (cc.bias) in.push_back(b);
     const Conv2dParams p = cc.p;
     double worst = gradcheck(
         [p](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p); }, in);
@@ -251,9 +260,7 @@ TEST_CASE("conv2d gives the same values and gradients with 1, 2 and 3 threads") 
   };
   for (const ConvCase& cc : cases) {
     CAPTURE(cc.str());
-    Tensor x = rand_input({cc.n, cc.h, cc.w, cc.c}, gen);
-    Tensor w = rand_input({cc.o, cc.kh, cc.kw, cc.c / cc.p.groups}, gen);
-    Tensor b = rand_input({cc.o}, gen);
+    auto [x, w, b] = rand_operands(cc, gen);
     std::vector<std::vector<double>> results;
     for (int threads : {1, 2, 3}) {
       set_num_threads(threads);
@@ -272,6 +279,27 @@ TEST_CASE("conv2d gives the same values and gradients with 1, 2 and 3 threads") 
         worst = std::max(worst, std::abs(results[k][i] - results[0][i]) / (1 + std::abs(results[0][i])));
       CHECK(worst < 1e-12);
     }
+  }
+}
+
+TEST_CASE("conv2d backward accumulates into existing gradients (x used twice)") {
+  Generator gen(12);
+  std::vector<ConvCase> cases = {
+      {2, 6, 5, 4, 3, 3, 3, params({1, 1}, {1, 1, 1, 1}, {1, 1}, 1), true},
+      {2, 4, 4, 5, 6, 1, 1, params({1, 1}, {0, 0, 0, 0}, {1, 1}, 1), true},
+      {2, 6, 6, 40, 40, 3, 3, params({2, 2}, {1, 1, 1, 1}, {1, 1}, 40), true},
+  };
+  for (const ConvCase& cc : cases) {
+    CAPTURE(cc.str());
+    auto [x, w, b] = rand_operands(cc, gen);
+    backward(fer::sum(conv2d(x, w, b, cc.p)));
+    const std::vector<Tensor> once = {x.grad().clone(), w.grad().clone(), b.grad().clone()};
+    // Two uses of the same inputs in one graph: every gradient is exactly twice the single one.
+    x.drop_grad(), w.drop_grad(), b.drop_grad();
+    backward(fer::sum(conv2d(x, w, b, cc.p) + conv2d(x, w, b, cc.p)));
+    const std::vector<Tensor> twice = {x.grad(), w.grad(), b.grad()};
+    for (size_t k = 0; k < 3; ++k)
+      for (int64_t i = 0; i < once[k].numel(); ++i) CHECK(twice[k].flat(i) == doctest::Approx(2 * once[k].flat(i)));
   }
 }
 

@@ -1,6 +1,7 @@
 // linear and matmul: values against direct loops, gradient checks (2-d, 3-d, batched), errors.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -68,6 +69,46 @@ TEST_CASE("linear forward matches the definition for 1-d, 2-d and 3-d inputs in 
         }
       CHECK(worst < (dt == DType::f32 ? 1e-5 : 1e-13));
     }
+  }
+}
+
+TEST_CASE("linear gradients at sizes large enough to split each product over threads") {
+  // Products above ~1e5 multiply-adds are cut into per-thread slabs of rows or columns (transposed or not);
+  // these shapes reach every variant. Reference: the gradient formulas evaluated by direct loops.
+  Generator gen(23);
+  for (auto [rows, in, out] : {std::array<int64_t, 3>{70, 130, 90}, std::array<int64_t, 3>{50, 90, 130}}) {
+    CAPTURE(rows);
+    Tensor x = rand_input({rows, in}, gen), w = rand_input({out, in}, gen), b = rand_input({out}, gen);
+    Tensor gy = Tensor::rand({rows, out}, DType::f64, gen, -1, 1);
+    Tensor y = linear(x, w, b);
+    backward(y, gy);
+    double fwd = 0, gx_err = 0, gw_err = 0, gb_err = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; ++o) {
+        double s = b.flat(o);
+        for (int64_t k = 0; k < in; ++k) s += x.flat(r * in + k) * w.flat(o * in + k);
+        fwd = std::max(fwd, std::abs(y.flat(r * out + o) - s));
+      }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < in; ++k) {
+        double s = 0;
+        for (int64_t o = 0; o < out; ++o) s += gy.flat(r * out + o) * w.flat(o * in + k);
+        gx_err = std::max(gx_err, std::abs(x.grad().flat(r * in + k) - s));
+      }
+    for (int64_t o = 0; o < out; ++o) {
+      double sb = 0;
+      for (int64_t r = 0; r < rows; ++r) sb += gy.flat(r * out + o);
+      gb_err = std::max(gb_err, std::abs(b.grad().flat(o) - sb));
+      for (int64_t k = 0; k < in; ++k) {
+        double s = 0;
+        for (int64_t r = 0; r < rows; ++r) s += gy.flat(r * out + o) * x.flat(r * in + k);
+        gw_err = std::max(gw_err, std::abs(w.grad().flat(o * in + k) - s));
+      }
+    }
+    CHECK(fwd < 1e-12);
+    CHECK(gx_err < 1e-12);
+    CHECK(gw_err < 1e-12);
+    CHECK(gb_err < 1e-12);
   }
 }
 

@@ -1,6 +1,9 @@
-// Batch norm and layer norm: values and running statistics against PyTorch (tools/make_norm_pool_fixtures.py),
-// f64 gradient checks in every mode, record/replay updating running statistics, and argument errors.
+// Batch norm and layer norm: values and running statistics against PyTorch (tools/make_norm_pool_fixtures.py ->
+// tests/data/norm_pool/norm.json) in f64 and f32, f64 gradient checks in every mode, record/replay updating the
+// running statistics, f32 accuracy on data with a large mean, thread-count independence, and argument errors.
 #include <doctest/doctest.h>
+
+#include <memory>
 
 #include "fixture_json.hpp"
 #include "gradcheck.hpp"
@@ -12,95 +15,210 @@ using fer::testing::rand_input;
 using fer::testing::shape_of;
 using fer::testing::tensor_of;
 
-TEST_CASE("batch_norm matches PyTorch: two training steps, running statistics, eval") {
-  auto j = fer::testing::load_json_fixture("norm_pool/cases.json")["batch_norm"];
-  Shape s = shape_of(j["shape"]);
-  for (DType dt : {DType::f64, DType::f32}) {
-    CAPTURE(dtype_name(dt));
-    double tol = dt == DType::f64 ? 1e-10 : 2e-5;
-    Tensor w = tensor_of(j["weight"], {5}, dt), b = tensor_of(j["bias"], {5}, dt);
-    Tensor rm = Tensor::zeros({5}, dt), rv = Tensor::ones({5}, dt);
-    Tensor nbt = Tensor::zeros({1}, DType::i64);
-    double mom = j["momentum"], eps = j["eps"];
-    Tensor y1 = batch_norm(tensor_of(j["x1"], s, dt), w, b, rm, rv, true, mom, eps, nbt);
-    Tensor y2 = batch_norm(tensor_of(j["x2"], s, dt), w, b, rm, rv, true, mom, eps, nbt);
-    CHECK(max_abs_diff(y1, tensor_of(j["y1"], s, dt)) < tol * 10);
-    CHECK(max_abs_diff(y2, tensor_of(j["y2"], s, dt)) < tol * 10);
-    CHECK(max_abs_diff(rm, tensor_of(j["running_mean"], {5}, dt)) < tol);
-    CHECK(max_abs_diff(rv, tensor_of(j["running_var"], {5}, dt)) < tol);
-    CHECK(nbt.flat(0) == j["num_batches_tracked"].get<double>());
-    Tensor y3 = batch_norm(tensor_of(j["x1"], s, dt), w, b, rm, rv, false, mom, eps);
-    CHECK(max_abs_diff(y3, tensor_of(j["y_eval"], s, dt)) < tol * 10);
-  }
+namespace {
+
+const nlohmann::json& norm_fixture() {
+  static const nlohmann::json j = fer::testing::load_json_fixture("norm_pool/norm.json");
+  return j;
 }
 
-TEST_CASE("layer_norm matches PyTorch") {
-  auto j = fer::testing::load_json_fixture("norm_pool/cases.json")["layer_norm"];
-  Shape s = shape_of(j["shape"]);
-  Tensor y = layer_norm(tensor_of(j["x"], s), tensor_of(j["weight"], {6}), tensor_of(j["bias"], {6}), 1e-6);
-  CHECK(max_abs_diff(y, tensor_of(j["y"], s)) < 1e-10);
+// Tolerance for comparing with PyTorch's f64 results (stored to 12 significant digits) in dtype `dt`.
+double tolerance(DType dt) { return dt == DType::f64 ? 1e-9 : 2e-5; }
+
+// A non-contiguous view of every other element along the last dim (shares `base`'s storage), requiring grad.
+Tensor every_other_last(const Tensor& base) {
+  auto impl = std::make_shared<TensorImpl>(*base.impl());
+  impl->shape[impl->shape.nd - 1] = base.size(-1) / 2;
+  impl->strides[impl->strides.nd - 1] *= 2;
+  impl->grad.reset();
+  Tensor v(impl);
+  v.set_requires_grad(true);
+  return v;
 }
 
-TEST_CASE("gradcheck: batch_norm train/eval, affine or not, running stats or not") {
+}  // namespace
+
+TEST_CASE("batch_norm matches PyTorch: training steps, running statistics, eval, untracked, 2-d input") {
+  for (const auto& c : norm_fixture()["batch_norm"])
+    for (DType dt : {DType::f64, DType::f32}) {
+      CAPTURE(c["name"].get<std::string>());
+      CAPTURE(dtype_name(dt));
+      Shape s = shape_of(c["shape"]);
+      int64_t ch = s.back();
+      double mom = c["momentum"], eps = c["eps"], tol = tolerance(dt);
+      Tensor w = c["affine"] ? tensor_of(c["weight"], {ch}, dt) : Tensor();
+      Tensor b = c["affine"] ? tensor_of(c["bias"], {ch}, dt) : Tensor();
+      if (c.value("untracked", false)) {
+        Tensor y = batch_norm(tensor_of(c["eval_x"], s, dt), w, b, Tensor(), Tensor(), false, mom, eps);
+        CHECK(max_abs_diff(y, tensor_of(c["eval_y"], s)) < tol);
+        continue;
+      }
+      // PyTorch's initial running statistics.
+      Tensor rm = Tensor::zeros({ch}, dt), rv = Tensor::ones({ch}, dt), nbt = Tensor::zeros({1}, DType::i64);
+      for (const auto& step : c["steps"]) {
+        Tensor y = batch_norm(tensor_of(step["x"], s, dt), w, b, rm, rv, true, mom, eps, nbt);
+        CHECK(max_abs_diff(y, tensor_of(step["y"], s)) < tol);
+      }
+      CHECK(max_abs_diff(rm, tensor_of(c["running_mean"], {ch})) < tol);
+      CHECK(max_abs_diff(rv, tensor_of(c["running_var"], {ch})) < tol);
+      CHECK(nbt.flat(0) == c["num_batches_tracked"].get<double>());
+      if (c.contains("eval_x")) {
+        Tensor rm_before = rm.clone();
+        Tensor y = batch_norm(tensor_of(c["eval_x"], s, dt), w, b, rm, rv, false, mom, eps, nbt);
+        CHECK(max_abs_diff(y, tensor_of(c["eval_y"], s)) < tol);
+        CHECK(max_abs_diff(rm, rm_before) == 0.0);  // eval leaves the running statistics alone
+        CHECK(nbt.flat(0) == c["num_batches_tracked"].get<double>());
+      }
+    }
+}
+
+TEST_CASE("layer_norm matches PyTorch (affine or not, C = 1)") {
+  for (const auto& c : norm_fixture()["layer_norm"])
+    for (DType dt : {DType::f64, DType::f32}) {
+      CAPTURE(c["shape"].dump());
+      CAPTURE(dtype_name(dt));
+      Shape s = shape_of(c["shape"]);
+      int64_t ch = s.back();
+      Tensor w = c.contains("weight") ? tensor_of(c["weight"], {ch}, dt) : Tensor();
+      Tensor b = c.contains("bias") ? tensor_of(c["bias"], {ch}, dt) : Tensor();
+      Tensor y = layer_norm(tensor_of(c["x"], s, dt), w, b, c["eps"].get<double>());
+      CHECK(max_abs_diff(y, tensor_of(c["y"], s)) < tolerance(dt));
+    }
+}
+
+TEST_CASE("gradcheck: batch_norm train/eval, affine or not, running stats or not (odd shapes, 2-d and 4-d)") {
   Generator gen(5);
+  const Shape shapes[] = {{2, 3, 5, 3}, {3, 1, 3, 4}, {7, 5}, {1, 2, 3, 1}};
+  int k = 0;
   for (bool training : {true, false})
     for (bool affine : {true, false})
       for (bool track : {true, false}) {
+        Shape s = shapes[k++ % 4];
+        int64_t c = s.back();
         CAPTURE(training);
         CAPTURE(affine);
         CAPTURE(track);
-        Tensor x = rand_input({2, 3, 5, 3}, gen, -2, 2);
-        Tensor w = affine ? rand_input({3}, gen, 0.5, 1.5) : Tensor();
-        Tensor b = affine ? rand_input({3}, gen) : Tensor();
-        Tensor rm = track ? Tensor::rand({3}, DType::f64, gen, -0.5, 0.5) : Tensor();
-        Tensor rv = track ? Tensor::rand({3}, DType::f64, gen, 0.5, 2.0) : Tensor();
+        CAPTURE(s.str());
+        Tensor x = rand_input(s, gen, -2, 2);
+        Tensor w = affine ? rand_input({c}, gen, 0.5, 1.5) : Tensor();
+        Tensor b = affine ? rand_input({c}, gen) : Tensor();
+        Tensor rm = track ? Tensor::rand({c}, DType::f64, gen, -0.5, 0.5) : Tensor();
+        Tensor rv = track ? Tensor::rand({c}, DType::f64, gen, 0.5, 2.0) : Tensor();
         std::vector<Tensor> in = {x};
         if (affine) in.push_back(w), in.push_back(b);
-        // Running statistics are snapshotted so the finite differences see the same eval statistics.
-        Tensor rm0 = rm.defined() ? rm.clone() : Tensor(), rv0 = rv.defined() ? rv.clone() : Tensor();
+        // Training updates the running statistics on every call; restoring them keeps every evaluation alike.
+        Tensor rm0 = track ? rm.clone() : Tensor(), rv0 = track ? rv.clone() : Tensor();
         auto f = [&](const std::vector<Tensor>& t) {
-          if (rm.defined()) rm.copy_(rm0), rv.copy_(rv0);
+          if (track) rm.copy_(rm0), rv.copy_(rv0);
           return batch_norm(t[0], affine ? t[1] : Tensor(), affine ? t[2] : Tensor(), rm, rv, training, 0.1, 1e-5);
         };
         CHECK(gradcheck(f, in) <= 1.0);
       }
 }
 
-TEST_CASE("gradcheck: layer_norm (odd widths, strided input)") {
+TEST_CASE("gradcheck: batch_norm with only a weight, and with strided (non-contiguous) input and weight") {
+  Generator gen(11);
+  Tensor x = rand_input({2, 3, 3, 4}, gen, -2, 2), w = rand_input({4}, gen, 0.5, 1.5);
+  CHECK(gradcheck([](const std::vector<Tensor>& t) { return batch_norm(t[0], t[1], Tensor(), Tensor(), Tensor(), true); },
+                  {x, w}) <= 1.0);
+  Tensor xs = every_other_last(Tensor::rand({3, 2, 3, 6}, DType::f64, gen, -2, 2));
+  Tensor ws = every_other_last(Tensor::rand({6}, DType::f64, gen, 0.5, 1.5));
+  REQUIRE(!xs.is_contiguous());
+  CHECK(gradcheck([](const std::vector<Tensor>& t) { return batch_norm(t[0], t[1], Tensor(), Tensor(), Tensor(), true); },
+                  {xs, ws}) <= 1.0);
+}
+
+TEST_CASE("gradcheck: layer_norm (odd widths, affine or not, strided input and weight)") {
   Generator gen(9);
-  for (int64_t c : {1, 5, 13}) {
+  for (int64_t c : {1, 5, 13, 19}) {  // 13 and 19 exercise both the lane-parallel part and the tail of a row
     CAPTURE(c);
     Tensor x = rand_input({2, 3, c}, gen, -2, 2), w = rand_input({c}, gen), b = rand_input({c}, gen);
     CHECK(gradcheck([](const std::vector<Tensor>& t) { return layer_norm(t[0], t[1], t[2], 1e-5); }, {x, w, b}) <= 1.0);
+    Tensor x2 = rand_input({3, 1, 2, c}, gen, -2, 2);
+    CHECK(gradcheck([](const std::vector<Tensor>& t) { return layer_norm(t[0], Tensor(), Tensor()); }, {x2}) <= 1.0);
   }
-  // A channel slice of a wider tensor is not contiguous: the op copies it (through a recorded node).
-  Tensor wide = rand_input({2, 4, 6}, gen);
-  CHECK(gradcheck([](const std::vector<Tensor>& t) {
-          Tensor x = t[0];
-          return layer_norm(x, Tensor(), Tensor(), 1e-5);
-        },
-                  {wide}) <= 1.0);
+  Tensor xs = every_other_last(Tensor::rand({2, 3, 10}, DType::f64, gen, -2, 2));
+  Tensor ws = every_other_last(Tensor::rand({10}, DType::f64, gen));
+  REQUIRE(!xs.is_contiguous());
+  CHECK(gradcheck([](const std::vector<Tensor>& t) { return layer_norm(t[0], t[1], Tensor(), 1e-5); }, {xs, ws}) <= 1.0);
 }
 
-TEST_CASE("a replayed training step updates running statistics each time") {
+TEST_CASE("a replayed training step updates running statistics and num_batches_tracked each time") {
   Generator gen(1);
-  Tensor x = Tensor::randn({4, 2, 2, 3}, DType::f32, gen);
+  Tensor x = Tensor::randn({4, 2, 2, 3}, DType::f32, gen, 2.0, 1.5);
   Tensor w = Tensor::ones({3}), b = Tensor::zeros({3});
   w.set_requires_grad(true);
-  Tensor rm = Tensor::zeros({3}), rv = Tensor::ones({3});
-  Graph g = Graph::capture([&] { return sum(batch_norm(x, w, b, rm, rv, true, 0.5)); });
-  double after_capture = rm.flat(0);
+  Tensor rm = Tensor::zeros({3}), rv = Tensor::ones({3}), nbt = Tensor::zeros({1}, DType::i64);
+  Graph g = Graph::capture([&] { return sum(batch_norm(x, w, b, rm, rv, true, 0.5, 1e-5, nbt)); });
+  std::vector<double> mean1 = rm.to_vector(), var1 = rv.to_vector();
   g.forward();
-  double after_replay = rm.flat(0);
-  // Same batch again: running = 0.5 * running + 0.5 * mean, twice -> 0.5 * m, then 0.75 * m.
-  CHECK(after_replay == doctest::Approx(1.5 * after_capture).epsilon(1e-5));
+  g.backward();
+  // Same batch again with momentum 0.5: mean 0 -> m/2 -> 3m/4; var 1 -> (1 + v)/2 -> (1 + 3v)/4.
+  for (int j = 0; j < 3; ++j) {
+    double m = 2 * mean1[j], v = 2 * var1[j] - 1;
+    CHECK(rm.flat(j) == doctest::Approx(0.75 * m).epsilon(1e-5));
+    CHECK(rv.flat(j) == doctest::Approx((1 + 3 * v) / 4).epsilon(1e-5));
+  }
+  CHECK(nbt.flat(0) == 2);
+  // sum(batch_norm) does not depend on the weight: d/dw sum(xhat) = sum(xhat) = 0.
+  for (int j = 0; j < 3; ++j) CHECK(std::abs(w.grad().flat(j)) < 1e-4);
+}
+
+TEST_CASE("f32 batch/layer norm stay accurate on data with a large mean") {
+  // Mean 1000, std 0.5: a one-pass E[x^2] - E[x]^2 in f32 would lose the variance (1e6 vs 0.25). The f64 op on the
+  // same f32 values is the reference; what remains is f32 rounding of x * invstd ~ 2000 (ulp 1.2e-4).
+  Generator gen(3);
+  Tensor x32 = Tensor::randn({8, 5, 5, 7}, DType::f32, gen, 1000.0, 0.5), x64 = x32.to(DType::f64);
+  CHECK(max_abs_diff(batch_norm(x32, Tensor(), Tensor(), Tensor(), Tensor(), true),
+                     batch_norm(x64, Tensor(), Tensor(), Tensor(), Tensor(), true)) < 5e-4);
+  CHECK(max_abs_diff(layer_norm(x32, Tensor(), Tensor()), layer_norm(x64, Tensor(), Tensor())) < 5e-4);
+}
+
+TEST_CASE("batch_norm statistics do not depend on the thread count") {
+  Generator gen(4);
+  Tensor x = Tensor::randn({16, 16, 16, 24}, DType::f32, gen);  // several reduction chunks
+  x.set_requires_grad(true);
+  Tensor gy = Tensor::randn(x.shape(), DType::f32, gen);
+  auto run = [&](int threads) {
+    int saved = num_threads();
+    set_num_threads(threads);
+    Tensor rm = Tensor::zeros({24}), rv = Tensor::ones({24});
+    x.drop_grad();
+    Tensor y = batch_norm(x, Tensor(), Tensor(), rm, rv, true);
+    backward(y, gy);
+    set_num_threads(saved);
+    std::vector<double> out = y.to_vector(), g = x.grad().to_vector(), r = rv.to_vector();
+    out.insert(out.end(), g.begin(), g.end());
+    out.insert(out.end(), r.begin(), r.end());
+    return out;
+  };
+  CHECK(run(1) == run(2));
 }
 
 TEST_CASE("norm argument errors") {
   Tensor x = Tensor::zeros({2, 3, 3, 4});
-  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor::ones({3}), Tensor(), Tensor(), Tensor(), true), doctest::Contains("weight must be [4]"), Error);
-  CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({1, 1, 1, 4}), Tensor(), Tensor(), Tensor(), Tensor(), true),
+  CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({4}), Tensor(), Tensor(), Tensor(), Tensor(), true),
+                       doctest::Contains("at least 2-d"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor::ones({3}), Tensor(), Tensor(), Tensor(), true),
+                       doctest::Contains("weight must be [4]"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({5}), Tensor::ones({5}), false),
+                       doctest::Contains("running_mean must be [4]"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({4}), Tensor(), false),
+                       doctest::Contains("both running_mean"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({4}, DType::f64), Tensor::ones({4}, DType::f64), true),
+                       doctest::Contains("dtype mismatch"), Error);
+  // One value per channel: no batch statistics (training, or eval without running statistics), as PyTorch.
+  Tensor one = Tensor::zeros({1, 1, 1, 4});
+  CHECK_THROWS_WITH_AS(batch_norm(one, Tensor(), Tensor(), Tensor::zeros({4}), Tensor::ones({4}), true),
                        doctest::Contains("more than 1 value per channel"), Error);
-  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({4}), Tensor(), false), doctest::Contains("both running_mean"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(one, Tensor(), Tensor(), Tensor(), Tensor(), false),
+                       doctest::Contains("more than 1 value per channel"), Error);
+  CHECK_NOTHROW(batch_norm(one, Tensor(), Tensor(), Tensor::zeros({4}), Tensor::ones({4}), false));
+  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5, Tensor::zeros({1})),
+                       doctest::Contains("num_batches_tracked"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({2, 4}, DType::i32), Tensor(), Tensor(), Tensor(), Tensor(), true),
+                       doctest::Contains("not supported"), Error);
   CHECK_THROWS_WITH_AS(layer_norm(x, Tensor::ones({4}, DType::f64), Tensor()), doctest::Contains("dtype mismatch"), Error);
+  CHECK_THROWS_WITH_AS(layer_norm(x, Tensor(), Tensor::zeros({3})), doctest::Contains("bias must be [4]"), Error);
+  CHECK_THROWS_WITH_AS(layer_norm(Tensor::zeros({}), Tensor(), Tensor()), doctest::Contains("0-d"), Error);
 }

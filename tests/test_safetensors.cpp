@@ -336,13 +336,20 @@ TEST_CASE("atomic writes: the old file survives any failure, and no temporary fi
 
   // The destination is a directory: the rename fails, is reported, and the temporary is removed.
   fs::create_directories(dir.path / "adir" / "inner");
-  CHECK_THROWS_WITH_AS(write_file_atomically(dir.file("adir"), std::string_view("x")),
+  auto write_x = [](std::ostream& out) { out << 'x'; };
+  CHECK_THROWS_WITH_AS(write_file_atomically(dir.file("adir"), write_x),
                        doctest::Contains("rename"), fer::Error);
   CHECK(dir.count() == 3);
 
+  // The whole-buffer overload (atomic_file.hpp) and the streaming one coexist without ambiguity.
+  write_file_atomically(dir.file("both.txt").c_str(), "literal");
+  write_file_atomically(fs::path(dir.file("both.txt")), [](std::ostream& out) { out << "streamed"; });
+  CHECK(read_bytes(dir.file("both.txt")) == "streamed");
+  CHECK(dir.count() == 4);
+
   // A directory that does not exist: a clear error naming the path.
   std::string missing_dir = dir.file("no/such/dir/file.txt");
-  CHECK_THROWS_WITH_AS(write_file_atomically(missing_dir, std::string_view("x")),
+  CHECK_THROWS_WITH_AS(write_file_atomically(missing_dir, write_x),
                        doctest::Contains(missing_dir.c_str()), fer::Error);
 }
 

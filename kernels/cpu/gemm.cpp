@@ -24,15 +24,17 @@ void product(C& c, const A& a, const B& b, bool accumulate) {
 }
 
 // Below this many multiply-adds a batched product runs its items in parallel, each single-threaded; above
-// it every item is large enough for Eigen to split it over the cores on its own.
+// it each item is split over the threads by gemm itself.
 constexpr int64_t kSmallProduct = int64_t(1) << 21;
 
 }  // namespace
 
+namespace {
+
+// One single-threaded product (Eigen runs single-threaded for small products and inside parallel regions).
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T* c, int64_t ldc, bool accumulate) {
-  if (m == 0 || n == 0) return;
+void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                 int64_t ldb, T* c, int64_t ldc, bool accumulate) {
   View<T> cm(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
     if (!accumulate) cm.setZero();
@@ -45,6 +47,51 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* 
   else if (!trans_a && trans_b) product(cm, am, bm.transpose(), accumulate);
   else if (trans_a && !trans_b) product(cm, am.transpose(), bm, accumulate);
   else product(cm, am.transpose(), bm.transpose(), accumulate);
+}
+
+// Eigen's own threaded GEMM is avoided: its threads share packed panels and spin-wait on each other many
+// times per product, which collapses when another process holds a core (measured: a 32x1000x512 product
+// took 20 ms instead of 0.2 ms on this shared machine). Instead C is cut into one slab per thread, each
+// computed independently by a single-threaded Eigen product: one join per call.
+// Below this many multiply-adds a product runs on the calling thread (Eigen's heuristic then keeps it
+// single-threaded too: it needs 50000 per thread).
+constexpr int64_t kParallelProduct = 100000;
+
+bool in_parallel_region() {
+#ifdef _OPENMP
+  return omp_in_parallel();
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  const int64_t parts = num_threads();
+  if (parts < 2 || m * n * k < kParallelProduct || in_parallel_region()) {
+    gemm_serial(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    return;
+  }
+  // Split the longer side of C in slabs of whole 8-wide vectors.
+  const bool split_rows = m >= n;
+  const int64_t len = split_rows ? m : n, units = (len + 7) / 8;
+  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t part = lo; part < hi; ++part) {
+      const int64_t s0 = std::min(len, units * part / parts * 8), s1 = std::min(len, units * (part + 1) / parts * 8);
+      if (s0 >= s1) continue;
+      if (split_rows) {
+        const T* a_part = trans_a ? a + s0 : a + s0 * lda;
+        gemm_serial(trans_a, trans_b, s1 - s0, n, k, a_part, lda, b, ldb, c + s0 * ldc, ldc, accumulate);
+      } else {
+        const T* b_part = trans_b ? b + s0 * ldb : b + s0;
+        gemm_serial(trans_a, trans_b, m, s1 - s0, k, a, lda, b_part, ldb, c + s0, ldc, accumulate);
+      }
+    }
+  });
 }
 
 template <class T>
@@ -75,7 +122,7 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
       const T* bp = bias.data<T>();
       for (int64_t r = 0; r < m; ++r) std::copy(bp, bp + out, yp + r * out);
     }
-    // One product over all rows: Eigen threads it when it is large enough.
+    // One product over all rows: gemm splits it over the threads when it is large enough.
     gemm<T>(false, true, m, out, in, x.data<T>(), in, w.data<T>(), in, yp, out, bias.defined());
   });
 }

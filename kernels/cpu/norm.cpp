@@ -1,10 +1,10 @@
-// Batch norm and layer norm on channels-last data: rows of C contiguous values, vectorizable over C; reductions
-// over rows are split into one chunk per thread with double accumulators, then summed in a fixed order (the result
-// does not depend on scheduling).
+// Batch norm and layer norm on channels-last data: rows of C contiguous values, vectorizable over C. Reductions over
+// rows use a fixed row partition with double accumulators (summed in a fixed order, so results do not depend on
+// the thread count); reductions along a row use several independent double lanes so they vectorize too.
 #include "fer/backend/cpu/norm.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
@@ -13,15 +13,21 @@ namespace fer::cpu {
 
 namespace {
 
-struct RowsView {
+constexpr int64_t kChunkWork = 16384;  // elements per reduction chunk, at least
+constexpr int64_t kMaxChunks = 64;
+constexpr int64_t kRowWork = 16384;  // elements per task of the elementwise passes
+constexpr int kLanes = 8;
+
+struct Rows {
   int64_t m, c;
 };
-RowsView rows_of(const Tensor& x) {
+Rows rows_of(const Tensor& x) {
   int64_t c = x.size(x.dim() - 1);
   return {c ? x.numel() / c : 0, c};
 }
+int64_t row_grain(int64_t c) { return std::max<int64_t>(1, kRowWork / std::max<int64_t>(c, 1)); }
 
-// Runs f(chunk, lo, hi) over `chunks` fixed row ranges in parallel.
+// Runs f(chunk, lo, hi) over the fixed row ranges of norm_row_chunks, in parallel.
 template <class F>
 void for_chunks(int64_t m, int64_t chunks, F&& f) {
   parallel_for(0, chunks, 1, [&](int64_t a, int64_t b) {
@@ -29,56 +35,75 @@ void for_chunks(int64_t m, int64_t chunks, F&& f) {
   });
 }
 
-int64_t chunk_count(int64_t m, int64_t c) {
-  int64_t t = num_threads();
-  return m * c < 32768 ? 1 : std::min<int64_t>(t, m);
+// total[j] = sum over chunks k of part[k * stride + j], in chunk order.
+void sum_chunks(const double* part, int64_t chunks, int64_t stride, int64_t c, double* __restrict total) {
+  std::fill(total, total + c, 0.0);
+  for (int64_t k = 0; k < chunks; ++k)
+    for (int64_t j = 0; j < c; ++j) total[j] += part[k * stride + j];
+}
+
+// sum of term(j) for j in [0, n) with kLanes independent accumulators (a plain serial sum would not vectorize).
+template <class F>
+inline double lane_sum(int64_t n, F&& term) {
+  double acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += term(j + l);
+  double s = 0;
+  for (; j < n; ++j) s += term(j);
+  for (int l = 0; l < kLanes; ++l) s += acc[l];
+  return s;
 }
 
 template <class T>
 const T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
-template <class T>
-T* mut_or_null(const Tensor& t) {
-  return t.defined() ? const_cast<T*>(t.data<T>()) : nullptr;
-}
 
 }  // namespace
 
-void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& var, double eps) {
+int64_t norm_row_chunks(int64_t m, int64_t c) {
+  return std::clamp<int64_t>(m * c / kChunkWork, 1, std::clamp<int64_t>(m, 1, kMaxChunks));
+}
+
+void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& mean, const Tensor& invstd,
+                      const Tensor& var, double eps) {
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     auto [m, c] = rows_of(x);
     const T* px = x.data<T>();
-    int64_t chunks = chunk_count(m, c);
-    std::vector<double> part(size_t(chunks * c), 0.0);
+    const int64_t chunks = norm_row_chunks(m, c);
+    double* part = ws.acc.data<double>();
+    double* mu = part + 2 * chunks * c;
+    double* sq = mu + c;
     // Two passes (mean, then squared deviations) keep the variance accurate for data with a large mean.
     for_chunks(m, chunks, [&](int64_t k, int64_t lo, int64_t hi) {
-      double* acc = part.data() + k * c;
-      for (int64_t i = lo; i < hi; ++i)
-        for (int64_t j = 0; j < c; ++j) acc[j] += double(px[i * c + j]);
+      double* __restrict acc = part + k * c;
+      std::fill(acc, acc + c, 0.0);
+      for (int64_t i = lo; i < hi; ++i) {
+        const T* __restrict xr = px + i * c;
+        for (int64_t j = 0; j < c; ++j) acc[j] += double(xr[j]);
+      }
     });
-    std::vector<double> mu(size_t(c), 0.0);
-    for (int64_t k = 0; k < chunks; ++k)
-      for (int64_t j = 0; j < c; ++j) mu[size_t(j)] += part[size_t(k * c + j)];
-    for (double& v : mu) v /= double(m);
-    std::fill(part.begin(), part.end(), 0.0);
+    sum_chunks(part, chunks, c, c, mu);
+    for (int64_t j = 0; j < c; ++j) mu[j] /= double(m);
     for_chunks(m, chunks, [&](int64_t k, int64_t lo, int64_t hi) {
-      double* acc = part.data() + k * c;
-      for (int64_t i = lo; i < hi; ++i)
+      double* __restrict acc = part + k * c;
+      std::fill(acc, acc + c, 0.0);
+      for (int64_t i = lo; i < hi; ++i) {
+        const T* __restrict xr = px + i * c;
         for (int64_t j = 0; j < c; ++j) {
-          double d = double(px[i * c + j]) - mu[size_t(j)];
+          double d = double(xr[j]) - mu[j];
           acc[j] += d * d;
         }
+      }
     });
-    T* pm = mut_or_null<T>(mean);
-    T* pi = mut_or_null<T>(invstd);
-    T* pv = mut_or_null<T>(var);
+    sum_chunks(part, chunks, c, c, sq);
+    T *pm = mean.data<T>(), *pi = invstd.data<T>();
+    T* pv = var.defined() ? var.data<T>() : nullptr;
     for (int64_t j = 0; j < c; ++j) {
-      double s = 0;
-      for (int64_t k = 0; k < chunks; ++k) s += part[size_t(k * c + j)];
-      double v = s / double(m);
-      pm[j] = T(mu[size_t(j)]);
+      double v = sq[j] / double(m);
+      pm[j] = T(mu[j]);
       pi[j] = T(1.0 / std::sqrt(v + eps));
       if (pv) pv[j] = T(v);
     }
@@ -86,78 +111,87 @@ void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& invstd,
 }
 
 void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                      const Tensor& bias, const Tensor& y) {
+                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y) {
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     auto [m, c] = rows_of(x);
     const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>();
     const T *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
-    T* py = mut_or_null<T>(y);
-    // Fold into y = x * scale + shift per channel.
-    std::vector<T> scale(static_cast<size_t>(c)), shift(static_cast<size_t>(c));
+    T* py = y.data<T>();
+    // Folded into y = x * scale + shift per channel.
+    T* scale = ws.coef.data<T>();
+    T* shift = scale + c;
     for (int64_t j = 0; j < c; ++j) {
-      T s = pi[j] * (pw ? pw[j] : T(1));
-      scale[size_t(j)] = s;
-      shift[size_t(j)] = (pb ? pb[j] : T(0)) - pm[j] * s;
+      double s = double(pi[j]) * (pw ? double(pw[j]) : 1.0);
+      scale[j] = T(s);
+      shift[j] = T((pb ? double(pb[j]) : 0.0) - double(pm[j]) * s);
     }
-    parallel_for(0, m, std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1)), [&](int64_t lo, int64_t hi) {
+    parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
-        const T* xr = px + i * c;
-        T* yr = py + i * c;
-        for (int64_t j = 0; j < c; ++j) yr[j] = xr[j] * scale[size_t(j)] + shift[size_t(j)];
+        const T* __restrict xr = px + i * c;
+        T* __restrict yr = py + i * c;
+        for (int64_t j = 0; j < c; ++j) yr[j] = xr[j] * scale[j] + shift[j];
       }
     });
   });
 }
 
 void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                         const Tensor& gy, bool batch_stats, const Tensor& gx, const Tensor& gweight,
-                         const Tensor& gbias) {
+                         const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
+                         const Tensor& gweight, const Tensor& gbias) {
   dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
     using T = decltype(tag);
     auto [m, c] = rows_of(x);
     const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(), *pg = gy.data<T>();
     const T* pw = ptr_or_null<T>(weight);
-    // Per channel: sum(gy) and sum(gy * xhat).
-    int64_t chunks = chunk_count(m, c);
-    std::vector<double> part(size_t(2 * chunks * c), 0.0);
-    for_chunks(m, chunks, [&](int64_t k, int64_t lo, int64_t hi) {
-      double* sg = part.data() + 2 * k * c;
-      double* sgx = sg + c;
-      for (int64_t i = lo; i < hi; ++i)
-        for (int64_t j = 0; j < c; ++j) {
-          double g = double(pg[i * c + j]);
-          sg[j] += g;
-          sgx[j] += g * (double(px[i * c + j]) - double(pm[j])) * double(pi[j]);
+    const int64_t chunks = norm_row_chunks(m, c);
+    double* part = ws.acc.data<double>();
+    double* sum_g = part + 2 * chunks * c;  // per channel: sum(gy)
+    double* sum_gd = sum_g + c;             // per channel: sum(gy * (x - mean))
+    if (batch_stats || gweight.defined() || gbias.defined()) {
+      for_chunks(m, chunks, [&](int64_t k, int64_t lo, int64_t hi) {
+        double* __restrict sg = part + 2 * k * c;
+        double* __restrict sgd = sg + c;
+        std::fill(sg, sg + 2 * c, 0.0);
+        for (int64_t i = lo; i < hi; ++i) {
+          const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c;
+          for (int64_t j = 0; j < c; ++j) {
+            double g = double(gr[j]);
+            sg[j] += g;
+            sgd[j] += g * (double(xr[j]) - double(pm[j]));
+          }
         }
-    });
-    std::vector<double> sum_g(size_t(c), 0.0), sum_gx(size_t(c), 0.0);
-    for (int64_t k = 0; k < chunks; ++k)
-      for (int64_t j = 0; j < c; ++j) {
-        sum_g[size_t(j)] += part[size_t(2 * k * c + j)];
-        sum_gx[size_t(j)] += part[size_t(2 * k * c + c + j)];
-      }
-    if (T* gw = mut_or_null<T>(gweight))
-      for (int64_t j = 0; j < c; ++j) gw[j] += T(sum_gx[size_t(j)]);
-    if (T* gb = mut_or_null<T>(gbias))
-      for (int64_t j = 0; j < c; ++j) gb[j] += T(sum_g[size_t(j)]);
-    T* pgx = mut_or_null<T>(gx);
-    if (!pgx) return;
-    // gx = w * invstd * (gy - [mean(gy) + xhat * mean(gy * xhat)] if batch statistics)
-    std::vector<double> a(static_cast<size_t>(c)), b(static_cast<size_t>(c)), k1(static_cast<size_t>(c));
+      });
+      sum_chunks(part, chunks, 2 * c, c, sum_g);
+      sum_chunks(part + c, chunks, 2 * c, c, sum_gd);
+    }
+    if (gweight.defined()) {
+      T* gw = gweight.data<T>();
+      for (int64_t j = 0; j < c; ++j) gw[j] += T(sum_gd[j] * double(pi[j]));
+    }
+    if (gbias.defined()) {
+      T* gb = gbias.data<T>();
+      for (int64_t j = 0; j < c; ++j) gb[j] += T(sum_g[j]);
+    }
+    if (!gx.defined()) return;
+    // gx = w invstd (gy - [mean(gy) + xhat mean(gy xhat)] with batch statistics)
+    //    = a gy - b (x - mean) - d  with per-channel a, b, d.
+    T* a = ws.coef.data<T>();
+    T* b = a + c;
+    T* d = b + c;
     for (int64_t j = 0; j < c; ++j) {
       double s = double(pi[j]) * (pw ? double(pw[j]) : 1.0);
-      k1[size_t(j)] = s;
-      a[size_t(j)] = batch_stats ? sum_g[size_t(j)] / double(m) : 0.0;
-      b[size_t(j)] = batch_stats ? sum_gx[size_t(j)] / double(m) : 0.0;
+      a[j] = T(s);
+      b[j] = batch_stats ? T(s * double(pi[j]) * double(pi[j]) * sum_gd[j] / double(m)) : T(0);
+      d[j] = batch_stats ? T(s * sum_g[j] / double(m)) : T(0);
     }
-    parallel_for(0, m, std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1)), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i)
-        for (int64_t j = 0; j < c; ++j) {
-          double xhat = (double(px[i * c + j]) - double(pm[j])) * double(pi[j]);
-          double g = double(pg[i * c + j]) - a[size_t(j)] - xhat * b[size_t(j)];
-          pgx[i * c + j] += T(k1[size_t(j)] * g);
-        }
+    T* pgx = gx.data<T>();
+    parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c;
+        T* __restrict gxr = pgx + i * c;
+        for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * gr[j] - b[j] * (xr[j] - pm[j]) - d[j];
+      }
     });
   });
 }
@@ -166,7 +200,7 @@ void inverse_std(const Tensor& var, const Tensor& invstd, double eps) {
   dispatch_float(var.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     const T* v = var.data<T>();
-    T* o = mut_or_null<T>(invstd);
+    T* o = invstd.data<T>();
     for (int64_t j = 0; j < var.numel(); ++j) o[j] = T(1.0 / std::sqrt(double(v[j]) + eps));
   });
 }
@@ -174,13 +208,10 @@ void inverse_std(const Tensor& var, const Tensor& invstd, double eps) {
 void running_update(const Tensor& running, const Tensor& value, double momentum, double scale) {
   dispatch_float(running.dtype(), "batch_norm running statistics", [&](auto tag) {
     using T = decltype(tag);
-    T* r = mut_or_null<T>(running);
-    dispatch_float(value.dtype(), "batch_norm running statistics", [&](auto vtag) {
-      using V = decltype(vtag);
-      const V* v = value.data<V>();
-      for (int64_t j = 0; j < running.numel(); ++j)
-        r[j] = T((1.0 - momentum) * double(r[j]) + momentum * double(v[j]) * scale);
-    });
+    T* r = running.data<T>();
+    const T* v = value.data<T>();
+    for (int64_t j = 0; j < running.numel(); ++j)
+      r[j] = T((1.0 - momentum) * double(r[j]) + momentum * double(v[j]) * scale);
   });
 }
 
@@ -190,64 +221,73 @@ void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     using T = decltype(tag);
     auto [m, c] = rows_of(x);
     const T *px = x.data<T>(), *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
-    T *py = mut_or_null<T>(y), *pm = mut_or_null<T>(mean), *pi = mut_or_null<T>(invstd);
-    parallel_for(0, m, std::max<int64_t>(1, 8192 / std::max<int64_t>(c, 1)), [&](int64_t lo, int64_t hi) {
+    T *py = y.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>();
+    parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
-        const T* xr = px + i * c;
-        double s = 0;
-        for (int64_t j = 0; j < c; ++j) s += double(xr[j]);
-        double mu = s / double(c), ss = 0;
-        for (int64_t j = 0; j < c; ++j) ss += (double(xr[j]) - mu) * (double(xr[j]) - mu);
-        double inv = 1.0 / std::sqrt(ss / double(c) + eps);
-        pm[i] = T(mu), pi[i] = T(inv);
-        T* yr = py + i * c;
-        for (int64_t j = 0; j < c; ++j) {
-          T xhat = T((double(xr[j]) - mu) * inv);
-          yr[j] = xhat * (pw ? pw[j] : T(1)) + (pb ? pb[j] : T(0));
-        }
+        const T* __restrict xr = px + i * c;
+        // Two passes over the (cached) row: the mean, then squared deviations from it.
+        double mu = lane_sum(c, [&](int64_t j) { return double(xr[j]); }) / double(c);
+        double ss = lane_sum(c, [&](int64_t j) {
+          double dev = double(xr[j]) - mu;
+          return dev * dev;
+        });
+        const T mu_t = T(mu), inv = T(1.0 / std::sqrt(ss / double(c) + eps));
+        pm[i] = mu_t, pi[i] = inv;
+        T* __restrict yr = py + i * c;
+        for (int64_t j = 0; j < c; ++j) yr[j] = (xr[j] - mu_t) * inv * (pw ? pw[j] : T(1)) + (pb ? pb[j] : T(0));
       }
     });
   });
 }
 
 void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& invstd,
-                         const Tensor& gy, const Tensor& gx, const Tensor& gweight, const Tensor& gbias) {
+                         const Tensor& gy, const NormWorkspace& ws, const Tensor& gx, const Tensor& gweight,
+                         const Tensor& gbias) {
   dispatch_float(x.dtype(), "layer_norm backward", [&](auto tag) {
     using T = decltype(tag);
     auto [m, c] = rows_of(x);
     const T *px = x.data<T>(), *pw = ptr_or_null<T>(weight), *pm = mean.data<T>(), *pi = invstd.data<T>();
     const T* pg = gy.data<T>();
-    T* pgx = mut_or_null<T>(gx);
-    int64_t chunks = chunk_count(m, c);
-    bool want_params = gweight.defined() || gbias.defined();
-    std::vector<double> part(want_params ? size_t(2 * chunks * c) : 0, 0.0);
+    T* pgx = gx.defined() ? gx.data<T>() : nullptr;
+    const int64_t chunks = norm_row_chunks(m, c);
+    const bool want_params = gweight.defined() || gbias.defined();
+    double* part = ws.acc.data<double>();
     for_chunks(m, chunks, [&](int64_t k, int64_t lo, int64_t hi) {
-      double* sgw = want_params ? part.data() + 2 * k * c : nullptr;
-      double* sgb = want_params ? sgw + c : nullptr;
+      double* __restrict sgw = part + 2 * k * c;  // this chunk's sum(gy * xhat) and sum(gy)
+      double* __restrict sgb = sgw + c;
+      if (want_params) std::fill(sgw, sgw + 2 * c, 0.0);
       for (int64_t i = lo; i < hi; ++i) {
-        const T *xr = px + i * c, *gr = pg + i * c;
-        double mu = double(pm[i]), inv = double(pi[i]);
-        double mg = 0, mgx = 0;  // mean of g and of g * xhat, g = gy * w
-        for (int64_t j = 0; j < c; ++j) {
-          double xhat = (double(xr[j]) - mu) * inv, g = double(gr[j]) * (pw ? double(pw[j]) : 1.0);
-          mg += g, mgx += g * xhat;
-          if (sgw) sgw[j] += double(gr[j]) * xhat, sgb[j] += double(gr[j]);
-        }
-        mg /= double(c), mgx /= double(c);
-        if (pgx)
+        const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c;
+        const T mu = pm[i], inv = pi[i];
+        if (want_params)
           for (int64_t j = 0; j < c; ++j) {
-            double xhat = (double(xr[j]) - mu) * inv, g = double(gr[j]) * (pw ? double(pw[j]) : 1.0);
-            pgx[i * c + j] += T(inv * (g - mg - xhat * mgx));
+            double g = double(gr[j]);
+            sgw[j] += g * double((xr[j] - mu) * inv);
+            sgb[j] += g;
           }
+        if (!pgx) continue;
+        // With g = gy * w: gx = inv * (g - mean(g) - xhat * mean(g * xhat)).
+        double sg = lane_sum(c, [&](int64_t j) { return double(gr[j]) * (pw ? double(pw[j]) : 1.0); });
+        double sgx = lane_sum(c, [&](int64_t j) {
+          return double(gr[j]) * (pw ? double(pw[j]) : 1.0) * double((xr[j] - mu) * inv);
+        });
+        const T k0 = inv, k1 = T(double(inv) * sg / double(c)), k2 = T(double(inv) * double(inv) * sgx / double(c));
+        T* __restrict gxr = pgx + i * c;
+        for (int64_t j = 0; j < c; ++j) gxr[j] += k0 * gr[j] * (pw ? pw[j] : T(1)) - k1 - (xr[j] - mu) * k2;
       }
     });
     if (!want_params) return;
-    T *gw = mut_or_null<T>(gweight), *gb = mut_or_null<T>(gbias);
-    for (int64_t k = 0; k < chunks; ++k)
-      for (int64_t j = 0; j < c; ++j) {
-        if (gw) gw[j] += T(part[size_t(2 * k * c + j)]);
-        if (gb) gb[j] += T(part[size_t(2 * k * c + c + j)]);
-      }
+    double* total = part + 2 * chunks * c;
+    if (gweight.defined()) {
+      sum_chunks(part, chunks, 2 * c, c, total);
+      T* gw = gweight.data<T>();
+      for (int64_t j = 0; j < c; ++j) gw[j] += T(total[j]);
+    }
+    if (gbias.defined()) {
+      sum_chunks(part + c, chunks, 2 * c, c, total + c);
+      T* gb = gbias.data<T>();
+      for (int64_t j = 0; j < c; ++j) gb[j] += T(total[c + j]);
+    }
   });
 }
 

@@ -1,9 +1,9 @@
 // 2-d pooling on channels-last data: each output pixel reduces a window of input pixels, vectorized over the C
-// contiguous channels. Parallel over images (a window's gradient scatter never crosses images).
+// contiguous channels. Forward passes run in parallel over output pixels; backward passes scatter into the input
+// gradient, so they run in parallel over images (windows of different images never overlap).
 #include "fer/backend/cpu/pool.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 
 #include "fer/core/dtype.hpp"
@@ -13,7 +13,13 @@ namespace fer::cpu {
 
 namespace {
 
-// The clipped window of output (oh, ow) and PyTorch's avg-pool divisor.
+// Elements touched per parallel task, so small layers are not split into tasks that cost more than they do.
+constexpr int64_t kGrainWork = 16384;
+
+int64_t pixel_grain(int64_t c, int64_t window) { return std::max<int64_t>(1, kGrainWork / std::max<int64_t>(1, c * window)); }
+
+// The clipped window of output (oh, ow) and PyTorch's avg-pool divisor: with count_include_pad the window clipped
+// to the padded extent (a ceil_mode window may reach beyond it), without it the input pixels it covers.
 struct Window {
   int64_t h0, h1, w0, w1;
   int64_t divisor;
@@ -21,10 +27,39 @@ struct Window {
 Window avg_window(const PoolGeometry& g, int64_t oh, int64_t ow) {
   int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
   int64_t h1 = std::min(h0 + g.kh, g.h + g.ph), w1 = std::min(w0 + g.kw, g.w + g.pw);
-  int64_t pool_size = (h1 - h0) * (w1 - w0);  // counts padding, but not what lies beyond it
+  int64_t padded_size = (h1 - h0) * (w1 - w0);
   h0 = std::max<int64_t>(h0, 0), w0 = std::max<int64_t>(w0, 0);
   h1 = std::min(h1, g.h), w1 = std::min(w1, g.w);
-  return {h0, h1, w0, w1, g.count_include_pad ? pool_size : (h1 - h0) * (w1 - w0)};
+  if (h0 >= h1 || w0 >= w1) return {0, 0, 0, 0, 0};
+  return {h0, h1, w0, w1, g.count_include_pad ? padded_size : (h1 - h0) * (w1 - w0)};
+}
+
+// Adaptive windows: [floor(i * in / out), ceil((i + 1) * in / out)).
+inline int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
+inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+// yo[k] = mean of the window's pixels (rows h0..h1, cols w0..w1 of image `xb`) times `scale`.
+template <class T>
+void window_sum(const T* xb, int64_t w, int64_t c, int64_t h0, int64_t h1, int64_t w0, int64_t w1, T scale,
+                T* __restrict yo) {
+  std::fill(yo, yo + c, T(0));
+  for (int64_t ih = h0; ih < h1; ++ih)
+    for (int64_t iw = w0; iw < w1; ++iw) {
+      const T* __restrict xi = xb + (ih * w + iw) * c;
+      for (int64_t k = 0; k < c; ++k) yo[k] += xi[k];
+    }
+  for (int64_t k = 0; k < c; ++k) yo[k] *= scale;
+}
+
+// gxb[window pixels][k] += go[k] * scale
+template <class T>
+void window_scatter(T* gxb, int64_t w, int64_t c, int64_t h0, int64_t h1, int64_t w0, int64_t w1, T scale,
+                    const T* __restrict go) {
+  for (int64_t ih = h0; ih < h1; ++ih)
+    for (int64_t iw = w0; iw < w1; ++iw) {
+      T* __restrict xi = gxb + (ih * w + iw) * c;
+      for (int64_t k = 0; k < c; ++k) xi[k] += go[k] * scale;
+    }
 }
 
 }  // namespace
@@ -35,27 +70,39 @@ void max_pool2d_forward(const PoolGeometry& g, const Tensor& x, const Tensor& y,
     const T* px = x.data<T>();
     T* py = y.data<T>();
     int32_t* pa = argmax.data<int32_t>();
-    parallel_for(0, g.n * g.ho, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) {
-        int64_t b = r / g.ho, oh = r % g.ho;
-        for (int64_t ow = 0; ow < g.wo; ++ow) {
-          T* yo = py + ((b * g.ho + oh) * g.wo + ow) * g.c;
-          int32_t* ao = pa + ((b * g.ho + oh) * g.wo + ow) * g.c;
-          std::fill(yo, yo + g.c, -std::numeric_limits<T>::infinity());
-          std::fill(ao, ao + g.c, -1);
-          for (int64_t i = 0; i < g.kh; ++i) {
-            int64_t ih = oh * g.sh - g.ph + i * g.dh;
-            if (ih < 0 || ih >= g.h) continue;
-            for (int64_t j = 0; j < g.kw; ++j) {
-              int64_t iw = ow * g.sw - g.pw + j * g.dw;
-              if (iw < 0 || iw >= g.w) continue;
-              const T* xi = px + ((b * g.h + ih) * g.w + iw) * g.c;
-              int32_t idx = int32_t(ih * g.w + iw);
-              // First maximum wins; a NaN is taken (and then kept), as PyTorch's CPU kernel does.
-              for (int64_t k = 0; k < g.c; ++k)
-                if (xi[k] > yo[k] || std::isnan(xi[k]) || ao[k] < 0) yo[k] = xi[k], ao[k] = idx;
+    const int64_t c = g.c;
+    parallel_for(0, g.n * g.ho * g.wo, pixel_grain(c, g.kh * g.kw), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        int64_t b = p / (g.ho * g.wo), oh = p / g.wo % g.ho, ow = p % g.wo;
+        T* __restrict yo = py + p * c;
+        int32_t* __restrict ao = pa + p * c;
+        bool empty = true;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) continue;  // padding acts as -inf: it never wins
+          for (int64_t j = 0; j < g.kw; ++j) {
+            int64_t iw = ow * g.sw - g.pw + j * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            const T* __restrict xi = px + ((b * g.h + ih) * g.w + iw) * c;
+            const int32_t idx = int32_t(ih * g.w + iw);
+            if (empty) {  // the first pixel seeds the maximum (even a -inf one, as PyTorch's index does)
+              std::copy(xi, xi + c, yo);
+              std::fill(ao, ao + c, idx);
+              empty = false;
+              continue;
+            }
+            // A strictly larger value or a NaN replaces the maximum: ties keep the first, the last NaN wins.
+            for (int64_t k = 0; k < c; ++k) {
+              T v = xi[k];
+              bool take = (v > yo[k]) | (v != v);
+              yo[k] = take ? v : yo[k];
+              ao[k] = take ? idx : ao[k];
             }
           }
+        }
+        if (empty) {
+          std::fill(yo, yo + c, -std::numeric_limits<T>::infinity());
+          std::fill(ao, ao + c, -1);
         }
       }
     });
@@ -67,15 +114,18 @@ void max_pool2d_backward(const PoolGeometry& g, const Tensor& gy, const Tensor& 
     using T = decltype(tag);
     const T* pg = gy.data<T>();
     const int32_t* pa = argmax.data<int32_t>();
-    T* px = gx.data<T>();
+    T* pgx = gx.data<T>();
+    const int64_t c = g.c, pixels = g.ho * g.wo;
     parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t b = lo; b < hi; ++b)
-        for (int64_t o = 0; o < g.ho * g.wo; ++o) {
-          const T* go = pg + (b * g.ho * g.wo + o) * g.c;
-          const int32_t* ao = pa + (b * g.ho * g.wo + o) * g.c;
-          for (int64_t k = 0; k < g.c; ++k)
-            if (ao[k] >= 0) px[(b * g.h * g.w + ao[k]) * g.c + k] += go[k];
+      for (int64_t b = lo; b < hi; ++b) {
+        T* gxb = pgx + b * g.h * g.w * c;
+        for (int64_t o = b * pixels; o < (b + 1) * pixels; ++o) {
+          const T* go = pg + o * c;
+          const int32_t* ao = pa + o * c;
+          for (int64_t k = 0; k < c; ++k)
+            if (ao[k] >= 0) gxb[ao[k] * c + k] += go[k];
         }
+      }
     });
   });
 }
@@ -85,21 +135,13 @@ void avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, const Tensor& y)
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    parallel_for(0, g.n * g.ho, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) {
-        int64_t b = r / g.ho, oh = r % g.ho;
-        for (int64_t ow = 0; ow < g.wo; ++ow) {
-          Window win = avg_window(g, oh, ow);
-          T* yo = py + ((b * g.ho + oh) * g.wo + ow) * g.c;
-          std::fill(yo, yo + g.c, T(0));
-          for (int64_t ih = win.h0; ih < win.h1; ++ih)
-            for (int64_t iw = win.w0; iw < win.w1; ++iw) {
-              const T* xi = px + ((b * g.h + ih) * g.w + iw) * g.c;
-              for (int64_t k = 0; k < g.c; ++k) yo[k] += xi[k];
-            }
-          T inv = win.divisor > 0 ? T(1) / T(win.divisor) : T(0);
-          for (int64_t k = 0; k < g.c; ++k) yo[k] *= inv;
-        }
+    parallel_for(0, g.n * g.ho * g.wo, pixel_grain(g.c, g.kh * g.kw), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        int64_t b = p / (g.ho * g.wo), oh = p / g.wo % g.ho, ow = p % g.wo;
+        Window win = avg_window(g, oh, ow);
+        // An empty window (it cannot happen with PyTorch's size rules) averages to 0, as PyTorch's kernel does.
+        T scale = win.divisor > 0 ? T(1) / T(win.divisor) : T(0);
+        window_sum(px + b * g.h * g.w * g.c, g.w, g.c, win.h0, win.h1, win.w0, win.w1, scale, py + p * g.c);
       }
     });
   });
@@ -109,7 +151,7 @@ void avg_pool2d_backward(const PoolGeometry& g, const Tensor& gy, const Tensor& 
   dispatch_float(gy.dtype(), "avg_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
     const T* pg = gy.data<T>();
-    T* px = gx.data<T>();
+    T* pgx = gx.data<T>();
     parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t b = lo; b < hi; ++b)
         for (int64_t oh = 0; oh < g.ho; ++oh)
@@ -117,21 +159,12 @@ void avg_pool2d_backward(const PoolGeometry& g, const Tensor& gy, const Tensor& 
             Window win = avg_window(g, oh, ow);
             if (win.divisor <= 0) continue;
             const T* go = pg + ((b * g.ho + oh) * g.wo + ow) * g.c;
-            T inv = T(1) / T(win.divisor);
-            for (int64_t ih = win.h0; ih < win.h1; ++ih)
-              for (int64_t iw = win.w0; iw < win.w1; ++iw) {
-                T* xi = px + ((b * g.h + ih) * g.w + iw) * g.c;
-                for (int64_t k = 0; k < g.c; ++k) xi[k] += go[k] * inv;
-              }
+            window_scatter(pgx + b * g.h * g.w * g.c, g.w, g.c, win.h0, win.h1, win.w0, win.w1,
+                           T(1) / T(win.divisor), go);
           }
     });
   });
 }
-
-namespace {
-inline int64_t start_index(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
-inline int64_t end_index(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
-}  // namespace
 
 void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   dispatch_float(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
@@ -139,22 +172,13 @@ void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
     int64_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3), ho = y.size(1), wo = y.size(2);
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    parallel_for(0, n * ho, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) {
-        int64_t b = r / ho, oh = r % ho;
-        int64_t h0 = start_index(oh, h, ho), h1 = end_index(oh, h, ho);
-        for (int64_t ow = 0; ow < wo; ++ow) {
-          int64_t w0 = start_index(ow, w, wo), w1 = end_index(ow, w, wo);
-          T* yo = py + ((b * ho + oh) * wo + ow) * c;
-          std::fill(yo, yo + c, T(0));
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) {
-              const T* xi = px + ((b * h + ih) * w + iw) * c;
-              for (int64_t k = 0; k < c; ++k) yo[k] += xi[k];
-            }
-          T inv = T(1) / T((h1 - h0) * (w1 - w0));
-          for (int64_t k = 0; k < c; ++k) yo[k] *= inv;
-        }
+    int64_t window = ((h + ho - 1) / ho + 1) * ((w + wo - 1) / wo + 1);
+    parallel_for(0, n * ho * wo, pixel_grain(c, window), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        int64_t b = p / (ho * wo), oh = p / wo % ho, ow = p % wo;
+        int64_t h0 = adaptive_start(oh, h, ho), h1 = adaptive_end(oh, h, ho);
+        int64_t w0 = adaptive_start(ow, w, wo), w1 = adaptive_end(ow, w, wo);
+        window_sum(px + b * h * w * c, w, c, h0, h1, w0, w1, T(1) / T((h1 - h0) * (w1 - w0)), py + p * c);
       }
     });
   });
@@ -165,20 +189,15 @@ void adaptive_avg_pool2d_backward(const Tensor& gy, const Tensor& gx) {
     using T = decltype(tag);
     int64_t n = gx.size(0), h = gx.size(1), w = gx.size(2), c = gx.size(3), ho = gy.size(1), wo = gy.size(2);
     const T* pg = gy.data<T>();
-    T* px = gx.data<T>();
+    T* pgx = gx.data<T>();
     parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t b = lo; b < hi; ++b)
         for (int64_t oh = 0; oh < ho; ++oh) {
-          int64_t h0 = start_index(oh, h, ho), h1 = end_index(oh, h, ho);
+          int64_t h0 = adaptive_start(oh, h, ho), h1 = adaptive_end(oh, h, ho);
           for (int64_t ow = 0; ow < wo; ++ow) {
-            int64_t w0 = start_index(ow, w, wo), w1 = end_index(ow, w, wo);
+            int64_t w0 = adaptive_start(ow, w, wo), w1 = adaptive_end(ow, w, wo);
             const T* go = pg + ((b * ho + oh) * wo + ow) * c;
-            T inv = T(1) / T((h1 - h0) * (w1 - w0));
-            for (int64_t ih = h0; ih < h1; ++ih)
-              for (int64_t iw = w0; iw < w1; ++iw) {
-                T* xi = px + ((b * h + ih) * w + iw) * c;
-                for (int64_t k = 0; k < c; ++k) xi[k] += go[k] * inv;
-              }
+            window_scatter(pgx + b * h * w * c, w, c, h0, h1, w0, w1, T(1) / T((h1 - h0) * (w1 - w0)), go);
           }
         }
     });

@@ -17,7 +17,7 @@
 
 #include "fer/core/error.hpp"
 #include "fer/core/rng.hpp"
-#include "fer/io/atomic_write.hpp"
+#include "fer/io/atomic_file.hpp"
 
 namespace fer::data {
 

@@ -1,6 +1,7 @@
 #pragma once
-// Atomic file replacement: readers (and a crash at any moment) see either the old file or the complete new one,
-// never a half-written file. Used for weights, checkpoints and results.
+// Atomic file replacement, streamed: readers (and a crash at any moment) see either the old file or the complete
+// new one, never a half-written file. Used for weights and checkpoints, whose bytes are produced piece by piece
+// (no second copy of a model in memory); write_file_atomically(path, bytes) for content already in one buffer.
 //
 // The content goes to `<path>.tmp.<pid>` in the same directory (rename is only atomic within one file system),
 // which is fsync'ed, renamed over `path`, and then the directory is fsync'ed so the rename itself is durable.
@@ -98,7 +99,7 @@ inline void fsync_directory_of(const std::string& path) {
 // writer without a successful commit() removes the temporary file and leaves `path` as it was.
 class AtomicFileWriter {
  public:
-  explicit AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  explicit AtomicFileWriter(const std::filesystem::path& path) : path_(path.string()) {
     FER_CHECK(!path_.empty(), "atomic write: empty path");
     tmp_path_ = path_ + ".tmp." + std::to_string(::getpid());
     fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -165,16 +166,17 @@ class AtomicFileWriter {
 // throws, or any step fails, `path` is left untouched and the exception propagates.
 template <class Writer>
   requires std::is_invocable_v<Writer&, std::ostream&>
-void write_file_atomically(const std::string& path, Writer&& writer) {
+void write_file_atomically(const std::filesystem::path& path, Writer&& writer) {
   AtomicFileWriter file(path);
   writer(file.stream());
   file.commit();
 }
 
-inline void write_file_atomically(const std::string& path, std::string_view content) {
-  AtomicFileWriter file(path);
-  file.write(content);
-  file.commit();
+// Content already in one buffer.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  AtomicFileWriter f(path);
+  f.write(bytes);
+  f.commit();
 }
 
 }  // namespace fer::io

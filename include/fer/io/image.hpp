@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fer/core/error.hpp"
-#include "fer/io/atomic_write.hpp"
+#include "fer/io/atomic_file.hpp"
 
 namespace fer::io {
 

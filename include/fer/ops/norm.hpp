@@ -14,6 +14,18 @@ inline void check_channel_param(const char* op, const Tensor& p, int64_t c, cons
             ", got ", p.shape().str());
   require_same_dtype(op, x, p);
 }
+
+// Per-channel parameters are read as plain arrays: a strided view goes through a (recorded) contiguous copy.
+inline Tensor contiguous_or_undefined(const Tensor& p) { return p.defined() ? contiguous(p) : Tensor(); }
+
+// Whether the node being built may run backward (its workspace is only needed then).
+inline bool may_need_grad(std::initializer_list<const Tensor*> inputs) {
+  if (Tape::current().capturing) return true;
+  if (!grad_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
 }  // namespace ops_detail
 
 // Normalizes over every dim but the last (channels), as PyTorch's BatchNorm over NCHW channels.
@@ -22,7 +34,7 @@ inline void check_channel_param(const char* op, const Tensor& p, int64_t c, cons
 // statistics are updated in place, running = (1 - momentum) * running + momentum * batch (unbiased variance), inside
 // the recorded forward, so a replayed step updates them as an eager one does; num_batches_tracked (i64, one
 // element, optional) is incremented there too.
-inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Tensor& running_mean,
                          const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
                          const Tensor& num_batches_tracked = Tensor()) {
   using namespace ops_detail;
@@ -30,24 +42,30 @@ inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor&
             x_in.defined() ? x_in.shape().str() : std::string("undefined"));
   require_cpu("batch_norm", {&x_in});
   int64_t c = x_in.size(x_in.dim() - 1), m = x_in.numel() / std::max<int64_t>(c, 1);
-  check_channel_param("batch_norm", weight, c, "weight", x_in);
-  check_channel_param("batch_norm", bias, c, "bias", x_in);
+  check_channel_param("batch_norm", weight_in, c, "weight", x_in);
+  check_channel_param("batch_norm", bias_in, c, "bias", x_in);
   check_channel_param("batch_norm", running_mean, c, "running_mean", x_in);
   check_channel_param("batch_norm", running_var, c, "running_var", x_in);
   FER_CHECK(running_mean.defined() == running_var.defined(), "batch_norm: give both running_mean and running_var or neither");
+  FER_CHECK(!running_mean.defined() || (running_mean.is_contiguous() && running_var.is_contiguous()),
+            "batch_norm: running_mean and running_var are updated in place and must be contiguous");
+  FER_CHECK(!num_batches_tracked.defined() ||
+                (num_batches_tracked.dtype() == DType::i64 && num_batches_tracked.numel() == 1),
+            "batch_norm: num_batches_tracked must be a one-element i64 tensor");
   bool batch_stats = training || !running_mean.defined();
   FER_CHECK(!batch_stats || m > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
             x_in.shape().str());
-  Tensor x = contiguous(x_in);
+  Tensor x = contiguous(x_in), weight = contiguous_or_undefined(weight_in), bias = contiguous_or_undefined(bias_in);
   Tensor y = Tensor::empty_like(x);
   Tensor mean = Tensor::empty({c}, x.dtype()), invstd = Tensor::empty({c}, x.dtype());
   Tensor var = batch_stats ? Tensor::empty({c}, x.dtype()) : Tensor();
+  const cpu::NormWorkspace ws = cpu::make_norm_workspace(m, c, x.dtype());
   bool update = training && running_mean.defined();
   autograd::apply(
       "batch_norm", {x, weight, bias}, {y},
       [=] {
         if (batch_stats) {
-          cpu::batch_norm_stats(x, mean, invstd, var, eps);
+          cpu::batch_norm_stats(x, ws, mean, invstd, var, eps);
           if (update) {
             cpu::running_update(running_mean, mean, momentum, 1.0);
             cpu::running_update(running_var, var, momentum, double(m) / double(m - 1));
@@ -57,10 +75,10 @@ inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor&
           cpu::inverse_std(running_var, invstd, eps);
         }
         if (training && num_batches_tracked.defined()) num_batches_tracked.set_flat(0, num_batches_tracked.flat(0) + 1);
-        cpu::batch_norm_apply(x, mean, invstd, weight, bias, y);
+        cpu::batch_norm_apply(x, mean, invstd, weight, bias, ws, y);
       },
       [=] {
-        cpu::batch_norm_backward(x, mean, invstd, weight, y.grad(), batch_stats,
+        cpu::batch_norm_backward(x, mean, invstd, weight, y.grad(), batch_stats, ws,
                                  x.requires_grad() ? x.grad_buffer() : Tensor(),
                                  weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
                                  bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
@@ -69,20 +87,22 @@ inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor&
 }
 
 // LayerNorm over the last dim (biased variance), weight/bias [C] or undefined.
-inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, double eps = 1e-6) {
+inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, double eps = 1e-6) {
   using namespace ops_detail;
   FER_CHECK(x_in.defined() && x_in.dim() >= 1, "layer_norm: undefined or 0-d input");
   require_cpu("layer_norm", {&x_in});
   int64_t c = x_in.size(x_in.dim() - 1), rows = x_in.numel() / std::max<int64_t>(c, 1);
-  check_channel_param("layer_norm", weight, c, "weight", x_in);
-  check_channel_param("layer_norm", bias, c, "bias", x_in);
-  Tensor x = contiguous(x_in);
+  check_channel_param("layer_norm", weight_in, c, "weight", x_in);
+  check_channel_param("layer_norm", bias_in, c, "bias", x_in);
+  Tensor x = contiguous(x_in), weight = contiguous_or_undefined(weight_in), bias = contiguous_or_undefined(bias_in);
   Tensor y = Tensor::empty_like(x);
   Tensor mean = Tensor::empty({rows}, x.dtype()), invstd = Tensor::empty({rows}, x.dtype());
+  const cpu::NormWorkspace ws = may_need_grad({&x, &weight, &bias}) ? cpu::make_norm_workspace(rows, c, x.dtype())
+                                                                     : cpu::NormWorkspace{};
   autograd::apply(
       "layer_norm", {x, weight, bias}, {y}, [=] { cpu::layer_norm_forward(x, weight, bias, eps, y, mean, invstd); },
       [=] {
-        cpu::layer_norm_backward(x, weight, mean, invstd, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
+        cpu::layer_norm_backward(x, weight, mean, invstd, y.grad(), ws, x.requires_grad() ? x.grad_buffer() : Tensor(),
                                  weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
                                  bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
       });

@@ -1,6 +1,8 @@
 #pragma once
 // 2-d pooling on NHWC tensors with autograd, with PyTorch's output sizes, padding and ceil_mode rules.
 #include <array>
+#include <cstdint>
+#include <utility>
 
 #include "fer/backend/cpu/pool.hpp"
 #include "fer/ops/common.hpp"
@@ -23,11 +25,13 @@ struct Pool2dParams {
 
 namespace ops_detail {
 
-// PyTorch's pooling_output_shape: with ceil_mode the last window must start inside the input or left padding.
+// PyTorch's pooling_output_shape: floor((in + 2 pad - dil (k - 1) - 1 [+ stride - 1 with ceil_mode]) / stride) + 1,
+// rounding toward -infinity; with ceil_mode a last window that would start in the right padding is dropped. So a
+// ceil_mode window may overhang the padded input by up to stride - 1 (PyTorch accepts a 5x5 window on a 4x4 input
+// with stride 2 and ceil_mode). A result below 1 means the window does not fit.
 inline int64_t pool_output_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode) {
-  int64_t span = in + 2 * pad - dil * (k - 1) - 1;
-  if (span < 0) return 0;  // the window does not fit (PyTorch: "output size is too small")
-  int64_t out = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+  int64_t num = in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
   if (ceil_mode && (out - 1) * stride >= in + pad) --out;
   return out;
 }
@@ -48,14 +52,18 @@ inline cpu::PoolGeometry pool_geometry(const char* op, const Tensor& x, const Po
             " for kernel ", g.kh, "x", g.kw);
   g.ho = pool_output_size(g.h, g.kh, g.ph, g.sh, g.dh, p.ceil_mode);
   g.wo = pool_output_size(g.w, g.kw, g.pw, g.sw, g.dw, p.ceil_mode);
-  FER_CHECK(g.ho >= 1 && g.wo >= 1, op, ": window ", g.kh, "x", g.kw, " does not fit the padded input ", x.shape().str());
+  FER_CHECK(g.ho >= 1 && g.wo >= 1, op, ": window ", g.kh, "x", g.kw, " (dilation ", g.dh, "x", g.dw,
+            ") does not fit the padded input ", x.shape().str(), ": output size ", g.ho, "x", g.wo, " is too small");
   return g;
 }
 
 }  // namespace ops_detail
 
-inline Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& p) {
+// Max pooling (padding acts as -inf). Also returns the argmax as PyTorch's return_indices does: an i32 tensor
+// [N, OH, OW, C] of input spatial indices ih * W + iw (not differentiable; rewritten on every replay).
+inline std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, const Pool2dParams& p) {
   const cpu::PoolGeometry g = ops_detail::pool_geometry("max_pool2d", x_in, p);
+  FER_CHECK(g.h * g.w <= INT32_MAX, "max_pool2d: input plane ", g.h, "x", g.w, " is too large for i32 indices");
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty({g.n, g.ho, g.wo, g.c}, x.dtype());
   Tensor argmax = Tensor::empty({g.n, g.ho, g.wo, g.c}, DType::i32);
@@ -64,11 +72,13 @@ inline Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& p) {
       [=] {
         if (x.requires_grad()) cpu::max_pool2d_backward(g, y.grad(), argmax, x.grad_buffer());
       });
-  return y;
+  return {y, argmax};
 }
 
-// Average pooling; the divisor follows PyTorch: with count_include_pad the window clipped to the padded extent,
-// without it only the input pixels it covers.
+inline Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) { return max_pool2d_with_indices(x, p).first; }
+
+// Average pooling over the window clipped to the input; the divisor follows PyTorch: with count_include_pad the
+// window clipped to the padded extent (a ceil_mode window can reach past it), without it the input pixels covered.
 inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   FER_CHECK(p.dilation[0] == 1 && p.dilation[1] == 1, "avg_pool2d: dilation is not supported (as in PyTorch)");
   const cpu::PoolGeometry g = ops_detail::pool_geometry("avg_pool2d", x_in, p);
@@ -82,6 +92,8 @@ inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   return y;
 }
 
+// Adaptive average pooling to out_h x out_w with PyTorch's windows: row i covers [floor(i * H / out_h),
+// ceil((i + 1) * H / out_h)), likewise for columns; out may exceed H or W (windows then overlap).
 inline Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t out_h, int64_t out_w) {
   FER_CHECK(x_in.defined(), "adaptive_avg_pool2d: undefined input");
   ops_detail::require_rank("adaptive_avg_pool2d", x_in, 4, "input [N, H, W, C]");

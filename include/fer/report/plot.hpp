@@ -1,6 +1,6 @@
 #pragma once
 // PNG charts drawn with Cairo: line charts with error bars (metric vs real-data ratio, training curves),
-// confusion-matrix heat maps, and reliability diagrams. Files are written atomically (io/atomic_write.hpp).
+// confusion-matrix heat maps, and reliability diagrams. Files are written atomically (io/atomic_file.hpp).
 #include <cairo/cairo.h>
 
 #include <algorithm>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fer/core/error.hpp"
-#include "fer/io/atomic_write.hpp"
+#include "fer/io/atomic_file.hpp"
 
 namespace fer::report {
 

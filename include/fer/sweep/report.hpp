@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "fer/core/error.hpp"
-#include "fer/io/atomic_write.hpp"
+#include "fer/io/atomic_file.hpp"
 #include "fer/report/plot.hpp"
 #include "fer/sweep/plan.hpp"
 #include "fer/sweep/statistics.hpp"

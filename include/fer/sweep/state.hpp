@@ -9,7 +9,7 @@
 #include <string>
 
 #include "fer/core/error.hpp"
-#include "fer/io/atomic_write.hpp"
+#include "fer/io/atomic_file.hpp"
 
 namespace fer::sweep {
 

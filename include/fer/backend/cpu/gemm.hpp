@@ -2,10 +2,10 @@
 // CPU matrix products (kernels/cpu/gemm.cpp): a row-major GEMM on Eigen and the tensor-level kernels of
 // linear and matmul. Gradients accumulate (+=) into their buffers.
 //
-// Threading: these kernels call Eigen from the calling thread. Outside a parallel region Eigen's GEMM
-// splits a large product over the OpenMP threads itself; inside fer::parallel_for it runs single-threaded.
-// Callers therefore either hand one large product to Eigen, or partition work themselves and let each
-// piece run single-threaded, never both at once (no oversubscription of the cores).
+// Threading: called outside a parallel region, gemm cuts a large product into one slab of C per OpenMP
+// thread and runs each slab as a single-threaded Eigen product (Eigen's own threading is never used, see
+// gemm.cpp). Called inside fer::parallel_for it runs single-threaded. Callers therefore either hand one
+// large product to gemm, or partition the work themselves, never both at once (no oversubscription).
 #include <cstdint>
 
 #include "fer/core/tensor.hpp"

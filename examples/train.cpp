@@ -1,0 +1,110 @@
+// train: one model on one data configuration, with the reference projects' flags.
+//   train --data_root fer2013.csv --model resnet18 --input_size 64 --epochs 30 --batch_size 64 --lr 1e-3 \
+//         --optimizer adamw --sampler balanced --class_weights --label_smoothing 0.1 --out runs/r18
+//   train --data_root fashion-mnist --model resnet18 --input_size 32 --epochs 10 --out runs/fmnist_r18
+//   train --data_root fer2013.csv --model resnet18 --epochs 0 --resume runs/r18     # eval-only from a checkpoint
+// Optional real/synthetic mixing: --synthetic DIR --real_ratio 0.3 (training set only; val/test stay real).
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include "fer/data/sources.hpp"
+#include "fer/sweep/runner.hpp"
+
+using namespace fer;
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_sigint(int) {
+  g_stop = 1;
+  std::signal(SIGINT, SIG_DFL);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train one FER model (fer)"};
+  std::string data_root = "fashion-mnist", model = "custom_cnn", sampler = "random", loss = "ce", synthetic, ferplus,
+              augment = "standard";
+  int64_t input_size = 48, max_classes = 0, limit_train = 0, limit_eval = 0;
+  double real_ratio = 1.0;
+  bool amp = false, clean = false, imagenet_norm = false;
+  train::TrainConfig cfg;
+  cfg.out = "runs/train";
+  std::string out = cfg.out.string(), resume;
+  app.add_option("--data_root", data_root, "fashion-mnist, a FER2013 CSV, or an image-folder root");
+  app.add_option("--ferplus", ferplus, "fer2013new.csv: FER+ majority-vote labels (8 classes)");
+  app.add_option("--model", model, "custom_cnn, scratch_cnn, mlp, resnet18, resnet50, ...");
+  app.add_option("--input_size", input_size);
+  app.add_option("--epochs", cfg.epochs, "0 with --resume: evaluate the checkpoint only");
+  app.add_option("--batch_size", cfg.batch_size);
+  app.add_option("--lr", cfg.lr);
+  app.add_option("--weight_decay", cfg.weight_decay);
+  app.add_option("--momentum", cfg.momentum);
+  app.add_option("--optimizer", cfg.optimizer, "sgd, adam, adamw");
+  app.add_option("--sam_rho", cfg.sam_rho, "> 0: sharpness-aware minimization (the reference's RobustOptimizer), e.g. 0.05");
+  app.add_option("--schedule", cfg.schedule, "none, step, cosine, onecycle");
+  app.add_option("--warmup_epochs", cfg.warmup_epochs);
+  app.add_option("--sampler", sampler, "random or balanced");
+  app.add_flag("--class_weights", cfg.class_weights, "inverse-frequency class weights in the loss");
+  app.add_option("--loss", loss, "ce (cross-entropy)");
+  app.add_option("--label_smoothing", cfg.label_smoothing);
+  app.add_option("--grad_clip", cfg.grad_clip);
+  app.add_option("--patience", cfg.patience, "early stopping on validation macro-F1 (epochs)");
+  app.add_option("--augment", augment, "standard or none");
+  app.add_flag("--imagenet_norm", imagenet_norm, "normalize with ImageNet mean/std (pretrained weights)");
+  app.add_flag("--amp", amp, "mixed precision (CUDA only)");
+  app.add_flag("--clean", clean, "drop blank and duplicate images (listed)");
+  app.add_option("--synthetic", synthetic, "synthetic image folder to mix into the training set");
+  app.add_option("--real_ratio", real_ratio, "real-data ratio of the training set when --synthetic is given");
+  app.add_option("--max_classes", max_classes);
+  app.add_option("--limit_train", limit_train);
+  app.add_option("--limit_eval", limit_eval);
+  app.add_option("--resume", resume, "a run directory to continue (or, with --epochs 0, to evaluate)");
+  app.add_option("--seed", cfg.seed);
+  app.add_option("--out", out);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    FER_CHECK(loss == "ce", "--loss ", loss, ": only ce (cross-entropy) is available");
+    FER_CHECK(sampler == "random" || sampler == "balanced", "--sampler must be random or balanced");
+    FER_CHECK(!amp, "--amp: mixed precision needs the CUDA backend; this run is on the CPU (f32)");
+    FER_CHECK(augment == "standard" || augment == "none", "--augment must be standard or none");
+    data::DataOptions dopt;
+    dopt.ferplus_csv = ferplus, dopt.clean = clean, dopt.seed = cfg.seed, dopt.max_classes = max_classes;
+    dopt.limit_train = limit_train, dopt.limit_eval = limit_eval;
+    data::Splits s = data::load_splits(data_root, dopt);
+    std::printf("data: %s: %lld train, %lld val, %lld test, %lld classes\n", s.description.c_str(), (long long)s.train->size(),
+                (long long)s.val->size(), (long long)s.test->size(), (long long)s.train->num_classes());
+    if (!s.dropped.empty()) std::printf("--clean dropped %zu images (first: %s)\n", s.dropped.size(), s.dropped[0].c_str());
+    sweep::StudyData study{s.train, s.val, s.test, nullptr, s.description};
+    if (!synthetic.empty()) study.synthetic = data::load_synthetic(synthetic, s.train->class_names());
+    FER_CHECK(real_ratio == 1.0 || study.synthetic, "--real_ratio below 1 needs --synthetic");
+    sweep::RunSettings rs;
+    rs.input_size = input_size;
+    rs.augment = augment == "standard";
+    rs.imagenet_norm = imagenet_norm;
+    rs.train = cfg;
+    rs.train.balanced_sampler = sampler == "balanced";
+    rs.train.interrupted = [] { return g_stop != 0; };
+    std::signal(SIGINT, on_sigint);
+    std::filesystem::path dir(resume.empty() ? out : resume);
+    if (!resume.empty() && out != cfg.out.string() && out != resume) {
+      std::filesystem::create_directories(out);
+      std::filesystem::copy(resume, out, std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+      dir = out;
+    }
+    sweep::RunSpec run{model, real_ratio, cfg.seed, 0};
+    train::FitResult r = sweep::run_one(run, study, rs, dir);
+    if (r.interrupted) {
+      std::printf("interrupted: continue with --resume %s\n", dir.string().c_str());
+      return 130;
+    }
+    std::printf("outputs in %s (metrics.json, log.csv, tensorboard/, confusion_matrix.png, reliability.png, "
+                "predictions.csv, checkpoints/)\n", dir.string().c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train: error: %s\n", e.what());
+    return 1;
+  }
+}

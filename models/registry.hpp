@@ -1,0 +1,71 @@
+#pragma once
+// Model names for the command line -> constructors. Every model takes NHWC images [N, S, S, 3] and gives logits.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/baselines.hpp"
+#include "models/convnext.hpp"
+#include "models/custom_cnn.hpp"
+#include "models/densenet.hpp"
+#include "models/efficientnet.hpp"
+#include "models/mobilenetv3.hpp"
+#include "models/resnet.hpp"
+#include "models/shufflenetv2.hpp"
+
+namespace fer::models {
+
+struct ModelInfo {
+  std::string name;
+  std::string description;
+  std::function<std::shared_ptr<nn::Layer>(int64_t num_classes, int64_t image_size, Generator& gen)> make;
+};
+
+inline const std::vector<ModelInfo>& model_registry() {
+  static const std::vector<ModelInfo> r = {
+      {"custom_cnn", "the reference study's custom CNN (3 conv blocks, 48x48 input; any multiple of 8)",
+       [](int64_t c, int64_t s, Generator& g) { return std::make_shared<CustomCnn>(c, s, g); }},
+      {"scratch_cnn", "4-block plain CNN baseline with global average pooling",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ScratchCnn>(c, g); }},
+      {"mlp", "MLP baseline on the flattened image",
+       [](int64_t c, int64_t s, Generator& g) { return std::make_shared<Mlp>(c, s, g); }},
+      {"resnet18", "torchvision ResNet-18",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ResNet>(resnet18_spec, c, g); }},
+      {"resnet50", "torchvision ResNet-50",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ResNet>(resnet50_spec, c, g); }},
+      {"efficientnet_b0", "torchvision EfficientNet-B0",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<EfficientNet>(efficientnet_b0_spec, c, g); }},
+      {"mobilenet_v3_large", "torchvision MobileNetV3-Large",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<MobileNetV3>(mobilenet_v3_large_spec, c, g); }},
+      {"mobilenet_v3_small", "torchvision MobileNetV3-Small",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<MobileNetV3>(mobilenet_v3_small_spec, c, g); }},
+      {"shufflenet_v2_x0_5", "torchvision ShuffleNetV2 x0.5",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ShuffleNetV2>(shufflenet_v2_x0_5_spec, c, g); }},
+      {"shufflenet_v2_x1_0", "torchvision ShuffleNetV2 x1.0",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ShuffleNetV2>(shufflenet_v2_x1_0_spec, c, g); }},
+      {"densenet121", "torchvision DenseNet-121",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<DenseNet>(densenet121_spec, c, g); }},
+      {"convnext_tiny", "torchvision ConvNeXt-Tiny",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<ConvNeXt>(convnext_tiny_spec, c, g); }},
+  };
+  return r;
+}
+
+inline std::vector<std::string> model_names() {
+  std::vector<std::string> v;
+  for (const auto& m : model_registry()) v.push_back(m.name);
+  return v;
+}
+
+inline std::shared_ptr<nn::Layer> make_model(const std::string& name, int64_t num_classes, int64_t image_size,
+                                             Generator& gen = default_generator()) {
+  for (const auto& m : model_registry())
+    if (m.name == name) return m.make(num_classes, image_size, gen);
+  std::string known;
+  for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+  fail("unknown model '", name, "' (known: ", known, ")");
+}
+
+}  // namespace fer::models
