@@ -173,13 +173,16 @@ TEST_CASE("custom CNN on 2000 Fashion-MNIST images for one epoch beats chance (t
   Tensor x = Tensor::empty({batch, 48, 48, 3}), y = Tensor::empty({batch}, DType::i64);
   std::vector<int64_t> order = data::ShuffleSampler(train.size(), 5).epoch(0);
   auto batches = data::batch_spans(order, batch, true);
+  // As train_sweep does: the recording is the first batch's forward, later batches replay it.
   train.fill_batch(batches[0], x, y);
   Graph step = Graph::capture([&] { return cross_entropy(model(x), y); });
   double first_losses = 0, last_losses = 0;
   for (size_t b = 0; b < batches.size(); ++b) {
-    train.fill_batch(batches[b], x, y);
+    if (b > 0) {
+      train.fill_batch(batches[b], x, y);
+      step.forward();
+    }
     opt.zero_grad();
-    step.forward();
     step.backward();
     opt.step();
     if (b < 5) first_losses += step.output().item();
