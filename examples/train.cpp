@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
   app.add_option("--limit_eval", limit_eval);
   app.add_option("--resume", resume, "a run directory to continue (or, with --epochs 0, to evaluate)");
   app.add_option("--seed", cfg.seed);
+  std::string pretrained;
+  std::vector<std::string> freeze;
+  app.add_option("--pretrained", pretrained, "safetensors state dict to start from (tools/export_torchvision.py); a head of another size is re-initialized");
+  app.add_option("--freeze", freeze, "freeze parameters whose names start with these prefixes (e.g. conv1. layer1.)");
+  app.add_option("--backbone_lr_mult", cfg.backbone_lr_mult, "learning-rate factor for everything but the head (fc./classifier./head.)");
   app.add_option("--out", out);
   CLI11_PARSE(app, argc, argv);
   try {
@@ -85,6 +90,8 @@ int main(int argc, char** argv) {
     rs.augment = augment == "standard";
     rs.imagenet_norm = imagenet_norm;
     rs.train = cfg;
+    rs.train.freeze_prefixes = freeze;
+    rs.pretrained = pretrained;
     rs.train.balanced_sampler = sampler == "balanced";
     rs.train.interrupted = [] { return g_stop != 0; };
     std::signal(SIGINT, on_sigint);

@@ -6,6 +6,7 @@
 
 #include "fer/train/trainer.hpp"
 #include "models/custom_cnn.hpp"
+#include "models/resnet.hpp"
 
 using namespace fer;
 
@@ -137,4 +138,40 @@ TEST_CASE("eval-only from a checkpoint equals the trained model's test metrics")
   train::EvalResult e = train::evaluate(fresh, test, pp, 32);
   CHECK(e.report.accuracy == r.metrics["test"]["accuracy"].get<double>());
   CHECK(e.report.macro_f1 == doctest::Approx(r.metrics["test"]["macro_f1"].get<double>()));
+}
+
+TEST_CASE("freezing, a lower backbone learning rate, and a 1000-class checkpoint loaded into a 7-class model") {
+  auto out = std::filesystem::temp_directory_path() / "fer_test_trainer_freeze";
+  std::filesystem::remove_all(out);
+  data::InMemoryImageSet train(squares(48, 1));
+  data::Preprocess pp;
+  pp.size = 16;
+  models::CustomCnn model(3, 16);
+  std::vector<double> before;
+  for (int64_t i = 0; i < model.features[0].state_dict()[0].second.numel(); ++i)
+    before.push_back(model.features[0].state_dict()[0].second.flat(i));
+  train::TrainConfig cfg = small_config(out);
+  cfg.epochs = 1;
+  cfg.freeze_prefixes = {"features.0."};
+  cfg.backbone_lr_mult = 0.1;
+  train::fit(model, train, nullptr, nullptr, pp, pp, cfg);
+  std::vector<double> after;
+  for (int64_t i = 0; i < model.features[0].state_dict()[0].second.numel(); ++i)
+    after.push_back(model.features[0].state_dict()[0].second.flat(i));
+  CHECK(before == after);  // frozen
+  auto groups = train::trainer_detail::make_optimizer(model, cfg)->param_groups();
+  REQUIRE(groups.size() == 4);  // head/backbone x decay/no decay
+  CHECK(*groups[0].lr == doctest::Approx(cfg.lr));
+  CHECK(*groups[2].lr == doctest::Approx(cfg.lr * 0.1));
+
+  // A 1000-class ResNet-18 state dict (as tools/export_torchvision.py writes it) into a 7-class model.
+  models::ResNet big(models::resnet18_spec, 1000), small(models::resnet18_spec, 7);
+  auto path = std::filesystem::temp_directory_path() / "fer_test_r18_1000.safetensors";
+  nn::save_safetensors(big, path.string());
+  nn::LoadOptions lo;
+  lo.strict = false;
+  nn::LoadReport rep = nn::load_safetensors(small, path.string(), lo);
+  CHECK(rep.loaded.size() == 120);  // everything but fc.weight / fc.bias
+  CHECK(rep.mismatched.size() == 2);
+  CHECK(small.conv1->weight.to_vector() == big.conv1->weight.to_vector());
 }

@@ -23,6 +23,7 @@
 #include "fer/core/error.hpp"
 #include "fer/io/atomic_file.hpp"
 #include "fer/report/plot.hpp"
+#include "fer/report/yaml.hpp"
 #include "fer/sweep/plan.hpp"
 #include "fer/sweep/statistics.hpp"
 
@@ -98,26 +99,6 @@ inline std::string fmt(double v, int digits = 4) {
   return b;
 }
 inline std::string ratio_label(double r) { return fmt(r, 1); }
-
-inline YAML::Node to_yaml(const nlohmann::json& j) {
-  YAML::Node n;
-  if (j.is_object()) {
-    for (auto& [k, v] : j.items()) n[k] = to_yaml(v);
-  } else if (j.is_array()) {
-    for (const auto& v : j) n.push_back(to_yaml(v));
-  } else if (j.is_string()) {
-    n = j.get<std::string>();
-  } else if (j.is_boolean()) {
-    n = j.get<bool>();
-  } else if (j.is_number_integer()) {
-    n = j.get<int64_t>();
-  } else if (j.is_number()) {
-    n = j.get<double>();
-  } else {
-    n = YAML::Node(YAML::NodeType::Null);
-  }
-  return n;
-}
 
 inline double metric_of(const RunResult& r, const char* key) {
   if (!r.metrics.contains("test") || !r.metrics["test"].contains(key) || !r.metrics["test"][key].is_number()) return NAN;
@@ -221,7 +202,7 @@ inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, c
 
   io::write_file_atomically(out_dir / "summary.json", summary.dump(2) + "\n");
   YAML::Emitter ye;
-  ye << to_yaml(summary);
+  ye << report::to_yaml(summary);
   io::write_file_atomically(out_dir / "summary.yaml", std::string(ye.c_str()) + "\n");
   io::write_file_atomically(out_dir / "summary.md", md);
 

@@ -29,6 +29,8 @@ struct RunSettings {
   data::MixOptions::Mode mix_mode = data::MixOptions::Mode::fixed_total;
   double synthetic_multiple = 1.0;
   bool allow_repeats = true;
+  std::string pretrained;  // a safetensors state dict (torchvision/timm names) loaded before training; a head of
+                           // another size (1000 ImageNet classes) is skipped, re-initialized, and reported
 };
 
 inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const RunSettings& s, const std::filesystem::path& dir) {
@@ -58,6 +60,14 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
   Generator init(run.seed * 7919 + 17);
   manual_seed(run.seed);  // dropout masks
   auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init);
+  if (!s.pretrained.empty()) {
+    nn::LoadOptions lo;
+    lo.strict = false;
+    nn::LoadReport rep = nn::load_safetensors(*model, s.pretrained, lo);
+    if (!s.train.quiet)
+      std::printf("pretrained %s: %zu tensors loaded%s%s\n", s.pretrained.c_str(), rep.loaded.size(),
+                  rep.complete() ? "" : "; not loaded (kept their initialization): ", rep.complete() ? "" : rep.str().c_str());
+  }
   train::TrainConfig cfg = s.train;
   cfg.out = dir;
   cfg.seed = run.seed;

@@ -27,6 +27,7 @@
 #include "fer/optim/sgd.hpp"
 #include "fer/report/plot.hpp"
 #include "fer/report/tensorboard.hpp"
+#include "fer/report/yaml.hpp"
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/early_stopping.hpp"
 #include "fer/train/grad_clip.hpp"
@@ -43,6 +44,9 @@ struct TrainConfig {
   bool nesterov = false;
   double sam_rho = 0.0;            // > 0: sharpness-aware minimization around the optimizer
   bool no_decay_norm_bias = true;  // weight decay only on weights of rank >= 2
+  double backbone_lr_mult = 1.0;   // < 1: a lower learning rate for everything but the head (pretrained backbones)
+  std::vector<std::string> head_prefixes = {"fc.", "classifier.", "head."};
+  std::vector<std::string> freeze_prefixes;  // parameters whose names start with one of these are not trained
   std::string schedule = "none";   // none | step | cosine | onecycle
   int64_t warmup_epochs = 0, step_epochs = 10;
   double step_gamma = 0.1;
@@ -136,17 +140,29 @@ struct FitResult {
 
 namespace trainer_detail {
 
+inline bool has_prefix(const std::string& name, const std::vector<std::string>& prefixes) {
+  for (const auto& p : prefixes)
+    if (name.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+// Parameter groups: {head, backbone} x {decayed weights, norms and biases without decay}; frozen ones left out.
 inline std::unique_ptr<optim::Optimizer> make_optimizer(const nn::Module& model, const TrainConfig& cfg) {
-  optim::ParamGroup decay, no_decay;
+  optim::ParamGroup groups4[4];  // [backbone?][no decay?]
   for (const auto& [name, p] : model.named_parameters()) {
-    if (!p.requires_grad()) continue;
-    (cfg.no_decay_norm_bias && p.dim() <= 1 ? no_decay : decay).params.push_back(p);
+    Tensor t = p;
+    if (has_prefix(name, cfg.freeze_prefixes)) t.set_requires_grad(false);
+    if (!t.requires_grad()) continue;
+    bool backbone = cfg.backbone_lr_mult != 1.0 && !has_prefix(name, cfg.head_prefixes);
+    bool no_decay = cfg.no_decay_norm_bias && p.dim() <= 1;
+    groups4[2 * backbone + no_decay].params.push_back(p);
   }
-  decay.weight_decay = cfg.weight_decay;
-  no_decay.weight_decay = 0.0;
   std::vector<optim::ParamGroup> groups;
-  for (auto* g : {&decay, &no_decay})
-    if (!g->params.empty()) groups.push_back(*g);
+  for (int k = 0; k < 4; ++k) {
+    groups4[k].weight_decay = k % 2 ? 0.0 : cfg.weight_decay;
+    groups4[k].lr = k >= 2 ? cfg.lr * cfg.backbone_lr_mult : cfg.lr;
+    if (!groups4[k].params.empty()) groups.push_back(groups4[k]);
+  }
   FER_CHECK(!groups.empty(), "train: the model has no trainable parameters");
   if (cfg.optimizer == "sgd") {
     optim::SgdOptions o;
@@ -194,6 +210,8 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
   std::filesystem::create_directories(cfg.out);
   const int64_t c = train_set.num_classes();
   auto opt = make_optimizer(model, cfg);
+  std::vector<double> group_lr_mult;  // the schedule scales every group's own base rate
+  for (const auto& g : opt->param_groups()) group_lr_mult.push_back(*g.lr / cfg.lr);
   std::vector<Tensor> params;
   for (const auto& g : opt->param_groups())
     for (const Tensor& p : g.params) params.push_back(p);
@@ -259,7 +277,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
       data::Batch batch = data::make_batch(train_set, std::span<const int64_t>(order.data() + lo, size_t(hi - lo)),
                                            train_pp, cfg.seed, epoch);
       double lr = schedule->lr(epoch * batches + b);
-      opt->set_lr(lr);
+      for (size_t g = 0; g < opt->param_groups().size(); ++g) opt->param_groups()[g].lr = lr * group_lr_mult[g];
       auto step_loss = [&]() {
         Tensor logits = model.forward(batch.images);
         Tensor loss = cross_entropy(logits, batch.labels, loss_opt);
@@ -407,6 +425,9 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     report::save_line_chart_png(chart, cfg.out / "curves.png");
   }
   io::write_file_atomically(cfg.out / "metrics.json", m.dump(2) + "\n");
+  YAML::Emitter yaml;
+  yaml << report::to_yaml(m);
+  io::write_file_atomically(cfg.out / "metrics.yaml", std::string(yaml.c_str()) + "\n");
   res.metrics = m;
   return res;
 }
