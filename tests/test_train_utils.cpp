@@ -4,6 +4,7 @@
 
 #include "fer/train/early_stopping.hpp"
 #include "fer/train/grad_clip.hpp"
+#include "fer/train/loss_scale.hpp"
 #include "fer/train/schedule.hpp"
 #include "fixture_json.hpp"
 #include "gradcheck.hpp"
@@ -53,4 +54,19 @@ TEST_CASE("early stopping counts epochs without improvement") {
   CHECK(loss.update(0.5));
   CHECK_FALSE(loss.update(0.7));
   CHECK(loss.should_stop());
+}
+
+TEST_CASE("dynamic loss scaling: unscale, skip on overflow with backoff, growth after an interval") {
+  train::DynamicLossScaler s(1024.0, 2.0, 0.5, 3);
+  Tensor p = Tensor::zeros({3});
+  p.set_requires_grad(true);
+  p.grad_buffer().copy_(Tensor::from_vector<float>({1024.f, -2048.f, 512.f}, {3}));
+  CHECK(s.unscale({p}));
+  CHECK(p.grad().to_vector() == std::vector<double>{1.0, -2.0, 0.5});
+  for (int i = 0; i < 3; ++i) s.update(true);
+  CHECK(s.scale() == 2048.0);
+  p.grad_buffer().copy_(Tensor::from_vector<float>({INFINITY, 1.f, 1.f}, {3}));
+  CHECK_FALSE(s.unscale({p}));
+  s.update(false);
+  CHECK(s.scale() == 1024.0);
 }
