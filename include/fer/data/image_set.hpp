@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -159,9 +160,10 @@ struct Batch {
   std::vector<int64_t> indices;  // into the set
 };
 
-// Builds the batch of `indices` in parallel; sample k's augmentation draws from Generator(seed, epoch, index).
+// Builds the batch of `indices` (in parallel unless `serial`, as inside a loader thread); sample k's augmentation
+// draws from Generator(seed, epoch, index), so the result does not depend on who builds it.
 inline Batch make_batch(const ImageSet& set, std::span<const int64_t> indices, const Preprocess& p, uint64_t seed,
-                        int64_t epoch) {
+                        int64_t epoch, bool serial = false) {
   const int64_t b = int64_t(indices.size()), per = p.size * p.size * p.channels;
   Batch out;
   out.images = Tensor::empty({b, p.size, p.size, p.channels});
@@ -169,7 +171,7 @@ inline Batch make_batch(const ImageSet& set, std::span<const int64_t> indices, c
   out.indices.assign(indices.begin(), indices.end());
   float* dst = out.images.data<float>();
   int64_t* lab = out.labels.data<int64_t>();
-  parallel_for(0, b, 1, [&](int64_t lo, int64_t hi) {
+  auto build = [&](int64_t lo, int64_t hi) {
     for (int64_t k = lo; k < hi; ++k) {
       int64_t i = indices[size_t(k)];
       Generator g(seed ^ (0x9E3779B97F4A7C15ull * uint64_t(epoch + 1)) ^ (0xD1B54A32D192ED03ull * uint64_t(i + 1)));
@@ -177,7 +179,9 @@ inline Batch make_batch(const ImageSet& set, std::span<const int64_t> indices, c
       std::copy(x.begin(), x.end(), dst + k * per);
       lab[k] = set.label(i);
     }
-  });
+  };
+  if (serial) build(0, b);
+  else parallel_for(0, b, 1, build);
   return out;
 }
 

@@ -19,6 +19,7 @@
 
 #include "fer/autograd/grad_mode.hpp"
 #include "fer/data/image_set.hpp"
+#include "fer/data/loader.hpp"
 #include "fer/data/sampling.hpp"
 #include "fer/metrics/classification.hpp"
 #include "fer/ops/elementwise.hpp"
@@ -263,6 +264,8 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
     model.train();
     std::vector<int64_t> order = balanced ? balanced->epoch(epoch) : shuffle->epoch(epoch);
+    order.resize(std::min<size_t>(order.size(), size_t(batches * cfg.batch_size)));
+    data::BatchLoader loader(train_set, order, cfg.batch_size, train_pp, cfg.seed, epoch);  // assembles ahead
     auto t0 = clock::now();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
@@ -272,10 +275,9 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
         if (tty) std::printf("\n");
         return res;
       }
-      int64_t lo = b * cfg.batch_size, hi = std::min<int64_t>(int64_t(order.size()), lo + cfg.batch_size);
+      data::Batch batch = loader.next();
+      int64_t lo = b * cfg.batch_size, hi = lo + batch.labels.numel();
       if (hi - lo < 2 && hi - lo < int64_t(order.size())) continue;  // a 1-image batch breaks batch norm: skip it
-      data::Batch batch = data::make_batch(train_set, std::span<const int64_t>(order.data() + lo, size_t(hi - lo)),
-                                           train_pp, cfg.seed, epoch);
       double lr = schedule->lr(epoch * batches + b);
       for (size_t g = 0; g < opt->param_groups().size(); ++g) opt->param_groups()[g].lr = lr * group_lr_mult[g];
       auto step_loss = [&]() {
