@@ -14,6 +14,7 @@
 #include "models/mobilenetv3.hpp"
 #include "models/resnet.hpp"
 #include "models/shufflenetv2.hpp"
+#include "models/tf_efficientnet.hpp"
 
 namespace fer::models {
 
@@ -47,6 +48,8 @@ inline const std::vector<ModelInfo>& model_registry() {
        [](int64_t c, int64_t, Generator& g) { return std::make_shared<ShuffleNetV2>(shufflenet_v2_x1_0_spec, c, g); }},
       {"densenet121", "torchvision DenseNet-121",
        [](int64_t c, int64_t, Generator& g) { return std::make_shared<DenseNet>(densenet121_spec, c, g); }},
+      {"tf_efficientnet_b0_ns", "timm tf_efficientnet_b0(_ns): TensorFlow 'same' padding, BN eps 1e-3, timm names",
+       [](int64_t c, int64_t, Generator& g) { return std::make_shared<TfEfficientNet>(efficientnet_b0_spec, c, g); }},
       {"convnext_tiny", "torchvision ConvNeXt-Tiny",
        [](int64_t c, int64_t, Generator& g) { return std::make_shared<ConvNeXt>(convnext_tiny_spec, c, g); }},
   };

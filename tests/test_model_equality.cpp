@@ -92,7 +92,7 @@ TEST_CASE("backbones equal torchvision on deterministic weights: eval logits, a 
     }
     // Training step: batch norm in training mode, dropout and stochastic depth off (as the script).
     model->train();
-    for (auto& [mname, m] : model->named_modules())
+    for (auto& [mname, m] : model->named_modules())  // (timm's DropPath is our StochasticDepth)
       if (dynamic_cast<nn::Dropout*>(m) || dynamic_cast<models::StochasticDepth*>(m)) m->eval();
     Tensor logits = model->forward(det_input(64, 4));
     Tensor loss = cross_entropy(logits, Tensor::from_vector<int64_t>({1, 5, 0, 3}, {4}));

@@ -28,7 +28,8 @@ TEST_CASE("every backbone has torchvision's state_dict keys, order and shapes, a
       {"shufflenet_v2_x0_5", models::parameter_count(models::shufflenet_v2_x0_5_spec, 7)},
       {"shufflenet_v2_x1_0", models::parameter_count(models::shufflenet_v2_x1_0_spec, 7)},
       {"densenet121", models::parameter_count(models::densenet121_spec, 7)},
-      {"convnext_tiny", models::parameter_count(models::convnext_tiny_spec, 7)}};
+      {"convnext_tiny", models::parameter_count(models::convnext_tiny_spec, 7)},
+      {"tf_efficientnet_b0_ns", models::parameter_count(models::efficientnet_b0_spec, 7)}};  // timm: same count
   for (const auto& [name, count] : backbones) {
     CAPTURE(std::string(name));
     auto m = models::make_model(name, 7, 64);

@@ -20,6 +20,9 @@ import torch.nn.functional as F
 import torchvision.models as tvm
 from torchvision.ops import StochasticDepth
 
+# tf_efficientnet_b0_ns comes from timm (not a Debian package): run the script for it from a virtual environment
+# that sees Debian's torch, e.g. python3 -m venv --system-site-packages /tmp/t && /tmp/t/bin/pip install timm==0.9.2
+# && /tmp/t/bin/python tools/make_fixtures.py tf_efficientnet_b0_ns
 MODELS = ["resnet18", "resnet50", "efficientnet_b0", "mobilenet_v3_large", "mobilenet_v3_small",
           "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "densenet121", "convnext_tiny"]
 NUM_CLASSES = 7
@@ -82,13 +85,20 @@ def first_of(t):
     return t.detach().flatten()[:KEEP].tolist()
 
 
+def build(name):
+    if name.startswith("tf_"):
+        import timm
+        return timm.create_model(name, num_classes=NUM_CLASSES)
+    return getattr(tvm, name)(num_classes=NUM_CLASSES)
+
+
 def train_step(model, dtype):
     with torch.no_grad():
         fill(model)
     model = model.to(dtype)
     model.train()
     for m in model.modules():
-        if isinstance(m, (torch.nn.Dropout, StochasticDepth)):
+        if isinstance(m, (torch.nn.Dropout, StochasticDepth)) or type(m).__name__ == "DropPath":
             m.eval()
     logits = model(det_input(64, 4).to(dtype))
     loss = F.cross_entropy(logits, torch.tensor([1, 5, 0, 3]))
@@ -110,7 +120,7 @@ def main():
     out = json.load(open(path)) if os.path.exists(path) else {}
     torch.set_num_threads(2)
     for name in names:
-        model = getattr(tvm, name)(num_classes=NUM_CLASSES)
+        model = build(name)
         with torch.no_grad():
             fill(model)
         model.eval()
@@ -121,7 +131,7 @@ def main():
         # One training step: BN in training mode, dropout / stochastic depth off. It runs in f32 (the values
         # committed) and in f64: their difference is how sensitive each gradient is to f32 rounding (deep
         # batch-normalized nets amplify it), recorded as grad_f32_noise so the test can tell rounding from error.
-        steps = {dt: train_step(getattr(tvm, name)(num_classes=NUM_CLASSES), dt) for dt in (torch.float32, torch.float64)}
+        steps = {dt: train_step(build(name), dt) for dt in (torch.float32, torch.float64)}
         f32, f64 = steps[torch.float32], steps[torch.float64]
         rec["loss"] = f32["loss"]
         rec["grads"] = {n: first_of(g) for n, g in f32["grads"].items()}

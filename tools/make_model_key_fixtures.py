@@ -8,7 +8,11 @@ import torchvision.models as tvm
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "models")
 for name in sys.argv[1:] or ["resnet18", "resnet50"]:
-    sd = getattr(tvm, name)(num_classes=7).state_dict()
+    if name.startswith("tf_"):  # timm (see tools/make_fixtures.py for the virtual environment)
+        import timm
+        sd = timm.create_model(name, num_classes=7).state_dict()
+    else:
+        sd = getattr(tvm, name)(num_classes=7).state_dict()
     with open(os.path.join(OUT, f"{name}_keys.txt"), "w") as f:
         for k, v in sd.items():
             f.write(f"{k} {list(v.shape)}\n".replace(" ", "", 0))
