@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed);
   std::string pretrained;
   std::vector<std::string> freeze;
+  int64_t hidden_head = 0;
+  app.add_option("--hidden_head", hidden_head, "> 0: classifier -> this many features -> ReLU -> Dropout -> Linear (the reference's transfer head, e.g. 256)");
   app.add_option("--pretrained", pretrained, "safetensors state dict to start from (tools/export_torchvision.py); a head of another size is re-initialized");
   app.add_option("--freeze", freeze, "freeze parameters whose names start with these prefixes (e.g. conv1. layer1.)");
   app.add_option("--backbone_lr_mult", cfg.backbone_lr_mult, "learning-rate factor for everything but the head (fc./classifier./head.)");
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
     rs.train = cfg;
     rs.train.freeze_prefixes = freeze;
     rs.pretrained = pretrained;
+    rs.hidden_head = hidden_head;
     rs.train.balanced_sampler = sampler == "balanced";
     rs.train.interrupted = [] { return g_stop != 0; };
     std::signal(SIGINT, on_sigint);

@@ -62,10 +62,34 @@ inline std::vector<std::string> model_names() {
   return v;
 }
 
+// The reference's transfer model: the backbone's classifier outputs `hidden` features, then ReLU -> Dropout ->
+// Linear(hidden, num_classes) as "hidden_head.{0,1,2}". The backbone keeps its own names (so pretrained weights
+// load by name; its classifier, now of another size, is re-initialized).
+class HiddenHeadModel : public nn::Layer {
+ public:
+  nn::Sequential hidden_head;
+  HiddenHeadModel(std::shared_ptr<nn::Layer> backbone, int64_t hidden, int64_t num_classes, double dropout, Generator& gen)
+      : backbone_(std::move(backbone)) {
+    for (auto& [name, child] : backbone_->named_children()) register_module(name, *child);
+    hidden_head.emplace<nn::ReLU>();
+    hidden_head.emplace<nn::Dropout>(dropout, gen);
+    hidden_head.emplace<nn::Linear>(hidden, num_classes, true, gen);
+    register_module("hidden_head", hidden_head);
+  }
+  Tensor forward(const Tensor& x) override { return hidden_head(backbone_->forward(x)); }
+
+ private:
+  std::shared_ptr<nn::Layer> backbone_;
+};
+
 inline std::shared_ptr<nn::Layer> make_model(const std::string& name, int64_t num_classes, int64_t image_size,
-                                             Generator& gen = default_generator()) {
+                                             Generator& gen = default_generator(), int64_t hidden_head = 0,
+                                             double head_dropout = 0.5) {
   for (const auto& m : model_registry())
-    if (m.name == name) return m.make(num_classes, image_size, gen);
+    if (m.name == name) {
+      if (hidden_head <= 0) return m.make(num_classes, image_size, gen);
+      return std::make_shared<HiddenHeadModel>(m.make(hidden_head, image_size, gen), hidden_head, num_classes, head_dropout, gen);
+    }
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
   fail("unknown model '", name, "' (known: ", known, ")");

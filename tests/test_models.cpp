@@ -63,3 +63,16 @@ TEST_CASE("every registered model runs at 48 and 64 px") {
   }
   CHECK_THROWS_WITH_AS(models::make_model("vgg", 7, 48), doctest::Contains("unknown model 'vgg'"), Error);
 }
+
+TEST_CASE("the reference's transfer head: classifier to 256, ReLU, Dropout, Linear; backbone names unchanged") {
+  auto m = models::make_model("resnet18", 7, 64, default_generator(), 256);
+  std::map<std::string, Shape> shapes;
+  for (const auto& [n, t] : m->state_dict()) shapes[n] = t.shape();
+  CHECK(shapes.at("conv1.weight") == Shape{64, 3, 7, 7});
+  CHECK(shapes.at("fc.weight") == Shape{256, 512});
+  CHECK(shapes.at("hidden_head.2.weight") == Shape{7, 256});
+  CHECK(m->num_parameters() == models::parameter_count(models::resnet18_spec, 256) + 256 * 7 + 7);
+  m->eval();
+  InferenceGuard g;
+  CHECK(m->forward(Tensor::randn({2, 64, 64, 3}, DType::f32, default_generator())).shape() == Shape{2, 7});
+}

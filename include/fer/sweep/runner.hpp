@@ -29,6 +29,7 @@ struct RunSettings {
   data::MixOptions::Mode mix_mode = data::MixOptions::Mode::fixed_total;
   double synthetic_multiple = 1.0;
   bool allow_repeats = true;
+  int64_t hidden_head = 0;  // > 0: the reference's transfer head (classifier -> hidden, ReLU, Dropout, Linear)
   std::string pretrained;  // a safetensors state dict (torchvision/timm names) loaded before training; a head of
                            // another size (1000 ImageNet classes) is skipped, re-initialized, and reported
 };
@@ -59,7 +60,7 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
 
   Generator init(run.seed * 7919 + 17);
   manual_seed(run.seed);  // dropout masks
-  auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init);
+  auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init, s.hidden_head);
   if (!s.pretrained.empty()) {
     nn::LoadOptions lo;
     lo.strict = false;
