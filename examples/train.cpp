@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
     std::printf("data: %s: %lld train, %lld val, %lld test, %lld classes\n", s.description.c_str(), (long long)s.train->size(),
                 (long long)s.val->size(), (long long)s.test->size(), (long long)s.train->num_classes());
     if (!s.dropped.empty()) std::printf("--clean dropped %zu images (first: %s)\n", s.dropped.size(), s.dropped[0].c_str());
+    size_t nc = size_t(s.train->num_classes());
+    std::printf("%s", data::class_distribution_table(s.train->class_names(), {{"train", data::count_classes(s.train->labels(), nc)},
+                                                                              {"val", data::count_classes(s.val->labels(), nc)},
+                                                                              {"test", data::count_classes(s.test->labels(), nc)}})
+                          .c_str());
     sweep::StudyData study{s.train, s.val, s.test, nullptr, s.description};
     if (!synthetic.empty()) study.synthetic = data::load_synthetic(synthetic, s.train->class_names());
     FER_CHECK(real_ratio == 1.0 || study.synthetic, "--real_ratio below 1 needs --synthetic");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fer/core/rng.hpp"
@@ -78,6 +79,37 @@ inline std::vector<FileSample> limit_files(const std::vector<FileSample>& f, siz
   return out;
 }
 
+// Hygiene for image files: decodes each once; drops blank images and later copies of an earlier image (same
+// decoded pixels: equal 64-bit hashes confirmed by comparing the pixels).
+inline std::vector<FileSample> clean_files(const std::vector<FileSample>& files, std::vector<std::string>& dropped,
+                                           const HygieneOptions& opt = {}) {
+  std::vector<FileSample> keep;
+  std::unordered_map<uint64_t, std::vector<size_t>> first_by_hash;  // -> indices into keep
+  for (const FileSample& f : files) {
+    io::Image img = io::read_image(f.path);
+    double sd = pixel_std(img.pixels.data(), img.pixels.size());
+    if (sd < opt.min_pixel_std) {
+      dropped.push_back(f.path.string() + ": blank (pixel std " + std::to_string(sd) + ")");
+      continue;
+    }
+    uint64_t h = fnv1a64(img.pixels.data(), img.pixels.size()) ^ uint64_t(img.height * 131 + img.width * 7 + img.channels);
+    bool duplicate = false;
+    for (size_t k : first_by_hash[h]) {
+      io::Image other = io::read_image(keep[k].path);
+      if (other.height == img.height && other.width == img.width && other.pixels == img.pixels) {
+        dropped.push_back(f.path.string() + ": duplicate of " + keep[k].path.string() +
+                          (keep[k].label != f.label ? " with a different label" : ""));
+        duplicate = true;
+        break;
+      }
+    }
+    if (duplicate) continue;
+    first_by_hash[h].push_back(keep.size());
+    keep.push_back(f);
+  }
+  return keep;
+}
+
 }  // namespace sources_detail
 
 // Builds the three splits from an in-memory train/(val)/test triple.
@@ -129,6 +161,9 @@ inline Splits load_splits(const std::string& source, const DataOptions& o) {
   }
   FolderSplits f = read_image_folder(p);
   std::string desc = "image folders " + source + " (layout " + f.layout + ")";
+  std::vector<std::string> dropped;
+  if (o.clean)
+    for (auto* split : {&f.train, &f.val, &f.test}) *split = clean_files(*split, dropped);
   size_t nc = f.class_names.size();
   if (f.val.empty() && o.val_fraction > 0) {
     std::vector<int32_t> labels;
@@ -146,6 +181,7 @@ inline Splits load_splits(const std::string& source, const DataOptions& o) {
   s.val = std::make_shared<FileImageSet>(limit_files(f.val, nc, o.limit_eval, o.seed + 1), f.class_names);
   s.test = std::make_shared<FileImageSet>(limit_files(f.test, nc, o.limit_eval, o.seed + 2), f.class_names);
   s.description = desc;
+  s.dropped = dropped;
   return s;
 }
 
