@@ -175,3 +175,18 @@ TEST_CASE("freezing, a lower backbone learning rate, and a 1000-class checkpoint
   CHECK(rep.mismatched.size() == 2);
   CHECK(small.conv1->weight.to_vector() == big.conv1->weight.to_vector());
 }
+
+TEST_CASE("SAM (rho 0.05 around Adam) trains and leaves the weights at the base step, not at the climbed point") {
+  auto out = std::filesystem::temp_directory_path() / "fer_test_trainer_sam";
+  std::filesystem::remove_all(out);
+  data::InMemoryImageSet train(squares(96, 1)), test(squares(30, 3));
+  data::Preprocess pp;
+  pp.size = 16;
+  manual_seed(11);
+  models::CustomCnn model(3, 16);
+  train::TrainConfig cfg = small_config(out);
+  cfg.epochs = 5, cfg.sam_rho = 0.05;
+  train::FitResult r = train::fit(model, train, nullptr, &test, pp, pp, cfg);
+  CHECK(r.metrics["history"][4]["train_loss"].get<double>() < r.metrics["history"][0]["train_loss"].get<double>());
+  CHECK(r.metrics["test"]["accuracy"].get<double>() > 0.6);
+}

@@ -10,7 +10,8 @@
 
 namespace fer::train {
 
-inline double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+// The global L2 norm of the parameters' gradients (undefined gradients count as zero).
+inline double grad_norm(const std::vector<Tensor>& params) {
   double sq = 0;
   for (const Tensor& p : params) {
     Tensor g = p.grad();
@@ -21,7 +22,11 @@ inline double clip_grad_norm(const std::vector<Tensor>& params, double max_norm)
       for (int64_t i = 0; i < g.numel(); ++i) sq += double(d[i]) * double(d[i]);
     });
   }
-  double total = std::sqrt(sq);
+  return std::sqrt(sq);
+}
+
+inline double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  double total = grad_norm(params);
   double coef = max_norm / (total + 1e-6);
   if (coef < 1.0 && std::isfinite(total))
     for (const Tensor& p : params) {

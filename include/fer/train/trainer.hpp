@@ -297,10 +297,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
       auto [v, logits] = step_loss();
       if (cfg.sam_rho > 0) {
         // SAM: climb to w + rho * g / |g|, take the gradient there, come back, step with it.
-        double norm = 0;
-        for (const Tensor& p : params)
-          if (p.grad().defined()) norm += std::pow(clip_grad_norm({p}, INFINITY), 2);
-        norm = std::sqrt(norm) + 1e-12;
+        double norm = grad_norm(params) + 1e-12;
         std::vector<Tensor> eps;
         for (const Tensor& p : params) {
           Tensor e = p.grad().defined() ? scale(p.grad(), cfg.sam_rho / norm) : Tensor();
