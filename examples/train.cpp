@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   app.add_option("--label_smoothing", cfg.label_smoothing);
   app.add_option("--grad_clip", cfg.grad_clip);
   app.add_option("--patience", cfg.patience, "early stopping on validation macro-F1 (epochs)");
-  app.add_option("--augment", augment, "standard or none");
+  app.add_option("--augment", augment, "standard, light (flip + padded crop) or none");
   app.add_flag("--imagenet_norm", imagenet_norm, "normalize with ImageNet mean/std (pretrained weights)");
   app.add_flag("--amp", amp, "mixed precision (CUDA only)");
   app.add_flag("--clean", clean, "drop blank and duplicate images (listed)");
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     FER_CHECK(loss == "ce", "--loss ", loss, ": only ce (cross-entropy) is available");
     FER_CHECK(sampler == "random" || sampler == "balanced", "--sampler must be random or balanced");
     FER_CHECK(!amp, "--amp: mixed precision needs the CUDA backend; this run is on the CPU (f32)");
-    FER_CHECK(augment == "standard" || augment == "none", "--augment must be standard or none");
+    FER_CHECK(augment == "standard" || augment == "light" || augment == "none", "--augment must be standard, light or none");
     data::DataOptions dopt;
     dopt.ferplus_csv = ferplus, dopt.clean = clean, dopt.seed = cfg.seed, dopt.max_classes = max_classes;
     dopt.limit_train = limit_train, dopt.limit_eval = limit_eval;
@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
     FER_CHECK(real_ratio == 1.0 || study.synthetic, "--real_ratio below 1 needs --synthetic");
     sweep::RunSettings rs;
     rs.input_size = input_size;
-    rs.augment = augment == "standard";
+    rs.augment = augment != "none";
+    rs.light_augment = augment == "light";
     rs.imagenet_norm = imagenet_norm;
     rs.train = cfg;
     rs.train.freeze_prefixes = freeze;

@@ -24,6 +24,12 @@ struct AugmentOptions {
   double randaugment_magnitude = 9;    //   brightness, contrast, solarize, posterize} at magnitude m of 30
   bool any_geometric() const { return crop_padding > 0 || resized_crop_min_scale < 1 || rotation_degrees > 0 || randaugment_ops > 0; }
 
+  // Flip and a padded random crop (the CIFAR/Fashion-MNIST recipe).
+  static AugmentOptions light(int64_t size) {
+    AugmentOptions a;
+    a.crop_padding = std::max<int64_t>(1, size / 8);
+    return a;
+  }
   // The defaults FER practitioners use at 48-64 px: flip, 10% padding crop, +-10 degrees, mild jitter, erasing.
   static AugmentOptions standard(int64_t size) {
     AugmentOptions a;

@@ -25,6 +25,7 @@ struct RunSettings {
   train::TrainConfig train;          // out/seed/resume are set per run
   int64_t input_size = 64;
   bool augment = true;
+  bool light_augment = false;  // flip + padded crop only
   bool imagenet_norm = false;
   data::MixOptions::Mode mix_mode = data::MixOptions::Mode::fixed_total;
   double synthetic_multiple = 1.0;
@@ -56,7 +57,7 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
   eval_pp.size = s.input_size;
   data::Preprocess train_pp = eval_pp;
   train_pp.augment = s.augment;
-  train_pp.aug = data::AugmentOptions::standard(s.input_size);
+  train_pp.aug = s.light_augment ? data::AugmentOptions::light(s.input_size) : data::AugmentOptions::standard(s.input_size);
 
   Generator init(run.seed * 7919 + 17);
   manual_seed(run.seed);  // dropout masks
