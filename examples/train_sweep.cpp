@@ -262,6 +262,9 @@ int main(int argc, char** argv) {
   app.add_option("--slurm-shards", slurm_shards, "number of array tasks for --emit-slurm");
   app.add_option("--merge", merge_dirs, "sweep directories whose runs make one report in --out")->expected(1, -1);
   app.add_option("--stop-after", stop_after, "stop cleanly after this many runs (as a Ctrl-C would)")->group("");
+  std::string kill_after;
+  app.add_option("--kill-after", kill_after, "RUN:EPOCH: SIGKILL this process once that epoch of that run is checkpointed "
+                 "(the resume test's kill at a known point)")->group("");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -365,6 +368,13 @@ int main(int argc, char** argv) {
                   finished_now ? (", ETA " + train::trainer_detail::fmt_duration(spent / double(finished_now) * double(left))).c_str() : "");
       auto t0 = std::chrono::steady_clock::now();
       train::FitResult fr;
+      settings.train.checkpointed = nullptr;
+      if (!kill_after.empty() && kill_after.rfind(run.id() + ":", 0) == 0) {
+        int64_t at = std::stoll(kill_after.substr(run.id().size() + 1));
+        settings.train.checkpointed = [at](int64_t epochs_done) {
+          if (epochs_done == at) std::raise(SIGKILL);
+        };
+      }
       try {
         fr = sweep::run_one(run, study, settings, out / "runs" / run.id());
       } catch (const std::exception& e) {

@@ -14,10 +14,10 @@ class Mlp : public nn::Layer {
     net.emplace<nn::Flatten>();
     net.emplace<nn::Linear>(3 * image_size * image_size, 512, true, gen);
     net.emplace<nn::ReLU>();
-    net.emplace<nn::Dropout>(0.5, gen);
+    net.emplace<nn::Dropout>(0.5);
     net.emplace<nn::Linear>(512, 256, true, gen);
     net.emplace<nn::ReLU>();
-    net.emplace<nn::Dropout>(0.5, gen);
+    net.emplace<nn::Dropout>(0.5);
     net.emplace<nn::Linear>(256, num_classes, true, gen);
     register_module("net", net);
   }
@@ -47,7 +47,7 @@ class ScratchCnn : public nn::Layer {
     }
     features.emplace<nn::AdaptiveAvgPool2d>(1);
     classifier.emplace<nn::Flatten>();
-    classifier.emplace<nn::Dropout>(0.3, gen);
+    classifier.emplace<nn::Dropout>(0.3);
     classifier.emplace<nn::Linear>(256, num_classes, true, gen);
     register_module("features", features);
     register_module("classifier", classifier);

@@ -78,13 +78,13 @@ class LayerNormChannels : public nn::Layer {
 // torchvision.ops.StochasticDepth in "row" mode.
 class StochasticDepth : public nn::Layer {
  public:
-  explicit StochasticDepth(double p, Generator& gen = default_generator()) : p_(p), gen_(&gen) {}
-  Tensor forward(const Tensor& x) override { return stochastic_depth(x, p_, true, is_training(), *gen_); }
+  // Draws from the default generator (checkpointed with the run), like Dropout.
+  explicit StochasticDepth(double p) : p_(p) {}
+  Tensor forward(const Tensor& x) override { return stochastic_depth(x, p_, true, is_training(), default_generator()); }
   double p() const { return p_; }
 
  private:
   double p_;
-  Generator* gen_;
 };
 
 // A module without parameters that still takes an index in a Sequential (torchvision's Permute in ConvNeXt: NHWC

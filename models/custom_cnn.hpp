@@ -52,7 +52,7 @@ class CustomCnn : public nn::Layer {
     int64_t side = image_size / 8;
     classifier.emplace<nn::Flatten>();
     classifier.emplace<nn::Linear>(w[3] * side * side, CustomCnnSpec::hidden, true, gen);
-    classifier.emplace<nn::Dropout>(CustomCnnSpec::dropout, gen);
+    classifier.emplace<nn::Dropout>(CustomCnnSpec::dropout);
     classifier.emplace<nn::ReLU>();
     classifier.emplace<nn::Linear>(CustomCnnSpec::hidden, num_classes, true, gen);
     register_module("features", features);

@@ -48,7 +48,7 @@ class EfficientNet : public nn::Layer {
       features.push_back(stage);
     }
     features.push_back(conv_norm_act(spec.stages.back().out, spec.last_channels, 1, {1, 1, nn::Activation::silu, eps, 0.1}, gen));
-    classifier.emplace<nn::Dropout>(spec.dropout, gen);
+    classifier.emplace<nn::Dropout>(spec.dropout);
     auto& fc = classifier.emplace<nn::Linear>(spec.last_channels, num_classes, true, gen);
     double range = 1.0 / std::sqrt(double(num_classes));
     nn::init::uniform_(fc.weight, -range, range, gen);

@@ -45,7 +45,7 @@ class MobileNetV3 : public nn::Layer {
     features.push_back(conv_norm_act(spec.blocks.back().out, spec.last_conv(), 1, {1, 1, nn::Activation::hardswish, eps, mom}, gen));
     auto& fc1 = classifier.emplace<nn::Linear>(spec.last_conv(), spec.last_channel, true, gen);
     classifier.emplace<nn::Hardswish>();
-    classifier.emplace<nn::Dropout>(spec.dropout, gen);
+    classifier.emplace<nn::Dropout>(spec.dropout);
     auto& fc2 = classifier.emplace<nn::Linear>(spec.last_channel, num_classes, true, gen);
     for (nn::Linear* l : {&fc1, &fc2}) nn::init::normal_(l->weight, 0.0, 0.01, gen), nn::init::zeros_(l->bias);
     register_module("features", features);

@@ -72,7 +72,7 @@ class HiddenHeadModel : public nn::Layer {
       : backbone_(std::move(backbone)) {
     for (auto& [name, child] : backbone_->named_children()) register_module(name, *child);
     hidden_head.emplace<nn::ReLU>();
-    hidden_head.emplace<nn::Dropout>(dropout, gen);
+    hidden_head.emplace<nn::Dropout>(dropout);
     hidden_head.emplace<nn::Linear>(hidden, num_classes, true, gen);
     register_module("hidden_head", hidden_head);
   }

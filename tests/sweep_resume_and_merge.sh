@@ -18,17 +18,16 @@ tables() {  # the numbers of a summary, without paths
 # 1. Straight through.
 "$exe" "${args[@]}" --out "$work/straight" > "$work/straight.log"
 
-# 2. Killed (SIGKILL) while its second run trains, then resumed with the same command.
-"$exe" "${args[@]}" --out "$work/killed" > "$work/killed.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do
-  [ -f "$work/killed/runs/mlp-r1.00-s3/checkpoints/last/trainer.json" ] && break
-  [ -f "$work/killed/runs/mlp-r0.00-s3/metrics.json" ] && [ -d "$work/killed/runs/mlp-r1.00-s3" ] && break
-  sleep 0.1
-done
-kill -9 "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
+# 2. Killed (SIGKILL) right after the first epoch of its second run is checkpointed, then resumed with the same
+#    command: that run must continue from its checkpoint (not restart) and end as the straight one did.
+set +e
+"$exe" "${args[@]}" --kill-after mlp-r1.00-s3:1 --out "$work/killed" > "$work/killed.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 137 ] || { echo "the sweep was to be killed (137), it exited $rc"; cat "$work/killed.log"; exit 1; }
 "$exe" "${args[@]}" --out "$work/killed" > "$work/resumed.log"
+grep -q "resumed from .*mlp-r1.00-s3/checkpoints/last at epoch 1" "$work/resumed.log" ||
+  { echo "the killed run did not resume from its epoch-1 checkpoint"; cat "$work/resumed.log"; exit 1; }
 grep -q "already done" "$work/resumed.log"
 
 # 3. Two shards, merged.

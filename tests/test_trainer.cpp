@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "fer/train/trainer.hpp"
+#include "models/baselines.hpp"
 #include "models/custom_cnn.hpp"
 #include "models/resnet.hpp"
 
@@ -75,35 +76,53 @@ TEST_CASE("trainer learns a small problem and writes every run output") {
   CHECK(m["images_per_second"].get<double>() > 0);
 }
 
-TEST_CASE("a resumed run ends with bit-identical weights") {
+// Trains straight through, and again "killed" after epoch 2 and resumed in a fresh model, as train_sweep does:
+// models built from their own initialization generator (which dropout must not draw from), augmentation on.
+template <class MakeModel>
+void check_bit_identical_resume(const char* name, MakeModel make) {
   data::InMemoryImageSet train(squares(64, 1)), val(squares(15, 2));
   data::Preprocess pp;
   pp.size = 16;
   pp.augment = true;
   pp.aug = data::AugmentOptions::standard(16);
-  auto straight_dir = std::filesystem::temp_directory_path() / "fer_test_trainer_straight";
-  auto split_dir = std::filesystem::temp_directory_path() / "fer_test_trainer_split";
+  auto straight_dir = std::filesystem::temp_directory_path() / (std::string("fer_test_trainer_straight_") + name);
+  auto split_dir = std::filesystem::temp_directory_path() / (std::string("fer_test_trainer_split_") + name);
   std::filesystem::remove_all(straight_dir), std::filesystem::remove_all(split_dir);
 
   manual_seed(3);
-  models::CustomCnn a(3, 16);
-  train::fit(a, train, &val, nullptr, pp, pp, small_config(straight_dir));
+  Generator init_a(17);
+  auto a = make(init_a);
+  train::fit(*a, train, &val, nullptr, pp, pp, small_config(straight_dir));
 
   manual_seed(3);
-  models::CustomCnn b(3, 16);
+  Generator init_b(17);
+  auto b = make(init_b);
   train::TrainConfig first = small_config(split_dir);
   first.epochs = 2;  // "killed" after epoch 2
-  train::fit(b, train, &val, nullptr, pp, pp, first);
-  manual_seed(999);  // whatever happened in between
-  models::CustomCnn c(3, 16);
+  train::fit(*b, train, &val, nullptr, pp, pp, first);
+  manual_seed(3);  // a restarted process seeds as the first did
+  Generator init_c(17);
+  auto c = make(init_c);
   train::TrainConfig rest = small_config(split_dir);
   rest.resume = split_dir;
-  train::fit(c, train, &val, nullptr, pp, pp, rest);
+  train::fit(*c, train, &val, nullptr, pp, pp, rest);
   // Compare the last checkpoints (fit reloads the best weights at the end).
-  models::CustomCnn la(3, 16), lc(3, 16);
-  nn::load_safetensors(la, (straight_dir / "checkpoints/last/model.safetensors").string());
-  nn::load_safetensors(lc, (split_dir / "checkpoints/last/model.safetensors").string());
-  CHECK(weights_of(la) == weights_of(lc));
+  Generator unused(0);
+  auto la = make(unused), lc = make(unused);
+  nn::load_safetensors(*la, (straight_dir / "checkpoints/last/model.safetensors").string());
+  nn::load_safetensors(*lc, (split_dir / "checkpoints/last/model.safetensors").string());
+  std::vector<double> wa = weights_of(*la), wc = weights_of(*lc), w0 = weights_of(*make(unused));
+  CHECK(wa == wc);
+  CHECK(wa != w0);  // the comparison is of trained weights
+}
+
+TEST_CASE("a resumed run ends with bit-identical weights") {
+  SUBCASE("custom CNN (batch norm, dropout 0.25)") {
+    check_bit_identical_resume("custom_cnn", [](Generator& g) { return std::make_unique<models::CustomCnn>(3, 16, g); });
+  }
+  SUBCASE("MLP (two dropout 0.5 layers)") {
+    check_bit_identical_resume("mlp", [](Generator& g) { return std::make_unique<models::Mlp>(3, 16, g); });
+  }
 }
 
 TEST_CASE("a NaN loss stops training with a clear message and keeps the last good checkpoint") {

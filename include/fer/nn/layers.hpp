@@ -129,14 +129,14 @@ class BatchNorm2d : public Layer {
 // any recorded step), identity in eval mode.
 class Dropout : public Layer {
  public:
-  explicit Dropout(double p = 0.5, Generator& gen = default_generator()) : p_(p), gen_(&gen) {
-    FER_CHECK(p >= 0 && p <= 1, "Dropout: p must be in [0, 1], got ", p);
-  }
-  Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training(), *gen_); }
+  // Masks come from the default generator at each forward, as in PyTorch: it is the one RNG a checkpoint saves and a
+  // resumed run restores, so a model must not keep a generator of its own (an initialization generator would make a
+  // resumed run draw other masks).
+  explicit Dropout(double p = 0.5) : p_(p) { FER_CHECK(p >= 0 && p <= 1, "Dropout: p must be in [0, 1], got ", p); }
+  Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training(), default_generator()); }
 
  private:
   double p_;
-  Generator* gen_;
 };
 
 enum class Activation { relu, relu6, leaky_relu, gelu, silu, hardswish, hardsigmoid, sigmoid, tanh, identity };

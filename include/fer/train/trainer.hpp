@@ -63,6 +63,8 @@ struct TrainConfig {
   // Polled after every batch: when it returns true the run stops at once, keeping the checkpoints of the last
   // finished epoch (so --resume continues exactly there). Ctrl-C handlers set it.
   std::function<bool()> interrupted;
+  // Called with the number of finished epochs once their checkpoints are on disk (tests kill a run here).
+  std::function<void(int64_t)> checkpointed;
 };
 
 struct EvalResult {
@@ -373,6 +375,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
                          {"config", {{"seed", cfg.seed}, {"optimizer", cfg.optimizer}, {"lr", cfg.lr}}}};
     if (improved) save_checkpoint(cfg.out / "checkpoints" / "best", model, nullptr, st);
     save_checkpoint(cfg.out / "checkpoints" / "last", model, opt.get(), st);
+    if (cfg.checkpointed) cfg.checkpointed(epoch + 1);
     res.epochs_run = epoch + 1;
     if (stopper.should_stop()) {
       res.stopped_early = true;
