@@ -5,12 +5,31 @@
 #include "fer/autograd/tape.hpp"
 #include "fer/backend/cpu/elementwise.hpp"
 
+// Runs the kernel `fn` of the backend that holds `t`: fer::cpu::fn on the CPU, fer::gpu::fn on a CUDA device (the
+// CUDA backend mirrors the CPU backend's signatures, declared in fer/backend/cuda/<family>.hpp). Builds without
+// CUDA compile only the CPU call.
+#ifdef FER_WITH_CUDA
+#define FER_KERNEL(t, fn, ...) ((t).device().is_cuda() ? ::fer::gpu::fn(__VA_ARGS__) : ::fer::cpu::fn(__VA_ARGS__))
+#else
+#define FER_KERNEL(t, fn, ...) ::fer::cpu::fn(__VA_ARGS__)
+#endif
+
 namespace fer::ops_detail {
 
 // Ops without a CUDA kernel yet say so clearly instead of reading device memory on the host.
 inline void require_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts)
     if (t && t->defined()) FER_CHECK(t->device().is_cpu(), op, ": no kernel for device ", t->device().str(), " yet");
+}
+
+// All defined tensors on one device (kernels read their inputs where they run).
+inline void require_same_device(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t || !t->defined()) continue;
+    if (!first) first = t;
+    else FER_CHECK(t->device() == first->device(), op, ": tensors on ", first->device().str(), " and ", t->device().str());
+  }
 }
 
 inline void require_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
