@@ -12,7 +12,7 @@
 
 namespace fer::cuda_test {
 
-inline Device gpu() { return Device::cuda(0); }
+inline Device cuda0() { return Device::cuda(0); }  // not gpu(): that is the backend namespace
 
 // Uniform values in [lo, hi) on the CPU, in `dtype` (converted from f64 draws).
 inline Tensor random_cpu(const Shape& shape, Generator& g, double lo = -1.0, double hi = 1.0, DType dtype = DType::f32) {
@@ -22,7 +22,7 @@ inline Tensor random_cpu(const Shape& shape, Generator& g, double lo = -1.0, dou
 }
 
 // A device tensor of `shape` filled with NaN: what a kernel leaves unwritten shows up in the comparison.
-inline Tensor poisoned(const Shape& shape, DType dtype = DType::f32, Device d = gpu()) {
+inline Tensor poisoned(const Shape& shape, DType dtype = DType::f32, Device d = cuda0()) {
   return Tensor::full(shape, std::nan(""), dtype).to(d);
 }
 

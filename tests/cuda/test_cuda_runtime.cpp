@@ -13,21 +13,21 @@ TEST_CASE("host -> device -> host round trip keeps every byte, for every dtype")
   Generator g(1);
   for (DType dt : {DType::f32, DType::f64, DType::f16, DType::bf16}) {
     Tensor h = random_cpu({3, 17, 5}, g, -4, 4, dt);
-    Tensor back = h.to(gpu()).host();
+    Tensor back = h.to(cuda0()).host();
     REQUIRE(back.device().is_cpu());
     CHECK(std::memcmp(back.raw_data(), h.raw_data(), h.nbytes()) == 0);
   }
   Tensor ints = Tensor::empty({1000}, DType::i64);
   for (int64_t i = 0; i < 1000; ++i) ints.set_flat(i, double(i * 7 - 3000));
-  CHECK(std::memcmp(ints.to(gpu()).host().raw_data(), ints.raw_data(), ints.nbytes()) == 0);
+  CHECK(std::memcmp(ints.to(cuda0()).host().raw_data(), ints.raw_data(), ints.nbytes()) == 0);
 }
 
 TEST_CASE("device-to-device clone and zero fill") {
   Generator g(2);
   Tensor h = random_cpu({257}, g);
-  Tensor d = h.to(gpu());
+  Tensor d = h.to(cuda0());
   Tensor c = d.clone();
-  CHECK(c.device() == gpu());
+  CHECK(c.device() == cuda0());
   CHECK(rel_l2(c, h) == 0.0);
   c.zero_();
   CHECK(rel_l2(c, Tensor::zeros({257})) == 0.0);
@@ -36,9 +36,9 @@ TEST_CASE("device-to-device clone and zero fill") {
 
 TEST_CASE("the caching allocator reuses a freed block of the same size class") {
   Allocator& a = cuda::caching_allocator(0);
-  { Tensor t = Tensor::empty({1 << 20}, DType::f32, gpu()); }
+  { Tensor t = Tensor::empty({1 << 20}, DType::f32, cuda0()); }
   size_t before = a.stats().system_allocs;
-  for (int i = 0; i < 10; ++i) Tensor t = Tensor::empty({1 << 20}, DType::f32, gpu());
+  for (int i = 0; i < 10; ++i) Tensor t = Tensor::empty({1 << 20}, DType::f32, cuda0());
   CHECK(a.stats().system_allocs == before);
 }
 
@@ -48,7 +48,7 @@ TEST_CASE("pinned host memory is cached and usable as a copy source") {
   void* block = p.allocate(4096, &granted);
   CHECK(granted >= 4096);
   std::memset(block, 0x5a, 4096);
-  Tensor d = Tensor::empty({4096}, DType::u8, gpu());
+  Tensor d = Tensor::empty({4096}, DType::u8, cuda0());
   cuda::copy(d.raw_data(), block, 4096, cuda::CopyKind::host_to_device, 0);
   cuda::synchronize(0);
   p.deallocate(block, granted);

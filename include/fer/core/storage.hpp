@@ -26,6 +26,10 @@ class Storage {
   Storage(size_t bytes, Device device) : device_(device), bytes_(bytes), alloc_(&allocator_for(device)) {
     data_ = alloc_->allocate(bytes, &granted_);
   }
+  // Host memory from a given allocator (page-locked memory for asynchronous uploads).
+  Storage(size_t bytes, Allocator& host_allocator) : device_(Device::cpu()), bytes_(bytes), alloc_(&host_allocator) {
+    data_ = alloc_->allocate(bytes, &granted_);
+  }
   // Borrowed memory kept alive by `owner` (for example a memory-mapped file).
   Storage(void* data, size_t bytes, Device device, std::shared_ptr<void> owner)
       : data_(data), device_(device), bytes_(bytes), owner_(std::move(owner)) {}

@@ -43,6 +43,22 @@ class Tensor {
     impl->dtype = dtype;
     return Tensor(std::move(impl));
   }
+  // A CPU tensor in page-locked memory when a CUDA device is present (its upload with to() runs asynchronously),
+  // else an ordinary CPU tensor.
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32) {
+    if (!cuda_device_available()) return empty(shape, dtype);
+#ifdef FER_WITH_CUDA
+    for (int i = 0; i < shape.size(); ++i) FER_CHECK(shape[i] >= 0, "negative dimension in shape ", shape.str());
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = std::make_shared<Storage>(size_t(shape.numel()) * dtype_size(dtype), cuda::pinned_host_allocator());
+    impl->shape = shape;
+    impl->strides = contiguous_strides(shape);
+    impl->dtype = dtype;
+    return Tensor(std::move(impl));
+#else
+    return empty(shape, dtype);
+#endif
+  }
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu()) {
     Tensor t = empty(shape, dtype, device);
     zero_bytes(t.raw_data(), device, t.nbytes());

@@ -163,11 +163,12 @@ struct Batch {
 // Builds the batch of `indices` (in parallel unless `serial`, as inside a loader thread); sample k's augmentation
 // draws from Generator(seed, epoch, index), so the result does not depend on who builds it.
 inline Batch make_batch(const ImageSet& set, std::span<const int64_t> indices, const Preprocess& p, uint64_t seed,
-                        int64_t epoch, bool serial = false) {
+                        int64_t epoch, bool serial = false, bool pinned = false) {
   const int64_t b = int64_t(indices.size()), per = p.size * p.size * p.channels;
   Batch out;
-  out.images = Tensor::empty({b, p.size, p.size, p.channels});
-  out.labels = Tensor::empty({b}, DType::i64);
+  // Pinned (page-locked) buffers when the batch goes to a GPU: the upload is then asynchronous.
+  out.images = pinned ? Tensor::empty_pinned({b, p.size, p.size, p.channels}) : Tensor::empty({b, p.size, p.size, p.channels});
+  out.labels = pinned ? Tensor::empty_pinned({b}, DType::i64) : Tensor::empty({b}, DType::i64);
   out.indices.assign(indices.begin(), indices.end());
   float* dst = out.images.data<float>();
   int64_t* lab = out.labels.data<int64_t>();

@@ -16,9 +16,9 @@ namespace fer::data {
 class BatchLoader {
  public:
   BatchLoader(const ImageSet& set, std::vector<int64_t> order, int64_t batch_size, Preprocess pp, uint64_t seed,
-              int64_t epoch, int64_t prefetch = 2)
+              int64_t epoch, int64_t prefetch = 2, bool pinned = false)
       : set_(set), order_(std::move(order)), batch_(batch_size), pp_(std::move(pp)), seed_(seed), epoch_(epoch),
-        prefetch_(std::max<int64_t>(1, prefetch)) {
+        prefetch_(std::max<int64_t>(1, prefetch)), pinned_(pinned) {
     FER_CHECK(batch_size >= 1, "BatchLoader: batch size must be >= 1");
     count_ = (int64_t(order_.size()) + batch_ - 1) / batch_;
     worker_ = std::thread([this] { run(); });
@@ -56,7 +56,7 @@ class BatchLoader {
           if (stop_) return;
         }
         int64_t lo = b * batch_, hi = std::min<int64_t>(int64_t(order_.size()), lo + batch_);
-        Batch batch = make_batch(set_, std::span<const int64_t>(order_.data() + lo, size_t(hi - lo)), pp_, seed_, epoch_, true);
+        Batch batch = make_batch(set_, std::span<const int64_t>(order_.data() + lo, size_t(hi - lo)), pp_, seed_, epoch_, true, pinned_);
         {
           std::lock_guard<std::mutex> lock(mu_);
           ready_.push_back(std::move(batch));
@@ -81,6 +81,7 @@ class BatchLoader {
   std::deque<Batch> ready_;
   std::exception_ptr error_;
   bool stop_ = false;
+  bool pinned_ = false;
   std::thread worker_;
 };
 

@@ -243,6 +243,28 @@ class Module {
     }
   }
 
+  // Moves every parameter and buffer to `d` (as PyTorch's module.to(device)): the registered tensors are replaced
+  // by copies on `d`, parameters keep requires_grad, gradients are dropped. Optimizers hold tensors too: build them
+  // after moving the model.
+  Module& to(Device d) {
+    visit_slots("", [&](const std::string&, const Slot& s, bool is_param) {
+      if (s.tensor->device() == d) return;
+      Tensor moved = s.tensor->detach().to(d);
+      if (is_param) moved.set_requires_grad(s.tensor->requires_grad());
+      *s.tensor = moved;
+    });
+    return *this;
+  }
+  // The device of the first parameter or buffer (the CPU for a module without tensors).
+  Device device() const {
+    Device d = Device::cpu();
+    bool found = false;
+    visit_slots("", [&](const std::string&, const Slot& s, bool) {
+      if (!found) d = s.tensor->device(), found = true;
+    });
+    return d;
+  }
+
   // ---- state dict
 
   // Parameters and persistent buffers under PyTorch's names and layouts. Plain entries share storage with the

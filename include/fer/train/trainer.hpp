@@ -56,6 +56,7 @@ struct TrainConfig {
   bool balanced_sampler = false;
   double grad_clip = 0.0;          // max global gradient norm; 0 = off
   int64_t patience = 0;            // early stopping on validation macro-F1; 0 = off
+  Device device = Device::cpu();   // where the model trains: batches are copied there, metrics come back
   std::filesystem::path out = "runs/run";
   std::filesystem::path resume;    // a run directory or checkpoint directory to continue from
   int64_t limit_batches = 0;       // > 0: at most this many training batches per epoch (smoke runs)
@@ -88,13 +89,15 @@ EvalResult evaluate(Model& model, const data::ImageSet& set, const data::Preproc
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(set.size(), start + batch_size); ++i) idx.push_back(i);
     data::Batch b = data::make_batch(set, idx, pp, 0, 0);
-    Tensor logits = model.forward(b.images);
+    const Device dev = model.device();
+    Tensor labels = b.labels.to(dev);
+    Tensor logits = model.forward(b.images.to(dev));
     FER_CHECK(logits.dim() == 2 && logits.size(1) == c, "evaluate: the model gives ", logits.shape().str(), " for ", c,
               " classes");
     CrossEntropyOptions sum_opt;
     sum_opt.reduction = CrossEntropyOptions::Reduction::sum;
-    loss_sum += cross_entropy(logits, b.labels, sum_opt).item();
-    Tensor p = softmax(logits, 1);
+    loss_sum += cross_entropy(logits, labels, sum_opt).item();
+    Tensor p = softmax(logits, 1).host();
     for (int64_t i = 0; i < p.numel(); ++i) r.probs.push_back(p.flat(i));
     for (int64_t i = 0; i < b.labels.numel(); ++i) r.labels.push_back(int32_t(b.labels.flat(i)));
   }
@@ -212,6 +215,11 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
   FER_CHECK(cfg.batch_size >= 1, "train: batch size must be >= 1");
   std::filesystem::create_directories(cfg.out);
   const int64_t c = train_set.num_classes();
+  if (cfg.device.is_cuda()) {
+    FER_CHECK(built_with_cuda(), "train: --device cuda needs a build with the CUDA backend");
+    FER_CHECK(cuda_device_available(), "train: --device cuda but no CUDA device is available");
+  }
+  model.to(cfg.device);  // before the optimizer, which holds the parameters
   auto opt = make_optimizer(model, cfg);
   std::vector<double> group_lr_mult;  // the schedule scales every group's own base rate
   for (const auto& g : opt->param_groups()) group_lr_mult.push_back(*g.lr / cfg.lr);
@@ -231,6 +239,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     auto w = data::balanced_class_weights(data::count_classes(labels, size_t(c)));
     loss_opt.weight = Tensor::empty({c});
     for (int64_t k = 0; k < c; ++k) loss_opt.weight.set_flat(k, w[size_t(k)]);
+    loss_opt.weight = loss_opt.weight.to(cfg.device);
   }
   int64_t batches = (train_set.size() + cfg.batch_size - 1) / cfg.batch_size;
   if (cfg.limit_batches > 0) batches = std::min(batches, cfg.limit_batches);
@@ -267,7 +276,9 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     model.train();
     std::vector<int64_t> order = balanced ? balanced->epoch(epoch) : shuffle->epoch(epoch);
     order.resize(std::min<size_t>(order.size(), size_t(batches * cfg.batch_size)));
-    data::BatchLoader loader(train_set, order, cfg.batch_size, train_pp, cfg.seed, epoch);  // assembles ahead
+    // Assembles ahead; into pinned memory for a GPU. A pinned batch is released only after the step's logits came
+    // back to the host (a stream synchronization), so its asynchronous upload has finished by then.
+    data::BatchLoader loader(train_set, order, cfg.batch_size, train_pp, cfg.seed, epoch, 2, cfg.device.is_cuda());
     auto t0 = clock::now();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
@@ -279,12 +290,14 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
       }
       data::Batch batch = loader.next();
       int64_t lo = b * cfg.batch_size, hi = lo + batch.labels.numel();
+      // On a GPU the copies are queued on the device's stream ahead of the step's kernels.
+      Tensor images = batch.images.to(cfg.device), labels = batch.labels.to(cfg.device);
       if (hi - lo < 2 && hi - lo < int64_t(order.size())) continue;  // a 1-image batch breaks batch norm: skip it
       double lr = schedule->lr(epoch * batches + b);
       for (size_t g = 0; g < opt->param_groups().size(); ++g) opt->param_groups()[g].lr = lr * group_lr_mult[g];
       auto step_loss = [&]() {
-        Tensor logits = model.forward(batch.images);
-        Tensor loss = cross_entropy(logits, batch.labels, loss_opt);
+        Tensor logits = model.forward(images);
+        Tensor loss = cross_entropy(logits, labels, loss_opt);
         double v = loss.item();
         if (!std::isfinite(v)) {
           Tape::current().clear();
@@ -296,7 +309,8 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
         return std::make_pair(v, logits);
       };
       opt->zero_grad();
-      auto [v, logits] = step_loss();
+      auto [v, logits_dev] = step_loss();
+      Tensor logits = logits_dev.host();
       if (cfg.sam_rho > 0) {
         // SAM: climb to w + rho * g / |g|, take the gradient there, come back, step with it.
         double norm = grad_norm(params) + 1e-12;
