@@ -8,6 +8,9 @@
 #include "fer/backend/cpu/bias_act.hpp"
 #include "fer/core/parallel.hpp"
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/bias_act.hpp"
+#endif
 
 namespace fer {
 
@@ -18,7 +21,7 @@ constexpr double default_activation_gain(Activation act) {
 }
 
 // y = clamp(act(x + bias) * gain, -clamp, clamp) in one pass.
-//   x     [..., C] (f32/f64; NHWC activations or [N, C] features);
+//   x     [..., C] (f32/f64; also f16/bf16 on CUDA; NHWC activations or [N, C] features);
 //   bias  [C] of x's dtype, or an undefined Tensor for none;
 //   alpha the lrelu slope (ignored by the other activations), gain, both defaulting per activation as above;
 //   clamp < 0: no clamp. As PyTorch's clamp, the gradient is zero where the value was clamped.
@@ -27,9 +30,11 @@ inline Tensor bias_act(const Tensor& x_in, const Tensor& bias_in = Tensor(), Act
                        std::optional<double> alpha = std::nullopt, std::optional<double> gain = std::nullopt,
                        double clamp = -1.0) {
   const char* op = "bias_act";
-  ops_detail::require_cpu(op, {&x_in, &bias_in});
   FER_CHECK(x_in.defined() && x_in.dim() >= 1, op, ": x must have at least one dim (channels last)");
-  dispatch_float(x_in.dtype(), op, [](auto) {});
+  ops_detail::require_same_device(op, {&x_in, &bias_in});
+  const bool on_cuda = x_in.device().is_cuda();
+  if (on_cuda) FER_CHECK(is_floating(x_in.dtype()), op, ": dtype ", dtype_name(x_in.dtype()), " is not supported");
+  else dispatch_float(x_in.dtype(), op, [](auto) {});
   FER_CHECK(std::isfinite(clamp), op, ": clamp must be finite (negative for none)");
   if (bias_in.defined()) {
     ops_detail::require_same_dtype(op, x_in, bias_in);
@@ -41,16 +46,24 @@ inline Tensor bias_act(const Tensor& x_in, const Tensor& bias_in = Tensor(), Act
   Tensor x = contiguous(x_in);
   Tensor b = bias_in.defined() ? contiguous(bias_in) : Tensor();
   Tensor y = Tensor::empty_like(x);
-  // Per-thread partial bias gradients, allocated up front so backward allocates nothing.
-  Tensor partials = b.defined() && b.requires_grad() ? Tensor::empty({num_threads(), b.size(0)}, x.dtype()) : Tensor();
+  // Partial bias gradients (per thread on the CPU, per fixed row chunk on CUDA), allocated up front so backward
+  // allocates nothing.
+  Tensor partials;
+  if (b.defined() && b.requires_grad()) {
+#ifdef FER_WITH_CUDA
+    if (on_cuda)
+      partials = Tensor::empty({gpu::kBiasActPartialRows, b.size(0)}, gpu::bias_act_partials_dtype(x.dtype()), x.device());
+#endif
+    if (!on_cuda) partials = Tensor::empty({num_threads(), b.size(0)}, x.dtype());
+  }
   autograd::apply(
       op, b.defined() ? std::vector<Tensor>{x, b} : std::vector<Tensor>{x}, {y},
-      [=] { cpu::bias_act_forward(x, b, y, act, a, g, clamp); },
+      [=] { FER_KERNEL(x, bias_act_forward, x, b, y, act, a, g, clamp); },
       [=] {
         bool gx = x.requires_grad(), gb = b.defined() && b.requires_grad();
         if (gx || gb)
-          cpu::bias_act_backward(x, b, y.grad(), gx ? x.grad_buffer() : Tensor(), gb ? b.grad_buffer() : Tensor(),
-                                 partials, act, a, g, clamp);
+          FER_KERNEL(x, bias_act_backward, x, b, y.grad(), gx ? x.grad_buffer() : Tensor(),
+                     gb ? b.grad_buffer() : Tensor(), partials, act, a, g, clamp);
       });
   return y;
 }

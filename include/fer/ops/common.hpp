@@ -4,6 +4,10 @@
 
 #include "fer/autograd/tape.hpp"
 #include "fer/backend/cpu/elementwise.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/elementwise.hpp"
+#include "fer/backend/cuda/shape.hpp"
+#endif
 
 // Runs the kernel `fn` of the backend that holds `t`: fer::cpu::fn on the CPU, fer::gpu::fn on a CUDA device (the
 // CUDA backend mirrors the CPU backend's signatures, declared in fer/backend/cuda/<family>.hpp). Builds without
@@ -44,16 +48,23 @@ inline void require_rank(const char* op, const Tensor& t, int rank, const char* 
 
 namespace fer {
 
-// A contiguous tensor with x's values: x itself when already contiguous, else a recorded copy.
+// A contiguous tensor with x's values: x itself when already contiguous, else a recorded copy (on CUDA a strided
+// gather through x's own strides: Tensor::copy_ moves only contiguous data there).
 inline Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
-  ops_detail::require_cpu("contiguous", {&x});
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   autograd::apply(
-      "contiguous", {x}, {y}, [x, y] { y.copy_(x); },
+      "contiguous", {x}, {y},
+      [x, y] {
+#ifdef FER_WITH_CUDA
+        if (x.device().is_cuda()) return gpu::gather_strided(x, 0, x.strides(), y, false);
+#endif
+        ops_detail::require_cpu("contiguous", {&x});
+        y.copy_(x);
+      },
       [x, y] {
         // x's gradient buffer is contiguous (shape of x), so the flat accumulation lines up.
-        if (x.requires_grad()) cpu::axpy(y.grad(), x.grad_buffer(), 1.0);
+        if (x.requires_grad()) FER_KERNEL(x, axpy, y.grad(), x.grad_buffer(), 1.0);
       });
   return y;
 }

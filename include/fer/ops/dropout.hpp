@@ -1,8 +1,12 @@
 #pragma once
 // Dropout and stochastic depth with autograd. Masks are drawn inside the recorded forward from the given
-// generator, so each replay of a captured step draws a fresh mask (the generator must outlive the graph).
+// generator, so each replay of a captured step draws a fresh mask (the generator must outlive the graph). On a CUDA
+// device each forward draws one 64-bit key from the generator and the device hashes (key, index) into the mask.
 #include "fer/core/rng.hpp"
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/dropout.hpp"
+#endif
 
 namespace fer {
 
@@ -11,9 +15,26 @@ namespace ops_detail {
 inline Tensor masked_scale(const char* op, const Tensor& x_in, int64_t group, double p, Generator* gen) {
   Tensor x = contiguous(x_in);
   int64_t groups = group ? x.numel() / group : 0;
+  double keep_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+#ifdef FER_WITH_CUDA
+  if (x.device().is_cuda()) {
+    Tensor mask = Tensor::empty({groups}, gpu::dropout_mask_dtype(x.dtype()), x.device());
+    Tensor y = Tensor::empty_like(x);
+    autograd::apply(
+        op, {x}, {y},
+        [=] {
+          gpu::dropout_mask(mask, gen->next_u64(), p, keep_scale);
+          gpu::masked_scale_forward(x, mask, y, group);
+        },
+        [=] {
+          if (x.requires_grad()) gpu::masked_scale_backward(y.grad(), mask, x.grad_buffer(), group);
+        });
+    return y;
+  }
+#endif
+  require_cpu(op, {&x});
   Tensor mask = Tensor::empty({groups}, x.dtype());
   Tensor y = Tensor::empty_like(x);
-  double keep_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
   autograd::apply(
       op, {x}, {y},
       [=] {
@@ -45,7 +66,6 @@ inline Tensor masked_scale(const char* op, const Tensor& x_in, int64_t group, do
 inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator()) {
   FER_CHECK(p >= 0 && p <= 1, "dropout: p must be in [0, 1], got ", p);
   FER_CHECK(x.defined(), "dropout: undefined input");
-  ops_detail::require_cpu("dropout", {&x});
   if (!training || p == 0) return x;
   return ops_detail::masked_scale("dropout", x, 1, p, &gen);
 }
@@ -56,7 +76,6 @@ inline Tensor stochastic_depth(const Tensor& x, double p, bool row_mode, bool tr
                                Generator& gen = default_generator()) {
   FER_CHECK(p >= 0 && p <= 1, "stochastic_depth: p must be in [0, 1], got ", p);
   FER_CHECK(x.defined() && x.dim() >= 1, "stochastic_depth: undefined or 0-d input");
-  ops_detail::require_cpu("stochastic_depth", {&x});
   if (!training || p == 0) return x;
   int64_t group = row_mode ? x.numel() / std::max<int64_t>(x.size(0), 1) : x.numel();
   return ops_detail::masked_scale("stochastic_depth", x, group, p, &gen);

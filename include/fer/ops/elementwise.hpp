@@ -4,19 +4,21 @@
 #include <vector>
 
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/elementwise.hpp"
+#endif
 
 namespace fer {
 
 namespace ops_detail {
 
 inline Tensor unary(cpu::Unary op, const Tensor& x_in, double alpha = 0.0) {
-  require_cpu(cpu::unary_name(op), {&x_in});
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty_like(x);
   autograd::apply(
-      cpu::unary_name(op), {x}, {y}, [=] { cpu::unary_forward(op, x, y, alpha); },
+      cpu::unary_name(op), {x}, {y}, [=] { FER_KERNEL(x, unary_forward, op, x, y, alpha); },
       [=] {
-        if (x.requires_grad()) cpu::unary_backward(op, x, y, y.grad(), x.grad_buffer(), alpha);
+        if (x.requires_grad()) FER_KERNEL(x, unary_backward, op, x, y, y.grad(), x.grad_buffer(), alpha);
       });
   return y;
 }
@@ -34,15 +36,15 @@ inline Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
 }
 
 inline Tensor binary(cpu::Binary op, const char* name, const Tensor& a_in, const Tensor& b_in) {
-  require_cpu(name, {&a_in, &b_in});
+  require_same_device(name, {&a_in, &b_in});
   require_same_dtype(name, a_in, b_in);
   Tensor a = contiguous(a_in), b = contiguous(b_in);
-  Tensor y = Tensor::empty(broadcast_shape(name, a.shape(), b.shape()), a.dtype());
+  Tensor y = Tensor::empty(broadcast_shape(name, a.shape(), b.shape()), a.dtype(), a.device());
   autograd::apply(
-      name, {a, b}, {y}, [=] { cpu::binary_forward(op, a, b, y); },
+      name, {a, b}, {y}, [=] { FER_KERNEL(y, binary_forward, op, a, b, y); },
       [=] {
-        cpu::binary_backward(op, a, b, y.grad(), a.requires_grad() ? a.grad_buffer() : Tensor(),
-                             b.requires_grad() ? b.grad_buffer() : Tensor());
+        FER_KERNEL(y, binary_backward, op, a, b, y.grad(), a.requires_grad() ? a.grad_buffer() : Tensor(),
+                   b.requires_grad() ? b.grad_buffer() : Tensor());
       });
   return y;
 }
@@ -73,13 +75,12 @@ inline Tensor abs(const Tensor& x) { return ops_detail::unary(cpu::Unary::abs, x
 
 // ---- y = a * x + b with scalars
 inline Tensor affine(const Tensor& x_in, double a, double b = 0.0) {
-  ops_detail::require_cpu("affine", {&x_in});
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty_like(x);
   autograd::apply(
-      "affine", {x}, {y}, [=] { cpu::affine_scalar_forward(x, y, a, b); },
+      "affine", {x}, {y}, [=] { FER_KERNEL(x, affine_scalar_forward, x, y, a, b); },
       [=] {
-        if (x.requires_grad()) cpu::axpy(y.grad(), x.grad_buffer(), a);
+        if (x.requires_grad()) FER_KERNEL(x, axpy, y.grad(), x.grad_buffer(), a);
       });
   return y;
 }
@@ -100,7 +101,6 @@ inline Tensor operator*(double s, const Tensor& a) { return scale(a, s); }
 
 // ---- reductions: sum/mean over `dims` (negative counts from the end; empty = all), keepdim as PyTorch
 inline Tensor sum(const Tensor& x_in, std::vector<int> dims = {}, bool keepdim = false, double scale_by = 1.0) {
-  ops_detail::require_cpu("sum", {&x_in});
   Tensor x = contiguous(x_in);
   Shape kept = x.shape();
   if (dims.empty())
@@ -117,16 +117,16 @@ inline Tensor sum(const Tensor& x_in, std::vector<int> dims = {}, bool keepdim =
     for (int d = 0; d < x.dim(); ++d)
       if (std::find(dims.begin(), dims.end(), d) == dims.end()) out_shape.push_back(x.shape()[d]);
   }
-  Tensor y = Tensor::empty(out_shape, x.dtype());
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor y_kept = y.view_as_shape(kept);  // same storage, x's rank
   autograd::apply(
       "sum", {x}, {y},
       [=] {
-        cpu::sum_to(x, y_kept);
-        if (scale_by != 1.0) cpu::affine_scalar_forward(y_kept, y_kept, scale_by, 0.0);
+        FER_KERNEL(x, sum_to, x, y_kept);
+        if (scale_by != 1.0) FER_KERNEL(x, affine_scalar_forward, y_kept, y_kept, scale_by, 0.0);
       },
       [=] {
-        if (x.requires_grad()) cpu::broadcast_add(y.grad().view_as_shape(kept), x.grad_buffer(), scale_by);
+        if (x.requires_grad()) FER_KERNEL(x, broadcast_add, y.grad().view_as_shape(kept), x.grad_buffer(), scale_by);
       });
   return y;
 }

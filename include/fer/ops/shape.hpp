@@ -8,6 +8,10 @@
 
 #include "fer/backend/cpu/shape.hpp"
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/elementwise.hpp"
+#include "fer/backend/cuda/shape.hpp"
+#endif
 
 namespace fer {
 
@@ -20,11 +24,11 @@ inline int wrap_dim(const char* op, int dim, int rank) {
 
 // y = x viewed through (offset, strides) over y's shape; the gradient scatters back along the same map.
 inline Tensor strided_gather(const char* op, const Tensor& x, const Shape& out_shape, int64_t offset, const Shape& strides) {
-  Tensor y = Tensor::empty(out_shape, x.dtype());
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   autograd::apply(
-      op, {x}, {y}, [=] { cpu::gather_strided(x, offset, strides, y, false); },
+      op, {x}, {y}, [=] { FER_KERNEL(x, gather_strided, x, offset, strides, y, false); },
       [=] {
-        if (x.requires_grad()) cpu::scatter_strided(y.grad(), x.grad_buffer(), offset, strides, true);
+        if (x.requires_grad()) FER_KERNEL(x, scatter_strided, y.grad(), x.grad_buffer(), offset, strides, true);
       });
   return y;
 }
@@ -56,7 +60,7 @@ inline Tensor reshape(const Tensor& x_in, Shape shape) {
   autograd::apply(
       "reshape", {x}, {y}, [] {},
       [=] {
-        if (x.requires_grad()) cpu::axpy(y.grad(), x.grad_buffer(), 1.0);
+        if (x.requires_grad()) FER_KERNEL(x, axpy, y.grad(), x.grad_buffer(), 1.0);
       });
   return y;
 }
@@ -77,7 +81,6 @@ inline Tensor flatten(const Tensor& x, int start_dim = 1, int end_dim = -1) {
 
 inline Tensor permute(const Tensor& x_in, std::vector<int> dims) {
   FER_CHECK(x_in.defined(), "permute: undefined input");
-  ops_detail::require_cpu("permute", {&x_in});
   int r = x_in.dim();
   FER_CHECK(int(dims.size()) == r, "permute: ", dims.size(), " dims given for a ", r, "-d tensor");
   std::vector<bool> seen(size_t(r), false);
@@ -98,7 +101,6 @@ inline Tensor nchw_to_nhwc(const Tensor& x) { return permute(x, {0, 2, 3, 1}); }
 // Elements start, start+step, ... < end along `dim` (end clamped to the size, as Python slicing).
 inline Tensor slice(const Tensor& x_in, int dim, int64_t start, int64_t end, int64_t step = 1) {
   FER_CHECK(x_in.defined(), "slice: undefined input");
-  ops_detail::require_cpu("slice", {&x_in});
   int d = ops_detail::wrap_dim("slice", dim, x_in.dim());
   int64_t n = x_in.size(d);
   FER_CHECK(step >= 1, "slice: step must be >= 1, got ", step);
@@ -126,7 +128,7 @@ inline Tensor concat(const std::vector<Tensor>& xs_in, int dim) {
   for (size_t k = 0; k < xs_in.size(); ++k) {
     const Tensor& t = xs_in[k];
     FER_CHECK(t.defined() && t.dim() == r, "concat: tensor ", k, " has rank ", t.defined() ? t.dim() : -1, ", expected ", r);
-    ops_detail::require_cpu("concat", {&t});
+    ops_detail::require_same_device("concat", {&first, &t});
     ops_detail::require_same_dtype("concat", first, t);
     for (int e = 0; e < r; ++e)
       FER_CHECK(e == d || t.size(e) == first.size(e), "concat: tensor ", k, " ", t.shape().str(),
@@ -134,7 +136,7 @@ inline Tensor concat(const std::vector<Tensor>& xs_in, int dim) {
     out.d[d] += t.size(d);
     xs.push_back(contiguous(t));
   }
-  Tensor y = Tensor::empty(out, first.dtype());
+  Tensor y = Tensor::empty(out, first.dtype(), first.device());
   Shape ystrides = contiguous_strides(out);
   std::vector<int64_t> offsets;
   int64_t at = 0;
@@ -142,11 +144,12 @@ inline Tensor concat(const std::vector<Tensor>& xs_in, int dim) {
   autograd::apply(
       "concat", xs, {y},
       [=] {
-        for (size_t k = 0; k < xs.size(); ++k) cpu::scatter_strided(xs[k], y, offsets[k], ystrides, false);
+        for (size_t k = 0; k < xs.size(); ++k) FER_KERNEL(y, scatter_strided, xs[k], y, offsets[k], ystrides, false);
       },
       [=] {
         for (size_t k = 0; k < xs.size(); ++k)
-          if (xs[k].requires_grad()) cpu::gather_strided(y.grad(), offsets[k], ystrides, xs[k].grad_buffer(), true);
+          if (xs[k].requires_grad())
+            FER_KERNEL(y, gather_strided, y.grad(), offsets[k], ystrides, xs[k].grad_buffer(), true);
       });
   return y;
 }
@@ -179,7 +182,6 @@ inline std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int dim) {
 // view(N, g, C/g, H, W).transpose(1, 2) in NCHW).
 inline Tensor channel_shuffle(const Tensor& x_in, int64_t groups) {
   FER_CHECK(x_in.defined() && x_in.dim() >= 1, "channel_shuffle: undefined or 0-d input");
-  ops_detail::require_cpu("channel_shuffle", {&x_in});
   int64_t c = x_in.size(x_in.dim() - 1);
   FER_CHECK(groups >= 1 && c % groups == 0, "channel_shuffle: ", c, " channels are not divisible by ", groups, " groups");
   Tensor x = contiguous(x_in);
@@ -193,17 +195,16 @@ inline Tensor channel_shuffle(const Tensor& x_in, int64_t groups) {
 inline Tensor pad2d(const Tensor& x_in, std::array<int64_t, 4> pad, double value = 0.0) {
   FER_CHECK(x_in.defined(), "pad2d: undefined input");
   ops_detail::require_rank("pad2d", x_in, 4, "input [N, H, W, C]");
-  ops_detail::require_cpu("pad2d", {&x_in});
   Tensor x = contiguous(x_in);
   int64_t ho = x.size(1) + pad[0] + pad[1], wo = x.size(2) + pad[2] + pad[3];
   FER_CHECK(ho >= 1 && wo >= 1, "pad2d: padding (", pad[0], ", ", pad[1], ", ", pad[2], ", ", pad[3], ") leaves nothing of ",
             x.shape().str());
-  Tensor y = Tensor::empty({x.size(0), ho, wo, x.size(3)}, x.dtype());
+  Tensor y = Tensor::empty({x.size(0), ho, wo, x.size(3)}, x.dtype(), x.device());
   int64_t top = pad[0], left = pad[2];
   autograd::apply(
-      "pad2d", {x}, {y}, [=] { cpu::pad2d_forward(x, y, top, left, value); },
+      "pad2d", {x}, {y}, [=] { FER_KERNEL(x, pad2d_forward, x, y, top, left, value); },
       [=] {
-        if (x.requires_grad()) cpu::pad2d_backward(y.grad(), x.grad_buffer(), top, left);
+        if (x.requires_grad()) FER_KERNEL(x, pad2d_backward, y.grad(), x.grad_buffer(), top, left);
       });
   return y;
 }

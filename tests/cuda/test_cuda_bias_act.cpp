@@ -1,0 +1,130 @@
+// CUDA bias_act (fused bias + activation + gain + clamp) against the CPU backend: every activation, with and without
+// bias and clamp, forward and backward (input and bias gradients onto preexisting gradients), f64/f32/f16/bf16;
+// the bias gradient's column reduction is deterministic (bitwise equal on a rerun) and every output is written.
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "cuda/cuda_parity.hpp"
+
+#include "fer/backend/cuda/bias_act.hpp"
+#include "fer/ops/bias_act.hpp"
+
+using namespace fer;
+using namespace fer::cuda_test;
+
+// fer::gpu (the backend) and cuda_test::gpu() (the device) share a name: the device is dev() here.
+static Device dev() { return fer::cuda_test::gpu(); }
+
+namespace {
+
+struct Input {
+  Shape shape;
+  double lo = -1, hi = 1;
+};
+
+double tol_for(DType dt) {
+  switch (dt) {
+    case DType::f64: return kTolF64;
+    case DType::f32: return kTolF32;
+    case DType::f16: return kTolF16;
+    default: return kTolBf16;
+  }
+}
+
+// Runs f on CPU tensors and on GPU copies of the same random inputs (rounded to dt first; the CPU reference of a
+// 16-bit dtype runs in f32 on the rounded values), backward with one random upstream gradient onto preexisting random
+// gradients (so accumulation is checked), and compares the output and every input gradient.
+void check_parity(const std::string& what, const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                  const std::vector<Input>& ins, DType dt, uint64_t seed) {
+  INFO(what, " ", dtype_name(dt));
+  Generator g(seed);
+  const DType ref = (dt == DType::f16 || dt == DType::bf16) ? DType::f32 : dt;
+  std::vector<Tensor> xc, xg;
+  for (const Input& in : ins) {
+    Tensor r = random_cpu(in.shape, g, in.lo, in.hi, dt);
+    Tensor pre = random_cpu(in.shape, g, -1, 1, dt);
+    Tensor c = r.to(ref).clone(), d = r.to(dev());
+    c.set_requires_grad(), d.set_requires_grad();
+    c.grad_buffer().copy_(pre.to(ref));
+    d.grad_buffer().copy_(pre);
+    xc.push_back(c), xg.push_back(d);
+  }
+  // One tape per side: backward consumes the whole tape.
+  Tensor yc = f(xc);
+  Tensor up = random_cpu(yc.shape(), g, -1, 1, dt);
+  backward(yc, up.to(ref));
+  Tensor yg = f(xg);
+  REQUIRE(yg.device() == dev());
+  REQUIRE(yg.dtype() == dt);
+  backward(yg, up.to(dev()));
+  const double tol = tol_for(dt);
+  CHECK(rel_l2(yg, yc) <= tol);
+  for (size_t k = 0; k < xc.size(); ++k) {
+    INFO("gradient of input ", k);
+    REQUIRE(xg[k].grad().defined());
+    CHECK(xg[k].grad().device() == dev());
+    CHECK(rel_l2(xg[k].grad(), xc[k].grad()) <= tol);
+  }
+}
+
+const DType kAll[] = {DType::f64, DType::f32, DType::f16, DType::bf16};
+
+}  // namespace
+
+TEST_CASE("every activation, with and without bias and clamp, matches the CPU backend") {
+  const Activation acts[] = {Activation::linear, Activation::relu,  Activation::lrelu,    Activation::tanh,
+                             Activation::sigmoid, Activation::elu, Activation::selu, Activation::softplus,
+                             Activation::swish};
+  uint64_t seed = 1;
+  for (Activation act : acts)
+    for (DType dt : kAll) {
+      const std::string name = activation_name(act);
+      // NHWC with an odd channel count (more than one column tile) and enough rows for several chunks.
+      check_parity(name + " bias", [act](const std::vector<Tensor>& t) { return bias_act(t[0], t[1], act); },
+                   {{{3, 13, 11, 37}, -3, 3}, {{37}, -1, 1}}, dt, seed++);
+      check_parity(name + " no bias", [act](const std::vector<Tensor>& t) { return bias_act(t[0], Tensor(), act); },
+                   {{{5, 7, 9}, -3, 3}}, dt, seed++);
+      check_parity(name + " bias, alpha 0.3, gain 0.7, clamp 0.5",
+                   [act](const std::vector<Tensor>& t) { return bias_act(t[0], t[1], act, 0.3, 0.7, 0.5); },
+                   {{{41, 6}, -3, 3}, {{6}, -1, 1}}, dt, seed++);
+    }
+  // softplus' linear branch (v > 20).
+  for (DType dt : {DType::f64, DType::f32})
+    check_parity("softplus large", [](const std::vector<Tensor>& t) { return bias_act(t[0], t[1], Activation::softplus); },
+                 {{{9, 5}, 15, 25}, {{5}, -1, 1}}, dt, seed++);
+}
+
+TEST_CASE("a long bias reduction (many chunks, the chunk cap) and a single row") {
+  uint64_t seed = 300;
+  for (DType dt : kAll) {
+    check_parity("lrelu 100000 rows",
+                 [](const std::vector<Tensor>& t) { return bias_act(t[0], t[1], Activation::lrelu); },
+                 {{{100000, 3}, -2, 2}, {{3}, -1, 1}}, dt, seed++);
+    check_parity("relu 1 row", [](const std::vector<Tensor>& t) { return bias_act(t[0], t[1], Activation::relu); },
+                 {{{1, 70}, -2, 2}, {{70}, -1, 1}}, dt, seed++);
+  }
+}
+
+TEST_CASE("bias gradient is deterministic and every output is written") {
+  Generator g(5);
+  Tensor x = random_cpu({257, 45}, g, -2, 2).to(dev()), b = random_cpu({45}, g).to(dev());
+  Tensor gy = random_cpu({257, 45}, g).to(dev());
+  Tensor partials = Tensor::empty({gpu::kBiasActPartialRows, 45}, DType::f32, dev());
+  Tensor gb1 = Tensor::zeros({45}, DType::f32, dev()), gb2 = Tensor::zeros({45}, DType::f32, dev());
+  gpu::bias_act_backward(x, b, gy, Tensor(), gb1, partials, Activation::swish, 0.0, 1.0, -1.0);
+  gpu::bias_act_backward(x, b, gy, Tensor(), gb2, partials, Activation::swish, 0.0, 1.0, -1.0);
+  Tensor h1 = gb1.host(), h2 = gb2.host();
+  CHECK(std::memcmp(h1.raw_data(), h2.raw_data(), h1.nbytes()) == 0);
+
+  Tensor y = poisoned({257, 45});
+  gpu::bias_act_forward(x, b, y, Activation::elu, 0.0, 1.3, 0.9);
+  Tensor yc = Tensor::empty({257, 45});
+  cpu::bias_act_forward(x.host(), b.host(), yc, Activation::elu, 0.0, 1.3, 0.9);
+  CHECK(rel_l2(y, yc) <= kTolF32);
+}
+
+TEST_CASE("a bias on another device is a clear error") {
+  Tensor x = Tensor::zeros({2, 3}, DType::f32, dev()), b = Tensor::zeros({3});
+  CHECK_THROWS_AS(bias_act(x, b, Activation::relu), fer::Error);
+}
