@@ -130,7 +130,7 @@ __global__ void batch_norm_apply_kernel(const T* __restrict__ x, const double* _
     const C<T> scale = C<T>(coef[j]), shift = C<T>(coef[c + j]);
     for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
       C<T> v = load(x, i * c + j) * scale + shift;
-      if (relu) v = v > C<T>(0) ? v : C<T>(0);
+      if (relu) v = v < C<T>(0) ? C<T>(0) : v;  // NaN stays NaN, as torch.relu
       store(y, i * c + j, v);
     }
   }
