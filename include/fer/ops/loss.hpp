@@ -3,6 +3,9 @@
 // smoothing, ignore_index, probability targets and reductions. Losses are 0-d tensors (reduction none: [N]).
 #include "fer/backend/cpu/loss.hpp"
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/loss.hpp"
+#endif
 
 namespace fer {
 
@@ -10,7 +13,6 @@ namespace ops_detail {
 inline Tensor softmax_impl(const Tensor& x_in, int dim, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   FER_CHECK(x_in.defined() && x_in.dim() >= 1, op, ": undefined or 0-d input");
-  require_cpu(op, {&x_in});
   int r = x_in.dim(), d = dim < 0 ? dim + r : dim;
   FER_CHECK(d >= 0 && d < r, op, ": dim ", dim, " out of range for ", x_in.shape().str());
   Tensor x = contiguous(x_in);
@@ -19,9 +21,9 @@ inline Tensor softmax_impl(const Tensor& x_in, int dim, bool log) {
   for (int k = d + 1; k < r; ++k) inner *= x.size(k);
   Tensor y = Tensor::empty_like(x);
   autograd::apply(
-      op, {x}, {y}, [=] { cpu::softmax_forward(x, y, outer, n, inner, log); },
+      op, {x}, {y}, [=] { FER_KERNEL(x, softmax_forward, x, y, outer, n, inner, log); },
       [=] {
-        if (x.requires_grad()) cpu::softmax_backward(y, y.grad(), x.grad_buffer(), outer, n, inner, log);
+        if (x.requires_grad()) FER_KERNEL(x, softmax_backward, y, y.grad(), x.grad_buffer(), outer, n, inner, log);
       });
   return y;
 }
@@ -45,12 +47,13 @@ inline Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const
   using Reduction = CrossEntropyOptions::Reduction;
   FER_CHECK(logits_in.defined() && target.defined(), "cross_entropy: undefined logits or target");
   require_rank("cross_entropy", logits_in, 2, "logits [N, C]");
-  require_cpu("cross_entropy", {&logits_in, &target, &opt.weight});
+  require_same_device("cross_entropy", {&logits_in, &target, &opt.weight});
+  [[maybe_unused]] const bool on_cuda = logits_in.device().is_cuda();
   int64_t n = logits_in.size(0), c = logits_in.size(1);
   FER_CHECK(c >= 1, "cross_entropy: no classes in ", logits_in.shape().str());
   FER_CHECK(opt.label_smoothing >= 0 && opt.label_smoothing <= 1, "cross_entropy: label_smoothing must be in [0, 1], got ",
             opt.label_smoothing);
-  bool probs = target.dtype() == DType::f32 || target.dtype() == DType::f64;
+  bool probs = is_floating(target.dtype());
   if (probs) {
     FER_CHECK(target.shape() == logits_in.shape(), "cross_entropy: probability targets must be ", logits_in.shape().str(),
               ", got ", target.shape().str());
@@ -59,8 +62,10 @@ inline Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const
     FER_CHECK(target.dtype() == DType::i64 || target.dtype() == DType::i32, "cross_entropy: targets must be i64/i32 class "
               "indices or float probabilities, got ", dtype_name(target.dtype()));
     FER_CHECK(target.dim() == 1 && target.size(0) == n, "cross_entropy: targets must be [", n, "], got ", target.shape().str());
+    // Checked on the host (a device target is copied back once, when the op is built; replays do not check).
+    const Tensor target_host = target.host();
     for (int64_t i = 0; i < n; ++i) {
-      int64_t y = int64_t(target.flat(i));
+      int64_t y = int64_t(target_host.flat(i));
       FER_CHECK(y == opt.ignore_index || (y >= 0 && y < c), "cross_entropy: target ", y, " of row ", i, " is not a class in 0..",
                 c - 1);
     }
@@ -72,9 +77,9 @@ inline Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const
   }
   Tensor logits = contiguous(logits_in), tgt = contiguous(target);
   Tensor weight = opt.weight.defined() ? contiguous(opt.weight) : Tensor();
-  Tensor rows = Tensor::empty({n}, logits.dtype()), lse = Tensor::empty({n}, logits.dtype());
-  Tensor normalizer = Tensor::empty({1}, DType::f64);
-  Tensor y = opt.reduction == Reduction::none ? rows : Tensor::empty(Shape{}, logits.dtype());
+  Tensor rows = Tensor::empty({n}, logits.dtype(), logits.device()), lse = Tensor::empty({n}, logits.dtype(), logits.device());
+  Tensor normalizer = Tensor::empty({1}, DType::f64);  // on the host: the forward kernel returns it as a double
+  Tensor y = opt.reduction == Reduction::none ? rows : Tensor::empty(Shape{}, logits.dtype(), logits.device());
   Reduction red = opt.reduction;
   double eps = opt.label_smoothing;
   int64_t ignore = opt.ignore_index;
@@ -82,9 +87,15 @@ inline Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const
   autograd::apply(
       "cross_entropy", {logits}, {y},
       [=] {
-        double norm = cpu::cross_entropy_forward(logits, tgt, spec(weight), rows, lse);
+        double norm = FER_KERNEL(logits, cross_entropy_forward, logits, tgt, spec(weight), rows, lse);
         normalizer.set_flat(0, norm);
         if (red == Reduction::none) return;
+#ifdef FER_WITH_CUDA
+        if (on_cuda) {
+          gpu::cross_entropy_reduce(rows, red == Reduction::mean ? norm : 1.0, y);
+          return;
+        }
+#endif
         double s = 0;
         for (int64_t i = 0; i < n; ++i) s += rows.flat(i);
         y.set_flat(0, red == Reduction::mean ? s / norm : s);
@@ -93,8 +104,15 @@ inline Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const
         if (!logits.requires_grad()) return;
         Tensor g = y.grad();
         if (red == Reduction::none) {
-          cpu::cross_entropy_backward(logits, tgt, spec(weight), lse, g, 0.0, logits.grad_buffer());
+          FER_KERNEL(logits, cross_entropy_backward, logits, tgt, spec(weight), lse, g, 0.0, logits.grad_buffer());
         } else {
+#ifdef FER_WITH_CUDA
+          if (on_cuda) {  // the upstream gradient stays on the device
+            gpu::cross_entropy_backward_scalar(logits, tgt, spec(weight), lse, g,
+                                               red == Reduction::mean ? normalizer.flat(0) : 1.0, logits.grad_buffer());
+            return;
+          }
+#endif
           double scale = g.flat(0) / (red == Reduction::mean ? normalizer.flat(0) : 1.0);
           cpu::cross_entropy_backward(logits, tgt, spec(weight), lse, Tensor(), scale, logits.grad_buffer());
         }

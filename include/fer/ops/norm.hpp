@@ -3,13 +3,16 @@
 // and layer norm (ConvNeXt's channels-last LayerNorm).
 #include "fer/backend/cpu/norm.hpp"
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/norm.hpp"
+#endif
 
 namespace fer {
 
 namespace ops_detail {
 inline void check_channel_param(const char* op, const Tensor& p, int64_t c, const char* what, const Tensor& x) {
   if (!p.defined()) return;
-  require_cpu(op, {&p});
+  require_same_device(op, {&x, &p});
   FER_CHECK(p.dim() == 1 && p.size(0) == c, op, ": ", what, " must be [", c, "] for input ", x.shape().str(),
             ", got ", p.shape().str());
   require_same_dtype(op, x, p);
@@ -26,6 +29,14 @@ inline bool may_need_grad(std::initializer_list<const Tensor*> inputs) {
     if (t->defined() && t->requires_grad()) return true;
   return false;
 }
+
+// The kernels' workspace, on x's device.
+inline cpu::NormWorkspace norm_workspace(int64_t m, int64_t c, const Tensor& x) {
+#ifdef FER_WITH_CUDA
+  if (x.device().is_cuda()) return gpu::make_norm_workspace(m, c, x.dtype(), x.device());
+#endif
+  return cpu::make_norm_workspace(m, c, x.dtype());
+}
 }  // namespace ops_detail
 
 // Normalizes over every dim but the last (channels), as PyTorch's BatchNorm over NCHW channels.
@@ -40,7 +51,6 @@ inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tens
   using namespace ops_detail;
   FER_CHECK(x_in.defined() && x_in.dim() >= 2, "batch_norm: input must be at least 2-d [..., C], got ",
             x_in.defined() ? x_in.shape().str() : std::string("undefined"));
-  require_cpu("batch_norm", {&x_in});
   int64_t c = x_in.size(x_in.dim() - 1), m = x_in.numel() / std::max<int64_t>(c, 1);
   check_channel_param("batch_norm", weight_in, c, "weight", x_in);
   check_channel_param("batch_norm", bias_in, c, "bias", x_in);
@@ -52,33 +62,40 @@ inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tens
   FER_CHECK(!num_batches_tracked.defined() ||
                 (num_batches_tracked.dtype() == DType::i64 && num_batches_tracked.numel() == 1),
             "batch_norm: num_batches_tracked must be a one-element i64 tensor");
+  require_same_device("batch_norm", {&x_in, &num_batches_tracked});
   bool batch_stats = training || !running_mean.defined();
   FER_CHECK(!batch_stats || m > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
             x_in.shape().str());
   Tensor x = contiguous(x_in), weight = contiguous_or_undefined(weight_in), bias = contiguous_or_undefined(bias_in);
   Tensor y = Tensor::empty_like(x);
-  Tensor mean = Tensor::empty({c}, x.dtype()), invstd = Tensor::empty({c}, x.dtype());
-  Tensor var = batch_stats ? Tensor::empty({c}, x.dtype()) : Tensor();
-  const cpu::NormWorkspace ws = cpu::make_norm_workspace(m, c, x.dtype());
+  Tensor mean = Tensor::empty({c}, x.dtype(), x.device()), invstd = Tensor::empty({c}, x.dtype(), x.device());
+  Tensor var = batch_stats ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+  const cpu::NormWorkspace ws = norm_workspace(m, c, x);
   bool update = training && running_mean.defined();
   autograd::apply(
       "batch_norm", {x, weight, bias}, {y},
       [=] {
         if (batch_stats) {
-          cpu::batch_norm_stats(x, ws, mean, invstd, var, eps);
+          FER_KERNEL(x, batch_norm_stats, x, ws, mean, invstd, var, eps);
           if (update) {
-            cpu::running_update(running_mean, mean, momentum, 1.0);
-            cpu::running_update(running_var, var, momentum, double(m) / double(m - 1));
+            FER_KERNEL(x, running_update, running_mean, mean, momentum, 1.0);
+            FER_KERNEL(x, running_update, running_var, var, momentum, double(m) / double(m - 1));
           }
         } else {
           mean.copy_(running_mean);
-          cpu::inverse_std(running_var, invstd, eps);
+          FER_KERNEL(x, inverse_std, running_var, invstd, eps);
         }
-        if (training && num_batches_tracked.defined()) num_batches_tracked.set_flat(0, num_batches_tracked.flat(0) + 1);
-        cpu::batch_norm_apply(x, mean, invstd, weight, bias, ws, y);
+        if (training && num_batches_tracked.defined()) {
+#ifdef FER_WITH_CUDA
+          if (num_batches_tracked.device().is_cuda()) gpu::increment_i64(num_batches_tracked);
+          else
+#endif
+            num_batches_tracked.set_flat(0, num_batches_tracked.flat(0) + 1);
+        }
+        FER_KERNEL(x, batch_norm_apply, x, mean, invstd, weight, bias, ws, y);
       },
       [=] {
-        cpu::batch_norm_backward(x, mean, invstd, weight, y.grad(), batch_stats, ws,
+        FER_KERNEL(x, batch_norm_backward, x, mean, invstd, weight, y.grad(), batch_stats, ws,
                                  x.requires_grad() ? x.grad_buffer() : Tensor(),
                                  weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
                                  bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
@@ -90,19 +107,18 @@ inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tens
 inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, double eps = 1e-6) {
   using namespace ops_detail;
   FER_CHECK(x_in.defined() && x_in.dim() >= 1, "layer_norm: undefined or 0-d input");
-  require_cpu("layer_norm", {&x_in});
   int64_t c = x_in.size(x_in.dim() - 1), rows = x_in.numel() / std::max<int64_t>(c, 1);
   check_channel_param("layer_norm", weight_in, c, "weight", x_in);
   check_channel_param("layer_norm", bias_in, c, "bias", x_in);
   Tensor x = contiguous(x_in), weight = contiguous_or_undefined(weight_in), bias = contiguous_or_undefined(bias_in);
   Tensor y = Tensor::empty_like(x);
-  Tensor mean = Tensor::empty({rows}, x.dtype()), invstd = Tensor::empty({rows}, x.dtype());
-  const cpu::NormWorkspace ws = may_need_grad({&x, &weight, &bias}) ? cpu::make_norm_workspace(rows, c, x.dtype())
-                                                                     : cpu::NormWorkspace{};
+  Tensor mean = Tensor::empty({rows}, x.dtype(), x.device()), invstd = Tensor::empty({rows}, x.dtype(), x.device());
+  const cpu::NormWorkspace ws = may_need_grad({&x, &weight, &bias}) ? norm_workspace(rows, c, x) : cpu::NormWorkspace{};
   autograd::apply(
-      "layer_norm", {x, weight, bias}, {y}, [=] { cpu::layer_norm_forward(x, weight, bias, eps, y, mean, invstd); },
+      "layer_norm", {x, weight, bias}, {y},
+      [=] { FER_KERNEL(x, layer_norm_forward, x, weight, bias, eps, y, mean, invstd); },
       [=] {
-        cpu::layer_norm_backward(x, weight, mean, invstd, y.grad(), ws, x.requires_grad() ? x.grad_buffer() : Tensor(),
+        FER_KERNEL(x, layer_norm_backward, x, weight, mean, invstd, y.grad(), ws, x.requires_grad() ? x.grad_buffer() : Tensor(),
                                  weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
                                  bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
       });

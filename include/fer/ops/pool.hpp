@@ -6,6 +6,9 @@
 
 #include "fer/backend/cpu/pool.hpp"
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/pool.hpp"
+#endif
 
 namespace fer {
 
@@ -39,7 +42,6 @@ inline int64_t pool_output_size(int64_t in, int64_t k, int64_t pad, int64_t stri
 inline cpu::PoolGeometry pool_geometry(const char* op, const Tensor& x, const Pool2dParams& p) {
   FER_CHECK(x.defined(), op, ": undefined input");
   require_rank(op, x, 4, "input [N, H, W, C]");
-  require_cpu(op, {&x});
   cpu::PoolGeometry g{};
   g.n = x.size(0), g.h = x.size(1), g.w = x.size(2), g.c = x.size(3);
   g.kh = p.kernel[0], g.kw = p.kernel[1], g.sh = p.stride[0], g.sw = p.stride[1];
@@ -65,12 +67,12 @@ inline std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, con
   const cpu::PoolGeometry g = ops_detail::pool_geometry("max_pool2d", x_in, p);
   FER_CHECK(g.h * g.w <= INT32_MAX, "max_pool2d: input plane ", g.h, "x", g.w, " is too large for i32 indices");
   Tensor x = contiguous(x_in);
-  Tensor y = Tensor::empty({g.n, g.ho, g.wo, g.c}, x.dtype());
-  Tensor argmax = Tensor::empty({g.n, g.ho, g.wo, g.c}, DType::i32);
+  Tensor y = Tensor::empty({g.n, g.ho, g.wo, g.c}, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty({g.n, g.ho, g.wo, g.c}, DType::i32, x.device());
   autograd::apply(
-      "max_pool2d", {x}, {y}, [=] { cpu::max_pool2d_forward(g, x, y, argmax); },
+      "max_pool2d", {x}, {y}, [=] { FER_KERNEL(x, max_pool2d_forward, g, x, y, argmax); },
       [=] {
-        if (x.requires_grad()) cpu::max_pool2d_backward(g, y.grad(), argmax, x.grad_buffer());
+        if (x.requires_grad()) FER_KERNEL(x, max_pool2d_backward, g, y.grad(), argmax, x.grad_buffer());
       });
   return {y, argmax};
 }
@@ -83,11 +85,11 @@ inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   FER_CHECK(p.dilation[0] == 1 && p.dilation[1] == 1, "avg_pool2d: dilation is not supported (as in PyTorch)");
   const cpu::PoolGeometry g = ops_detail::pool_geometry("avg_pool2d", x_in, p);
   Tensor x = contiguous(x_in);
-  Tensor y = Tensor::empty({g.n, g.ho, g.wo, g.c}, x.dtype());
+  Tensor y = Tensor::empty({g.n, g.ho, g.wo, g.c}, x.dtype(), x.device());
   autograd::apply(
-      "avg_pool2d", {x}, {y}, [=] { cpu::avg_pool2d_forward(g, x, y); },
+      "avg_pool2d", {x}, {y}, [=] { FER_KERNEL(x, avg_pool2d_forward, g, x, y); },
       [=] {
-        if (x.requires_grad()) cpu::avg_pool2d_backward(g, y.grad(), x.grad_buffer());
+        if (x.requires_grad()) FER_KERNEL(x, avg_pool2d_backward, g, y.grad(), x.grad_buffer());
       });
   return y;
 }
@@ -97,15 +99,14 @@ inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
 inline Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t out_h, int64_t out_w) {
   FER_CHECK(x_in.defined(), "adaptive_avg_pool2d: undefined input");
   ops_detail::require_rank("adaptive_avg_pool2d", x_in, 4, "input [N, H, W, C]");
-  ops_detail::require_cpu("adaptive_avg_pool2d", {&x_in});
   FER_CHECK(out_h >= 1 && out_w >= 1, "adaptive_avg_pool2d: output size must be positive, got ", out_h, "x", out_w);
   FER_CHECK(x_in.size(1) >= 1 && x_in.size(2) >= 1, "adaptive_avg_pool2d: empty input ", x_in.shape().str());
   Tensor x = contiguous(x_in);
-  Tensor y = Tensor::empty({x.size(0), out_h, out_w, x.size(3)}, x.dtype());
+  Tensor y = Tensor::empty({x.size(0), out_h, out_w, x.size(3)}, x.dtype(), x.device());
   autograd::apply(
-      "adaptive_avg_pool2d", {x}, {y}, [=] { cpu::adaptive_avg_pool2d_forward(x, y); },
+      "adaptive_avg_pool2d", {x}, {y}, [=] { FER_KERNEL(x, adaptive_avg_pool2d_forward, x, y); },
       [=] {
-        if (x.requires_grad()) cpu::adaptive_avg_pool2d_backward(y.grad(), x.grad_buffer());
+        if (x.requires_grad()) FER_KERNEL(x, adaptive_avg_pool2d_backward, y.grad(), x.grad_buffer());
       });
   return y;
 }

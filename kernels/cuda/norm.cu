@@ -1,0 +1,369 @@
+// Batch norm and layer norm on channels-last [m, c] data. Column reductions (batch statistics, parameter
+// gradients) split the rows into the fixed chunks of cpu::norm_row_chunks: one block column tile per chunk sums its
+// rows in double with a fixed thread-to-row assignment and a fixed tree, and a second kernel adds the chunks in
+// order, so results never depend on scheduling (no atomics). Row reductions (layer norm) use one warp per row with
+// a butterfly shuffle in double, which every lane ends with bit-identical.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/norm_launch.hpp"
+
+namespace fer::cuda {
+
+namespace {
+
+constexpr int kTileX = 32;  // columns per block (one warp, coalesced along c)
+constexpr int kTileY = 8;   // rows per block
+
+template <class T> using C = typename Compute<T>::type;
+
+inline unsigned cap_blocks(int64_t n, int64_t cap) { return unsigned(n < 1 ? 1 : (n > cap ? cap : n)); }
+
+// A 2-d grid over [m, c]: x tiles the columns, y the rows; kernels loop over what the grid does not cover.
+inline dim3 grid_rows_cols(int64_t m, int64_t c) {
+  return dim3(cap_blocks((c + kTileX - 1) / kTileX, 4096), cap_blocks((m + kTileY - 1) / kTileY, 16384));
+}
+
+// part[(NOUT * k + o) * c + j] = sum over the rows of chunk k of term output o at column j.
+template <int NOUT, class Term>
+__global__ void column_partials(int64_t m, int64_t c, int64_t chunks, Term term, double* __restrict__ part) {
+  __shared__ double sh[NOUT][kTileY][kTileX + 1];
+  const int64_t k = blockIdx.y;
+  const int64_t lo = m * k / chunks, hi = m * (k + 1) / chunks;
+  for (int64_t j0 = int64_t(blockIdx.x) * kTileX; j0 < c; j0 += int64_t(gridDim.x) * kTileX) {
+    const int64_t j = j0 + threadIdx.x;
+    double acc[NOUT];
+    for (int o = 0; o < NOUT; ++o) acc[o] = 0.0;
+    if (j < c)
+      for (int64_t i = lo + threadIdx.y; i < hi; i += kTileY) term(i, j, acc);
+    for (int o = 0; o < NOUT; ++o) sh[o][threadIdx.y][threadIdx.x] = acc[o];
+    __syncthreads();
+    if (threadIdx.y == 0 && j < c)
+      for (int o = 0; o < NOUT; ++o) {
+        double s = 0.0;
+        for (int r = 0; r < kTileY; ++r) s += sh[o][r][threadIdx.x];
+        part[(NOUT * k + o) * c + j] = s;
+      }
+    __syncthreads();  // sh is rewritten by the next column tile
+  }
+}
+
+// Sum over chunks, in chunk order, of part[(nout * k + o) * c + j].
+__device__ __forceinline__ double chunk_total(const double* part, int64_t chunks, int nout, int o, int64_t c, int64_t j) {
+  double s = 0.0;
+  for (int64_t k = 0; k < chunks; ++k) s += part[(nout * k + o) * c + j];
+  return s;
+}
+
+template <class T> struct SumTerm {
+  const T* x;
+  int64_t c;
+  __device__ void operator()(int64_t i, int64_t j, double* a) const { a[0] += double(load(x, i * c + j)); }
+};
+template <class T> struct SquaredDeviationTerm {
+  const T* x;
+  const double* mu;
+  int64_t c;
+  __device__ void operator()(int64_t i, int64_t j, double* a) const {
+    double d = double(load(x, i * c + j)) - mu[j];
+    a[0] += d * d;
+  }
+};
+// sum(gy), sum(gy * (x - mean)) per channel (batch norm backward).
+template <class T> struct BatchNormGradTerm {
+  const T *x, *g, *mean;
+  int64_t c;
+  __device__ void operator()(int64_t i, int64_t j, double* a) const {
+    double gg = double(load(g, i * c + j));
+    a[0] += gg;
+    a[1] += gg * (double(load(x, i * c + j)) - double(load(mean, j)));
+  }
+};
+// sum(gy * xhat), sum(gy) per channel (layer norm backward; mean/invstd are per row).
+template <class T> struct LayerNormGradTerm {
+  const T *x, *g, *mean, *invstd;
+  int64_t c;
+  __device__ void operator()(int64_t i, int64_t j, double* a) const {
+    double gg = double(load(g, i * c + j));
+    a[0] += gg * double((load(x, i * c + j) - load(mean, i)) * load(invstd, i));
+    a[1] += gg;
+  }
+};
+
+template <class T, int NOUT, class Term>
+void run_column_partials(int64_t m, int64_t c, int64_t chunks, Term term, double* part, cudaStream_t s) {
+  dim3 grid(cap_blocks((c + kTileX - 1) / kTileX, 4096), unsigned(chunks));
+  column_partials<NOUT><<<grid, dim3(kTileX, kTileY), 0, s>>>(m, c, chunks, term, part);
+  check_launch("norm column_partials");
+}
+
+__global__ void batch_mean_final(const double* __restrict__ part, int64_t chunks, int64_t m, int64_t c,
+                                 double* __restrict__ mu) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
+    mu[j] = chunk_total(part, chunks, 1, 0, c, j) / double(m);
+}
+
+template <class T>
+__global__ void batch_var_final(const double* __restrict__ part, const double* __restrict__ mu, int64_t chunks,
+                                int64_t m, int64_t c, double eps, T* mean, T* invstd, T* var) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x) {
+    double v = chunk_total(part, chunks, 1, 0, c, j) / double(m);
+    store(mean, j, C<T>(mu[j]));
+    store(invstd, j, C<T>(1.0 / sqrt(v + eps)));
+    if (var) store(var, j, C<T>(v));
+  }
+}
+
+// coef[j] = scale = invstd * weight, coef[c + j] = shift = bias - mean * scale (double).
+template <class T>
+__global__ void batch_norm_coef(const T* mean, const T* invstd, const T* weight, const T* bias, int64_t c,
+                                double* __restrict__ coef) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x) {
+    double s = double(load(invstd, j)) * (weight ? double(load(weight, j)) : 1.0);
+    coef[j] = s;
+    coef[c + j] = (bias ? double(load(bias, j)) : 0.0) - double(load(mean, j)) * s;
+  }
+}
+
+template <class T>
+__global__ void batch_norm_apply_kernel(const T* __restrict__ x, const double* __restrict__ coef, int64_t m, int64_t c,
+                                        bool relu, T* __restrict__ y) {
+  for (int64_t j = blockIdx.x * int64_t(kTileX) + threadIdx.x; j < c; j += int64_t(gridDim.x) * kTileX) {
+    const C<T> scale = C<T>(coef[j]), shift = C<T>(coef[c + j]);
+    for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
+      C<T> v = load(x, i * c + j) * scale + shift;
+      if (relu) v = v < C<T>(0) ? C<T>(0) : v;  // NaN stays NaN, as torch.relu
+      store(y, i * c + j, v);
+    }
+  }
+}
+
+// Totals of the backward reduction, the parameter gradients, and gx's per-channel coefficients a, b, d (written
+// over rows 0..2 of `part`: column j is read and written by its own thread only, reads first).
+template <class T>
+__global__ void batch_norm_backward_final(double* part, int64_t chunks, int64_t m, int64_t c, bool reduced,
+                                          bool batch_stats, const T* invstd, const T* weight, T* gw, T* gb) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x) {
+    double sg = 0.0, sgd = 0.0;
+    if (reduced) sg = chunk_total(part, chunks, 2, 0, c, j), sgd = chunk_total(part, chunks, 2, 1, c, j);
+    const double inv = double(load(invstd, j));
+    if (gw) store(gw, j, load(gw, j) + C<T>(sgd * inv));
+    if (gb) store(gb, j, load(gb, j) + C<T>(sg));
+    const double s = inv * (weight ? double(load(weight, j)) : 1.0);
+    part[j] = s;
+    part[c + j] = batch_stats ? s * inv * inv * sgd / double(m) : 0.0;
+    part[2 * c + j] = batch_stats ? s * sg / double(m) : 0.0;
+  }
+}
+
+// gx += a * gy - b * (x - mean) - d
+template <class T>
+__global__ void batch_norm_grad_input(const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ mean,
+                                      const double* __restrict__ coef, int64_t m, int64_t c, T* __restrict__ gx) {
+  for (int64_t j = blockIdx.x * int64_t(kTileX) + threadIdx.x; j < c; j += int64_t(gridDim.x) * kTileX) {
+    const C<T> a = C<T>(coef[j]), b = C<T>(coef[c + j]), d = C<T>(coef[2 * c + j]), mu = load(mean, j);
+    for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
+      const int64_t e = i * c + j;
+      store(gx, e, load(gx, e) + (a * load(g, e) - b * (load(x, e) - mu) - d));
+    }
+  }
+}
+
+template <class T>
+__global__ void inverse_std_kernel(const T* var, T* invstd, int64_t n, double eps) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
+    store(invstd, j, C<T>(1.0 / sqrt(double(load(var, j)) + eps)));
+}
+
+template <class T>
+__global__ void running_update_kernel(T* running, const T* value, int64_t n, double momentum, double scale) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
+    store(running, j, C<T>((1.0 - momentum) * double(load(running, j)) + momentum * double(load(value, j)) * scale));
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+  for (int s = 16; s > 0; s >>= 1) v += __shfl_xor_sync(0xffffffffu, v, s);
+  return v;  // the same bits in every lane (each butterfly step adds the same two values)
+}
+
+constexpr int kWarpsPerBlock = 8;
+
+// One warp per row: two passes for mean and squared deviations, then y.
+template <class T>
+__global__ void layer_norm_forward_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
+                                          int64_t m, int64_t c, double eps, T* __restrict__ y, T* __restrict__ mean,
+                                          T* __restrict__ invstd) {
+  const int lane = threadIdx.x & 31;
+  for (int64_t i = blockIdx.x * int64_t(kWarpsPerBlock) + (threadIdx.x >> 5); i < m;
+       i += int64_t(gridDim.x) * kWarpsPerBlock) {
+    const T* xr = x + i * c;
+    double s = 0.0;
+    for (int64_t j = lane; j < c; j += 32) s += double(load(xr, j));
+    const double mu = warp_sum(s) / double(c);
+    double ss = 0.0;
+    for (int64_t j = lane; j < c; j += 32) {
+      double d = double(load(xr, j)) - mu;
+      ss += d * d;
+    }
+    const double inv = 1.0 / sqrt(warp_sum(ss) / double(c) + eps);
+    const C<T> mu_c = C<T>(mu), inv_c = C<T>(inv);
+    if (lane == 0) store(mean, i, mu_c), store(invstd, i, inv_c);
+    T* yr = y + i * c;
+    for (int64_t j = lane; j < c; j += 32)
+      store(yr, j, (load(xr, j) - mu_c) * inv_c * (w ? load(w, j) : C<T>(1)) + (b ? load(b, j) : C<T>(0)));
+  }
+}
+
+// gx += inv * (g w - mean(g w) - xhat mean(g w xhat)), one warp per row.
+template <class T>
+__global__ void layer_norm_grad_input(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ mean,
+                                      const T* __restrict__ invstd, const T* __restrict__ g, int64_t m, int64_t c,
+                                      T* __restrict__ gx) {
+  const int lane = threadIdx.x & 31;
+  for (int64_t i = blockIdx.x * int64_t(kWarpsPerBlock) + (threadIdx.x >> 5); i < m;
+       i += int64_t(gridDim.x) * kWarpsPerBlock) {
+    const T *xr = x + i * c, *gr = g + i * c;
+    const C<T> mu = load(mean, i), inv = load(invstd, i);
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t j = lane; j < c; j += 32) {
+      double gw = double(load(gr, j)) * (w ? double(load(w, j)) : 1.0);
+      sg += gw;
+      sgx += gw * double((load(xr, j) - mu) * inv);
+    }
+    sg = warp_sum(sg), sgx = warp_sum(sgx);
+    const C<T> k0 = inv, k1 = C<T>(double(inv) * sg / double(c)), k2 = C<T>(double(inv) * double(inv) * sgx / double(c));
+    T* gxr = gx + i * c;
+    for (int64_t j = lane; j < c; j += 32)
+      store(gxr, j, load(gxr, j) + (k0 * load(gr, j) * (w ? load(w, j) : C<T>(1)) - k1 - (load(xr, j) - mu) * k2));
+  }
+}
+
+template <class T>
+__global__ void layer_norm_param_final(const double* __restrict__ part, int64_t chunks, int64_t c, T* gw, T* gb) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x) {
+    if (gw) store(gw, j, load(gw, j) + C<T>(chunk_total(part, chunks, 2, 0, c, j)));
+    if (gb) store(gb, j, load(gb, j) + C<T>(chunk_total(part, chunks, 2, 1, c, j)));
+  }
+}
+
+__global__ void increment_i64_kernel(int64_t* p) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *p += 1;
+}
+
+}  // namespace
+
+void launch_batch_norm_stats(DType dt, const void* x, int64_t m, int64_t c, int64_t chunks, double* acc, void* mean,
+                             void* invstd, void* var, double eps, int device) {
+  if (c <= 0) return;
+  cudaStream_t s = current_stream(device);
+  double* mu = acc + 2 * chunks * c;  // the first total row
+  FER_CUDA_FLOAT_SWITCH(dt, "batch_norm", {
+    const scalar_t* px = static_cast<const scalar_t*>(x);
+    // Two passes (mean, then squared deviations) keep the variance accurate for data with a large mean.
+    run_column_partials<scalar_t, 1>(m, c, chunks, SumTerm<scalar_t>{px, c}, acc, s);
+    batch_mean_final<<<blocks_for(c), kThreads, 0, s>>>(acc, chunks, m, c, mu);
+    check_launch("batch_mean_final");
+    run_column_partials<scalar_t, 1>(m, c, chunks, SquaredDeviationTerm<scalar_t>{px, mu, c}, acc, s);
+    batch_var_final<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(acc, mu, chunks, m, c, eps,
+                                                                  static_cast<scalar_t*>(mean),
+                                                                  static_cast<scalar_t*>(invstd),
+                                                                  static_cast<scalar_t*>(var));
+    check_launch("batch_var_final");
+  });
+}
+
+void launch_batch_norm_apply(DType dt, const void* x, int64_t m, int64_t c, const void* mean, const void* invstd,
+                             const void* weight, const void* bias, double* acc, void* y, bool relu, int device) {
+  if (c <= 0) return;
+  cudaStream_t s = current_stream(device);
+  FER_CUDA_FLOAT_SWITCH(dt, "batch_norm", {
+    batch_norm_coef<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(
+        static_cast<const scalar_t*>(mean), static_cast<const scalar_t*>(invstd),
+        static_cast<const scalar_t*>(weight), static_cast<const scalar_t*>(bias), c, acc);
+    check_launch("batch_norm_coef");
+    if (m <= 0) return;
+    batch_norm_apply_kernel<scalar_t><<<grid_rows_cols(m, c), dim3(kTileX, kTileY), 0, s>>>(
+        static_cast<const scalar_t*>(x), acc, m, c, relu, static_cast<scalar_t*>(y));
+    check_launch("batch_norm_apply");
+  });
+}
+
+void launch_batch_norm_backward(DType dt, const void* x, const void* mean, const void* invstd, const void* weight,
+                                const void* gy, int64_t m, int64_t c, int64_t chunks, bool batch_stats, double* acc,
+                                void* gx, void* gweight, void* gbias, int device) {
+  if (c <= 0) return;
+  cudaStream_t s = current_stream(device);
+  FER_CUDA_FLOAT_SWITCH(dt, "batch_norm backward", {
+    const scalar_t *px = static_cast<const scalar_t*>(x), *pm = static_cast<const scalar_t*>(mean),
+                   *pg = static_cast<const scalar_t*>(gy);
+    const bool reduce = batch_stats || gweight || gbias;
+    if (reduce) run_column_partials<scalar_t, 2>(m, c, chunks, BatchNormGradTerm<scalar_t>{px, pg, pm, c}, acc, s);
+    batch_norm_backward_final<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(
+        acc, chunks, m, c, reduce, batch_stats, static_cast<const scalar_t*>(invstd),
+        static_cast<const scalar_t*>(weight), static_cast<scalar_t*>(gweight), static_cast<scalar_t*>(gbias));
+    check_launch("batch_norm_backward_final");
+    if (!gx || m <= 0) return;
+    batch_norm_grad_input<scalar_t><<<grid_rows_cols(m, c), dim3(kTileX, kTileY), 0, s>>>(
+        px, pg, pm, acc, m, c, static_cast<scalar_t*>(gx));
+    check_launch("batch_norm_grad_input");
+  });
+}
+
+void launch_inverse_std(DType dt, const void* var, void* invstd, int64_t n, double eps, int device) {
+  if (n <= 0) return;
+  FER_CUDA_FLOAT_SWITCH(dt, "batch_norm", {
+    inverse_std_kernel<scalar_t><<<blocks_for(n), kThreads, 0, current_stream(device)>>>(
+        static_cast<const scalar_t*>(var), static_cast<scalar_t*>(invstd), n, eps);
+    check_launch("inverse_std");
+  });
+}
+
+void launch_running_update(DType dt, void* running, const void* value, int64_t n, double momentum, double scale,
+                           int device) {
+  if (n <= 0) return;
+  FER_CUDA_FLOAT_SWITCH(dt, "batch_norm running statistics", {
+    running_update_kernel<scalar_t><<<blocks_for(n), kThreads, 0, current_stream(device)>>>(
+        static_cast<scalar_t*>(running), static_cast<const scalar_t*>(value), n, momentum, scale);
+    check_launch("running_update");
+  });
+}
+
+void launch_layer_norm_forward(DType dt, const void* x, const void* weight, const void* bias, int64_t m, int64_t c,
+                               double eps, void* y, void* mean, void* invstd, int device) {
+  if (m <= 0) return;
+  FER_CUDA_FLOAT_SWITCH(dt, "layer_norm", {
+    layer_norm_forward_kernel<scalar_t><<<blocks_for(m, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
+                                          current_stream(device)>>>(
+        static_cast<const scalar_t*>(x), static_cast<const scalar_t*>(weight), static_cast<const scalar_t*>(bias), m,
+        c, eps, static_cast<scalar_t*>(y), static_cast<scalar_t*>(mean), static_cast<scalar_t*>(invstd));
+    check_launch("layer_norm_forward");
+  });
+}
+
+void launch_layer_norm_backward(DType dt, const void* x, const void* weight, const void* mean, const void* invstd,
+                                const void* gy, int64_t m, int64_t c, int64_t chunks, double* acc, void* gx,
+                                void* gweight, void* gbias, int device) {
+  if (m <= 0 || c <= 0) return;
+  cudaStream_t s = current_stream(device);
+  FER_CUDA_FLOAT_SWITCH(dt, "layer_norm backward", {
+    const scalar_t *px = static_cast<const scalar_t*>(x), *pw = static_cast<const scalar_t*>(weight),
+                   *pm = static_cast<const scalar_t*>(mean), *pi = static_cast<const scalar_t*>(invstd),
+                   *pg = static_cast<const scalar_t*>(gy);
+    if (gx) {
+      layer_norm_grad_input<scalar_t><<<blocks_for(m, kWarpsPerBlock), kWarpsPerBlock * 32, 0, s>>>(
+          px, pw, pm, pi, pg, m, c, static_cast<scalar_t*>(gx));
+      check_launch("layer_norm_grad_input");
+    }
+    if (gweight || gbias) {
+      run_column_partials<scalar_t, 2>(m, c, chunks, LayerNormGradTerm<scalar_t>{px, pg, pm, pi, c}, acc, s);
+      layer_norm_param_final<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(
+          acc, chunks, c, static_cast<scalar_t*>(gweight), static_cast<scalar_t*>(gbias));
+      check_launch("layer_norm_param_final");
+    }
+  });
+}
+
+void launch_increment_i64(int64_t* p, int device) {
+  increment_i64_kernel<<<1, 1, 0, current_stream(device)>>>(p);
+  check_launch("increment_i64");
+}
+
+}  // namespace fer::cuda
