@@ -110,25 +110,43 @@ Entry* make_entry(const CudnnConv& g, DType dt, ConvLayout layout) {
 }
 
 // Picks an algorithm from the heuristics' ranked list: the first supported deterministic one within the workspace
-// limit, else the first supported one. Strict f32 skips tensor-op entries (they would round to TF32).
+// limit, else the first supported one. Exact f32 skips tensor-op entries (they would round to TF32) and transforms.
+// Transform-based algorithms (FFT, Winograd) round differently from a direct sum: exact f32 leaves them out.
+bool transform_algo(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transform_algo(cudnnConvolutionBwdDataAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transform_algo(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+
 template <class Perf>
 Algo pick(const Perf* perf, int count, bool strict_f32) {
-  Algo best, any;
+  Algo best, any, other_math;
   for (int i = 0; i < count; ++i) {
     const Perf& p = perf[i];
     if (p.status != CUDNN_STATUS_SUCCESS || p.memory > kMaxWorkspace) continue;
-    if (strict_f32 && p.mathType != CUDNN_FMA_MATH && p.mathType != CUDNN_DEFAULT_MATH) continue;
+    if (strict_f32 && transform_algo(p.algo)) continue;
     Algo a;
     a.chosen = a.found = true;
     a.algo = int(p.algo);
     a.math = strict_f32 ? CUDNN_FMA_MATH : p.mathType;
+    if (strict_f32 && p.mathType != CUDNN_FMA_MATH && p.mathType != CUDNN_DEFAULT_MATH) {
+      if (!other_math.found) other_math = a;  // last resort, still run with FMA math
+      continue;
+    }
     if (!any.found) any = a;
     if (p.determinism == CUDNN_DETERMINISTIC) {
       best = a;
       break;
     }
   }
-  Algo r = best.found ? best : any;
+  Algo r = best.found ? best : any.found ? any : other_math;
   r.chosen = true;
   return r;
 }
