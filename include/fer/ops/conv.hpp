@@ -3,6 +3,9 @@
 #include <array>
 
 #include "fer/backend/cpu/conv.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/conv.hpp"
+#endif
 #include "fer/ops/common.hpp"
 
 namespace fer {
@@ -69,24 +72,26 @@ inline cpu::ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const
 // y[N, Ho, Wo, O] = conv(x, w) + bias with Ho = floor((H + pad_top + pad_bottom - dil*(kh-1) - 1) / stride + 1).
 // bias is an undefined Tensor() or [O]. Gradients flow to x, w and bias (each only if it requires grad).
 inline Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, const Conv2dParams& p) {
-  ops_detail::require_cpu("conv2d", {&x_in, &w_in, &bias_in});
+  ops_detail::require_same_device("conv2d", {&x_in, &w_in, &bias_in});
   const cpu::ConvGeometry geom = ops_detail::conv2d_geometry(x_in, w_in, bias_in, p);
   Tensor x = contiguous(x_in), w = contiguous(w_in);
   Tensor bias = bias_in.defined() ? contiguous(bias_in) : Tensor();
   const cpu::ConvPlan plan = cpu::plan_conv2d(geom);
-  Tensor y = Tensor::empty({geom.n, geom.ho, geom.wo, geom.o}, x.dtype());
-  // Scratch memory lives as long as the recorded node, so a replay allocates nothing.
-  Tensor ws = plan.workspace > 0 ? Tensor::empty({plan.workspace}, x.dtype()) : Tensor();
-  Tensor partials = grad_enabled() && w.requires_grad() && plan.weight_grad_workspace > 0
+  Tensor y = Tensor::empty({geom.n, geom.ho, geom.wo, geom.o}, x.dtype(), x.device());
+  // Scratch memory lives as long as the recorded node, so a replay allocates nothing. The CUDA backend takes its
+  // scratch from the device's caching allocator and needs none of these.
+  const bool on_cpu = x.device().is_cpu();
+  Tensor ws = on_cpu && plan.workspace > 0 ? Tensor::empty({plan.workspace}, x.dtype()) : Tensor();
+  Tensor partials = on_cpu && grad_enabled() && w.requires_grad() && plan.weight_grad_workspace > 0
                         ? Tensor::empty({plan.weight_grad_workspace}, x.dtype())
                         : Tensor();
   autograd::apply(
-      "conv2d", {x, w, bias}, {y}, [=] { cpu::conv2d_forward(plan, x, w, bias, y, ws); },
+      "conv2d", {x, w, bias}, {y}, [=] { FER_KERNEL(x, conv2d_forward, plan, x, w, bias, y, ws); },
       [=] {
         Tensor gy = y.grad();
-        if (x.requires_grad()) cpu::conv2d_backward_input(plan, gy, w, x.grad_buffer(), ws);
-        if (w.requires_grad()) cpu::conv2d_backward_weight(plan, gy, x, w.grad_buffer(), ws, partials);
-        if (bias.defined() && bias.requires_grad()) cpu::conv2d_backward_bias(plan, gy, bias.grad_buffer());
+        if (x.requires_grad()) FER_KERNEL(x, conv2d_backward_input, plan, gy, w, x.grad_buffer(), ws);
+        if (w.requires_grad()) FER_KERNEL(x, conv2d_backward_weight, plan, gy, x, w.grad_buffer(), ws, partials);
+        if (bias.defined() && bias.requires_grad()) FER_KERNEL(x, conv2d_backward_bias, plan, gy, bias.grad_buffer());
       });
   return y;
 }

@@ -1,13 +1,16 @@
 #pragma once
 // Dense layers with autograd: linear (PyTorch's Linear layout, weight [out, in]) and matmul (plain or batched).
 #include "fer/backend/cpu/gemm.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/gemm.hpp"
+#endif
 #include "fer/ops/common.hpp"
 
 namespace fer {
 
 // y = x w^T + b for x [..., in], w [out, in], bias undefined or [out]; y is [..., out].
 inline Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in = Tensor()) {
-  ops_detail::require_cpu("linear", {&x_in, &w_in, &bias_in});
+  ops_detail::require_same_device("linear", {&x_in, &w_in, &bias_in});
   FER_CHECK(x_in.defined() && w_in.defined(), "linear: input and weight must be defined");
   FER_CHECK(x_in.dim() >= 1, "linear: input must have at least 1 dim, got ", x_in.shape().str());
   ops_detail::require_rank("linear", w_in, 2, "weight [out, in]");
@@ -26,22 +29,22 @@ inline Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_
   y_shape[y_shape.nd - 1] = out;
   int64_t rows = 1;
   for (int d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
-  Tensor y = Tensor::empty(y_shape, x.dtype());
+  Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   // 2-d views of the same storage for the kernels (autograd state stays on x and y).
   Tensor x2 = x.view_as_shape({rows, in}), y2 = y.view_as_shape({rows, out});
   autograd::apply(
-      "linear", {x, w, bias}, {y}, [=] { cpu::linear_forward(x2, w, bias, y2); },
+      "linear", {x, w, bias}, {y}, [=] { FER_KERNEL(x2, linear_forward, x2, w, bias, y2); },
       [=] {
-        cpu::linear_backward(x2, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
-                             w.requires_grad() ? w.grad_buffer() : Tensor(),
-                             bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
+        FER_KERNEL(x2, linear_backward, x2, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
+                   w.requires_grad() ? w.grad_buffer() : Tensor(),
+                   bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
       });
   return y;
 }
 
 // a [M, K] x b [K, N] -> [M, N], or batched a [B, M, K] x b [B, K, N] -> [B, M, N].
 inline Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
-  ops_detail::require_cpu("matmul", {&a_in, &b_in});
+  ops_detail::require_same_device("matmul", {&a_in, &b_in});
   FER_CHECK(a_in.defined() && b_in.defined(), "matmul: operands must be defined");
   ops_detail::require_same_dtype("matmul", a_in, b_in);
   FER_CHECK((a_in.dim() == 2 || a_in.dim() == 3) && b_in.dim() == a_in.dim(),
@@ -55,13 +58,13 @@ inline Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Tensor a = contiguous(a_in), b = contiguous(b_in);
   Shape c_shape = a.shape();
   c_shape[c_shape.nd - 1] = b.size(-1);
-  Tensor c = Tensor::empty(c_shape, a.dtype());
+  Tensor c = Tensor::empty(c_shape, a.dtype(), a.device());
   autograd::apply(
-      "matmul", {a, b}, {c}, [=] { cpu::matmul_into(a, false, b, false, c, false); },
+      "matmul", {a, b}, {c}, [=] { FER_KERNEL(a, matmul_into, a, false, b, false, c, false); },
       [=] {
         Tensor gc = c.grad();
-        if (a.requires_grad()) cpu::matmul_into(gc, false, b, true, a.grad_buffer(), true);   // ga += gc b^T
-        if (b.requires_grad()) cpu::matmul_into(a, true, gc, false, b.grad_buffer(), true);   // gb += a^T gc
+        if (a.requires_grad()) FER_KERNEL(a, matmul_into, gc, false, b, true, a.grad_buffer(), true);   // ga += gc b^T
+        if (b.requires_grad()) FER_KERNEL(a, matmul_into, a, true, gc, false, b.grad_buffer(), true);   // gb += a^T gc
       });
   return c;
 }
