@@ -223,13 +223,34 @@ __global__ void direct_backward_filter_kernel(GroupConvGeom g, const T* __restri
 // ------------------------------------------------------------------------------------------------ cuDNN
 
 // Descriptors and the chosen algorithm of one (geometry, pass, device), created once and kept for the process.
+constexpr int kDirect = -1;  // CudnnPlan::algo when the direct kernels run instead of cuDNN
+
 struct CudnnPlan {
   cudnnTensorDescriptor_t in = nullptr, out = nullptr;
   cudnnFilterDescriptor_t filt = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
-  int algo = 0;
+  int algo = 0;  // or kDirect
   size_t workspace = 0;
 };
+
+template <class T>
+void direct_launch(const GroupConvGeom& g, ConvPass pass, const void* a, const void* b, void* out, bool acc,
+                   cudaStream_t st) {
+  const T* pa = static_cast<const T*>(a);
+  const T* pb = static_cast<const T*>(b);
+  T* po = static_cast<T*>(out);
+  if (pass == ConvPass::forward) {
+    const int64_t total = g.ho * g.wo * g.groups * g.o;
+    if (total > 0) direct_forward_kernel<T><<<blocks_for(total), kThreads, 0, st>>>(g, pa, pb, po, acc);
+  } else if (pass == ConvPass::backward_data) {
+    const int64_t total = g.h * g.w * g.groups * g.c;
+    if (total > 0) direct_backward_data_kernel<T><<<blocks_for(total), kThreads, 0, st>>>(g, pa, pb, po, acc);
+  } else {
+    const int64_t total = g.groups * g.o * g.kh * g.kw * g.c;
+    if (total > 0) direct_backward_filter_kernel<T><<<blocks_for(total), kThreads, 0, st>>>(g, pa, pb, po, acc);
+  }
+  check_launch("grouped_conv_direct");
+}
 
 int to_int(int64_t v, const char* what) {
   FER_CHECK(v >= 0 && v <= INT_MAX, "grouped convolution: ", what, " ", v, " exceeds cuDNN's int range");
@@ -305,8 +326,7 @@ CudnnPlan* make_plan(const GroupConvGeom& g, ConvPass pass, int device) {
              CUDNN_STATUS_SUCCESS;
     }, &p->algo, &p->workspace);
   }
-  FER_CHECK(found, "grouped convolution: cuDNN offers no FMA-math algorithm for this geometry (groups ", g.groups,
-            ", ", g.h, "x", g.w, "x", g.c, " -> ", g.ho, "x", g.wo, "x", g.o, ", kernel ", g.kh, "x", g.kw, ")");
+  if (!found) p->algo = kDirect, p->workspace = 0;  // no exact-math cuDNN kernel for this geometry
   return p;
 }
 
@@ -377,44 +397,32 @@ void group_conv_launch(const GroupConvGeom& g, ConvPass pass, const void* a, con
                        void* ws, size_t ws_bytes, DType dtype, int device) {
   FER_CHECK(beta == 0.0 || beta == 1.0, "grouped convolution: beta must be 0 or 1, got ", beta);
   cudaSetDevice(device);
-  if (dtype == DType::f64) {
-    using T = double;
-    const bool acc = beta != 0.0;
-    cudaStream_t st = current_stream(device);
-    const T* pa = static_cast<const T*>(a);
-    const T* pb = static_cast<const T*>(b);
-    T* po = static_cast<T*>(out);
-    if (pass == ConvPass::forward) {
-      const int64_t total = g.ho * g.wo * g.groups * g.o;
-      if (total > 0) direct_forward_kernel<T><<<blocks_for(total), kThreads, 0, st>>>(g, pa, pb, po, acc);
-    } else if (pass == ConvPass::backward_data) {
-      const int64_t total = g.h * g.w * g.groups * g.c;
-      if (total > 0) direct_backward_data_kernel<T><<<blocks_for(total), kThreads, 0, st>>>(g, pa, pb, po, acc);
-    } else {
-      const int64_t total = g.groups * g.o * g.kh * g.kw * g.c;
-      if (total > 0) direct_backward_filter_kernel<T><<<blocks_for(total), kThreads, 0, st>>>(g, pa, pb, po, acc);
-    }
-    check_launch("grouped_conv_direct");
-    return;
-  }
+  cudaStream_t st = current_stream(device);
+  if (dtype == DType::f64) return direct_launch<double>(g, pass, a, b, out, beta != 0.0, st);
   FER_CHECK(dtype == DType::f32, "grouped convolution: no CUDA kernel for dtype ", dtype_name(dtype), " (f32 or f64)");
   CudnnPlan& p = plan_for(g, pass, device);
+  if (p.algo == kDirect) return direct_launch<float>(g, pass, a, b, out, beta != 0.0, st);
   FER_CHECK(ws_bytes >= p.workspace && (p.workspace == 0 || ws != nullptr), "grouped convolution: workspace of ",
             ws_bytes, " bytes, ", p.workspace, " needed");
   cudnnHandle_t h = static_cast<cudnnHandle_t>(cudnn_handle(device));
   const float alpha = 1.0f, fbeta = float(beta);
+  cudnnStatus_t status;
   if (pass == ConvPass::forward) {
-    FER_CUDNN_CHECK(cudnnConvolutionForward(h, &alpha, p.in, a, p.filt, b, p.conv, cudnnConvolutionFwdAlgo_t(p.algo), ws,
-                                            p.workspace, &fbeta, p.out, out));
+    status = cudnnConvolutionForward(h, &alpha, p.in, a, p.filt, b, p.conv, cudnnConvolutionFwdAlgo_t(p.algo), ws,
+                                     p.workspace, &fbeta, p.out, out);
   } else if (pass == ConvPass::backward_data) {
-    FER_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &alpha, p.filt, b, p.out, a, p.conv,
-                                                 cudnnConvolutionBwdDataAlgo_t(p.algo), ws, p.workspace, &fbeta, p.in,
-                                                 out));
+    status = cudnnConvolutionBackwardData(h, &alpha, p.filt, b, p.out, a, p.conv, cudnnConvolutionBwdDataAlgo_t(p.algo),
+                                          ws, p.workspace, &fbeta, p.in, out);
   } else {
-    FER_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &alpha, p.in, a, p.out, b, p.conv,
-                                                   cudnnConvolutionBwdFilterAlgo_t(p.algo), ws, p.workspace, &fbeta,
-                                                   p.filt, out));
+    status = cudnnConvolutionBackwardFilter(h, &alpha, p.in, a, p.out, b, p.conv,
+                                            cudnnConvolutionBwdFilterAlgo_t(p.algo), ws, p.workspace, &fbeta, p.filt,
+                                            out);
   }
+  if (status == CUDNN_STATUS_NOT_SUPPORTED) {  // refused at run time: this geometry takes the direct kernels from now on
+    p.algo = kDirect;
+    return direct_launch<float>(g, pass, a, b, out, beta != 0.0, st);
+  }
+  FER_CHECK(status == CUDNN_STATUS_SUCCESS, "grouped convolution: cuDNN failed: ", cudnnGetErrorString(status));
 }
 
 }  // namespace fer::cuda

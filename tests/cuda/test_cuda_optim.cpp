@@ -170,8 +170,13 @@ TEST_CASE("grad norm, clipping and loss-scale unscaling on CUDA match the CPU") 
     CHECK(train::grad_norm(t.dev) == ng);     // deterministic
     const double cc = train::clip_grad_norm(t.cpu, 0.5 * nc), cg = train::clip_grad_norm(t.dev, 0.5 * nc);
     CHECK(std::abs(cg - cc) <= 1e-12 * cc);
+    // The two totals differ in the last bits (summation order), so the clip factors may round apart in f32.
     for (size_t i = 0; i < t.cpu.size(); ++i)
-      if (t.cpu[i].grad().defined()) CHECK(rel_l2(t.dev[i].grad(), t.cpu[i].grad()) <= 1e-12);
+      if (t.cpu[i].grad().defined())
+        CHECK(rel_l2(t.dev[i].grad(), t.cpu[i].grad()) <= (dt == DType::f64 ? 1e-12 : kTolOptimF32));
+    // Same gradients again on both sides; unscaling is elementwise and exact to the CPU's arithmetic.
+    for (size_t i = 0; i < t.cpu.size(); ++i)
+      if (t.cpu[i].grad().defined()) t.dev[i].grad_buffer().copy_(t.cpu[i].grad().to(cuda_test::gpu()));
     train::DynamicLossScaler scaler(1024.0);
     CHECK(scaler.unscale(t.cpu) == true);
     CHECK(scaler.unscale(t.dev) == true);
@@ -201,8 +206,9 @@ TEST_CASE("unscale and norm work on 16-bit gradients") {
     CHECK(std::abs(train::grad_norm({p}) - std::sqrt(ref)) <= 1e-12 * std::sqrt(ref));
     train::DynamicLossScaler scaler(4.0);
     CHECK(scaler.unscale({p}));
-    Tensor expect = Tensor::empty(g16.shape(), DType::f64);
-    for (int64_t i = 0; i < g16.numel(); ++i) expect.set_flat(i, g16.flat(i) * 0.25);  // exact: a power of two
-    CHECK(rel_l2(p.grad(), expect) == 0.0);
+    // f32 product of the value and 0.25, rounded to the 16-bit type (as the kernel does).
+    Tensor expect = Tensor::empty(g16.shape(), DType::f32);
+    for (int64_t i = 0; i < g16.numel(); ++i) expect.set_flat(i, double(float(g16.flat(i)) * 0.25f));
+    CHECK(rel_l2(p.grad(), expect.to(dt)) == 0.0);
   }
 }
