@@ -7,6 +7,9 @@
 #include <optional>
 
 #include "fer/backend/cpu/modconv.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/modconv.hpp"
+#endif
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/upfirdn2d.hpp"
 
@@ -15,7 +18,7 @@ namespace fer {
 namespace ops_detail {
 
 inline void check_modulation(const char* op, const Tensor& w, const Tensor& styles) {
-  require_cpu(op, {&w, &styles});
+  require_same_device(op, {&w, &styles});
   FER_CHECK(w.defined() && styles.defined(), op, ": weight and styles must be defined");
   require_rank(op, w, 4, "weight [O, kh, kw, I]");
   require_rank(op, styles, 2, "styles [N, I]");
@@ -35,14 +38,15 @@ inline Tensor modulate(const char* op, const Tensor& w_in, const Tensor& s_in, b
   FER_CHECK(eps >= 0, op, ": eps must be >= 0, got ", eps);
   Tensor w = contiguous(w_in), s = contiguous(s_in);
   const int64_t n = s.size(0), o = w.size(0);
-  Tensor y = Tensor::empty(out_shape, w.dtype());
-  Tensor dcoef = demodulate ? Tensor::empty({n, o}, w.dtype()) : Tensor();
-  Tensor dot = demodulate ? Tensor::empty({n, o}, w.dtype()) : Tensor();  // backward scratch
+  Tensor y = Tensor::empty(out_shape, w.dtype(), w.device());
+  Tensor dcoef = demodulate ? Tensor::empty({n, o}, w.dtype(), w.device()) : Tensor();
+  Tensor dot = demodulate ? Tensor::empty({n, o}, w.dtype(), w.device()) : Tensor();  // backward scratch
   autograd::apply(
-      op, {w, s}, {y}, [=] { cpu::modulate_weights_forward(w, s, y, dcoef, layout, flip, eps); },
+      op, {w, s}, {y}, [=] { FER_KERNEL(w, modulate_weights_forward, w, s, y, dcoef, layout, flip, eps); },
       [=] {
-        cpu::modulate_weights_backward(w, s, dcoef, y.grad(), w.requires_grad() ? w.grad_buffer() : Tensor(),
-                                       s.requires_grad() ? s.grad_buffer() : Tensor(), dot, layout, flip);
+        FER_KERNEL(w, modulate_weights_backward, w, s, dcoef, y.grad(),
+                   w.requires_grad() ? w.grad_buffer() : Tensor(), s.requires_grad() ? s.grad_buffer() : Tensor(), dot,
+                   layout, flip);
       });
   return y;
 }
@@ -60,16 +64,26 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
                                                    transposed, stride, pad_y, pad_x);
   FER_CHECK(sc.out_h >= 1 && sc.out_w >= 1 && sc.plan.g.kh > 0, op, ": the ", w_in.size(1), "x", w_in.size(2),
             " kernel does not fit input ", x_in.shape().str(), " with padding (", pad_y, ", ", pad_x, ")");
+  require_same_device(op, {&x_in, &w_in});
   Tensor x = contiguous(x_in), w = contiguous(w_in);
-  Tensor y = Tensor::empty({n, sc.out_h, sc.out_w, cout}, x.dtype());
-  // Scratch lives as long as the recorded node, so neither a replay nor backward allocates.
-  Tensor ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, x.dtype()) : Tensor();
-  Tensor gx_scratch = transposed && grad_enabled() && x.requires_grad() ? Tensor::empty_like(x) : Tensor();
+  Tensor y = Tensor::empty({n, sc.out_h, sc.out_w, cout}, x.dtype(), x.device());
+  // Scratch lives as long as the recorded node, so neither a replay nor backward allocates. On CUDA: the cuDNN
+  // workspace of the geometry (bytes), and no gx scratch (the transposed backward accumulates in place).
+  Tensor ws, gx_scratch;
+  if (x.device().is_cpu()) {
+    ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, x.dtype()) : Tensor();
+    gx_scratch = transposed && grad_enabled() && x.requires_grad() ? Tensor::empty_like(x) : Tensor();
+  } else {
+#ifdef FER_WITH_CUDA
+    const size_t bytes = gpu::sample_conv_workspace_bytes(sc, x.dtype(), x.device());
+    if (bytes > 0) ws = Tensor::empty({int64_t(bytes)}, DType::u8, x.device());
+#endif
+  }
   autograd::apply(
-      op, {x, w}, {y}, [=] { cpu::sample_conv_forward(sc, x, w, y, ws); },
+      op, {x, w}, {y}, [=] { FER_KERNEL(x, sample_conv_forward, sc, x, w, y, ws); },
       [=] {
-        cpu::sample_conv_backward(sc, x, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
-                                  w.requires_grad() ? w.grad_buffer() : Tensor(), ws, gx_scratch);
+        FER_KERNEL(x, sample_conv_backward, sc, x, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
+                   w.requires_grad() ? w.grad_buffer() : Tensor(), ws, gx_scratch);
       });
   return y;
 }
@@ -109,7 +123,7 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
                                const Tensor& noise = Tensor()) {
   const char* op = "modulated_conv2d";
   ops_detail::check_modulation(op, w, styles);
-  ops_detail::require_cpu(op, {&x, &noise});
+  ops_detail::require_same_device(op, {&x, &w, &styles, &noise});
   FER_CHECK(x.defined(), op, ": x is undefined");
   ops_detail::require_rank(op, x, 4, "x [N, H, W, I]");
   ops_detail::require_same_dtype(op, x, w);

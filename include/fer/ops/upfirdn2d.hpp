@@ -6,21 +6,25 @@
 
 #include "fer/backend/cpu/upfirdn2d.hpp"
 #include "fer/ops/common.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/upfirdn2d.hpp"
+#endif
 
 namespace fer {
 
 namespace ops_detail {
 
-// The filter as a contiguous constant of x's dtype. It takes no gradient: a learnable filter is not supported.
-inline Tensor filter_constant(const char* op, const Tensor& f, DType dtype) {
+// The filter as a contiguous constant of x's dtype on x's device (a CPU filter is copied over, once per op). It
+// takes no gradient: a learnable filter is not supported.
+inline Tensor filter_constant(const char* op, const Tensor& f, DType dtype, Device device = Device::cpu()) {
   FER_CHECK(f.defined(), op, ": the filter is undefined");
   FER_CHECK(f.dim() == 2 && f.size(0) > 0 && f.size(1) > 0, op,
             ": the filter must be a non-empty 2-d [fh, fw] tensor, got ", f.shape().str());
   FER_CHECK(is_floating(f.dtype()), op, ": the filter must be floating point, got ", dtype_name(f.dtype()));
   FER_CHECK(!f.requires_grad(), op, ": the filter is a constant; gradients w.r.t. it are not supported");
-  require_cpu(op, {&f});
   Tensor k = f.detach().to(dtype);
-  return k.is_contiguous() ? k : k.clone();
+  if (!k.is_contiguous()) k = k.device().is_cpu() ? k.clone() : k.host();
+  return k.to(device);
 }
 
 // floor(v / 2) also for negative v (a filter narrower than the factor gives negative pads, cropping).
@@ -28,27 +32,27 @@ constexpr int64_t floor_half(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2)
 
 }  // namespace ops_detail
 
-// x [N, H, W, C] (f32/f64), filter [fh, fw] (any floating dtype; a constant). Output [N, OH, OW, C] with
+// x [N, H, W, C] (f32/f64; on CUDA also f16/bf16 with f32 arithmetic), filter [fh, fw] (any floating dtype; a constant). Output [N, OH, OW, C] with
 // OH = (H*up_y + pad_y0 + pad_y1 - fh) / down_y + 1 and likewise OW; both must be >= 1. Differentiable in x.
 inline Tensor upfirdn2d(const Tensor& x_in, const Tensor& filter, const UpFirDnParams& p = {}) {
   const char* op = "upfirdn2d";
-  ops_detail::require_cpu(op, {&x_in});
   ops_detail::require_rank(op, x_in, 4, "x (NHWC)");
   FER_CHECK(p.up_x >= 1 && p.up_y >= 1 && p.down_x >= 1 && p.down_y >= 1, op,
             ": up/down factors must be >= 1, got up (", p.up_x, ", ", p.up_y, ") down (", p.down_x, ", ", p.down_y,
             ")");
-  dispatch_float(x_in.dtype(), op, [](auto) {});
-  Tensor f = ops_detail::filter_constant(op, filter, x_in.dtype());
+  if (x_in.device().is_cpu()) dispatch_float(x_in.dtype(), op, [](auto) {});
+  else FER_CHECK(is_floating(x_in.dtype()), op, ": x must be floating point, got ", dtype_name(x_in.dtype()));
+  Tensor f = ops_detail::filter_constant(op, filter, x_in.dtype(), x_in.device());
   const int64_t span_y = x_in.size(1) * p.up_y + p.pad_y0 + p.pad_y1 - f.size(0);
   const int64_t span_x = x_in.size(2) * p.up_x + p.pad_x0 + p.pad_x1 - f.size(1);
   FER_CHECK(span_y >= 0 && span_x >= 0, op, ": empty output for x ", x_in.shape().str(), ", filter ", f.shape().str(),
             ", up (", p.up_x, ", ", p.up_y, "), pads (", p.pad_x0, ", ", p.pad_x1, ", ", p.pad_y0, ", ", p.pad_y1, ")");
   Tensor x = contiguous(x_in);
-  Tensor y = Tensor::empty({x.size(0), span_y / p.down_y + 1, span_x / p.down_x + 1, x.size(3)}, x.dtype());
+  Tensor y = Tensor::empty({x.size(0), span_y / p.down_y + 1, span_x / p.down_x + 1, x.size(3)}, x.dtype(), x.device());
   autograd::apply(
-      op, {x}, {y}, [=] { cpu::upfirdn2d_forward(x, f, y, p); },
+      op, {x}, {y}, [=] { FER_KERNEL(x, upfirdn2d_forward, x, f, y, p); },
       [=] {
-        if (x.requires_grad()) cpu::upfirdn2d_backward(f, y.grad(), x.grad_buffer(), p);
+        if (x.requires_grad()) FER_KERNEL(x, upfirdn2d_backward, f, y.grad(), x.grad_buffer(), p);
       });
   return y;
 }

@@ -30,10 +30,19 @@ class Adam : public Optimizer {
   const AdamOptions& options() const { return opts_; }
 
   void step() override {
+#ifdef FER_WITH_CUDA
+    std::vector<CudaBatch> batches;
+#endif
     for_each_with_grad([&](ParamGroup& g, Tensor& p, const Tensor& grad, std::map<std::string, Tensor>& st) {
       double t = increment_step(st);
       Tensor m = state_like(st, "exp_avg", p), v = state_like(st, "exp_avg_sq", p);
       Tensor v_max = opts_.amsgrad ? state_like(st, "max_exp_avg_sq", p) : Tensor();
+#ifdef FER_WITH_CUDA
+      if (p.device().is_cuda()) {  // batched by step count: one launch per group below
+        cuda_batch(batches, g, p, t).push_back({p, grad, m, v, v_max});
+        return;
+      }
+#endif
       // Scalars in double, as Python computes them before handing them to the tensor ops.
       double lr = *g.lr, wd = *g.weight_decay;
       double step_size = lr / (1 - std::pow(opts_.beta1, t));
@@ -44,6 +53,15 @@ class Adam : public Optimizer {
                   p.numel(), lr, wd, step_size, bias_correction2_sqrt);
       });
     });
+#ifdef FER_WITH_CUDA
+    for (size_t k = 0; k < batches.size(); ++k) {
+      const CudaBatch& b = batches[k];
+      const double t = b.key;
+      gpu::adam_multi_step(table_cache(k), b.items, *b.group->lr, *b.group->weight_decay, opts_.beta1, opts_.beta2,
+                           opts_.eps, *b.group->lr / (1 - std::pow(opts_.beta1, t)),
+                           std::sqrt(1 - std::pow(opts_.beta2, t)), decoupled_, opts_.maximize);
+    }
+#endif
   }
 
  protected:

@@ -2,6 +2,10 @@
 // The optimizer base: parameter groups (each with its own lr and weight decay), per-parameter state tensors
 // created on first use, zero_grad, and the state as named tensors for checkpoints.
 //
+// Parameters live on the CPU or on a CUDA device (f32 or f64; a 16-bit model keeps f32 master weights, which is
+// the caller's business). On CUDA, a step runs one multi-tensor kernel launch per parameter group (and dtype,
+// device and per-tensor scalar such as Adam's step count), with the CPU loop's arithmetic.
+//
 // State names follow torch.optim's state_dict layout: "state.<i>.<key>" for parameter i counted across the
 // groups in order (e.g. "state.3.exp_avg"), and "param_groups.<g>.lr" / ".weight_decay" as f64 scalars.
 #include <cmath>
@@ -12,6 +16,9 @@
 
 #include "fer/core/parallel.hpp"
 #include "fer/core/tensor.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/optim.hpp"
+#endif
 
 namespace fer::optim {
 
@@ -82,7 +89,8 @@ class Optimizer {
       bool scalar = parts[2] == "step";
       FER_CHECK(scalar ? t.numel() == 1 : t.shape() == p.shape(), name(), ".load_state_dict: '", name_, "' has shape ",
                 t.shape().str(), ", parameter ", index, " has shape ", p.shape().str());
-      loaded[index][parts[2]] = scalar ? t.to(DType::f64).clone().view_as_shape({}) : t.to(p.dtype()).clone();
+      loaded[index][parts[2]] =
+          scalar ? t.to(DType::f64).host().clone().view_as_shape({}) : t.to(p.dtype()).to(p.device()).clone();
     }
     state_ = std::move(loaded);
   }
@@ -110,7 +118,9 @@ class Optimizer {
         FER_CHECK(p.defined(), name(), ": undefined parameter");
         FER_CHECK(p.dtype() == DType::f32 || p.dtype() == DType::f64, name(), ": parameter of dtype ",
                   dtype_name(p.dtype()), " (f32 or f64 expected)");
-        FER_CHECK(p.is_contiguous() && p.device().is_cpu(), name(), ": parameters must be contiguous CPU tensors");
+        FER_CHECK(p.is_contiguous(), name(), ": parameters must be contiguous tensors");
+        FER_CHECK(p.device().is_cpu() || built_with_cuda(), name(), ": parameter on ", p.device().str(),
+                  " in a build without CUDA");
       }
     }
   }
@@ -124,8 +134,9 @@ class Optimizer {
         Tensor grad = p.grad();
         auto& st = state_[i++];
         if (!grad.defined()) continue;
-        FER_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype() && grad.is_contiguous(), name(),
-                  ": gradient ", grad.str(), " does not match parameter ", p.str());
+        FER_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype() && grad.is_contiguous() &&
+                      grad.device() == p.device(),
+                  name(), ": gradient ", grad.str(), " does not match parameter ", p.str());
         f(g, p, grad, st);
       }
   }
@@ -152,6 +163,33 @@ class Optimizer {
 
   std::vector<ParamGroup> groups_;
   std::vector<std::map<std::string, Tensor>> state_;  // per parameter, flat over groups
+
+#ifdef FER_WITH_CUDA
+  // The CUDA parameters of one multi-tensor launch: one group, dtype and device, and one value of `key` (a
+  // per-tensor scalar of the update: SGD's first-step flag, Adam's step count).
+  struct CudaBatch {
+    const ParamGroup* group;
+    DType dtype;
+    Device device;
+    double key;
+    std::vector<gpu::MultiTensorItem> items;
+  };
+  // The batch of (group, p's dtype and device, key), appended in first-seen order (the same order every step, so
+  // launch k reuses table slot k).
+  static std::vector<gpu::MultiTensorItem>& cuda_batch(std::vector<CudaBatch>& batches, const ParamGroup& g,
+                                                       const Tensor& p, double key) {
+    for (CudaBatch& b : batches)
+      if (b.group == &g && b.dtype == p.dtype() && b.device == p.device() && b.key == key) return b.items;
+    batches.push_back({&g, p.dtype(), p.device(), key, {}});
+    return batches.back().items;
+  }
+  // The device-table cache of the k-th launch of a step.
+  gpu::TableCache& table_cache(size_t k) {
+    if (table_caches_.size() <= k) table_caches_.resize(k + 1);
+    return table_caches_[k];
+  }
+  std::vector<gpu::TableCache> table_caches_;
+#endif
 
  private:
   std::vector<const Tensor*> flat_params() const {

@@ -32,15 +32,31 @@ class SGD : public Optimizer {
   const SgdOptions& options() const { return opts_; }
 
   void step() override {
+#ifdef FER_WITH_CUDA
+    std::vector<CudaBatch> batches;
+#endif
     for_each_with_grad([&](ParamGroup& g, Tensor& p, const Tensor& grad, std::map<std::string, Tensor>& st) {
       bool first = opts_.momentum != 0 && st.find("momentum_buffer") == st.end();
       Tensor buf = opts_.momentum != 0 ? state_like(st, "momentum_buffer", p) : Tensor();
+#ifdef FER_WITH_CUDA
+      if (p.device().is_cuda()) {  // batched: one launch per group below
+        cuda_batch(batches, g, p, first ? 1.0 : 0.0).push_back({p, grad, buf, Tensor(), Tensor()});
+        return;
+      }
+#endif
       dispatch_float(p.dtype(), "SGD", [&](auto tag) {
         using T = decltype(tag);
         update<T>(p.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr, p.numel(), T(*g.lr),
                   T(*g.weight_decay), first);
       });
     });
+#ifdef FER_WITH_CUDA
+    for (size_t k = 0; k < batches.size(); ++k) {
+      const CudaBatch& b = batches[k];
+      gpu::sgd_multi_step(table_cache(k), b.items, *b.group->lr, *b.group->weight_decay, opts_.momentum,
+                          opts_.dampening, opts_.nesterov, opts_.maximize, b.key != 0.0);
+    }
+#endif
   }
 
  private:

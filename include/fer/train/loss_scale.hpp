@@ -2,12 +2,16 @@
 // Dynamic loss scaling for reduced-precision (f16) training, as torch.cuda.amp.GradScaler does it: the loss is
 // multiplied by `scale` before backward; before the optimizer step the gradients are divided by it and checked; a
 // step with an Inf/NaN gradient is skipped and the scale halved (backoff), and after `growth_interval` good steps
-// in a row the scale doubles. Backend-independent: the CUDA path calls the same object around its f16 kernels.
+// in a row the scale doubles. Backend-independent: gradients on a CUDA device (any floating dtype) are unscaled
+// and checked there in one launch, and one flag comes back.
 #include <cmath>
 #include <vector>
 
 #include "fer/core/dtype.hpp"
 #include "fer/core/tensor.hpp"
+#ifdef FER_WITH_CUDA
+#include "fer/backend/cuda/optim.hpp"
+#endif
 
 namespace fer::train {
 
@@ -24,9 +28,15 @@ class DynamicLossScaler {
   // Divides every gradient by the scale; returns false (and zeroes nothing) when any gradient is not finite.
   bool unscale(const std::vector<Tensor>& params) const {
     bool finite = true;
+#ifdef FER_WITH_CUDA
+    std::vector<Tensor> device_grads;
+    for (const Tensor& p : params)
+      if (Tensor g = p.grad(); g.defined() && g.device().is_cuda()) device_grads.push_back(g);
+    if (!device_grads.empty()) finite = gpu::unscale_and_check(device_grads, scale_);
+#endif
     for (const Tensor& p : params) {
       Tensor g = p.grad();
-      if (!g.defined()) continue;
+      if (!g.defined() || !g.device().is_cpu()) continue;
       dispatch_float(g.dtype(), "loss scaling", [&](auto tag) {
         using T = decltype(tag);
         T* d = g.data<T>();
