@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   int64_t input_size = 48, max_classes = 0, limit_train = 0, limit_eval = 0;
   double real_ratio = 1.0;
   bool amp = false, clean = false, imagenet_norm = false;
+  std::string amp_dtype = "bf16", device = "cpu";
   train::TrainConfig cfg;
   cfg.out = "runs/train";
   std::string out = cfg.out.string(), resume;
@@ -54,7 +55,9 @@ int main(int argc, char** argv) {
   app.add_option("--patience", cfg.patience, "early stopping on validation macro-F1 (epochs)");
   app.add_option("--augment", augment, "standard, light (flip + padded crop) or none");
   app.add_flag("--imagenet_norm", imagenet_norm, "normalize with ImageNet mean/std (pretrained weights)");
-  app.add_flag("--amp", amp, "mixed precision (CUDA only)");
+  app.add_flag("--amp", amp, "mixed precision on CUDA (autocast, f32 master weights)");
+  app.add_option("--amp_dtype", amp_dtype, "bf16 or fp16 (fp16 adds dynamic loss scaling)");
+  app.add_option("--device", device, "cpu, cuda or cuda:N");
   app.add_flag("--clean", clean, "drop blank and duplicate images (listed)");
   app.add_option("--synthetic", synthetic, "synthetic image folder to mix into the training set");
   app.add_option("--real_ratio", real_ratio, "real-data ratio of the training set when --synthetic is given");
@@ -75,7 +78,13 @@ int main(int argc, char** argv) {
   try {
     FER_CHECK(loss == "ce", "--loss ", loss, ": only ce (cross-entropy) is available");
     FER_CHECK(sampler == "random" || sampler == "balanced", "--sampler must be random or balanced");
-    FER_CHECK(!amp, "--amp: mixed precision needs the CUDA backend; this run is on the CPU (f32)");
+    FER_CHECK(amp_dtype == "bf16" || amp_dtype == "fp16", "--amp_dtype must be bf16 or fp16");
+    try {
+      cfg.device = parse_device(device);
+    } catch (const std::invalid_argument& e) {
+      fail("--device: ", e.what());
+    }
+    cfg.amp = amp ? amp_dtype : "off";
     FER_CHECK(augment == "standard" || augment == "light" || augment == "none", "--augment must be standard, light or none");
     data::DataOptions dopt;
     dopt.ferplus_csv = ferplus, dopt.clean = clean, dopt.seed = cfg.seed, dopt.max_classes = max_classes;

@@ -59,6 +59,7 @@ struct SweepConfig {
   std::string mix_mode = "fixed_total";
   double synthetic_multiple = 1.0;
   std::string out = "runs/sweep", device = "cpu";
+  std::string amp = "off";  // off, bf16 or fp16 (CUDA)
   bool demo = false;
 
   // Everything that changes results; a sweep directory only resumes with the same fingerprint.
@@ -113,7 +114,7 @@ void load_yaml(const std::string& path, SweepConfig& c) {
     yaml_get(y, "weight_decay", c.weight_decay), yaml_get(y, "label_smoothing", c.label_smoothing);
     yaml_get(y, "balanced_sampler", c.balanced_sampler), yaml_get(y, "class_weights", c.class_weights);
     yaml_get(y, "augment", c.augment), yaml_get(y, "patience", c.patience), yaml_get(y, "warmup_epochs", c.warmup_epochs);
-    yaml_get(y, "out", c.out), yaml_get(y, "device", c.device), yaml_get(y, "mix_mode", c.mix_mode);
+    yaml_get(y, "out", c.out), yaml_get(y, "device", c.device), yaml_get(y, "amp", c.amp), yaml_get(y, "mix_mode", c.mix_mode);
     yaml_get(y, "synthetic_multiple", c.synthetic_multiple);
     if (YAML::Node d = y["data"]) {
       yaml_get(d, "real", c.real), yaml_get(d, "synthetic", c.synthetic), yaml_get(d, "ferplus", c.ferplus);
@@ -256,7 +257,8 @@ int main(int argc, char** argv) {
   auto* o_leval = app.add_option("--limit_eval", cli.limit_eval, "keep this many validation and test images");
   auto* o_maxc = app.add_option("--max_classes", cli.max_classes, "keep classes 0..k-1");
   auto* o_out = app.add_option("--out", cli.out, "sweep directory");
-  auto* o_device = app.add_option("--device", cli.device, "cpu or cuda");
+  auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
+  auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
   app.add_option("--shard", shard_arg, "run only shard i/n of the runs (round-robin)");
   app.add_option("--emit-slurm", slurm_script, "write a Slurm job-array script and exit");
   app.add_option("--slurm-shards", slurm_shards, "number of array tasks for --emit-slurm");
@@ -292,8 +294,12 @@ int main(int argc, char** argv) {
     if (o_maxc->count()) c.max_classes = cli.max_classes;
     if (o_out->count()) c.out = cli.out;
     if (o_device->count()) c.device = cli.device;
-    FER_CHECK(c.device == "cpu", "--device ", c.device, ": this build trains on the CPU only (the CUDA training path is not "
-              "available yet)");
+    if (o_amp->count()) c.amp = cli.amp;
+    try {
+      parse_device(c.device);
+    } catch (const std::invalid_argument& e) {
+      fail("--device: ", e.what());
+    }
     if (!slurm_script.empty()) return emit_slurm(c, config_path, slurm_shards, slurm_script);
     if (c.demo)
       std::printf("demo: no configuration given, so this is the embedded demo sweep: %zu models x %zu ratios on %lld "
@@ -346,6 +352,8 @@ int main(int argc, char** argv) {
     tc.weight_decay = c.weight_decay, tc.schedule = c.schedule, tc.warmup_epochs = c.warmup_epochs;
     tc.label_smoothing = c.label_smoothing, tc.balanced_sampler = c.balanced_sampler, tc.class_weights = c.class_weights;
     tc.patience = c.patience;
+    tc.device = parse_device(c.device);
+    tc.amp = c.amp;
     tc.interrupted = [] { return g_interrupted.load(); };
     std::signal(SIGINT, on_sigint);
 

@@ -127,6 +127,16 @@ class Stylegan2Generator {
     return Stylegan2Generator(std::move(state), Stylegan2Config::from_kwargs(kwargs), path.string());
   }
 
+  // Moves the weights to `d` (CUDA synthesis); inputs given on any device are brought there.
+  Stylegan2Generator& to(Device d) {
+    for (auto* m : {&state_, &ohwi_})
+      for (auto& [name, t] : *m) t = t.to(d);
+    filter_ = filter_.to(d);
+    device_ = d;
+    return *this;
+  }
+  Device device() const { return device_; }
+
   const Stylegan2Config& config() const { return cfg_; }
   const std::map<std::string, Tensor>& state() const { return state_; }
   int64_t num_ws() const {
@@ -140,20 +150,22 @@ class Stylegan2Generator {
     NoGradGuard ng;
     FER_CHECK(z.dim() == 2 && z.size(1) == cfg_.z_dim, source_, ": z must be [N, ", cfg_.z_dim, "], got ", z.shape().str());
     int64_t n = z.size(0);
-    Tensor x = normalize_2nd_moment(z.to(DType::f32));
+    Tensor x = normalize_2nd_moment(z.to(DType::f32).to(device_));
     if (cfg_.c_dim > 0) {
       FER_CHECK(c.defined() && c.dim() == 2 && c.size(0) == n && c.size(1) == cfg_.c_dim, source_, ": c must be [", n,
                 ", ", cfg_.c_dim, "], got ", c.defined() ? c.shape().str() : std::string("none"));
-      Tensor y = fc("mapping.embed", c.to(DType::f32), 1.0, Activation::linear);
+      Tensor y = fc("mapping.embed", c.to(DType::f32).to(device_), 1.0, Activation::linear);
       x = concat({x, normalize_2nd_moment(y)}, 1);
     }
     for (int64_t i = 0; i < cfg_.mapping_layers; ++i)
       x = fc("mapping.fc" + std::to_string(i), x, cfg_.mapping_lr_multiplier, Activation::lrelu);
     // Broadcast to every w and truncate the first `cutoff` of them toward w_avg.
     int64_t nw = num_ws(), wd = cfg_.w_dim, cut = cutoff < 0 ? nw : std::min(cutoff, nw);
+    // (on the host: [N, num_ws, w_dim] is small)
     Tensor ws = Tensor::empty({n, nw, wd});
-    const float* px = x.data<float>();
-    const float* avg = state_.at("mapping.w_avg").data<float>();
+    Tensor xh = x.host(), avg_h = state_.at("mapping.w_avg").host();
+    const float* px = xh.data<float>();
+    const float* avg = avg_h.data<float>();
     float* pw = ws.data<float>();
     for (int64_t i = 0; i < n; ++i)
       for (int64_t k = 0; k < nw; ++k)
@@ -162,7 +174,7 @@ class Stylegan2Generator {
           if (k < cut && psi != 1.0) v = avg[d] + float(psi) * (v - avg[d]);
           pw[(i * nw + k) * wd + d] = v;
         }
-    return ws;
+    return ws.to(device_);
   }
 
   // ws [N, num_ws, w_dim] -> images [N, R, R, img_channels] in NVIDIA's range (about [-1, 1]).
@@ -170,7 +182,7 @@ class Stylegan2Generator {
     NoGradGuard ng;
     FER_CHECK(ws_in.dim() == 3 && ws_in.size(1) == num_ws() && ws_in.size(2) == cfg_.w_dim, source_, ": ws must be [N, ",
               num_ws(), ", ", cfg_.w_dim, "], got ", ws_in.shape().str());
-    Tensor ws = ws_in.to(DType::f32);
+    Tensor ws = ws_in.to(DType::f32).to(device_);
     int64_t n = ws.size(0);
     Tensor x = nchw_to_nhwc(expand_const(state_.at(block(4) + ".const"), n));
     Tensor img;
@@ -206,7 +218,7 @@ class Stylegan2Generator {
 
   // NVIDIA's conversion to 8-bit pixels: clamp(img * 127.5 + 128, 0, 255), truncated.
   static std::vector<uint8_t> to_pixels(const Tensor& img) {
-    Tensor h = img.to(DType::f32);
+    Tensor h = img.host().to(DType::f32);
     std::vector<uint8_t> out(size_t(h.numel()));
     const float* p = h.data<float>();
     for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(std::clamp(p[i] * 127.5f + 128.f, 0.f, 255.f));
@@ -264,7 +276,7 @@ class Stylegan2Generator {
       const Tensor& nc = state_.at(p + ".noise_const");
       noise = scale(reshape(nc, {1, nc.size(0), nc.size(1), 1}), strength);
     } else if (mode == NoiseMode::random) {
-      noise = scale(Tensor::randn({x.size(0), res, res, 1}, DType::f32, gen), strength);
+      noise = scale(Tensor::randn({x.size(0), res, res, 1}, DType::f32, gen).to(x.device()), strength);
     }
     Tensor y = modulated_conv2d(x, ohwi_.at(p), affine(p, w), mp, noise);
     double clamp = cfg_.conv_clamp >= 0 ? cfg_.conv_clamp * gain : -1;
@@ -316,6 +328,7 @@ class Stylegan2Generator {
   Stylegan2Config cfg_;
   std::string source_;
   Tensor filter_;
+  Device device_ = Device::cpu();
 };
 
 }  // namespace fer::models

@@ -234,3 +234,37 @@ TEST_CASE("optimizer arguments are checked") {
   optim::SGD sgd({r});
   CHECK_THROWS_WITH_AS(sgd.step(), doctest::Contains("does not match parameter"), fer::Error);
 }
+
+// One-cycle's momentum cycling reaches the optimizers through set_momentum (PyTorch's OneCycleLR sets SGD's
+// momentum and Adam's beta1 before each step).
+TEST_CASE("set_momentum: SGD's momentum and Adam's beta1 take effect from the next step") {
+  Tensor p = Tensor::from_vector(std::vector<double>{1.0}, {1}).set_requires_grad();
+  optim::SgdOptions so;
+  so.lr = 0.1, so.momentum = 0.9;
+  optim::SGD sgd({p}, so);
+  p.grad_buffer().fill_(1.0);
+  sgd.step();  // buf = 1, p = 0.9
+  sgd.set_momentum(0.5);
+  sgd.step();  // buf = 0.5 * 1 + 1 = 1.5, p = 0.9 - 0.15
+  CHECK(p.flat(0) == doctest::Approx(0.75).epsilon(1e-15));
+  CHECK_THROWS_AS(sgd.set_momentum(-1), fer::Error);
+
+  // Adam switched to beta1 = 0.85 before its first step equals Adam built with beta1 = 0.85.
+  Tensor a = Tensor::from_vector(std::vector<double>{0.3, -0.2}, {2}).set_requires_grad();
+  Tensor b = Tensor::from_vector(std::vector<double>{0.3, -0.2}, {2}).set_requires_grad();
+  optim::AdamOptions ao;
+  ao.lr = 0.01;
+  optim::Adam switched({a}, ao);
+  ao.beta1 = 0.85;
+  optim::Adam built({b}, ao);
+  switched.set_momentum(0.85);
+  for (int s = 0; s < 3; ++s) {
+    for (Tensor* t : {&a, &b}) {
+      t->grad_buffer().set_flat(0, 0.5 + s), t->grad_buffer().set_flat(1, -1.0 * s);
+    }
+    switched.step(), built.step();
+  }
+  CHECK(a.flat(0) == b.flat(0));
+  CHECK(a.flat(1) == b.flat(1));
+  CHECK_THROWS_AS(switched.set_momentum(1.0), fer::Error);
+}

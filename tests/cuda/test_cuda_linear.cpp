@@ -10,7 +10,6 @@
 using namespace fer;
 using namespace fer::cuda_test;
 
-// fer::gpu (the backend namespace) hides cuda_test::gpu() under these using-directives.
 static const Device kGpu = Device::cuda(0);
 
 namespace {

@@ -77,18 +77,18 @@ TEST_CASE("modulated_conv2d: CUDA matches the CPU, forward and all gradients, f6
       Result prior{Tensor(), random_cpu(x.shape(), gen, -1, 1, dt), random_cpu(w.shape(), gen, -1, 1, dt),
                    random_cpu(s.shape(), gen, -1, 1, dt)};
       Result rc = run(x, w, s, c.p, gy, Device::cpu(), &prior);
-      Result rg = run(x, w, s, c.p, gy, cuda_test::gpu(), &prior);
+      Result rg = run(x, w, s, c.p, gy, cuda_test::cuda0(), &prior);
       const bool f64 = dt == DType::f64;
       const double tol_out = f64 ? kTolF64 : kTolF32;
       const double tol_grad = f64 ? 1e-10 : 1e-4;
-      CHECK(rg.y.device() == cuda_test::gpu());
+      CHECK(rg.y.device() == cuda_test::cuda0());
       CHECK(rel_l2(rg.y, rc.y) <= tol_out);
       CHECK(rel_l2(rg.gx, rc.gx) <= tol_out);
       CHECK(rel_l2(rg.gw, rc.gw) <= tol_grad);
       CHECK(rel_l2(rg.gs, rc.gs) <= tol_grad);
       // Without a prior gradient (fresh buffers).
       Result fc = run(x, w, s, c.p, gy, Device::cpu(), nullptr);
-      Result fg = run(x, w, s, c.p, gy, cuda_test::gpu(), nullptr);
+      Result fg = run(x, w, s, c.p, gy, cuda_test::cuda0(), nullptr);
       CHECK(rel_l2(fg.gx, fc.gx) <= tol_out);
       CHECK(rel_l2(fg.gs, fc.gs) <= tol_grad);
     }
@@ -110,7 +110,7 @@ TEST_CASE("modulate_weights: both layouts and flip, written in full, with their 
           Tensor yc = Tensor::empty(shape, dt), dc = demod ? Tensor::empty({n, o}, dt) : Tensor();
           cpu::modulate_weights_forward(w, s, yc, dc, layout, flip, 1e-8);
           Tensor yg = poisoned(shape, dt), dg = demod ? poisoned({n, o}, dt) : Tensor();
-          Tensor wg = w.to(cuda_test::gpu()), sg = s.to(cuda_test::gpu());
+          Tensor wg = w.to(cuda_test::cuda0()), sg = s.to(cuda_test::cuda0());
           fer::gpu::modulate_weights_forward(wg, sg, yg, dg, layout, flip, 1e-8);
           const double tol = dt == DType::f64 ? kTolF64 : kTolF32;
           CHECK(rel_l2(yg, yc) <= tol);
@@ -118,10 +118,10 @@ TEST_CASE("modulate_weights: both layouts and flip, written in full, with their 
           // Backward, accumulating onto random gradients.
           Tensor gy = random_cpu(shape, gen, -1, 1, dt);
           Tensor gwc = random_cpu(w.shape(), gen, -1, 1, dt), gsc = random_cpu(s.shape(), gen, -1, 1, dt);
-          Tensor gwg = gwc.to(cuda_test::gpu()), gsg = gsc.to(cuda_test::gpu());
+          Tensor gwg = gwc.to(cuda_test::cuda0()), gsg = gsc.to(cuda_test::cuda0());
           cpu::modulate_weights_backward(w, s, dc, gy, gwc, gsc, demod ? Tensor::empty({n, o}, dt) : Tensor(), layout,
                                          flip);
-          fer::gpu::modulate_weights_backward(wg, sg, dg, gy.to(cuda_test::gpu()), gwg, gsg, demod ? poisoned({n, o}, dt) : Tensor(),
+          fer::gpu::modulate_weights_backward(wg, sg, dg, gy.to(cuda_test::cuda0()), gwg, gsg, demod ? poisoned({n, o}, dt) : Tensor(),
                                          layout, flip);
           const double tol_grad = dt == DType::f64 ? 1e-10 : 1e-4;
           CHECK(rel_l2(gwg, gwc) <= tol_grad);
@@ -146,16 +146,16 @@ TEST_CASE("sample_conv: plain and transposed per-sample convolution, outputs ful
       Tensor ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, dt) : Tensor();
       cpu::sample_conv_forward(sc, x, w, yc, ws);
       Tensor yg = poisoned(yc.shape(), dt);
-      fer::gpu::sample_conv_forward(sc, x.to(cuda_test::gpu()), w.to(cuda_test::gpu()), yg, Tensor());  // workspace from the allocator
+      fer::gpu::sample_conv_forward(sc, x.to(cuda_test::cuda0()), w.to(cuda_test::cuda0()), yg, Tensor());  // workspace from the allocator
       CHECK(rel_l2(yg, yc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
       // Backward with the op's workspace size.
       Tensor gy = random_cpu(yc.shape(), gen, -1, 1, dt);
       Tensor gxc = random_cpu(x.shape(), gen, -1, 1, dt), gwc = random_cpu(w.shape(), gen, -1, 1, dt);
-      Tensor gxg = gxc.to(cuda_test::gpu()), gwg = gwc.to(cuda_test::gpu());
+      Tensor gxg = gxc.to(cuda_test::cuda0()), gwg = gwc.to(cuda_test::cuda0());
       cpu::sample_conv_backward(sc, x, w, gy, gxc, gwc, ws, transposed ? Tensor::empty_like(x) : Tensor());
-      const size_t bytes = fer::gpu::sample_conv_workspace_bytes(sc, dt, cuda_test::gpu());
-      Tensor wsg = bytes > 0 ? Tensor::empty({int64_t(bytes)}, DType::u8, cuda_test::gpu()) : Tensor();
-      fer::gpu::sample_conv_backward(sc, x.to(cuda_test::gpu()), w.to(cuda_test::gpu()), gy.to(cuda_test::gpu()), gxg, gwg, wsg, Tensor());
+      const size_t bytes = fer::gpu::sample_conv_workspace_bytes(sc, dt, cuda_test::cuda0());
+      Tensor wsg = bytes > 0 ? Tensor::empty({int64_t(bytes)}, DType::u8, cuda_test::cuda0()) : Tensor();
+      fer::gpu::sample_conv_backward(sc, x.to(cuda_test::cuda0()), w.to(cuda_test::cuda0()), gy.to(cuda_test::cuda0()), gxg, gwg, wsg, Tensor());
       CHECK(rel_l2(gxg, gxc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
       CHECK(rel_l2(gwg, gwc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
     }

@@ -17,7 +17,7 @@ using namespace fer::cuda_test;
 
 namespace {
 
-Device dev0() { return cuda_test::gpu(); }
+Device dev0() { return cuda_test::cuda0(); }
 
 // An op of (x, weight, bias); undefined weight/bias stay undefined.
 using Op = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&, Device)>;

@@ -32,7 +32,7 @@ Twin make_params(Generator& gen, DType dt) {
   Twin t;
   for (const Shape& s : kShapes) {
     Tensor p = random_cpu(s, gen, -1, 1, dt);
-    Tensor c = p.clone(), d = p.to(cuda_test::gpu());
+    Tensor c = p.clone(), d = p.to(cuda_test::cuda0());
     c.set_requires_grad(true);
     d.set_requires_grad(true);
     t.cpu.push_back(c);
@@ -51,7 +51,7 @@ void set_grads(Twin& t, Generator& gen, size_t skip) {
     }
     Tensor g = random_cpu(t.cpu[i].shape(), gen, -1, 1, t.cpu[i].dtype());
     t.cpu[i].grad_buffer().copy_(g);
-    t.dev[i].grad_buffer().copy_(g.to(cuda_test::gpu()));
+    t.dev[i].grad_buffer().copy_(g.to(cuda_test::cuda0()));
   }
 }
 
@@ -65,7 +65,7 @@ void compare(optim::Optimizer& oc, optim::Optimizer& og, const Twin& t, DType dt
   const double tol = dt == DType::f64 ? kTolF64 : kTolOptimF32;
   for (size_t i = 0; i < t.cpu.size(); ++i) {
     CAPTURE(i);
-    CHECK(t.dev[i].device() == cuda_test::gpu());
+    CHECK(t.dev[i].device() == cuda_test::cuda0());
     CHECK(rel_l2(t.dev[i], t.cpu[i]) <= tol);
   }
   auto sc = oc.state_dict(), sg = og.state_dict();
@@ -156,7 +156,7 @@ TEST_CASE("optimizer state saved from CUDA loads back onto CUDA parameters") {
   b.load_state_dict(on_host);
   set_grads(t, gen, 99);
   b.step();  // would throw if the loaded state stayed on the CPU
-  CHECK(b.state_dict().at("state.0.exp_avg").device() == cuda_test::gpu());
+  CHECK(b.state_dict().at("state.0.exp_avg").device() == cuda_test::cuda0());
 }
 
 TEST_CASE("grad norm, clipping and loss-scale unscaling on CUDA match the CPU") {
@@ -176,7 +176,7 @@ TEST_CASE("grad norm, clipping and loss-scale unscaling on CUDA match the CPU") 
         CHECK(rel_l2(t.dev[i].grad(), t.cpu[i].grad()) <= (dt == DType::f64 ? 1e-12 : kTolOptimF32));
     // Same gradients again on both sides; unscaling is elementwise and exact to the CPU's arithmetic.
     for (size_t i = 0; i < t.cpu.size(); ++i)
-      if (t.cpu[i].grad().defined()) t.dev[i].grad_buffer().copy_(t.cpu[i].grad().to(cuda_test::gpu()));
+      if (t.cpu[i].grad().defined()) t.dev[i].grad_buffer().copy_(t.cpu[i].grad().to(cuda_test::cuda0()));
     train::DynamicLossScaler scaler(1024.0);
     CHECK(scaler.unscale(t.cpu) == true);
     CHECK(scaler.unscale(t.dev) == true);
@@ -186,10 +186,10 @@ TEST_CASE("grad norm, clipping and loss-scale unscaling on CUDA match the CPU") 
     for (double bad : {std::nan(""), double(INFINITY)}) {
       Tensor g = t.cpu[3].grad().clone();
       g.set_flat(17, bad);
-      t.dev[3].grad_buffer().copy_(g.to(cuda_test::gpu()));
+      t.dev[3].grad_buffer().copy_(g.to(cuda_test::cuda0()));
       CHECK(scaler.unscale(t.dev) == false);
       CHECK(!std::isfinite(train::grad_norm(t.dev)));
-      t.dev[3].grad_buffer().copy_(t.cpu[3].grad().to(cuda_test::gpu()));
+      t.dev[3].grad_buffer().copy_(t.cpu[3].grad().to(cuda_test::cuda0()));
     }
   }
 }
@@ -197,10 +197,10 @@ TEST_CASE("grad norm, clipping and loss-scale unscaling on CUDA match the CPU") 
 TEST_CASE("unscale and norm work on 16-bit gradients") {
   Generator gen(71);
   for (DType dt : {DType::f16, DType::bf16}) {
-    Tensor p = random_cpu({129, 5}, gen, -1, 1, DType::f32).to(dt).to(cuda_test::gpu());
+    Tensor p = random_cpu({129, 5}, gen, -1, 1, DType::f32).to(dt).to(cuda_test::cuda0());
     p.set_requires_grad(true);
     Tensor g16 = random_cpu({129, 5}, gen, -4, 4, dt);
-    p.grad_buffer().copy_(g16.to(cuda_test::gpu()));
+    p.grad_buffer().copy_(g16.to(cuda_test::cuda0()));
     double ref = 0;
     for (int64_t i = 0; i < g16.numel(); ++i) ref += g16.flat(i) * g16.flat(i);
     CHECK(std::abs(train::grad_norm({p}) - std::sqrt(ref)) <= 1e-12 * std::sqrt(ref));

@@ -17,7 +17,7 @@ using namespace fer::cuda_test;
 
 namespace {
 
-Device dev0() { return cuda_test::gpu(); }
+Device dev0() { return cuda_test::cuda0(); }
 
 using Op = std::function<Tensor(const Tensor&)>;
 

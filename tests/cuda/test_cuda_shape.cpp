@@ -15,8 +15,7 @@
 using namespace fer;
 using namespace fer::cuda_test;
 
-// fer::gpu (the backend) and cuda_test::gpu() (the device) share a name: the device is dev() here.
-static Device dev() { return fer::cuda_test::gpu(); }
+static Device dev() { return fer::cuda_test::cuda0(); }
 
 namespace {
 

@@ -67,13 +67,13 @@ TEST_CASE("upfirdn2d: CUDA forward and backward match the CPU in f64 and f32") {
       Tensor gy = random_cpu(y_ref.shape(), gen, -1, 1, dt);
       Tensor prior = random_cpu(c.x, gen, -1, 1, dt);
       auto [yc, gxc] = run(x, f, c.p, gy, Device::cpu(), prior);
-      auto [yg, gxg] = run(x, f, c.p, gy, cuda_test::gpu(), prior);
-      CHECK(yg.device() == cuda_test::gpu());
+      auto [yg, gxg] = run(x, f, c.p, gy, cuda_test::cuda0(), prior);
+      CHECK(yg.device() == cuda_test::cuda0());
       const double tol = dt == DType::f64 ? kTolF64 : kTolF32;
       CHECK(rel_l2(yg, yc) <= tol);
       CHECK(rel_l2(gxg, gxc) <= tol);  // includes the prior: accumulation, not overwrite
       // A filter already on the device gives the same result.
-      Tensor yd = upfirdn2d(x.to(cuda_test::gpu()), f.to(cuda_test::gpu()), c.p);
+      Tensor yd = upfirdn2d(x.to(cuda_test::cuda0()), f.to(cuda_test::cuda0()), c.p);
       CHECK(rel_l2(yd, yc) <= tol);
     }
   }
@@ -84,12 +84,12 @@ TEST_CASE("upfirdn2d: the output is fully written (poisoned buffer) and the help
   Tensor x = random_cpu({2, 8, 8, 5}, gen);
   Tensor f = setup_filter({1, 3, 3, 1});
   Tensor up_c = upsample2d(x, f), down_c = downsample2d(x, f);
-  CHECK(rel_l2(upsample2d(x.to(cuda_test::gpu()), f), up_c) <= kTolF32);
-  CHECK(rel_l2(downsample2d(x.to(cuda_test::gpu()), f), down_c) <= kTolF32);
+  CHECK(rel_l2(upsample2d(x.to(cuda_test::cuda0()), f), up_c) <= kTolF32);
+  CHECK(rel_l2(downsample2d(x.to(cuda_test::cuda0()), f), down_c) <= kTolF32);
   // Direct backend call into a NaN-filled output.
   UpFirDnParams p = upsample2d_params(4, 4, 2);
   Tensor y = poisoned(up_c.shape());
-  fer::gpu::upfirdn2d_forward(x.to(cuda_test::gpu()), f.to(cuda_test::gpu()), y, p);
+  fer::gpu::upfirdn2d_forward(x.to(cuda_test::cuda0()), f.to(cuda_test::cuda0()), y, p);
   CHECK(rel_l2(y, up_c) <= kTolF32);
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("upfirdn2d: f16 and bf16 storage match the CPU f32 result of the round
     Tensor y_ref = upfirdn2d(x32, f, p);
     Tensor gy16 = random_cpu(y_ref.shape(), gen, -1, 1, dt);
     auto [yc, gxc] = run(x32, f, p, gy16.to(DType::f32), Device::cpu());
-    auto [yg, gxg] = run(x16, f, p, gy16, cuda_test::gpu());
+    auto [yg, gxg] = run(x16, f, p, gy16, cuda_test::cuda0());
     CHECK(yg.dtype() == dt);
     const double tol = dt == DType::bf16 ? kTolBf16 : kTolF16;
     CHECK(rel_l2(yg, yc) <= tol);

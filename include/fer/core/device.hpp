@@ -1,4 +1,5 @@
 #pragma once
+#include <stdexcept>
 #include <string>
 
 namespace fer {
@@ -16,6 +17,15 @@ struct Device {
   friend constexpr bool operator==(Device a, Device b) { return a.kind == b.kind && a.index == b.index; }
   std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 };
+
+// "cpu", "cuda" (device 0) or "cuda:N", as on PyTorch's command lines.
+inline Device parse_device(const std::string& s) {
+  if (s == "cpu") return Device::cpu();
+  if (s == "cuda") return Device::cuda(0);
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos && s.size() < 9)
+    return Device::cuda(std::stoi(s.substr(5)));
+  throw std::invalid_argument("device '" + s + "': expected cpu, cuda or cuda:N");
+}
 
 // True when this build has the CUDA backend compiled in (FER_WITH_CUDA).
 constexpr bool built_with_cuda() {

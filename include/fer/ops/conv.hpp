@@ -3,6 +3,7 @@
 #include <array>
 
 #include "fer/backend/cpu/conv.hpp"
+#include "fer/ops/cast.hpp"
 #ifdef FER_WITH_CUDA
 #include "fer/backend/cuda/conv.hpp"
 #endif
@@ -71,7 +72,10 @@ inline cpu::ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const
 
 // y[N, Ho, Wo, O] = conv(x, w) + bias with Ho = floor((H + pad_top + pad_bottom - dil*(kh-1) - 1) / stride + 1).
 // bias is an undefined Tensor() or [O]. Gradients flow to x, w and bias (each only if it requires grad).
-inline Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, const Conv2dParams& p) {
+inline Tensor conv2d(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bias_arg, const Conv2dParams& p) {
+  // Under autocast (CUDA) the convolution runs in the 16-bit type; the casts carry gradients back to f32.
+  const Tensor x_in = ops_detail::autocast_input(x_arg, ops_detail::AutocastPolicy::lower), w_in = ops_detail::autocast_input(w_arg, ops_detail::AutocastPolicy::lower),
+               bias_in = ops_detail::autocast_input(bias_arg, ops_detail::AutocastPolicy::lower);
   ops_detail::require_same_device("conv2d", {&x_in, &w_in, &bias_in});
   const cpu::ConvGeometry geom = ops_detail::conv2d_geometry(x_in, w_in, bias_in, p);
   Tensor x = contiguous(x_in), w = contiguous(w_in);

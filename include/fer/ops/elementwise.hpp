@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "fer/ops/common.hpp"
+#include "fer/ops/cast.hpp"
 #ifdef FER_WITH_CUDA
 #include "fer/backend/cuda/elementwise.hpp"
 #endif
@@ -35,7 +36,9 @@ inline Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
-inline Tensor binary(cpu::Binary op, const char* name, const Tensor& a_in, const Tensor& b_in) {
+inline Tensor binary(cpu::Binary op, const char* name, const Tensor& a_arg, const Tensor& b_arg) {
+  Tensor a_in = a_arg, b_in = b_arg;
+  if (autocast_enabled()) autocast_pair(a_in, b_in);  // e.g. a 16-bit branch added to an f32 one
   require_same_device(name, {&a_in, &b_in});
   require_same_dtype(name, a_in, b_in);
   Tensor a = contiguous(a_in), b = contiguous(b_in);

@@ -5,11 +5,15 @@
 #include "fer/backend/cuda/gemm.hpp"
 #endif
 #include "fer/ops/common.hpp"
+#include "fer/ops/cast.hpp"
 
 namespace fer {
 
 // y = x w^T + b for x [..., in], w [out, in], bias undefined or [out]; y is [..., out].
-inline Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in = Tensor()) {
+inline Tensor linear(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bias_arg = Tensor()) {
+  // Under autocast (CUDA) the product runs in the 16-bit type; the casts carry gradients back to f32.
+  const Tensor x_in = ops_detail::autocast_input(x_arg, ops_detail::AutocastPolicy::lower), w_in = ops_detail::autocast_input(w_arg, ops_detail::AutocastPolicy::lower),
+               bias_in = ops_detail::autocast_input(bias_arg, ops_detail::AutocastPolicy::lower);
   ops_detail::require_same_device("linear", {&x_in, &w_in, &bias_in});
   FER_CHECK(x_in.defined() && w_in.defined(), "linear: input and weight must be defined");
   FER_CHECK(x_in.dim() >= 1, "linear: input must have at least 1 dim, got ", x_in.shape().str());
@@ -43,7 +47,8 @@ inline Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_
 }
 
 // a [M, K] x b [K, N] -> [M, N], or batched a [B, M, K] x b [B, K, N] -> [B, M, N].
-inline Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+inline Tensor matmul(const Tensor& a_arg, const Tensor& b_arg) {
+  const Tensor a_in = ops_detail::autocast_input(a_arg, ops_detail::AutocastPolicy::lower), b_in = ops_detail::autocast_input(b_arg, ops_detail::AutocastPolicy::lower);
   ops_detail::require_same_device("matmul", {&a_in, &b_in});
   FER_CHECK(a_in.defined() && b_in.defined(), "matmul: operands must be defined");
   ops_detail::require_same_dtype("matmul", a_in, b_in);

@@ -3,6 +3,7 @@
 // smoothing, ignore_index, probability targets and reductions. Losses are 0-d tensors (reduction none: [N]).
 #include "fer/backend/cpu/loss.hpp"
 #include "fer/ops/common.hpp"
+#include "fer/ops/cast.hpp"
 #ifdef FER_WITH_CUDA
 #include "fer/backend/cuda/loss.hpp"
 #endif
@@ -10,7 +11,8 @@
 namespace fer {
 
 namespace ops_detail {
-inline Tensor softmax_impl(const Tensor& x_in, int dim, bool log) {
+inline Tensor softmax_impl(const Tensor& x_arg, int dim, bool log) {
+  const Tensor x_in = autocast_input(x_arg, AutocastPolicy::upcast);  // f32 under autocast
   const char* op = log ? "log_softmax" : "softmax";
   FER_CHECK(x_in.defined() && x_in.dim() >= 1, op, ": undefined or 0-d input");
   int r = x_in.dim(), d = dim < 0 ? dim + r : dim;
@@ -42,8 +44,9 @@ struct CrossEntropyOptions {
 // logits [N, C]; target i64/i32 class indices [N] or float class probabilities [N, C]. Mean reduction divides by
 // the summed weight of the non-ignored targets (class indices) or by N (probabilities), as PyTorch; a batch whose
 // targets are all ignored gives NaN, as in PyTorch.
-inline Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const CrossEntropyOptions& opt = {}) {
+inline Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target, const CrossEntropyOptions& opt = {}) {
   using namespace ops_detail;
+  const Tensor logits_in = autocast_input(logits_arg, AutocastPolicy::upcast);  // f32 under autocast
   using Reduction = CrossEntropyOptions::Reduction;
   FER_CHECK(logits_in.defined() && target.defined(), "cross_entropy: undefined logits or target");
   require_rank("cross_entropy", logits_in, 2, "logits [N, C]");

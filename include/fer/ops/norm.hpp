@@ -3,6 +3,7 @@
 // and layer norm (ConvNeXt's channels-last LayerNorm).
 #include "fer/backend/cpu/norm.hpp"
 #include "fer/ops/common.hpp"
+#include "fer/ops/cast.hpp"
 #ifdef FER_WITH_CUDA
 #include "fer/backend/cuda/norm.hpp"
 #endif
@@ -45,10 +46,11 @@ inline cpu::NormWorkspace norm_workspace(int64_t m, int64_t c, const Tensor& x) 
 // statistics are updated in place, running = (1 - momentum) * running + momentum * batch (unbiased variance), inside
 // the recorded forward, so a replayed step updates them as an eager one does; num_batches_tracked (i64, one
 // element, optional) is incremented there too.
-inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Tensor& running_mean,
+inline Tensor batch_norm(const Tensor& x_arg, const Tensor& weight_in, const Tensor& bias_in, const Tensor& running_mean,
                          const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
                          const Tensor& num_batches_tracked = Tensor()) {
   using namespace ops_detail;
+  const Tensor x_in = autocast_input(x_arg, AutocastPolicy::upcast);  // statistics in f32 under autocast
   FER_CHECK(x_in.defined() && x_in.dim() >= 2, "batch_norm: input must be at least 2-d [..., C], got ",
             x_in.defined() ? x_in.shape().str() : std::string("undefined"));
   int64_t c = x_in.size(x_in.dim() - 1), m = x_in.numel() / std::max<int64_t>(c, 1);
@@ -104,8 +106,9 @@ inline Tensor batch_norm(const Tensor& x_in, const Tensor& weight_in, const Tens
 }
 
 // LayerNorm over the last dim (biased variance), weight/bias [C] or undefined.
-inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, double eps = 1e-6) {
+inline Tensor layer_norm(const Tensor& x_arg, const Tensor& weight_in, const Tensor& bias_in, double eps = 1e-6) {
   using namespace ops_detail;
+  const Tensor x_in = autocast_input(x_arg, AutocastPolicy::upcast);  // statistics in f32 under autocast
   FER_CHECK(x_in.defined() && x_in.dim() >= 1, "layer_norm: undefined or 0-d input");
   int64_t c = x_in.size(x_in.dim() - 1), rows = x_in.numel() / std::max<int64_t>(c, 1);
   check_channel_param("layer_norm", weight_in, c, "weight", x_in);

@@ -28,6 +28,10 @@ class Adam : public Optimizer {
   Adam(std::vector<ParamGroup> groups, AdamOptions opts) : Adam(std::move(groups), opts, false) {}
   const char* name() const override { return decoupled_ ? "AdamW" : "Adam"; }
   const AdamOptions& options() const { return opts_; }
+  void set_momentum(double beta1) override {
+    FER_CHECK(beta1 >= 0 && beta1 < 1, "Adam: invalid beta1 ", beta1);
+    opts_.beta1 = beta1;  // the bias correction uses the current beta1, as torch.optim.Adam does
+  }
 
   void step() override {
 #ifdef FER_WITH_CUDA

@@ -34,6 +34,9 @@ class Optimizer {
   // Updates every parameter that has a gradient; parameters whose gradient is undefined are skipped.
   virtual void step() = 0;
   virtual const char* name() const = 0;
+  // The momentum a schedule prescribes (one-cycle's momentum cycling, as PyTorch's OneCycleLR): SGD's momentum,
+  // Adam's beta1. Optimizers without one ignore it.
+  virtual void set_momentum(double) {}
 
   // Zeroes the gradients in place (keeping the buffers, which recorded Graphs accumulate into), or drops them.
   void zero_grad(bool set_to_none = false) {

@@ -30,6 +30,10 @@ class SGD : public Optimizer {
   }
   const char* name() const override { return "SGD"; }
   const SgdOptions& options() const { return opts_; }
+  void set_momentum(double m) override {
+    FER_CHECK(m >= 0, "SGD: invalid momentum ", m);
+    opts_.momentum = m;
+  }
 
   void step() override {
 #ifdef FER_WITH_CUDA

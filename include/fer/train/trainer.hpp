@@ -32,6 +32,8 @@
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/early_stopping.hpp"
 #include "fer/train/grad_clip.hpp"
+#include "fer/train/loss_scale.hpp"
+#include "fer/autograd/autocast.hpp"
 #include "fer/train/schedule.hpp"
 
 namespace fer::train {
@@ -57,6 +59,8 @@ struct TrainConfig {
   double grad_clip = 0.0;          // max global gradient norm; 0 = off
   int64_t patience = 0;            // early stopping on validation macro-F1; 0 = off
   Device device = Device::cpu();   // where the model trains: batches are copied there, metrics come back
+  // Mixed precision on CUDA: "bf16" or "fp16" autocast (f32 master weights); fp16 adds dynamic loss scaling.
+  std::string amp = "off";
   std::filesystem::path out = "runs/run";
   std::filesystem::path resume;    // a run directory or checkpoint directory to continue from
   int64_t limit_batches = 0;       // > 0: at most this many training batches per epoch (smoke runs)
@@ -219,6 +223,14 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     FER_CHECK(built_with_cuda(), "train: --device cuda needs a build with the CUDA backend");
     FER_CHECK(cuda_device_available(), "train: --device cuda but no CUDA device is available");
   }
+  FER_CHECK(cfg.amp == "off" || cfg.amp == "bf16" || cfg.amp == "fp16", "train: --amp must be off, bf16 or fp16, got '",
+            cfg.amp, "'");
+  FER_CHECK(cfg.amp == "off" || cfg.device.is_cuda(), "train: --amp ", cfg.amp,
+            " needs --device cuda (the CPU backend computes in f32/f64 only)");
+  const DType amp_dtype = cfg.amp == "bf16" ? DType::bf16 : cfg.amp == "fp16" ? DType::f16 : DType::f32;
+  DynamicLossScaler scaler;  // used with fp16 only: its 5-bit exponent underflows small gradients
+  const bool scaling = cfg.amp == "fp16";
+  FER_CHECK(!(scaling && cfg.sam_rho > 0), "train: SAM with --amp fp16 is not supported (use --amp bf16)");
   model.to(cfg.device);  // before the optimizer, which holds the parameters
   auto opt = make_optimizer(model, cfg);
   std::vector<double> group_lr_mult;  // the schedule scales every group's own base rate
@@ -295,9 +307,14 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
       if (hi - lo < 2 && hi - lo < int64_t(order.size())) continue;  // a 1-image batch breaks batch norm: skip it
       double lr = schedule->lr(epoch * batches + b);
       for (size_t g = 0; g < opt->param_groups().size(); ++g) opt->param_groups()[g].lr = lr * group_lr_mult[g];
+      if (double m = schedule->momentum(epoch * batches + b); std::isfinite(m)) opt->set_momentum(m);
       auto step_loss = [&]() {
-        Tensor logits = model.forward(images);
-        Tensor loss = cross_entropy(logits, labels, loss_opt);
+        Tensor logits, loss;
+        {
+          AutocastGuard autocast(amp_dtype);  // off (f32) unless --amp
+          logits = model.forward(images);
+          loss = cross_entropy(logits, labels, loss_opt);
+        }
         double v = loss.item();
         if (!std::isfinite(v)) {
           Tape::current().clear();
@@ -305,7 +322,8 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
                "); the last good checkpoint is in ", (cfg.out / "checkpoints" / "last").string(),
                ". Lower the learning rate or check the data.");
         }
-        backward(loss);
+        if (scaling) backward(loss, Tensor::full(loss.shape(), scaler.loss_factor(), loss.dtype()));
+        else backward(loss);
         return std::make_pair(v, logits);
       };
       opt->zero_grad();
@@ -325,8 +343,13 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
         for (size_t k = 0; k < params.size(); ++k)
           if (eps[k].defined()) params[k].copy_(sub(params[k].detach(), eps[k]));
       }
-      if (cfg.grad_clip > 0) clip_grad_norm(params, cfg.grad_clip);
-      opt->step();
+      bool finite = true;
+      if (scaling) {
+        finite = scaler.unscale(params);  // an overflowed fp16 step is skipped and the scale backs off
+        scaler.update(finite);
+      }
+      if (finite && cfg.grad_clip > 0) clip_grad_norm(params, cfg.grad_clip);
+      if (finite) opt->step();
       loss_sum += v * double(hi - lo);
       for (int64_t i = 0; i < hi - lo; ++i) {
         double best = -INFINITY;
