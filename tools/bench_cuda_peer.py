@@ -369,7 +369,7 @@ BACKBONES = ["resnet18", "resnet50", "efficientnet_b0", "mobilenet_v3_large", "s
              "convnext_tiny"]
 
 
-def train_rates(torch, steps, warmup):
+def train_rates(torch, steps, warmup, repetitions):
     import torchvision
 
     out = {}
@@ -396,13 +396,16 @@ def train_rates(torch, steps, warmup):
                     step()
                 torch.cuda.synchronize()
                 start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                rates = []
-                for _ in range(steps):
-                    start.record()
-                    step()
-                    stop.record()
-                    stop.synchronize()
-                    rates.append(256 / (start.elapsed_time(stop) * 1e-3))
+                rates = []  # one figure per repetition: `steps` steps, each timed alone, as fer's benchmark does
+                for _ in range(repetitions):
+                    total = 0.0
+                    for _ in range(steps):
+                        start.record()
+                        step()
+                        stop.record()
+                        stop.synchronize()
+                        total += start.elapsed_time(stop) * 1e-3
+                    rates.append(256 * steps / total)
                 out[row] = {"unit": "images/s", "all": rates}
                 print(f"{row:60s} {max(rates):10.1f} images/s (median {statistics.median(rates):.1f})", flush=True)
                 del model, opt
@@ -510,7 +513,7 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.cuda.empty_cache()
     if args.only != "kernels":
-        results.update(train_rates(torch, args.steps, args.warmup))
+        results.update(train_rates(torch, args.steps, args.warmup, args.repetitions))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "results": results}, f,
