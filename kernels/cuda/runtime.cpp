@@ -27,8 +27,9 @@ void check(cudaError_t e, const char* what) {
 // host can be handed out again at once (the next use is queued behind the last use).
 //
 // Graph pools: while a capture is open (open_pool .. close_capture), blocks are served from and owned by that
-// capture's pool; a freed pool block returns to its pool, where only a later capture of the same pool could take it
-// (none does: one capture per pool), so the addresses baked into the graph are never shared with other tensors.
+// capture's pool; a freed pool block returns to its pool, where only later allocations of the same capture can take
+// it again (safe: the graph runs those uses in stream order), so addresses baked into a graph are never shared with
+// tensors outside it.
 // release_pool hands the pool's free blocks to the general cache and forgets the owner of those still in use (their
 // later free goes to the general cache). The pool's free blocks count in bytes_cached, its used ones in bytes_in_use.
 class CachingAllocator final : public Allocator {

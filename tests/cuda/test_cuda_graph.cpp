@@ -223,7 +223,7 @@ TEST_CASE("the graph's private pool: its blocks are not handed out while it live
       kept = Tensor::zeros({n}, DType::f32, cuda0());
     });  // t was freed inside the capture: back to the pool, not to the cache
     CHECK(cg.valid());
-    CHECK(cg.num_nodes() == 2);
+    CHECK(cg.num_nodes() >= 2);  // the two memsets
     CHECK(cuda::graph_pool_bytes(0) == 2 * cls);
     AllocatorStats mid = a.stats();
     CHECK(mid.system_allocs == before.system_allocs + 2);  // cudaMalloc during capture: once, not per replay
@@ -259,7 +259,8 @@ TEST_CASE("an upload from pinned memory returns before the busy stream reaches i
   // is only queued, so right after the call the stream still has work: the host is free to assemble the next batch.
   InferenceGuard no_grad;
   Generator g(37);
-  Tensor a = random_cpu({2048, 2048}, g).to(cuda0());
+  Tensor a = random_cpu({4096, 4096}, g).to(cuda0());
+  (void)matmul(a, a);  // first-call setup (handle, heuristics) out of the measurement
   const int64_t n = int64_t(16) << 20;  // 64 MiB of f32
   Tensor pinned = Tensor::empty_pinned({n}, DType::f32);
   std::memset(pinned.raw_data(), 0x3c, pinned.nbytes());
@@ -268,7 +269,7 @@ TEST_CASE("an upload from pinned memory returns before the busy stream reaches i
 
   auto t0 = std::chrono::steady_clock::now();
   Tensor c = a;
-  for (int i = 0; i < 40; ++i) c = matmul(a, c);  // ~0.7 TFLOP queued
+  for (int i = 0; i < 10; ++i) c = matmul(a, c);  // 1.4 TFLOP in f32 queued: tens of ms on any GPU
   auto t1 = std::chrono::steady_clock::now();
   dst.copy_(pinned);
   auto t2 = std::chrono::steady_clock::now();
