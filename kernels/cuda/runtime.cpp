@@ -29,7 +29,8 @@ void check(cudaError_t e, const char* what) {
 // Graph pools: while a capture is open (open_pool .. close_capture), blocks are served from and owned by that
 // capture's pool; a freed pool block returns to its pool, where only later allocations of the same capture can take
 // it again (safe: the graph runs those uses in stream order), so addresses baked into a graph are never shared with
-// tensors outside it.
+// tensors outside it. A block allocated before the capture and freed during it joins the pool too (the graph may
+// have recorded kernels that use it).
 // release_pool hands the pool's free blocks to the general cache and forgets the owner of those still in use (their
 // later free goes to the general cache). The pool's free blocks count in bytes_cached, its used ones in bytes_in_use.
 class CachingAllocator final : public Allocator {
@@ -62,8 +63,15 @@ class CachingAllocator final : public Allocator {
     stats_.bytes_in_use -= granted;
     stats_.bytes_cached += granted;
     auto o = owner_.find(p);
-    if (o != owner_.end()) pools_.at(o->second).free.emplace(granted, p);
-    else free_.emplace(granted, p);
+    if (o != owner_.end()) {
+      pools_.at(o->second).free.emplace(granted, p);
+    } else if (capturing_) {
+      // Allocated before the capture, freed during it: kernels of the graph may have used it, so the graph keeps it.
+      adopt(p, granted);
+      pools_.at(capturing_).free.emplace(granted, p);
+    } else {
+      free_.emplace(granted, p);
+    }
   }
   AllocatorStats stats() const override {
     std::lock_guard<std::mutex> lock(mu_);

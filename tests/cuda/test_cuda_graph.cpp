@@ -254,6 +254,32 @@ TEST_CASE("the graph's private pool: its blocks are not handed out while it live
   CHECK(a.stats().system_allocs == before.system_allocs + 3);
 }
 
+TEST_CASE("a block allocated before a capture and freed during it stays with the graph") {
+  Allocator& a = cuda::caching_allocator(0);
+  cuda::synchronize(0);
+  a.empty_cache();
+  const int64_t n = 1'500'007;  // f32, ~6 MB: a size class of its own in this test
+  const size_t cls = pool_size_class(size_t(n) * 4);
+  Tensor pre = Tensor::zeros({n}, DType::f32, cuda0());
+  void* block = pre.raw_data();
+  {
+    cuda::CapturedGraph cg = cuda::capture(0, [&] {
+      pre.zero_();    // the graph writes `block` at every replay...
+      pre = Tensor(); // ...so freeing it here must not hand it to the next tensor
+    });
+    CHECK(cuda::graph_pool_bytes(0) == cls);
+    Tensor u = Tensor::empty({n}, DType::f32, cuda0());
+    CHECK(u.raw_data() != block);
+    cg.launch();
+    cuda::synchronize(0);
+  }
+  CHECK(cuda::graph_pool_bytes(0) == 0);
+  size_t sys = a.stats().system_allocs;
+  Tensor v1 = Tensor::empty({n}, DType::f32, cuda0()), v2 = Tensor::empty({n}, DType::f32, cuda0());
+  CHECK((v1.raw_data() == block || v2.raw_data() == block));  // back in the general cache
+  CHECK(a.stats().system_allocs == sys);
+}
+
 TEST_CASE("an upload from pinned memory returns before the busy stream reaches it") {
   // The stream is kept busy by large GEMMs (tens of milliseconds of queued work); an upload from page-locked memory
   // is only queued, so right after the call the stream still has work: the host is free to assemble the next batch.

@@ -22,7 +22,9 @@ std::string device_name(int device);
 
 // The caching allocator of one device: freed blocks are kept per size class and reused.
 Allocator& caching_allocator(int device);
-// Page-locked host memory (cudaHostAlloc), cached like the CPU pool: the source of asynchronous uploads.
+// Page-locked host memory (cudaHostAlloc), cached like the CPU pool: the source of asynchronous uploads. An upload is
+// queued on the device's one stream, so it overlaps host work (the loader assembling the next batch, the host side of
+// the next ops), not the GPU's own compute: that would need a second (copy) stream and an event.
 Allocator& pinned_host_allocator();
 
 enum class CopyKind { host_to_device, device_to_host, device_to_host_async, device_to_device };
@@ -58,7 +60,8 @@ void check_launch(const char* kernel);
 // allocator during a capture belongs to that capture's private pool: freed, it goes back to the pool, never to the
 // general cache, so no later tensor shares memory a replay still writes. Blocks come from the pool, else from the
 // general cache, else from cudaMalloc (not a stream operation: it runs once, at capture, and is not part of the
-// graph). The pool is handed back to the general cache when the CapturedGraph is destroyed.
+// graph). A block allocated before the capture and freed during it joins the pool as well (recorded kernels may use
+// it). The pool is handed back to the general cache when the CapturedGraph is destroyed.
 
 // True while the device's stream is being captured.
 bool is_capturing(int device);
