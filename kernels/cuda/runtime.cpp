@@ -151,10 +151,13 @@ class CachingAllocator final : public Allocator {
   // address (the pool keeps the block). The thread-local capture mode forbids it as "potentially unsafe", so this
   // thread is relaxed for this one call.
   cudaError_t system_alloc_capturing(void** p, size_t bytes) {
+    cudaError_t e = cudaSetDevice(device_);
+    if (e != cudaSuccess) return e;
     cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-    check(cudaThreadExchangeStreamCaptureMode(&mode), "cudaThreadExchangeStreamCaptureMode");
-    cudaError_t e = system_alloc(p, bytes);
-    cudaThreadExchangeStreamCaptureMode(&mode);
+    e = cudaThreadExchangeStreamCaptureMode(&mode);
+    if (e != cudaSuccess) return e;
+    e = cudaMalloc(p, bytes);
+    cudaThreadExchangeStreamCaptureMode(&mode);  // back to the capture's mode
     return e;
   }
   void release_locked() {

@@ -81,16 +81,17 @@ class CudaGraphStep {
               out.shape().str(), " and the output's dtype");
     FER_CHECK(out.grad().defined(), "CudaGraphStep: run graph.backward(seed) once eagerly before capturing (the "
               "warm-up creates the gradient buffers the graph will write)");
-    for (const auto& n : graph_.nodes())
-      for (const std::vector<Tensor>* ts : {&n->inputs, &n->outputs})
-        for (const Tensor& t : *ts) {
-          if (!t.defined()) continue;
-          FER_CHECK(t.device() == out.device(), "CudaGraphStep: op ", n->name, " has a tensor on ", t.device().str(),
-                    "; a CUDA graph can hold only work of ", out.device().str());
-          if (!t.is_leaf() || !t.requires_grad()) continue;
-          t.grad_buffer();  // exists after the warm-up; made now (outside the capture) if not
-          grads_.emplace_back(t, t.impl()->grad);
-        }
+    for (const auto& n : graph_.nodes()) {
+      // An op with a host output runs on the CPU: capture would not record it and replays would skip it.
+      for (const Tensor& t : n->outputs)
+        FER_CHECK(!t.defined() || t.device() == out.device(), "CudaGraphStep: op ", n->name, " has an output on ",
+                  t.device().str(), "; a CUDA graph can hold only work of ", out.device().str());
+      for (const Tensor& t : n->inputs) {
+        if (!t.defined() || !t.is_leaf() || !t.requires_grad() || t.device() != out.device()) continue;
+        t.grad_buffer();  // exists after the warm-up; made now (outside the capture) if not
+        grads_.emplace_back(t, t.impl()->grad);
+      }
+    }
     if (mode_ == Mode::fused) {
       fused_ = cuda::capture(device_, [&] {
         graph_.forward();
