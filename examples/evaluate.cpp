@@ -13,6 +13,8 @@
 using namespace fer;
 
 int main(int argc, char** argv) {
+  // Progress lines must reach a log file as they happen, not when the run ends.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"Evaluate a fer checkpoint"};
   std::string checkpoint, model = "custom_cnn", data_root = "fashion-mnist", split = "test", out = "runs/eval", ferplus;
   int64_t input_size = 48, batch_size = 128, max_classes = 0, limit_eval = 0;

@@ -11,6 +11,8 @@
 using namespace fer;
 
 int main(int argc, char** argv) {
+  // Progress lines must reach a log file as they happen, not when the run ends.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"Cut labelled faces out of generator grid images"};
   std::string in, out;
   data::GridOptions opt;

@@ -170,6 +170,8 @@ int run(const Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Progress lines must reach a log file as they happen, not when the run ends.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Config cfg;
   CLI::App app{"fashion_mnist: the custom CNN on Fashion-MNIST (first proof on real data)"};
   app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::PositiveNumber);

@@ -73,6 +73,8 @@ int run_dump(const models::Stylegan2Generator& G, const std::string& io_path, co
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Progress lines must reach a log file as they happen, not when the run ends.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"Synthesize a labelled FER image-folder dataset with a class-conditional StyleGAN2-ADA generator"};
   std::string generator, classes_arg = "all", seeds = "0-9", noise_mode = "const", out, io_path, dump, names_arg;
   int64_t per_class = 10, size = 64, cutoff = -1, batch = 8;

@@ -24,6 +24,8 @@ extern "C" void on_sigint(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Progress lines must reach a log file as they happen, not when the run ends.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"Train one FER model (fer)"};
   std::string data_root = "fashion-mnist", model = "custom_cnn", sampler = "random", loss = "ce", synthetic, ferplus,
               augment = "standard";

@@ -236,6 +236,8 @@ int emit_slurm(const SweepConfig& c, const std::string& config_path, int64_t sha
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Progress lines must reach a log file as they happen, not when the run ends.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"fer: the real/synthetic FER study (models x real-data ratios x seeds) with its report"};
   std::string config_path, models, ratios, seeds, shard_arg, slurm_script;
   std::vector<std::string> merge_dirs;
