@@ -14,6 +14,7 @@
 #include "kernels/cuda/conv_launch.hpp"
 #include "kernels/cuda/depthwise_conv_launch.hpp"
 #include "kernels/cuda/gemm_launch.hpp"
+#include "kernels/gpu/tensor_checks.hpp"
 
 namespace fer::gpu {
 
@@ -21,19 +22,6 @@ namespace {
 
 using cuda::ConvLayout;
 using cuda::ConvPass;
-
-void require_cuda(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;
-    FER_CHECK(t->device().is_cuda(), op, ": expected CUDA tensors, got one on ", t->device().str());
-    FER_CHECK(t->is_contiguous(), op, ": expected contiguous tensors, got ", t->str());
-    if (!first) first = t;
-    FER_CHECK(t->device() == first->device(), op, ": tensors on ", first->device().str(), " and ", t->device().str());
-    FER_CHECK(t->dtype() == first->dtype(), op, ": dtype mismatch (", dtype_name(first->dtype()), " vs ",
-              dtype_name(t->dtype()), ")");
-  }
-}
 
 DType compute_dtype(DType dt) { return dt == DType::f64 ? DType::f64 : DType::f32; }
 
@@ -116,7 +104,7 @@ bool conv2d_uses_depthwise_kernel(const cpu::ConvGeometry& g) {
 
 void conv2d_forward(const cpu::ConvPlan& plan, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                     const Tensor& /*workspace: CPU-only*/) {
-  require_cuda("conv2d", {&x, &w, &bias, &y});
+  cuda_device_of("conv2d", {&x, &w, &bias, &y}, /*same_dtype=*/true);
   const cpu::ConvGeometry& g = plan.g;
   const DType dt = x.dtype();
   const Device d = x.device();
@@ -153,7 +141,7 @@ void conv2d_forward(const cpu::ConvPlan& plan, const Tensor& x, const Tensor& w,
 
 void conv2d_backward_input(const cpu::ConvPlan& plan, const Tensor& gy, const Tensor& w, const Tensor& gx,
                            const Tensor& /*workspace: CPU-only*/) {
-  require_cuda("conv2d backward", {&gy, &w, &gx});
+  cuda_device_of("conv2d backward", {&gy, &w, &gx}, /*same_dtype=*/true);
   const cpu::ConvGeometry& g = plan.g;
   const DType dt = gy.dtype();
   const Device d = gy.device();
@@ -189,7 +177,7 @@ void conv2d_backward_input(const cpu::ConvPlan& plan, const Tensor& gy, const Te
 
 void conv2d_backward_weight(const cpu::ConvPlan& plan, const Tensor& gy, const Tensor& x, const Tensor& gw,
                             const Tensor& /*workspace: CPU-only*/, const Tensor& /*partials: CPU-only*/) {
-  require_cuda("conv2d backward", {&gy, &x, &gw});
+  cuda_device_of("conv2d backward", {&gy, &x, &gw}, /*same_dtype=*/true);
   const cpu::ConvGeometry& g = plan.g;
   const DType dt = gy.dtype();
   const Device d = gy.device();
@@ -221,7 +209,7 @@ void conv2d_backward_weight(const cpu::ConvPlan& plan, const Tensor& gy, const T
 }
 
 void conv2d_backward_bias(const cpu::ConvPlan& plan, const Tensor& gy, const Tensor& gb) {
-  require_cuda("conv2d backward", {&gy, &gb});
+  cuda_device_of("conv2d backward", {&gy, &gb}, /*same_dtype=*/true);
   add_column_sums(gy, plan.g.n * plan.g.ho * plan.g.wo, plan.g.o, gb);
 }
 

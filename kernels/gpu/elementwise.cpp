@@ -3,6 +3,7 @@
 #include "fer/backend/cuda/elementwise.hpp"
 
 #include "kernels/cuda/elementwise_launch.hpp"
+#include "kernels/gpu/tensor_checks.hpp"
 
 namespace fer::gpu {
 
@@ -10,20 +11,6 @@ namespace {
 
 static_assert(int(Unary::abs) == 15 && int(Unary::relu) == 0, "launcher op codes follow fer::cpu::Unary");
 static_assert(int(Binary::div) == 3 && int(Binary::add) == 0, "launcher op codes follow fer::cpu::Binary");
-
-// The device index shared by all defined tensors (each must be a contiguous CUDA tensor of `dtype`).
-int device_of(const char* what, DType dtype, std::initializer_list<const Tensor*> ts) {
-  int dev = -1;
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;
-    FER_CHECK(t->device().is_cuda(), what, ": tensor on ", t->device().str(), " given to the CUDA backend");
-    FER_CHECK(t->is_contiguous(), what, ": the CUDA backend takes contiguous tensors");
-    FER_CHECK(t->dtype() == dtype, what, ": dtype ", dtype_name(t->dtype()), " vs ", dtype_name(dtype));
-    if (dev < 0) dev = t->device().index;
-    FER_CHECK(t->device().index == dev, what, ": tensors on cuda:", dev, " and ", t->device().str());
-  }
-  return dev;
-}
 
 // Strides of t laid against `out` (right-aligned, 0 where t broadcasts), as the CPU backend's.
 void broadcast_strides(const Tensor& t, const Shape& out, int64_t* st) {
@@ -52,14 +39,14 @@ void check_same_numel(const char* what, const Tensor& a, const Tensor& b) {
 }  // namespace
 
 void unary_forward(Unary op, const Tensor& x, const Tensor& y, double alpha) {
-  const int dev = device_of(cpu::unary_name(op), x.dtype(), {&x, &y});
+  const int dev = cuda_device_of(cpu::unary_name(op), {&x, &y}, /*same_dtype=*/true);
   check_same_numel(cpu::unary_name(op), x, y);
   cuda::launch_unary_forward(int(op), x.raw_data(), y.raw_data(), x.numel(), alpha, x.dtype(), dev);
 }
 
 void unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx, double alpha) {
   if (!gx.defined()) return;
-  const int dev = device_of(cpu::unary_name(op), x.dtype(), {&x, &y, &gy, &gx});
+  const int dev = cuda_device_of(cpu::unary_name(op), {&x, &y, &gy, &gx}, /*same_dtype=*/true);
   check_same_numel(cpu::unary_name(op), x, y);
   check_same_numel(cpu::unary_name(op), x, gy);
   check_same_numel(cpu::unary_name(op), x, gx);
@@ -68,20 +55,20 @@ void unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& gy
 }
 
 void affine_scalar_forward(const Tensor& x, const Tensor& y, double a, double b) {
-  const int dev = device_of("affine", x.dtype(), {&x, &y});
+  const int dev = cuda_device_of("affine", {&x, &y}, /*same_dtype=*/true);
   check_same_numel("affine", x, y);
   cuda::launch_affine(x.raw_data(), y.raw_data(), x.numel(), a, b, x.dtype(), dev);
 }
 
 void axpy(const Tensor& gy, const Tensor& gx, double a) {
   if (!gx.defined()) return;
-  const int dev = device_of("axpy", gy.dtype(), {&gy, &gx});
+  const int dev = cuda_device_of("axpy", {&gy, &gx}, /*same_dtype=*/true);
   check_same_numel("axpy", gy, gx);
   cuda::launch_axpy(gy.raw_data(), gx.raw_data(), gy.numel(), a, gy.dtype(), dev);
 }
 
 void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& y) {
-  const int dev = device_of("binary op", y.dtype(), {&a, &b, &y});
+  const int dev = cuda_device_of("binary op", {&a, &b, &y}, /*same_dtype=*/true);
   cuda::BroadcastDims d = dims_of(y.shape());
   broadcast_strides(a, y.shape(), d.sa);
   broadcast_strides(b, y.shape(), d.sb);
@@ -89,7 +76,7 @@ void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& y
 }
 
 void binary_backward(Binary op, const Tensor& a, const Tensor& b, const Tensor& gy, const Tensor& ga, const Tensor& gb) {
-  const int dev = device_of("binary op backward", gy.dtype(), {&a, &b, &gy, &ga, &gb});
+  const int dev = cuda_device_of("binary op backward", {&a, &b, &gy, &ga, &gb}, /*same_dtype=*/true);
   cuda::BroadcastDims d = dims_of(gy.shape());
   broadcast_strides(a, gy.shape(), d.sa);
   broadcast_strides(b, gy.shape(), d.sb);
@@ -111,7 +98,7 @@ void binary_backward(Binary op, const Tensor& a, const Tensor& b, const Tensor& 
 }
 
 void sum_to(const Tensor& x, const Tensor& y) {
-  const int dev = device_of("sum", x.dtype(), {&x, &y});
+  const int dev = cuda_device_of("sum", {&x, &y}, /*same_dtype=*/true);
   FER_CHECK(y.dim() == x.dim(), "sum: target ", y.shape().str(), " must have the rank of ", x.shape().str());
   cuda::BroadcastDims d = dims_of(x.shape());
   int64_t ts[8] = {};
@@ -123,7 +110,7 @@ void sum_to(const Tensor& x, const Tensor& y) {
 
 void broadcast_add(const Tensor& gy, const Tensor& gx, double scale) {
   if (!gx.defined()) return;
-  const int dev = device_of("sum backward", gx.dtype(), {&gy, &gx});
+  const int dev = cuda_device_of("sum backward", {&gy, &gx}, /*same_dtype=*/true);
   cuda::BroadcastDims d = dims_of(gx.shape());
   broadcast_strides(gy, gx.shape(), d.sb);
   cuda::launch_broadcast_add(gy.raw_data(), gx.raw_data(), d, gx.numel(), scale, gx.dtype(), dev);

@@ -2,23 +2,11 @@
 #include "fer/backend/cuda/gemm.hpp"
 
 #include "kernels/cuda/gemm_launch.hpp"
+#include "kernels/gpu/tensor_checks.hpp"
 
 namespace fer::gpu {
 
 namespace {
-
-void require_cuda(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;
-    FER_CHECK(t->device().is_cuda(), op, ": expected CUDA tensors, got one on ", t->device().str());
-    FER_CHECK(t->is_contiguous(), op, ": expected contiguous tensors, got ", t->str());
-    if (!first) first = t;
-    FER_CHECK(t->device() == first->device(), op, ": tensors on ", first->device().str(), " and ", t->device().str());
-    FER_CHECK(t->dtype() == first->dtype(), op, ": dtype mismatch (", dtype_name(first->dtype()), " vs ",
-              dtype_name(t->dtype()), ")");
-  }
-}
 
 DType compute_dtype(DType dt) { return dt == DType::f64 ? DType::f64 : DType::f32; }
 
@@ -28,7 +16,7 @@ void set_allow_tf32(bool on) { cuda::set_allow_tf32(on); }
 bool allow_tf32() { return cuda::allow_tf32(); }
 
 void add_column_sums(const Tensor& a, int64_t rows, int64_t cols, const Tensor& gb) {
-  require_cuda("column sums", {&a, &gb});
+  cuda_device_of("column sums", {&a, &gb}, /*same_dtype=*/true);
   FER_CHECK(a.numel() == rows * cols && gb.numel() == cols, "column sums: ", a.str(), " as [", rows, ", ", cols,
             "] into ", gb.str());
   const int dev = a.device().index;
@@ -39,7 +27,7 @@ void add_column_sums(const Tensor& a, int64_t rows, int64_t cols, const Tensor& 
 }
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
-  require_cuda("linear", {&x, &w, &bias, &y});
+  cuda_device_of("linear", {&x, &w, &bias, &y}, /*same_dtype=*/true);
   const int64_t m = x.size(0), in = x.size(1), out = w.size(0);
   const int dev = x.device().index;
   // y = bias rows, then y += x w^T (one rounding of bias + product for the 16-bit types).
@@ -50,7 +38,7 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
 
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw,
                      const Tensor& gb) {
-  require_cuda("linear backward", {&x, &w, &gy, &gx, &gw, &gb});
+  cuda_device_of("linear backward", {&x, &w, &gy, &gx, &gw, &gb}, /*same_dtype=*/true);
   const int64_t m = x.size(0), in = x.size(1), out = w.size(0);
   const int dev = x.device().index;
   const DType dt = x.dtype();
@@ -62,7 +50,7 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& gy, const T
 }
 
 void matmul_into(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c, bool accumulate) {
-  require_cuda("matmul", {&a, &b, &c});
+  cuda_device_of("matmul", {&a, &b, &c}, /*same_dtype=*/true);
   const bool batched = a.dim() == 3;
   const int64_t batch = batched ? a.size(0) : 1;
   const int64_t ar = a.size(-2), ac = a.size(-1), br = b.size(-2), bc = b.size(-1);

@@ -4,23 +4,11 @@
 #include "fer/backend/cuda/runtime.hpp"
 #include "fer/core/error.hpp"
 #include "kernels/cuda/loss_launch.hpp"
+#include "kernels/gpu/tensor_checks.hpp"
 
 namespace fer::gpu {
 
 namespace {
-
-int device_of(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t || !t->defined()) continue;
-    FER_CHECK(t->device().is_cuda(), op, ": CUDA kernel given a tensor on ", t->device().str());
-    FER_CHECK(t->is_contiguous(), op, ": CUDA kernel needs contiguous tensors, got ", t->shape().str());
-    if (!first) first = t;
-    else FER_CHECK(t->device() == first->device(), op, ": tensors on ", first->device().str(), " and ", t->device().str());
-  }
-  FER_CHECK(first, op, ": no tensor");
-  return first->device().index;
-}
 
 cuda::CrossEntropyArgs args_of(const char* op, const Tensor& logits, const Tensor& target, const CrossEntropySpec& s) {
   const Tensor& w = *s.weight;
@@ -40,7 +28,7 @@ cuda::CrossEntropyArgs args_of(const char* op, const Tensor& logits, const Tenso
 }  // namespace
 
 void softmax_forward(const Tensor& x, const Tensor& y, int64_t outer, int64_t dim, int64_t inner, bool log) {
-  int dev = device_of(log ? "log_softmax" : "softmax", {&x, &y});
+  int dev = cuda_device_of(log ? "log_softmax" : "softmax", {&x, &y});
   FER_CHECK(x.numel() == outer * dim * inner && y.numel() == x.numel() && y.dtype() == x.dtype(),
             "softmax: sizes do not match");
   cuda::launch_softmax_forward(x.dtype(), x.raw_data(), y.raw_data(), outer, dim, inner, log, dev);
@@ -48,7 +36,7 @@ void softmax_forward(const Tensor& x, const Tensor& y, int64_t outer, int64_t di
 
 void softmax_backward(const Tensor& y, const Tensor& gy, const Tensor& gx, int64_t outer, int64_t dim, int64_t inner,
                       bool log) {
-  int dev = device_of("softmax backward", {&y, &gy, &gx});
+  int dev = cuda_device_of("softmax backward", {&y, &gy, &gx});
   FER_CHECK(y.numel() == outer * dim * inner && gy.numel() == y.numel() && gx.numel() == y.numel() &&
                 gy.dtype() == y.dtype() && gx.dtype() == y.dtype(),
             "softmax backward: sizes do not match");
@@ -57,7 +45,7 @@ void softmax_backward(const Tensor& y, const Tensor& gy, const Tensor& gx, int64
 
 double cross_entropy_forward(const Tensor& logits, const Tensor& target, const CrossEntropySpec& spec,
                              const Tensor& row_loss, const Tensor& lse) {
-  int dev = device_of("cross_entropy", {&logits, &target, spec.weight, &row_loss, &lse});
+  int dev = cuda_device_of("cross_entropy", {&logits, &target, spec.weight, &row_loss, &lse});
   cuda::CrossEntropyArgs a = args_of("cross_entropy", logits, target, spec);
   int64_t n = logits.size(0), c = logits.size(1);
   FER_CHECK(row_loss.numel() == n && lse.numel() == n, "cross_entropy: row_loss and lse must be [", n, "]");
@@ -76,7 +64,7 @@ double cross_entropy_forward(const Tensor& logits, const Tensor& target, const C
 
 void cross_entropy_backward(const Tensor& logits, const Tensor& target, const CrossEntropySpec& spec, const Tensor& lse,
                             const Tensor& row_scale, double scale, const Tensor& glogits) {
-  int dev = device_of("cross_entropy backward", {&logits, &target, spec.weight, &lse, &row_scale, &glogits});
+  int dev = cuda_device_of("cross_entropy backward", {&logits, &target, spec.weight, &lse, &row_scale, &glogits});
   cuda::CrossEntropyArgs a = args_of("cross_entropy backward", logits, target, spec);
   int64_t n = logits.size(0), c = logits.size(1);
   FER_CHECK(glogits.shape() == logits.shape() && glogits.dtype() == logits.dtype() && lse.numel() == n,
@@ -89,14 +77,14 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Cr
 }
 
 void cross_entropy_reduce(const Tensor& rows, double divisor, const Tensor& out) {
-  int dev = device_of("cross_entropy", {&rows, &out});
+  int dev = cuda_device_of("cross_entropy", {&rows, &out});
   FER_CHECK(out.numel() == 1 && out.dtype() == rows.dtype(), "cross_entropy: the reduced loss must be one element");
   cuda::launch_sum_rows(rows.dtype(), rows.raw_data(), rows.numel(), divisor, out.raw_data(), dev);
 }
 
 void cross_entropy_backward_scalar(const Tensor& logits, const Tensor& target, const CrossEntropySpec& spec,
                                    const Tensor& lse, const Tensor& grad, double divisor, const Tensor& glogits) {
-  int dev = device_of("cross_entropy backward", {&logits, &target, spec.weight, &lse, &grad, &glogits});
+  int dev = cuda_device_of("cross_entropy backward", {&logits, &target, spec.weight, &lse, &grad, &glogits});
   cuda::CrossEntropyArgs a = args_of("cross_entropy backward", logits, target, spec);
   int64_t n = logits.size(0), c = logits.size(1);
   FER_CHECK(glogits.shape() == logits.shape() && glogits.dtype() == logits.dtype() && lse.numel() == n,

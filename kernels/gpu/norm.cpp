@@ -3,6 +3,7 @@
 
 #include "fer/core/error.hpp"
 #include "kernels/cuda/norm_launch.hpp"
+#include "kernels/gpu/tensor_checks.hpp"
 
 namespace fer::gpu {
 
@@ -14,19 +15,6 @@ struct Rows {
 Rows rows_of(const Tensor& x) {
   int64_t c = x.size(x.dim() - 1);
   return {c ? x.numel() / c : 0, c};
-}
-
-int device_of(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t || !t->defined()) continue;
-    FER_CHECK(t->device().is_cuda(), op, ": CUDA kernel given a tensor on ", t->device().str());
-    FER_CHECK(t->is_contiguous(), op, ": CUDA kernel needs contiguous tensors, got ", t->shape().str());
-    if (!first) first = t;
-    else FER_CHECK(t->device() == first->device(), op, ": tensors on ", first->device().str(), " and ", t->device().str());
-  }
-  FER_CHECK(first, op, ": no tensor");
-  return first->device().index;
 }
 
 const void* cptr(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
@@ -48,7 +36,7 @@ NormWorkspace make_norm_workspace(int64_t m, int64_t c, DType dtype, Device devi
 
 void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& mean, const Tensor& invstd,
                       const Tensor& var, double eps) {
-  int dev = device_of("batch_norm", {&x, &mean, &invstd, &var});
+  int dev = cuda_device_of("batch_norm", {&x, &mean, &invstd, &var});
   auto [m, c] = rows_of(x);
   int64_t chunks = cpu::norm_row_chunks(m, c);
   cuda::launch_batch_norm_stats(x.dtype(), x.raw_data(), m, c, chunks, acc_of("batch_norm", ws, chunks, c, dev),
@@ -57,7 +45,7 @@ void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& me
 
 void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
                       const Tensor& bias, const NormWorkspace& ws, const Tensor& y) {
-  int dev = device_of("batch_norm", {&x, &mean, &invstd, &weight, &bias, &y});
+  int dev = cuda_device_of("batch_norm", {&x, &mean, &invstd, &weight, &bias, &y});
   auto [m, c] = rows_of(x);
   cuda::launch_batch_norm_apply(x.dtype(), x.raw_data(), m, c, mean.raw_data(), invstd.raw_data(), cptr(weight),
                                 cptr(bias), acc_of("batch_norm", ws, 1, c, dev), y.raw_data(), false, dev);
@@ -66,7 +54,7 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
 void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
                          const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
                          const Tensor& gweight, const Tensor& gbias) {
-  int dev = device_of("batch_norm backward", {&x, &mean, &invstd, &weight, &gy, &gx, &gweight, &gbias});
+  int dev = cuda_device_of("batch_norm backward", {&x, &mean, &invstd, &weight, &gy, &gx, &gweight, &gbias});
   auto [m, c] = rows_of(x);
   int64_t chunks = cpu::norm_row_chunks(m, c);
   cuda::launch_batch_norm_backward(x.dtype(), x.raw_data(), mean.raw_data(), invstd.raw_data(), cptr(weight),
@@ -76,19 +64,19 @@ void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invs
 }
 
 void inverse_std(const Tensor& var, const Tensor& invstd, double eps) {
-  int dev = device_of("batch_norm", {&var, &invstd});
+  int dev = cuda_device_of("batch_norm", {&var, &invstd});
   cuda::launch_inverse_std(var.dtype(), var.raw_data(), invstd.raw_data(), var.numel(), eps, dev);
 }
 
 void running_update(const Tensor& running, const Tensor& value, double momentum, double scale) {
-  int dev = device_of("batch_norm running statistics", {&running, &value});
+  int dev = cuda_device_of("batch_norm running statistics", {&running, &value});
   cuda::launch_running_update(running.dtype(), running.raw_data(), value.raw_data(), running.numel(), momentum, scale,
                               dev);
 }
 
 void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const Tensor& y,
                         const Tensor& mean, const Tensor& invstd) {
-  int dev = device_of("layer_norm", {&x, &weight, &bias, &y, &mean, &invstd});
+  int dev = cuda_device_of("layer_norm", {&x, &weight, &bias, &y, &mean, &invstd});
   auto [m, c] = rows_of(x);
   cuda::launch_layer_norm_forward(x.dtype(), x.raw_data(), cptr(weight), cptr(bias), m, c, eps, y.raw_data(),
                                   mean.raw_data(), invstd.raw_data(), dev);
@@ -97,7 +85,7 @@ void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
 void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& invstd,
                          const Tensor& gy, const NormWorkspace& ws, const Tensor& gx, const Tensor& gweight,
                          const Tensor& gbias) {
-  int dev = device_of("layer_norm backward", {&x, &weight, &mean, &invstd, &gy, &gx, &gweight, &gbias});
+  int dev = cuda_device_of("layer_norm backward", {&x, &weight, &mean, &invstd, &gy, &gx, &gweight, &gbias});
   auto [m, c] = rows_of(x);
   int64_t chunks = cpu::norm_row_chunks(m, c);
   double* acc = gweight.defined() || gbias.defined() ? acc_of("layer_norm backward", ws, chunks, c, dev) : nullptr;
@@ -106,7 +94,7 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
 }
 
 void increment_i64(const Tensor& t) {
-  int dev = device_of("increment_i64", {&t});
+  int dev = cuda_device_of("increment_i64", {&t});
   FER_CHECK(t.dtype() == DType::i64 && t.numel() == 1, "increment_i64: needs a one-element i64 tensor, got ", t.str());
   cuda::launch_increment_i64(t.data<int64_t>(), dev);
 }

@@ -3,21 +3,16 @@
 
 #include "fer/core/error.hpp"
 #include "kernels/cuda/pool_launch.hpp"
+#include "kernels/gpu/tensor_checks.hpp"
 
 namespace fer::gpu {
 
 namespace {
 
+// Pooling has no optional tensors: every one must be defined.
 int device_of(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    FER_CHECK(t->defined(), op, ": undefined tensor");
-    FER_CHECK(t->device().is_cuda(), op, ": CUDA kernel given a tensor on ", t->device().str());
-    FER_CHECK(t->is_contiguous(), op, ": CUDA kernel needs contiguous tensors, got ", t->shape().str());
-    if (!first) first = t;
-    else FER_CHECK(t->device() == first->device(), op, ": tensors on ", first->device().str(), " and ", t->device().str());
-  }
-  return first->device().index;
+  for (const Tensor* t : ts) FER_CHECK(t->defined(), op, ": undefined tensor");
+  return cuda_device_of(op, ts);
 }
 
 cuda::PoolDims dims_of(const PoolGeometry& g) {

@@ -5,8 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "fer/autograd/tape.hpp"
 #include "fer/core/rng.hpp"
 #include "fer/core/tensor.hpp"
 
@@ -48,5 +52,79 @@ constexpr double kTolF32 = 1e-5;    // pointwise and reductions in f32
 constexpr double kTolTf32 = 5e-3;   // tensor-core GEMM/conv with TF32 inputs (10-bit mantissa)
 constexpr double kTolBf16 = 2e-2;   // bf16 storage (8-bit mantissa), f32 accumulation
 constexpr double kTolF16 = 4e-3;    // f16 storage (11-bit mantissa), f32 accumulation
+
+
+// The tolerance above that applies to a result in `dt` (f32 means exact f32 kernels, not TF32).
+inline double tolerance_for(DType dt) {
+  switch (dt) {
+    case DType::f64: return kTolF64;
+    case DType::f32: return kTolF32;
+    case DType::f16: return kTolF16;
+    default: return kTolBf16;
+  }
+}
+
+// The floating dtypes every kernel is compared in.
+inline constexpr DType kFloatDtypes[] = {DType::f64, DType::f32, DType::f16, DType::bf16};
+
+// The dtypes an op is compared in with its tolerance; `pre` marks the f32 run, which also accumulates its gradients
+// onto preexisting ones.
+struct DtypeMode {
+  DType dt;
+  bool pre;
+  double tol;
+};
+inline constexpr DtypeMode kDtypeModes[] = {
+    {DType::f64, false, kTolF64}, {DType::f32, true, kTolF32}, {DType::bf16, false, kTolBf16}, {DType::f16, false, kTolF16}};
+
+// One input of check_parity: its shape and the range of its uniform random values.
+struct Input {
+  Shape shape;
+  double lo = -1, hi = 1;
+};
+
+// Runs f on CPU tensors and on GPU copies of the same random inputs (rounded to dt first; the CPU reference of a
+// 16-bit dtype runs in f32 on the rounded values), backward with one random upstream gradient onto preexisting random
+// gradients (so accumulation is checked), and compares the output and every input gradient.
+inline void check_parity(const std::string& what, const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                         const std::vector<Input>& ins, DType dt, uint64_t seed) {
+  INFO(what, " ", dtype_name(dt));
+  Generator g(seed);
+  const DType ref = (dt == DType::f16 || dt == DType::bf16) ? DType::f32 : dt;
+  std::vector<Tensor> xc, xg;
+  for (const Input& in : ins) {
+    Tensor r = random_cpu(in.shape, g, in.lo, in.hi, dt);
+    Tensor pre = random_cpu(in.shape, g, -1, 1, dt);
+    Tensor c = r.to(ref).clone(), d = r.to(cuda0());
+    c.set_requires_grad(), d.set_requires_grad();
+    c.grad_buffer().copy_(pre.to(ref));
+    d.grad_buffer().copy_(pre);
+    xc.push_back(c), xg.push_back(d);
+  }
+  // One tape per side: backward consumes the whole tape.
+  Tensor yc = f(xc);
+  Tensor up = random_cpu(yc.shape(), g, -1, 1, dt);
+  backward(yc, up.to(ref));
+  Tensor yg = f(xg);
+  REQUIRE(yg.device() == cuda0());
+  REQUIRE(yg.dtype() == dt);
+  backward(yg, up.to(cuda0()));
+  const double tol = tolerance_for(dt);
+  CHECK(rel_l2(yg, yc) <= tol);
+  for (size_t k = 0; k < xc.size(); ++k) {
+    INFO("gradient of input ", k);
+    REQUIRE(xg[k].grad().defined());
+    CHECK(xg[k].grad().device() == cuda0());
+    CHECK(rel_l2(xg[k].grad(), xc[k].grad()) <= tol);
+  }
+}
+
+// A view of `base` with its own shape/strides/offset (not contiguous), on base's device.
+inline Tensor strided_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>(*base.impl());
+  impl->shape = shape, impl->strides = strides, impl->offset = base.offset() + offset;
+  impl->requires_grad = false, impl->is_leaf = true, impl->grad.reset();
+  return Tensor(std::move(impl));
+}
 
 }  // namespace fer::cuda_test

@@ -46,13 +46,7 @@ void check_op(const Op& op, const Shape& shape, uint64_t seed, double lo = -3, d
   Tensor y_shape = op(x, Device::cpu());
   Tensor gy = random_cpu(y_shape.shape(), g, -1, 1, DType::f64);
   Tensor pre = random_cpu(shape, g, -1, 1, DType::f64);
-  struct Mode {
-    DType dt;
-    bool pre;
-    double tol;
-  };
-  for (Mode m : {Mode{DType::f64, false, kTolF64}, Mode{DType::f32, true, kTolF32}, Mode{DType::bf16, false, kTolBf16},
-                 Mode{DType::f16, false, kTolF16}}) {
+  for (const DtypeMode& m : kDtypeModes) {
     CAPTURE(dtype_name(m.dt));
     const bool narrow = m.dt == DType::bf16 || m.dt == DType::f16;
     auto round = [&](const Tensor& t) { return narrow ? t.to(m.dt).to(DType::f32) : t; };

@@ -59,13 +59,7 @@ void check_op(const Op& op, const Shape& shape, bool affine, uint64_t seed) {
   std::vector<Tensor> pre;
   for (const Tensor& t : in) pre.push_back(t.defined() ? random_cpu(t.shape(), g, -1, 1, DType::f64) : Tensor());
   Tensor gy = random_cpu(shape, g, -1, 1, DType::f64);
-  struct Mode {
-    DType dt;
-    bool pre;
-    double tol;
-  };
-  for (Mode m : {Mode{DType::f64, false, kTolF64}, Mode{DType::f32, true, kTolF32}, Mode{DType::bf16, false, kTolBf16},
-                 Mode{DType::f16, false, kTolF16}}) {
+  for (const DtypeMode& m : kDtypeModes) {
     CAPTURE(dtype_name(m.dt));
     const bool narrow = m.dt == DType::bf16 || m.dt == DType::f16;
     auto round = [&](const Tensor& t) { return narrow && t.defined() ? t.to(m.dt).to(DType::f32) : t; };
