@@ -52,6 +52,7 @@ struct SweepConfig {
   std::string optimizer = "adam", schedule = "cosine";
   double lr = 1e-3, weight_decay = 1e-4, label_smoothing = 0.0;
   bool balanced_sampler = false, class_weights = false, augment = true;
+  std::string auto_augment = "none";  // autoaugment, randaugment or trivialaugment (with flip + padded crop)
   int64_t patience = 0, warmup_epochs = 0;
   std::string real = "fashion-mnist", synthetic, ferplus;
   int64_t max_classes = 0, limit_train = 0, limit_eval = 0, synthetic_per_class = 0;
@@ -75,6 +76,7 @@ struct SweepConfig {
       << "|" << warmup_epochs << "|" << real << "|" << synthetic << "|" << ferplus << "|" << max_classes << "|" << limit_train
       << "|" << limit_eval << "|" << synthetic_per_class << "|" << trunc << "|" << val_fraction << "|" << mix_mode << "|"
       << synthetic_multiple;
+    if (auto_augment != "none") s << "|auto_augment:" << auto_augment;  // sweeps without one keep their fingerprint
     uint64_t h = 0xcbf29ce484222325ull;
     for (char c : s.str()) h = (h ^ uint8_t(c)) * 0x100000001b3ull;
     char buf[32];
@@ -113,6 +115,7 @@ void load_yaml(const std::string& path, SweepConfig& c) {
     yaml_get(y, "optimizer", c.optimizer), yaml_get(y, "schedule", c.schedule), yaml_get(y, "lr", c.lr);
     yaml_get(y, "weight_decay", c.weight_decay), yaml_get(y, "label_smoothing", c.label_smoothing);
     yaml_get(y, "balanced_sampler", c.balanced_sampler), yaml_get(y, "class_weights", c.class_weights);
+    yaml_get(y, "auto_augment", c.auto_augment);
     yaml_get(y, "augment", c.augment), yaml_get(y, "patience", c.patience), yaml_get(y, "warmup_epochs", c.warmup_epochs);
     yaml_get(y, "out", c.out), yaml_get(y, "device", c.device), yaml_get(y, "amp", c.amp), yaml_get(y, "mix_mode", c.mix_mode);
     yaml_get(y, "synthetic_multiple", c.synthetic_multiple);
@@ -261,6 +264,7 @@ int main(int argc, char** argv) {
   auto* o_out = app.add_option("--out", cli.out, "sweep directory");
   auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
   auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
+  auto* o_aa = app.add_option("--auto_augment", cli.auto_augment, "autoaugment, randaugment or trivialaugment (torchvision's policies)");
   app.add_option("--shard", shard_arg, "run only shard i/n of the runs (round-robin)");
   app.add_option("--emit-slurm", slurm_script, "write a Slurm job-array script and exit");
   app.add_option("--slurm-shards", slurm_shards, "number of array tasks for --emit-slurm");
@@ -297,6 +301,7 @@ int main(int argc, char** argv) {
     if (o_out->count()) c.out = cli.out;
     if (o_device->count()) c.device = cli.device;
     if (o_amp->count()) c.amp = cli.amp;
+    if (o_aa->count()) c.auto_augment = cli.auto_augment;
     try {
       parse_device(c.device);
     } catch (const std::invalid_argument& e) {
@@ -346,6 +351,7 @@ int main(int argc, char** argv) {
     sweep::RunSettings settings;
     settings.input_size = c.input_size;
     settings.augment = c.augment;
+    settings.auto_augment = data::parse_auto_augment(c.auto_augment);
     settings.synthetic_multiple = c.synthetic_multiple;
     settings.mix_mode = c.mix_mode == "real_plus_synthetic" ? data::MixOptions::Mode::real_plus_synthetic
                                                             : data::MixOptions::Mode::fixed_total;

@@ -7,7 +7,7 @@
 2. Every operation on uint8 tensors through torchvision's own `_apply_op` (the function all three policies call):
    nearest interpolation, fill None and a per-channel fill, each op at several magnitudes of both signs taken
    from the spaces above, on small RGB and grayscale images (noise over a gradient, a narrow value range so
-   AutoContrast and Equalize change it).
+   AutoContrast and Equalize change it), and the geometric ops on a 40x40 grayscale image.
 Outputs are written as raw bytes (ops.bin, HWC uint8, concatenated) with an index (ops.json: op, magnitude, image,
 fill, offset). Run: /usr/bin/python3 tools/make_autoaugment_fixtures.py
 """
@@ -34,7 +34,8 @@ def images(rng):
         grad = np.linspace(0, 1, h * w).reshape(h, w, 1)
         x = lo + (hi - lo) * (0.6 * grad + 0.4 * rng.random((h, w, c)))
         return np.clip(np.round(x), 0, 255).astype(np.uint8)
-    return {"rgb": make(10, 14, 3, 30, 220), "gray": make(9, 11, 1, 60, 180), "rgb_square": make(16, 16, 3, 0, 255)}
+    return {"rgb": make(10, 14, 3, 30, 220), "gray": make(9, 11, 1, 60, 180), "rgb_square": make(16, 16, 3, 0, 255),
+            "gray_large": make(40, 40, 1, 0, 255)}  # the geometric ops only: many grid points per case
 
 
 def main():
@@ -73,8 +74,10 @@ def main():
                 base += [t31[op]["magnitudes"][i] for i in (7, 20, 30)]
                 mags = base + [-m for m in base]
             geometric = op in ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
+            if name == "gray_large" and not geometric:
+                continue
             for mag in mags:
-                for fill in (fills if geometric else [None]):
+                for fill in (fills if geometric and name != "gray_large" else [None]):
                     out = aa._apply_op(t, op, float(mag), interpolation=InterpolationMode.NEAREST, fill=fill)
                     arr = out.permute(1, 2, 0).contiguous().numpy()
                     assert arr.dtype == np.uint8 and arr.shape == img.shape
