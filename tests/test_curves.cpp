@@ -229,3 +229,22 @@ TEST_CASE("reliability diagram: legend and per-bin counts") {
   CHECK(png.count(blue.r, blue.g, blue.b, 40, 80, 55, 106, 72) > 100);
   CHECK(png.count(0, 0, 0, 60, 110, 55, 290, 120) > 200);  // the three legend labels
 }
+
+TEST_CASE("write_curve_outputs writes the CSVs and figures of one prediction set; the summary carries AP and AUROC") {
+  auto fx = testing::load_json_fixture("curves/curves.json");
+  const auto& d = fx["cases"][2];  // absent_class
+  std::vector<double> probs = d["probs"].get<std::vector<double>>();
+  std::vector<int32_t> labels = d["labels"].get<std::vector<int32_t>>();
+  std::vector<std::string> names = {"angry", "happy", "sad", "fear"};
+  auto dir = scratch("outputs");
+  std::filesystem::remove_all(dir);
+  auto curves = report::write_curve_outputs(dir, probs, labels, names);
+  for (const char* f : {"curves.csv", "roc.png", "pr.png", "confidence_histograms.csv", "confidence_histograms.png"})
+    CHECK_MESSAGE(std::filesystem::file_size(dir / f) > 100, f);
+  auto j = metrics::curves_summary_json(curves, names);
+  for (size_t k = 0; k < 3; ++k) CHECK(j["per_class"][k]["average_precision"].get<double>() == d["classes"][k]["ap"].get<double>());
+  CHECK(j["per_class"][3]["average_precision"].is_null());  // no positives
+  CHECK(j["per_class"][3]["auroc"].is_null());
+  const double macro = (d["classes"][0]["ap"].get<double>() + d["classes"][1]["ap"].get<double>() + d["classes"][2]["ap"].get<double>()) / 3;
+  CHECK(j["macro_average_precision"].get<double>() == doctest::Approx(macro).epsilon(1e-15));
+}

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <span>
 #include <string>
@@ -177,6 +178,18 @@ inline double macro_average_precision(const std::vector<ClassCurves>& curves) {
   for (const ClassCurves& c : curves)
     if (std::isfinite(c.average_precision)) s += c.average_precision, ++k;
   return k ? s / double(k) : NAN;
+}
+
+// Per class AUROC, AP and counts, plus the macro AP (null where undefined), for a metrics JSON.
+inline nlohmann::json curves_summary_json(const std::vector<ClassCurves>& curves, const std::vector<std::string>& class_names) {
+  FER_CHECK(class_names.size() == curves.size(), "curves: ", class_names.size(), " class names for ", curves.size(), " classes");
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j = {{"macro_average_precision", num(macro_average_precision(curves))}, {"per_class", nlohmann::json::array()}};
+  for (size_t k = 0; k < curves.size(); ++k)
+    j["per_class"].push_back({{"class", class_names[k]}, {"auroc", num(curves[k].auroc)},
+                              {"average_precision", num(curves[k].average_precision)},
+                              {"positives", curves[k].positives}, {"negatives", curves[k].negatives}});
+  return j;
 }
 
 // The points as CSV: class,curve,x,y,threshold with curve "roc" (x = fpr, y = tpr) or "pr" (x = recall,

@@ -200,4 +200,22 @@ inline void save_confidence_histograms_png(const metrics::ConfidenceHistograms& 
   c.save_png(path);
 }
 
+// Everything this header draws for one prediction set, into `dir`: curves.csv (every ROC/PR point), roc.png, pr.png,
+// confidence_histograms.csv and confidence_histograms.png. Returns the curves (for curves_summary_json).
+inline std::vector<metrics::ClassCurves> write_curve_outputs(const std::filesystem::path& dir, std::span<const double> probs,
+                                                             std::span<const int32_t> labels,
+                                                             const std::vector<std::string>& class_names,
+                                                             int64_t histogram_bins = 20) {
+  const int64_t c = int64_t(class_names.size());
+  std::filesystem::create_directories(dir);
+  auto curves = metrics::one_vs_rest_curves(probs, labels, c);
+  metrics::write_curves_csv(dir / "curves.csv", curves, class_names);
+  save_roc_png(curves, class_names, dir / "roc.png");
+  save_pr_png(curves, class_names, dir / "pr.png");
+  auto hist = metrics::confidence_histograms(probs, labels, c, histogram_bins);
+  metrics::write_confidence_histograms_csv(dir / "confidence_histograms.csv", hist, class_names);
+  save_confidence_histograms_png(hist, class_names, dir / "confidence_histograms.png");
+  return curves;
+}
+
 }  // namespace fer::report
