@@ -114,6 +114,10 @@ TEST_CASE("ensemble refuses members of other samples, labels, classes or sizes")
   ms = base;
   ms[2].num_classes = 3;
   CHECK_THROWS_WITH_AS(analysis::evaluate_ensemble(ms), doctest::Contains("member 'run2' has 3 classes"), Error);
+  ms = base;
+  ms[0].probs[4 * 7 + 2] = NAN;
+  CHECK_THROWS_WITH_AS(analysis::evaluate_ensemble(ms), doctest::Contains("member 'run0' has a non-finite probability at sample 7 class 2"),
+                       Error);
   ms = {base[0]};
   CHECK_THROWS_WITH_AS(analysis::evaluate_ensemble(ms), doctest::Contains("at least 2 members"), Error);
 }

@@ -10,6 +10,7 @@
 // A CLI builds one MemberPredictions per run (ids, labels and probabilities from its predictions) and calls
 // evaluate_ensemble(members).to_json().
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -80,6 +81,9 @@ inline int64_t check_members(const std::vector<MemberPredictions>& members) {
               " probabilities for ", n, " samples x ", c, " classes");
     FER_CHECK(m.ids.size() == a.ids.size(), "ensemble: member '", m.name, "' has ", m.ids.size(), " sample ids, '", a.name,
               "' has ", a.ids.size());
+    for (size_t i = 0; i < m.probs.size(); ++i)
+      FER_CHECK(std::isfinite(m.probs[i]), "ensemble: member '", m.name, "' has a non-finite probability at sample ",
+                int64_t(i) / c, " class ", int64_t(i) % c);
     for (int64_t i = 0; i < n; ++i) {
       FER_CHECK(m.ids.empty() || m.ids[size_t(i)] == a.ids[size_t(i)], "ensemble: sample ", i, " is '", m.ids[size_t(i)],
                 "' in member '", m.name, "' but '", a.ids[size_t(i)], "' in '", a.name,
