@@ -3,8 +3,10 @@
 // predictions, overall and per true class: where a model is confidently wrong. Bins are equal-width on [0, 1] with
 // bin = min(floor(conf * bins), bins - 1), as the reliability bins of classification.hpp; the prediction is the
 // argmax (ties -> lowest class), as everywhere in fer::metrics.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <span>
 #include <string>
