@@ -219,6 +219,26 @@ TEST_CASE("SAM (rho 0.05 around Adam) trains and leaves the weights at the base 
 
 namespace {
 
+std::filesystem::path fresh_dir(const char* name) {
+  auto p = std::filesystem::temp_directory_path() / name;
+  std::filesystem::remove_all(p);
+  return p;
+}
+
+data::Preprocess pp16() {
+  data::Preprocess pp;
+  pp.size = 16;
+  return pp;
+}
+
+// One epoch of a custom CNN on the squares into `out`.
+void train_one_epoch(models::CustomCnn& model, const std::filesystem::path& out) {
+  data::InMemoryImageSet train(squares(48, 1));
+  train::TrainConfig cfg = small_config(out);
+  cfg.epochs = 1;
+  train::fit(model, train, nullptr, nullptr, pp16(), pp16(), cfg);
+}
+
 void flip_bit(const std::filesystem::path& p, size_t from_end) {
   std::string bytes;
   {
@@ -241,15 +261,9 @@ std::string error_of(const std::function<void()>& f) {
 }  // namespace
 
 TEST_CASE("a bit-flipped checkpoint file is refused, naming the file") {
-  auto out = std::filesystem::temp_directory_path() / "fer_test_trainer_bitflip";
-  std::filesystem::remove_all(out);
-  data::InMemoryImageSet train(squares(48, 1));
-  data::Preprocess pp;
-  pp.size = 16;
+  auto out = fresh_dir("fer_test_trainer_bitflip");
   models::CustomCnn model(3, 16);
-  train::TrainConfig cfg = small_config(out);
-  cfg.epochs = 1;
-  train::fit(model, train, nullptr, nullptr, pp, pp, cfg);
+  train_one_epoch(model, out);
   const auto last = out / "checkpoints" / "last";
   CHECK_NOTHROW(train::load_checkpoint(last, model, nullptr));
   for (const char* f : {"model.safetensors", "optimizer.safetensors", "trainer.json"}) {
@@ -265,11 +279,9 @@ TEST_CASE("a bit-flipped checkpoint file is refused, naming the file") {
 }
 
 TEST_CASE("resuming needs the optimizer state; a checkpoint without one is an error") {
-  auto out = std::filesystem::temp_directory_path() / "fer_test_trainer_noopt";
-  std::filesystem::remove_all(out);
+  auto out = fresh_dir("fer_test_trainer_noopt");
   data::InMemoryImageSet train(squares(48, 1)), val(squares(15, 2));
-  data::Preprocess pp;
-  pp.size = 16;
+  const data::Preprocess pp = pp16();
   models::Mlp model(3, 16);
   train::TrainConfig cfg = small_config(out);
   cfg.epochs = 1;
@@ -284,11 +296,9 @@ TEST_CASE("resuming needs the optimizer state; a checkpoint without one is an er
 }
 
 TEST_CASE("a NaN stop never calls a corrupt checkpoint the last good one") {
-  auto out = std::filesystem::temp_directory_path() / "fer_test_trainer_nan_corrupt";
-  std::filesystem::remove_all(out);
+  auto out = fresh_dir("fer_test_trainer_nan_corrupt");
   data::InMemoryImageSet train(squares(48, 1));
-  data::Preprocess pp;
-  pp.size = 16;
+  const data::Preprocess pp = pp16();
   models::Mlp model(3, 16);
   train::TrainConfig cfg = small_config(out);
   cfg.epochs = 2;
@@ -305,11 +315,9 @@ TEST_CASE("a NaN stop never calls a corrupt checkpoint the last good one") {
 }
 
 TEST_CASE("a run killed after its last checkpoint but before metrics.json is completed with its epochs and images/s") {
-  auto out = std::filesystem::temp_directory_path() / "fer_test_trainer_kill_end";
-  std::filesystem::remove_all(out);
+  auto out = fresh_dir("fer_test_trainer_kill_end");
   data::InMemoryImageSet train(squares(48, 1)), val(squares(15, 2)), test(squares(30, 3));
-  data::Preprocess pp;
-  pp.size = 16;
+  const data::Preprocess pp = pp16();
   models::Mlp model(3, 16);
   train::TrainConfig cfg = small_config(out);
   cfg.epochs = 2;
@@ -330,8 +338,7 @@ TEST_CASE("a run killed after its last checkpoint but before metrics.json is com
 }
 
 TEST_CASE("predictions.csv keeps probabilities at full float precision (%.9g)") {
-  auto out = std::filesystem::temp_directory_path() / "fer_test_trainer_predictions";
-  std::filesystem::remove_all(out);
+  auto out = fresh_dir("fer_test_trainer_predictions");
   std::filesystem::create_directories(out);
   data::InMemoryImageSet set(squares(2, 1));
   train::EvalResult r;
