@@ -51,11 +51,11 @@ int main(int argc, char** argv) {
       rc = train::load_run_config(run);
       const nlohmann::json j = rc.to_json();
       const std::string origin = train::run_config_path(run).string();
-      // Model and preprocessing flags must agree with the run; data flags apply to the run's data source only.
-      std::vector<std::string> extra = train::config_arguments(
-          app, {{"model", j["model"]}, {"input_size", j["input_size"]}, {"imagenet_norm", j["imagenet_norm"]},
-                {"hidden_head", j["hidden_head"]}}, origin, {});
-      (void)extra;  // the model is built from rc below
+      // Model and preprocessing flags given must agree with the run (the model is built from rc below); data flags
+      // apply to the run's data source only.
+      train::config_arguments(app, {{"model", j["model"]}, {"input_size", j["input_size"]},
+                                    {"imagenet_norm", j["imagenet_norm"]}, {"hidden_head", j["hidden_head"]}},
+                              origin, {});
       const bool runs_data = app.count("--data_root") == 0;
       if (runs_data) {
         data_root = train::run_config_value(j, "data_root").is_string() ? j["data"]["data_root"].get<std::string>() : "";
