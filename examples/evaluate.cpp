@@ -88,13 +88,7 @@ int main(int argc, char** argv) {
       data::Preprocess pp = imagenet_norm ? data::Preprocess::imagenet(input_size) : data::Preprocess{};
       rc.mean = pp.mean, rc.std = pp.std, rc.channels = pp.channels;
     } else {
-      auto join = [](const std::vector<std::string>& v) {
-        std::string r;
-        for (const auto& x : v) r += (r.empty() ? "" : ", ") + x;
-        return r;
-      };
-      FER_CHECK(rc.class_names == set->class_names(), data_root, ": classes [", join(set->class_names()),
-                "] differ from the run's [", join(rc.class_names), "] (", train::run_config_path(run).string(), ")");
+      train::check_run_classes(rc, *set, run);
     }
     auto m = train::make_run_model(rc);
     std::filesystem::path w = !weights.empty() ? std::filesystem::path(weights)

@@ -21,11 +21,6 @@
 using namespace fer;
 
 namespace {
-std::string fmt_list(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_sigint(int) {
   g_stop = 1;
@@ -153,8 +148,7 @@ int main(int argc, char** argv) {
     if (cfg.epochs == 0) {
       // Eval-only: the run's best weights on val and test, into DIR/eval/<split>-<fingerprint>/ (never metrics.json).
       train::RunConfig rc = train::load_run_config(resume);
-      FER_CHECK(rc.class_names == s.test->class_names(), "--resume ", resume, ": the run has classes [",
-                fmt_list(rc.class_names), "] but the data has [", fmt_list(s.test->class_names()), "]");
+      train::check_run_classes(rc, *s.test, resume);
       auto m = train::make_run_model(rc);
       std::filesystem::path weights = train::run_weights(resume);
       nn::load_safetensors(*m, weights.string());

@@ -136,6 +136,9 @@ evalonly)
   has contra2.log "input_size is 28"
   expect_fail contra3.log "$train" --resume run --lr 0.5 --epochs 2
   has contra3.log "lr is 0.001"
+  # Data with other classes is not evaluated as if it were the run's.
+  expect_fail classes.log "$evaluate" --run run --max_classes 5
+  has classes.log "differ from the run's"
   # --resume takes every other setting from config.json and continues the run.
   "$train" --resume run --epochs 2 > resumed.log
   has resumed.log "at epoch 1"

@@ -31,6 +31,17 @@ inline std::shared_ptr<nn::Layer> make_run_model(const RunConfig& c) {
                             c.hidden_head > 0 ? c.head_dropout : 0.5);
 }
 
+// The data a run's model is evaluated on must have the run's classes, in its order.
+inline void check_run_classes(const RunConfig& c, const data::ImageSet& set, const std::string& run_dir) {
+  auto join = [](const std::vector<std::string>& v) {
+    std::string r;
+    for (const auto& x : v) r += (r.empty() ? "" : ", ") + x;
+    return r;
+  };
+  FER_CHECK(c.class_names == set.class_names(), "the data's classes [", join(set.class_names()), "] differ from the run's [",
+            join(c.class_names), "] (", run_config_path(run_dir).string(), ")");
+}
+
 // The weights a finished run reports its test metrics with: checkpoints/best, or checkpoints/last when the run had
 // no best (verified either way).
 inline std::filesystem::path run_weights(const std::filesystem::path& run_dir) {
