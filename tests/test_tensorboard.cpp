@@ -1,8 +1,10 @@
-// TensorBoard event files: CRC-32C against its published check value, and byte-for-byte equality with a file
-// written by TensorBoard's own protobuf classes and record writer (tools/make_tensorboard_fixture.py).
+// TensorBoard event files: CRC-32C against its published check value, and byte-for-byte equality with files
+// written by TensorBoard's own protobuf classes, summary builders and record writer (tools/make_tensorboard_fixture.py):
+// scalars, an image summary, and the hparams plugin's experiment / session start / session end records.
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <iterator>
 
 #include "fer/report/tensorboard.hpp"
@@ -36,6 +38,26 @@ TEST_CASE("event records equal TensorBoard's own bytes") {
   std::string ours = tf_record(event_file_version(1700000000.0));
   for (const E& e : events) ours += tf_record(event_scalar(e.wall_time, e.step, e.tag, e.value));
   std::string theirs = read_all(std::filesystem::path(FER_TEST_DATA) / "tensorboard" / "scalars.tfevents");
+  CHECK(ours.size() == theirs.size());
+  CHECK(ours == theirs);
+}
+
+TEST_CASE("image and hparams records equal TensorBoard's own bytes") {
+  // Keep in step with tools/make_tensorboard_fixture.py.
+  const auto dir = std::filesystem::path(FER_TEST_DATA) / "tensorboard";
+  std::string png = read_all(dir / "face.png");
+  REQUIRE(png.size() > 8);
+  const double start = 1700000000.0, end = 1700000100.5;
+  std::map<std::string, HParamValue> hp = {{"model", std::string("resnet18")}, {"lr", 0.001}, {"seed", 1.0},
+                                           {"real_ratio", 0.0}, {"augment", true}, {"amp", std::string("off")},
+                                           {"class_weights", false}};
+  std::vector<HParamsMetric> metrics = {{"test/accuracy"}, {"test/macro_f1"}};
+  std::string ours = tf_record(event_file_version(start));
+  ours += tf_record(event_image(1700000099.0, 12, "test/confusion_matrix", 6, 8, 3, png));
+  ours += tf_record(event_hparams_experiment(end, hp, metrics, start));
+  ours += tf_record(event_hparams_session_start(end, hp, "resnet18-r0.00-s1", start));
+  ours += tf_record(event_hparams_session_end(end, SessionStatus::success, end));
+  std::string theirs = read_all(dir / "summaries.tfevents");
   CHECK(ours.size() == theirs.size());
   CHECK(ours == theirs);
 }
