@@ -57,7 +57,7 @@ TEST_CASE("joining the fixture: values, images without a row, rows without an im
     auto want = e["values"][attr].get<std::vector<std::string>>();
     for (int64_t i = 0; i < set->size(); ++i) CHECK(attribute_value(t, j, t.column(attr), i) == want[size_t(i)]);
   }
-  std::string s = j.summary(t, *set);
+  std::string s = j.summary(t);
   CHECK(s.find("117 of 120 images have attributes") != std::string::npos);
   CHECK(s.find("3 have no row (first: data/train/") != std::string::npos);
   CHECK(s.find("2 rows match no image (first: ") != std::string::npos);

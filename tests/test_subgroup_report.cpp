@@ -108,3 +108,47 @@ TEST_CASE("subgroup report JSON and Markdown") {
   CHECK(md.find("| all | 4 | 0.7500 [") != std::string::npos);
   CHECK(md.find("1000-resample percentile bootstrap, 95% intervals, seed 0.") != std::string::npos);
 }
+
+TEST_CASE("subgroup reports from a run's predictions.csv") {
+  nlohmann::json e = expected();
+  auto dir = std::filesystem::temp_directory_path() / "fer_test_subgroups";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto ids = e["ids"].get<std::vector<std::string>>();
+  auto labels = e["labels"].get<std::vector<int32_t>>();
+  auto probs = e["probs"].get<std::vector<double>>();
+  std::string csv = "id,true,predicted,p_angry,p_happy,p_sad\n";
+  char buf[64];
+  for (size_t i = 0; i < ids.size(); ++i) {
+    csv += ids[i] + "," + std::to_string(labels[i]) + "," + std::to_string(metrics::argmax_row(probs.data() + i * 3, 3));
+    for (size_t k = 0; k < 3; ++k) std::snprintf(buf, sizeof(buf), ",%.17g", probs[i * 3 + k]), csv += buf;
+    csv += "\n";
+  }
+  fer::io::write_file_atomically(dir / "predictions.csv", csv);
+  metrics::Predictions p = metrics::read_predictions_csv(dir / "predictions.csv");
+  CHECK(p.class_names == std::vector<std::string>{"angry", "happy", "sad"});
+  CHECK(p.probs == probs);
+  metrics::BootstrapOptions o;
+  o.seed = e["report"]["seed"];
+  nlohmann::json j = metrics::write_subgroup_reports(dir, p, (attributes_fixture::dir() / "faces.csv").string(), "age_group", o, true);
+  CHECK(j["images_without_row"] == 3);
+  CHECK(j["rows_matching_no_image"] == 2);
+  REQUIRE(j["reports"].size() == 1);
+  const auto& want = e["report"]["attributes"][1];
+  REQUIRE(want["attribute"] == "age_group");
+  for (size_t g = 0; g < want["groups"].size(); ++g) {
+    CHECK(j["reports"][0]["groups"][g]["value"] == want["groups"][g]["value"]);
+    CHECK(j["reports"][0]["groups"][g]["macro_f1"]["ci_low"].get<double>() ==
+          doctest::Approx(want["groups"][g]["low"][1].get<double>()).epsilon(1e-12));
+  }
+  CHECK(std::filesystem::exists(dir / "subgroups.md"));
+  CHECK(nlohmann::json::parse(std::ifstream(dir / "subgroups.json")) == j);
+  // Malformed predictions name the line.
+  fer::io::write_file_atomically(dir / "bad.csv", "id,true,predicted,p_a,p_b\nx,0,0,0.5,0.5\ny,1,1,0.5\n");
+  CHECK_THROWS_WITH_AS(metrics::read_predictions_csv(dir / "bad.csv"), doctest::Contains("bad.csv:3: 4 fields, the header has 5"), Error);
+  fer::io::write_file_atomically(dir / "bad.csv", "id,true,predicted,p_a,p_b\nx,2,0,0.5,0.5\n");
+  CHECK_THROWS_WITH_AS(metrics::read_predictions_csv(dir / "bad.csv"), doctest::Contains("bad.csv:2: malformed row"), Error);
+  fer::io::write_file_atomically(dir / "bad.csv", "file,label\n");
+  CHECK_THROWS_WITH_AS(metrics::read_predictions_csv(dir / "bad.csv"), doctest::Contains("bad.csv:1: expected the header"), Error);
+  std::filesystem::remove_all(dir);
+}

@@ -126,12 +126,13 @@ struct AttributeJoin {
   std::vector<int64_t> row_of;                // per image: its row, or -1
   std::vector<int64_t> images_without_row;    // image indices
   std::vector<int64_t> unmatched_rows;        // rows that match no image of this source
+  std::string first_without_row;              // the id of images_without_row[0] (for messages)
   int64_t matched() const { return int64_t(row_of.size() - images_without_row.size()); }
-  // "640 of 700 images have attributes; 60 have no row (first: ...); 12 rows match no image (first: file:line ...)"
-  std::string summary(const AttributeTable& t, const ImageSet& set) const {
+  // "640 of 700 images have attributes in a.csv; 60 have no row (first: ...); 12 rows match no image (first: a.csv:7 '...')"
+  std::string summary(const AttributeTable& t) const {
     std::string s = std::to_string(matched()) + " of " + std::to_string(row_of.size()) + " images have attributes in " + t.path;
     if (!images_without_row.empty())
-      s += "; " + std::to_string(images_without_row.size()) + " have no row (first: " + set.id(images_without_row[0]) + ")";
+      s += "; " + std::to_string(images_without_row.size()) + " have no row (first: " + first_without_row + ")";
     if (!unmatched_rows.empty())
       s += "; " + std::to_string(unmatched_rows.size()) + " rows match no image (first: " + t.where(unmatched_rows[0]) +
            " '" + t.files[size_t(unmatched_rows[0])] + "')";
@@ -139,36 +140,47 @@ struct AttributeJoin {
   }
 };
 
-inline AttributeJoin join_attributes(const AttributeTable& t, const ImageSet& set) {
+// Joins rows to images given by their ids (as ImageSet::id or predictions.csv give them).
+inline AttributeJoin join_attributes(const AttributeTable& t, const std::vector<std::string>& ids) {
   using attributes_detail::image_key;
   std::unordered_map<std::string_view, int64_t> row_by_file;
   for (int64_t r = 0; r < t.rows(); ++r) row_by_file.emplace(t.files[size_t(r)], r);
   AttributeJoin j;
-  j.row_of.assign(size_t(set.size()), -1);
+  j.row_of.assign(ids.size(), -1);
   std::vector<std::string> key_of_row(size_t(t.rows()));  // the image key a row matched first
-  for (int64_t i = 0; i < set.size(); ++i) {
-    const std::string key = image_key(set.id(i));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string key = image_key(ids[i]);
     // The whole key and every part of it after a '/'.
     for (size_t start = 0; start != std::string::npos;) {
       auto it = row_by_file.find(std::string_view(key).substr(start));
       if (it != row_by_file.end()) {
         int64_t row = it->second;
-        FER_CHECK(j.row_of[size_t(i)] < 0, "attributes: image ", set.id(i), " matches both ", t.where(j.row_of[size_t(i)]),
-                  " and ", t.where(row), " of ", t.path);
+        FER_CHECK(j.row_of[i] < 0, "attributes: image ", ids[i], " matches both ", t.where(j.row_of[i]), " and ",
+                  t.where(row), " of ", t.path);
         std::string& first = key_of_row[size_t(row)];
         FER_CHECK(first.empty() || first == key, t.where(row), ": '", t.files[size_t(row)], "' matches both ", first,
                   " and ", key, "; give more of the path");
         first = key;
-        j.row_of[size_t(i)] = row;
+        j.row_of[i] = row;
       }
       size_t slash = key.find('/', start);
       start = slash == std::string::npos ? slash : slash + 1;
     }
-    if (j.row_of[size_t(i)] < 0) j.images_without_row.push_back(i);
+    if (j.row_of[i] < 0) {
+      if (j.images_without_row.empty()) j.first_without_row = ids[i];
+      j.images_without_row.push_back(int64_t(i));
+    }
   }
   for (int64_t r = 0; r < t.rows(); ++r)
     if (key_of_row[size_t(r)].empty()) j.unmatched_rows.push_back(r);
   return j;
+}
+
+inline AttributeJoin join_attributes(const AttributeTable& t, const ImageSet& set) {
+  std::vector<std::string> ids;
+  ids.reserve(size_t(set.size()));
+  for (int64_t i = 0; i < set.size(); ++i) ids.push_back(set.id(i));
+  return join_attributes(t, ids);
 }
 
 // The value of `column` for image i ("" when it has no row or the value is unknown).

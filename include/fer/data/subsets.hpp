@@ -293,7 +293,7 @@ inline std::shared_ptr<ImageSet> apply_subset_options(std::shared_ptr<ImageSet> 
   FER_CHECK(!o.attributes.empty(), "--subset and --subset_fraction need --attributes FILE.csv");
   AttributeTable t = read_attributes_csv(o.attributes);
   AttributeJoin j = join_attributes(t, *set);
-  if (!quiet) std::printf("attributes: %s\n", j.summary(t, *set).c_str());
+  if (!quiet) std::printf("attributes: %s\n", j.summary(t).c_str());
   std::vector<int64_t> pick;
   const std::vector<int64_t>* cand = nullptr;
   nlohmann::json js = {{"attributes", o.attributes}, {"images", set->size()}, {"images_without_row", j.images_without_row.size()},

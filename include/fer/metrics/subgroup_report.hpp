@@ -13,13 +13,18 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fer/core/error.hpp"
 #include "fer/core/rng.hpp"
+#include "fer/data/attributes.hpp"
+#include "fer/io/atomic_file.hpp"
 #include "fer/metrics/classification.hpp"
 
 namespace fer::metrics {
@@ -175,6 +180,85 @@ inline SubgroupReport subgroup_report(std::span<const double> probs, std::span<c
     rep.groups.push_back(s);
   }
   return rep;
+}
+
+// A run's predictions as write_eval_outputs leaves them: predictions.csv (id,true,predicted,p_<class>...).
+struct Predictions {
+  std::vector<std::string> ids, class_names;
+  std::vector<int32_t> labels;
+  std::vector<double> probs;  // [N, C]
+  int64_t num_classes() const { return int64_t(class_names.size()); }
+};
+
+inline Predictions read_predictions_csv(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  FER_CHECK(in.good(), path.string(), ": cannot open (no predictions; was the run tested?)");
+  Predictions p;
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> head;
+  std::stringstream hs(line);
+  for (std::string f; std::getline(hs, f, ',');) head.push_back(f);
+  FER_CHECK(head.size() >= 4 && head[0] == "id" && head[1] == "true" && head[2] == "predicted", path.string(),
+            ":1: expected the header id,true,predicted,p_<class>,...");
+  for (size_t k = 3; k < head.size(); ++k) p.class_names.push_back(head[k].rfind("p_", 0) == 0 ? head[k].substr(2) : head[k]);
+  const size_t c = p.class_names.size();
+  for (int64_t line_no = 2; std::getline(in, line); ++line_no) {
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    FER_CHECK(f.size() == c + 3, path.string(), ":", line_no, ": ", f.size(), " fields, the header has ", c + 3);
+    try {
+      size_t used = 0;
+      int64_t y = std::stoll(f[1], &used);
+      FER_CHECK(used == f[1].size() && y >= 0 && y < int64_t(c), "label");
+      p.labels.push_back(int32_t(y));
+      for (size_t k = 0; k < c; ++k) {
+        double v = std::stod(f[3 + k], &used);
+        FER_CHECK(used == f[3 + k].size() && std::isfinite(v), "probability");
+        p.probs.push_back(v);
+      }
+    } catch (const std::exception&) {
+      fail(path.string(), ":", line_no, ": malformed row (label 0..", c - 1, " and ", c, " probabilities expected)");
+    }
+    p.ids.push_back(f[0]);
+  }
+  FER_CHECK(!p.ids.empty(), path.string(), ": no predictions");
+  return p;
+}
+
+// Per-subgroup reports of `p` for the attribute columns `columns` (comma-separated; empty = every column of the CSV),
+// written to <dir>/subgroups.json and <dir>/subgroups.md; returns what subgroups.json holds.
+inline nlohmann::json write_subgroup_reports(const std::filesystem::path& dir, const Predictions& p,
+                                             const std::string& attributes_csv, const std::string& columns,
+                                             const BootstrapOptions& o = {}, bool quiet = false) {
+  data::AttributeTable t = data::read_attributes_csv(attributes_csv);
+  data::AttributeJoin j = data::join_attributes(t, p.ids);
+  if (!quiet) std::printf("attributes: %s\n", j.summary(t).c_str());
+  std::vector<std::string> cols;
+  std::stringstream cs(columns);
+  for (std::string c; std::getline(cs, c, ',');)
+    if (!c.empty()) cols.push_back(c);
+  if (cols.empty()) cols = t.columns;
+  nlohmann::json out = {{"attributes", attributes_csv}, {"images", p.ids.size()},
+                        {"images_without_row", j.images_without_row.size()}, {"rows_matching_no_image", j.unmatched_rows.size()},
+                        {"reports", nlohmann::json::array()}};
+  std::string md = "# Metrics per subgroup\n\n" + j.summary(t) + ".\n";
+  for (const std::string& name : cols) {
+    const size_t col = t.column(name);
+    std::vector<std::string> group_of(p.ids.size());
+    for (size_t i = 0; i < p.ids.size(); ++i) group_of[i] = data::attribute_value(t, j, col, int64_t(i));
+    SubgroupReport r = subgroup_report(p.probs, p.labels, p.num_classes(), group_of, name, o);
+    out["reports"].push_back(r.to_json());
+    md += "\n## " + name + "\n\n" + r.markdown();
+    if (r.without_value) md += std::to_string(r.without_value) + " images have no " + name + " value (in \"all\" only).\n";
+  }
+  std::filesystem::create_directories(dir);
+  io::write_file_atomically(dir / "subgroups.json", out.dump(2) + "\n");
+  io::write_file_atomically(dir / "subgroups.md", md);
+  if (!quiet) std::printf("%s", md.c_str());
+  return out;
 }
 
 }  // namespace fer::metrics
