@@ -7,6 +7,8 @@
 #include <string>
 
 #include "fer/data/sources.hpp"
+#include "fer/data/subsets.hpp"
+#include "fer/metrics/subgroup_report.hpp"
 #include "fer/train/trainer.hpp"
 #include "models/registry.hpp"
 
@@ -30,6 +32,14 @@ int main(int argc, char** argv) {
   app.add_option("--limit_eval", limit_eval);
   app.add_flag("--imagenet_norm", imagenet_norm);
   app.add_option("--out", out);
+  data::SubsetOptions subset;  // issue 13: evaluate an attribute subset, metrics per subgroup
+  std::string subgroups;
+  metrics::BootstrapOptions boot;
+  app.add_option("--attributes", subset.attributes, "per-image attributes CSV (file,<attr>,...): metrics per subgroup");
+  app.add_option("--subset", subset.subset, "evaluate only images with these attribute values, e.g. gender=female");
+  app.add_option("--subgroups", subgroups, "attributes to report per subgroup (comma-separated; default: all)");
+  app.add_option("--bootstrap", boot.resamples, "bootstrap resamples of the subgroup confidence intervals");
+  app.add_option("--bootstrap_seed", boot.seed);
   CLI11_PARSE(app, argc, argv);
   try {
     data::DataOptions dopt;
@@ -37,6 +47,7 @@ int main(int argc, char** argv) {
     data::Splits s = data::load_splits(data_root, dopt);
     std::shared_ptr<data::ImageSet> set = split == "train" ? s.train : split == "val" ? s.val : split == "test" ? s.test : nullptr;
     FER_CHECK(set, "--split must be train, val or test");
+    set = data::apply_subset_options(set, subset);
     auto m = models::make_model(model, set->num_classes(), input_size);
     std::filesystem::path ck(checkpoint);
     if (std::filesystem::is_directory(ck)) ck = train::find_checkpoint(ck) / "model.safetensors";
@@ -48,6 +59,8 @@ int main(int argc, char** argv) {
     train::write_eval_outputs(out, *set, r);
     nlohmann::json j = r.report.to_json(set->class_names());
     j["loss"] = r.loss, j["checkpoint"] = ck.string(), j["split"] = split, j["data"] = s.description;
+    if (!subset.attributes.empty())
+      j["subgroups"] = metrics::write_subgroup_reports(out, metrics::predictions_of(*set, r.labels, r.probs), subset.attributes, subgroups, boot);
     io::write_file_atomically(std::filesystem::path(out) / "metrics.json", j.dump(2) + "\n");
     std::printf("%s on %s (%lld images): accuracy %.4f  macro-F1 %.4f  AUROC %.4f  ECE %.4f -> %s\n", model.c_str(),
                 split.c_str(), (long long)set->size(), r.report.accuracy, r.report.macro_f1, r.report.auroc_macro,

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "fer/data/sources.hpp"
+#include "fer/data/subsets.hpp"
+#include "fer/metrics/subgroup_report.hpp"
 #include "fer/sweep/runner.hpp"
 
 using namespace fer;
@@ -76,6 +78,14 @@ int main(int argc, char** argv) {
   app.add_option("--freeze", freeze, "freeze parameters whose names start with these prefixes (e.g. conv1. layer1.)");
   app.add_option("--backbone_lr_mult", cfg.backbone_lr_mult, "learning-rate factor for everything but the head (fc./classifier./head.)");
   app.add_option("--out", out);
+  data::SubsetOptions subset;  // issue 13: attribute subsets of the training set, test metrics per subgroup
+  std::string subgroups;
+  metrics::BootstrapOptions boot;
+  app.add_option("--attributes", subset.attributes, "per-image attributes CSV (file,<attr>,...): test metrics per subgroup");
+  app.add_option("--subset", subset.subset, "train on images with these attribute values, e.g. gender=female");
+  app.add_option("--subset_fraction", subset.subset_fraction, "keep these fractions per value, e.g. gender=female:1.0,male:0.75");
+  app.add_option("--subgroups", subgroups, "attributes to report per subgroup (comma-separated; default: all)");
+  app.add_option("--bootstrap", boot.resamples, "bootstrap resamples of the subgroup confidence intervals");
   CLI11_PARSE(app, argc, argv);
   try {
     FER_CHECK(loss == "ce", "--loss ", loss, ": only ce (cross-entropy) is available");
@@ -121,8 +131,12 @@ int main(int argc, char** argv) {
       std::filesystem::copy(resume, out, std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
       dir = out;
     }
+    subset.seed = cfg.seed;
+    study.real_train = data::apply_subset_options(study.real_train, subset, dir / "subset_manifest.csv");
     sweep::RunSpec run{model, real_ratio, cfg.seed, 0};
     train::FitResult r = sweep::run_one(run, study, rs, dir);
+    if (!subset.attributes.empty() && !r.interrupted && std::filesystem::exists(dir / "predictions.csv"))
+      metrics::write_subgroup_reports(dir, metrics::read_predictions_csv(dir / "predictions.csv"), subset.attributes, subgroups, boot);
     if (r.interrupted) {
       std::printf("interrupted: continue with --resume %s\n", dir.string().c_str());
       return 130;

@@ -7,6 +7,7 @@
 
 #include "attributes_fixture.hpp"
 #include "fer/data/subsets.hpp"
+#include "fer/sweep/plan.hpp"
 
 using namespace fer;
 using namespace fer::data;
@@ -93,11 +94,6 @@ TEST_CASE("--subset_fraction counts: round(f * N) per value, stratified, values 
   CHECK(other_seed.indices.size() == sel.indices.size());
 }
 
-TEST_CASE("the label of a fraction spec is filesystem-safe") {
-  CHECK(parse_subset_fractions("gender=female:1.0,male:0.75").label() == "gender-female1.00-male0.75");
-  CHECK(parse_subset_fractions("age group=20/29:0.5").label() == "age_group-20_290.50");
-}
-
 TEST_CASE("malformed or unknown subset specs are clear errors") {
   Fixture f;
   CHECK_THROWS_WITH_AS(parse_subset("gender"), doctest::Contains("--subset 'gender': expected attribute=value"), Error);
@@ -140,6 +136,7 @@ TEST_CASE("apply_subset_options narrows a set and writes the manifest with the a
     CHECK(sub->label(int64_t(k)) == f.set->label(idx[k]));
   }
   CHECK(info["selection"]["kept"] == idx.size());
+  CHECK(nlohmann::json::parse(std::ifstream(dir / "subset.json")) == info);
   std::ifstream in(dir / "subset_manifest.csv");
   std::string header, first;
   std::getline(in, header), std::getline(in, first);
@@ -157,4 +154,19 @@ TEST_CASE("apply_subset_options narrows a set and writes the manifest with the a
   none.subset_fraction = "gender=female:1";
   CHECK_THROWS_WITH_AS(apply_subset_options(f.set, none, {}, nullptr, true), doctest::Contains("no image of 120 is left"), Error);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("train_sweep's subset-fraction axis: run ids and the plan") {
+  CHECK(sweep::subset_fraction_label("gender=female:1.0,male:0.75") == "gender-female1.0-male0.75");
+  CHECK(sweep::subset_fraction_label("age group=20/29:0.5") == "agegroup-20_290.5");  // blanks dropped, unsafe characters -> _
+  auto runs = sweep::plan_runs({"mlp"}, {0.5, 1.0}, {0, 1}, {"gender=female:1.0,male:0.75", "gender=female:0.75,male:1.0"});
+  REQUIRE(runs.size() == 8);
+  CHECK(runs[0].id() == "mlp-r0.50-s0-gender-female1.0-male0.75");
+  CHECK(runs[1].id() == "mlp-r0.50-s1-gender-female1.0-male0.75");
+  CHECK(runs[2].id() == "mlp-r0.50-s0-gender-female0.75-male1.0");
+  CHECK(runs[7].subset_fraction == "gender=female:0.75,male:1.0");
+  CHECK(runs[7].index == 7);
+  // Without the axis, ids are as before.
+  CHECK(sweep::plan_runs({"mlp"}, {0.3}, {2})[0].id() == "mlp-r0.30-s2");
+  CHECK_THROWS_WITH_AS(sweep::plan_runs({"mlp"}, {1.0}, {0}, {"g=a:1", "g=a:1"}), doctest::Contains("appears twice"), Error);
 }

@@ -13,7 +13,6 @@
 // Attributes and values are checked against the table: a name that is not a column, or a value that no row has,
 // is an error (a typo would otherwise select nothing). Images without a row never match.
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -45,18 +44,6 @@ struct SubsetFractions {
   std::string attribute;
   std::vector<std::string> values;
   std::vector<double> fractions;
-  // Filesystem-safe label for run ids: "gender=female:1.0,male:0.75" -> "gender-female1.00-male0.75".
-  std::string label() const {
-    auto safe = [](std::string s) {
-      for (char& c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_') c = '_';
-      return s;
-    };
-    std::string s = safe(attribute);
-    char buf[32];
-    for (size_t k = 0; k < values.size(); ++k) std::snprintf(buf, sizeof(buf), "%.2f", fractions[k]), s += "-" + safe(values[k]) + buf;
-    return s;
-  }
 };
 
 namespace subsets_detail {
@@ -272,6 +259,7 @@ inline void write_subset_manifest(const std::filesystem::path& path, const Image
            (c >= 0 && c < source.num_classes() ? source.class_names()[size_t(c)] : std::string()) +
            (attribute.empty() ? std::string() : "," + values[k]) + "\n";
   }
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   io::write_file_atomically(path, csv);
 }
 
@@ -285,7 +273,8 @@ struct SubsetOptions {
 };
 
 // Narrows `set` as `o` asks (the set itself when it asks nothing), printing the join's counts; with `manifest`
-// the kept images are listed there (write_subset_manifest). `info` (optional) receives the counts as JSON.
+// the kept images are listed there (write_subset_manifest) and the counts written next to it as subset.json.
+// `info` (optional) receives the counts as JSON.
 inline std::shared_ptr<ImageSet> apply_subset_options(std::shared_ptr<ImageSet> set, const SubsetOptions& o,
                                                       const std::filesystem::path& manifest = {},
                                                       nlohmann::json* info = nullptr, bool quiet = false) {
@@ -318,7 +307,10 @@ inline std::shared_ptr<ImageSet> apply_subset_options(std::shared_ptr<ImageSet> 
   FER_CHECK(!pick.empty(), "subset: no image of ", set->size(), " is left after ",
             o.subset.empty() ? "--subset_fraction " + o.subset_fraction : "--subset " + o.subset);
   if (!quiet) std::printf("subset: %zu of %lld images\n", pick.size(), (long long)set->size());
-  if (!manifest.empty()) write_subset_manifest(manifest, *set, pick, attribute, values);
+  if (!manifest.empty()) {
+    write_subset_manifest(manifest, *set, pick, attribute, values);
+    io::write_file_atomically(manifest.parent_path() / "subset.json", js.dump(2) + "\n");
+  }
   if (info) *info = js;
   return std::make_shared<SubsetImageSet>(std::move(set), std::move(pick));
 }

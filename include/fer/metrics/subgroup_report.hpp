@@ -190,6 +190,14 @@ struct Predictions {
   int64_t num_classes() const { return int64_t(class_names.size()); }
 };
 
+inline Predictions predictions_of(const data::ImageSet& set, std::span<const int32_t> labels, std::span<const double> probs) {
+  FER_CHECK(int64_t(labels.size()) == set.size() && int64_t(probs.size()) == set.size() * set.num_classes(),
+            "predictions_of: ", labels.size(), " labels and ", probs.size(), " probabilities for ", set.size(), " images");
+  Predictions p{{}, set.class_names(), {labels.begin(), labels.end()}, {probs.begin(), probs.end()}};
+  for (int64_t i = 0; i < set.size(); ++i) p.ids.push_back(set.id(i));
+  return p;
+}
+
 inline Predictions read_predictions_csv(const std::filesystem::path& path) {
   std::ifstream in(path);
   FER_CHECK(in.good(), path.string(), ": cannot open (no predictions; was the run tested?)");
