@@ -413,7 +413,7 @@ int main(int argc, char** argv) {
         run_study.real_train = data::apply_subset_options(study.real_train, {c.attributes, "", run.subset_fraction, run.seed},
                                                           out / "runs" / run.id() / "subset_manifest.csv");
         fr = sweep::run_one(run, run_study, settings, out / "runs" / run.id());
-        if (!c.attributes.empty() && !fr.interrupted)
+        if (!c.attributes.empty() && !fr.interrupted && std::filesystem::exists(out / "runs" / run.id() / "predictions.csv"))
           metrics::write_subgroup_reports(out / "runs" / run.id(), metrics::read_predictions_csv(out / "runs" / run.id() / "predictions.csv"),
                                           c.attributes, "", {}, true);
       } catch (const std::exception& e) {
