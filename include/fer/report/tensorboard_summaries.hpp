@@ -89,7 +89,12 @@ inline void write_test_summaries(EventWriter& tb, const data::ImageSet& test_set
   for (int64_t i = 0; i < std::min(faces, test_set.size()); ++i) {
     io::Image img = test_set.raw(i);
     int32_t truth = test_set.label(i), pred = metrics::argmax_row(probs.data() + i * c, c);
-    auto cls = [&](int32_t k) { return k >= 0 && k < c ? test_set.class_names()[size_t(k)] : std::to_string(k); };
+    auto cls = [&](int32_t k) {  // '/' would nest TensorBoard's tag groups ("T-shirt/top")
+      std::string n = k >= 0 && k < c ? test_set.class_names()[size_t(k)] : std::to_string(k);
+      for (char& ch : n)
+        if (ch == '/' || ch == ' ') ch = '_';
+      return n;
+    };
     tb.image("test/faces/" + std::to_string(i) + "_" + cls(truth) + "_as_" + cls(pred), img.height, img.width, img.channels,
              encode_png(img), step);
   }
