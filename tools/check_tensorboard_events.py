@@ -8,7 +8,8 @@ checks them against the run's metrics.json and PNG files.
 Checks: the training scalars of every epoch; the test scalars equal metrics.json's test metrics (as float32); the
 confusion matrix and reliability images carry exactly the run's PNG files; the test faces decode to their stated
 size; the hparams plugin's experiment lists the test metric tags, the session start holds the run's model, seed and
-learning rate, and the session ended with success. Exits non-zero at the first failed check.
+learning rate, and the session ended with success; TensorBoard's server-side (plugin) accumulator lists the
+scalars and images under their plugins. Exits non-zero at the first failed check.
 """
 import io
 import json
@@ -17,6 +18,7 @@ import sys
 
 import numpy as np
 from PIL import Image
+from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import api_pb2, metadata
 
@@ -78,6 +80,13 @@ def main():
     end = metadata.parse_session_end_info_plugin_data(content[metadata.SESSION_END_INFO_TAG])
     check(end.status == api_pb2.STATUS_SUCCESS and end.end_time_secs >= start.start_time_secs,
           f"session end: {api_pb2.Status.Name(end.status)}")
+
+    # What `tensorboard --logdir` itself serves: the plugin accumulator migrates legacy summaries to plugin tensors.
+    served = plugin_event_accumulator.EventAccumulator(os.path.join(logdir, files[-1]))
+    served.Reload()
+    scalars, images = served.PluginTagToContent("scalars"), served.PluginTagToContent("images")
+    check(all(t in scalars for t in TEST_TAGS) and "test/confusion_matrix" in images and set(faces) <= set(images),
+          f"served by TensorBoard's plugins: {len(scalars)} scalar tags, {len(images)} image tags")
     print("all checks passed:", os.path.join(logdir, files[-1]))
 
 
