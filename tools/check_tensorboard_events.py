@@ -9,7 +9,8 @@ Checks: the training scalars of every epoch; the test scalars equal metrics.json
 confusion matrix and reliability images carry exactly the run's PNG files; the test faces decode to their stated
 size; the hparams plugin's experiment lists the test metric tags, the session start holds the run's model, seed and
 learning rate, and the session ended with success; TensorBoard's server-side (plugin) accumulator lists the
-scalars and images under their plugins. Exits non-zero at the first failed check.
+scalars and images under their plugins, and the HParams dashboard's session-group query returns the run with its
+test metrics. Exits non-zero at the first failed check.
 """
 import io
 import json
@@ -18,9 +19,10 @@ import sys
 
 import numpy as np
 from PIL import Image
-from tensorboard.backend.event_processing import plugin_event_accumulator
+from tensorboard import context as tb_context
+from tensorboard.backend.event_processing import data_provider, plugin_event_accumulator, plugin_event_multiplexer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import api_pb2, metadata
+from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups, metadata
 
 TEST_TAGS = {"test/accuracy": "accuracy", "test/macro_f1": "macro_f1", "test/balanced_accuracy": "balanced_accuracy",
              "test/auroc_macro": "auroc_macro", "test/ece": "ece", "test/loss": "loss"}
@@ -87,6 +89,22 @@ def main():
     scalars, images = served.PluginTagToContent("scalars"), served.PluginTagToContent("images")
     check(all(t in scalars for t in TEST_TAGS) and "test/confusion_matrix" in images and set(faces) <= set(images),
           f"served by TensorBoard's plugins: {len(scalars)} scalar tags, {len(images)} image tags")
+
+    # The HParams dashboard's own query (tensorboard 2.x backend): one session group named after the run, with the
+    # test metrics as its metric values.
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(run)
+    mux.Reload()
+    ctx = backend_context.Context(type("TBContext", (), {"data_provider": data_provider.MultiplexerDataProvider(mux, run),
+                                                         "multiplexer": mux, "logdir": run, "flags": None})())
+    rc = tb_context.RequestContext()
+    exp = ctx.experiment_from_metadata(rc, "", True, ctx.hparams_metadata(rc, ""), ctx.hparams_from_data_provider(rc, "", None))
+    req = api_pb2.ListSessionGroupsRequest(start_index=0, slice_size=10, allowed_statuses=[api_pb2.STATUS_SUCCESS])
+    groups = list_session_groups.Handler(rc, ctx, "", req).run().session_groups
+    values = {mv.name.tag: mv.value for mv in groups[0].metric_values} if len(groups) == 1 else {}
+    check(len(groups) == 1 and groups[0].name == start.group_name and
+          abs(values.get("test/accuracy", -1) - metrics["test"]["accuracy"]) < 1e-6,
+          f"HParams dashboard: {len(groups)} session group {groups[0].name if groups else ''}: {values}")
     print("all checks passed:", os.path.join(logdir, files[-1]))
 
 
