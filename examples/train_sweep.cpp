@@ -69,6 +69,10 @@ struct SweepConfig {
   // Everything that changes results; a sweep directory only resumes with the same fingerprint.
   std::string fingerprint() const {
     std::ostringstream s;
+    if (!attributes.empty() || !subset_fractions.empty()) {  // older sweeps keep their fingerprint
+      s << "|" << attributes << "|";
+      for (const auto& f : subset_fractions) s << f << "|";
+    }
     for (const auto& m : models) s << m << ",";
     s << "|";
     for (double r : ratios) s << r << ",";
@@ -79,10 +83,6 @@ struct SweepConfig {
       << "|" << warmup_epochs << "|" << real << "|" << synthetic << "|" << ferplus << "|" << max_classes << "|" << limit_train
       << "|" << limit_eval << "|" << synthetic_per_class << "|" << trunc << "|" << val_fraction << "|" << mix_mode << "|"
       << synthetic_multiple;
-    if (!attributes.empty() || !subset_fractions.empty()) {  // older sweeps keep their fingerprint
-      s << "|" << attributes << "|";
-      for (const auto& f : subset_fractions) s << f << "|";
-    }
     uint64_t h = 0xcbf29ce484222325ull;
     for (char c : s.str()) h = (h ^ uint8_t(c)) * 0x100000001b3ull;
     char buf[32];
@@ -266,14 +266,14 @@ int main(int argc, char** argv) {
   auto* o_ltrain = app.add_option("--limit_train", cli.limit_train, "keep this many real training images (stratified)");
   auto* o_leval = app.add_option("--limit_eval", cli.limit_eval, "keep this many validation and test images");
   auto* o_maxc = app.add_option("--max_classes", cli.max_classes, "keep classes 0..k-1");
-  auto* o_out = app.add_option("--out", cli.out, "sweep directory");
-  auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
-  auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
   std::string subset_fractions;
   auto* o_attr = app.add_option("--attributes", cli.attributes, "per-image attributes CSV (file,<attr>,...): subgroup reports");
   auto* o_subf = app.add_option("--subset_fractions", subset_fractions,
                                 "'|'-separated --subset_fraction specs, a sweep axis (e.g. gender=female:1.0,male:0.75|"
                                 "gender=female:0.75,male:1.0)");
+  auto* o_out = app.add_option("--out", cli.out, "sweep directory");
+  auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
+  auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
   app.add_option("--shard", shard_arg, "run only shard i/n of the runs (round-robin)");
   app.add_option("--emit-slurm", slurm_script, "write a Slurm job-array script and exit");
   app.add_option("--slurm-shards", slurm_shards, "number of array tasks for --emit-slurm");
@@ -307,9 +307,6 @@ int main(int argc, char** argv) {
     if (o_ltrain->count()) c.limit_train = cli.limit_train;
     if (o_leval->count()) c.limit_eval = cli.limit_eval;
     if (o_maxc->count()) c.max_classes = cli.max_classes;
-    if (o_out->count()) c.out = cli.out;
-    if (o_device->count()) c.device = cli.device;
-    if (o_amp->count()) c.amp = cli.amp;
     if (o_attr->count()) c.attributes = cli.attributes;
     if (o_subf->count()) {
       c.subset_fractions.clear();
@@ -319,6 +316,9 @@ int main(int argc, char** argv) {
     }
     for (const auto& f : c.subset_fractions) (void)data::parse_subset_fractions(f);  // malformed specs fail now
     FER_CHECK(c.subset_fractions.empty() || !c.attributes.empty(), "--subset_fractions needs --attributes FILE.csv");
+    if (o_out->count()) c.out = cli.out;
+    if (o_device->count()) c.device = cli.device;
+    if (o_amp->count()) c.amp = cli.amp;
     try {
       parse_device(c.device);
     } catch (const std::invalid_argument& e) {
