@@ -27,8 +27,8 @@
 #include "fer/core/numpy_random.hpp"
 #include "fer/data/sources.hpp"
 #include "fer/data/subsets.hpp"
-#include "fer/io/atomic_file.hpp"
 #include "fer/metrics/subgroup_report.hpp"
+#include "fer/io/atomic_file.hpp"
 #include "fer/sweep/plan.hpp"
 #include "fer/sweep/report.hpp"
 #include "fer/sweep/runner.hpp"
@@ -125,10 +125,11 @@ void load_yaml(const std::string& path, SweepConfig& c) {
     yaml_get(y, "out", c.out), yaml_get(y, "device", c.device), yaml_get(y, "amp", c.amp), yaml_get(y, "mix_mode", c.mix_mode);
     yaml_get(y, "synthetic_multiple", c.synthetic_multiple), yaml_get(y, "subset_fractions", c.subset_fractions);
     if (YAML::Node d = y["data"]) {
+      yaml_get(d, "attributes", c.attributes);
       yaml_get(d, "real", c.real), yaml_get(d, "synthetic", c.synthetic), yaml_get(d, "ferplus", c.ferplus);
       yaml_get(d, "max_classes", c.max_classes), yaml_get(d, "limit_train", c.limit_train);
       yaml_get(d, "limit_eval", c.limit_eval), yaml_get(d, "synthetic_per_class", c.synthetic_per_class);
-      yaml_get(d, "trunc", c.trunc), yaml_get(d, "val_fraction", c.val_fraction), yaml_get(d, "attributes", c.attributes);
+      yaml_get(d, "trunc", c.trunc), yaml_get(d, "val_fraction", c.val_fraction);
     }
   } catch (const YAML::Exception& e) {
     fail(path, ": ", e.what());
@@ -288,8 +289,9 @@ int main(int argc, char** argv) {
     SweepConfig c;
     bool any_setting = !config_path.empty();
     for (auto* o : {o_models, o_ratios, o_seeds, o_epochs, o_size, o_batch, o_lr, o_opt, o_sched, o_real, o_synth, o_ltrain,
-                    o_leval, o_maxc, o_attr, o_subf})
+                    o_leval, o_maxc})
       any_setting = any_setting || o->count() > 0;
+    any_setting = any_setting || o_attr->count() || o_subf->count();
     if (!merge_dirs.empty()) return merge(merge_dirs, o_out->count() ? cli.out : "runs/merged");
     if (!any_setting) apply_demo(c);
     if (!config_path.empty()) load_yaml(config_path, c);
@@ -447,7 +449,9 @@ int main(int argc, char** argv) {
                                 int(splits.train->num_classes()));
       std::printf("report for --subset_fraction %s: %s\n", f.c_str(), (out / "subsets" / sweep::subset_fraction_label(f)).string().c_str());
     }
-    if (!results.empty() && c.subset_fractions.empty()) {
+    if (!c.subset_fractions.empty()) results.clear();  // the per-subset reports replace the one over all runs
+
+    if (!results.empty()) {
       sweep::write_sweep_report(out, results, c.models, c.ratios, int(splits.train->num_classes()));
       std::printf("\nreport: %s (summary.md, summary.json, summary.yaml, *_vs_realrate.png, index.html)\n", out.string().c_str());
       std::ifstream md(out / "summary.md");
