@@ -15,6 +15,8 @@
 #include "fer/train/run_eval.hpp"
 #include "fer/train/run_flags.hpp"
 #include "fer/train/validate_settings.hpp"
+#include "fer/data/subsets.hpp"
+#include "fer/metrics/subgroup_report.hpp"
 
 using namespace fer;
 
@@ -40,6 +42,14 @@ int main(int argc, char** argv) {
   app.add_option("--limit_eval", limit_eval);
   app.add_flag("--imagenet_norm", imagenet_norm);
   app.add_option("--out", out, "output directory (default with --run: RUN/eval/<split>-<data fingerprint>, else runs/eval)");
+  data::SubsetOptions subset;  // issue 13: evaluate an attribute subset, metrics per subgroup
+  std::string subgroups;
+  metrics::BootstrapOptions boot;
+  app.add_option("--attributes", subset.attributes, "per-image attributes CSV (file,<attr>,...): metrics per subgroup");
+  app.add_option("--subset", subset.subset, "evaluate only images with these attribute values, e.g. gender=female");
+  app.add_option("--subgroups", subgroups, "attributes to report per subgroup (comma-separated; default: all)");
+  app.add_option("--bootstrap", boot.resamples, "bootstrap resamples of the subgroup confidence intervals");
+  app.add_option("--bootstrap_seed", boot.seed);
   CLI11_PARSE(app, argc, argv);
   try {
     FER_CHECK(split == "train" || split == "val" || split == "test", "--split must be train, val or test, got '", split, "'");
@@ -82,6 +92,7 @@ int main(int argc, char** argv) {
     data::Splits s = data::load_splits(data_root, dopt);
     std::shared_ptr<data::ImageSet> set = split == "train" ? s.train : split == "val" ? s.val : s.test;
     FER_CHECK(set->size() > 0, data_root, ": the ", split, " split is empty");
+    set = data::apply_subset_options(set, subset);
     if (run.empty()) {
       rc.model = model, rc.num_classes = set->num_classes(), rc.class_names = set->class_names();
       rc.input_size = input_size, rc.hidden_head = hidden_head, rc.imagenet_norm = imagenet_norm;
@@ -100,7 +111,13 @@ int main(int argc, char** argv) {
                                                : std::filesystem::path("runs/eval");
     nlohmann::json info = {{"weights", w.string()}, {"split", split}, {"data", s.description}, {"model", rc.model}};
     if (!run.empty()) info["run"] = run;
-    nlohmann::json j = train::evaluate_into(*m, *set, rc.preprocess(), batch_size, dir, info);
+    nlohmann::json j = train::evaluate_into(*m, *set, rc.preprocess(), batch_size, dir, info,
+                                            [&](const train::EvalResult& r, nlohmann::json& metrics) {
+                                              if (subset.attributes.empty()) return;
+                                              metrics["subgroups"] = metrics::write_subgroup_reports(
+                                                  dir, metrics::predictions_of(*set, r.labels, r.probs), subset.attributes,
+                                                  subgroups, boot);
+                                            });
     std::printf("%s on %s (%lld images): %s -> %s\n", rc.model.c_str(), split.c_str(), (long long)set->size(),
                 train::metrics_line(j).c_str(), dir.string().c_str());
     return 0;

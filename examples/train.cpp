@@ -13,6 +13,8 @@
 #include <string>
 
 #include "fer/data/sources.hpp"
+#include "fer/data/subsets.hpp"
+#include "fer/metrics/subgroup_report.hpp"
 #include "fer/sweep/runner.hpp"
 #include "fer/train/run_eval.hpp"
 #include "fer/train/run_flags.hpp"
@@ -80,6 +82,14 @@ int main(int argc, char** argv) {
   app.add_option("--hidden_head", hidden_head, "> 0: classifier -> this many features -> ReLU -> Dropout -> Linear (the reference's transfer head, e.g. 256)");
   app.add_option("--pretrained", pretrained, "safetensors state dict to start from (tools/export_torchvision.py); a head of another size is re-initialized");
   app.add_option("--freeze", freeze, "freeze parameters whose names start with these prefixes (e.g. conv1. layer1.)");
+  data::SubsetOptions subset;  // issue 13: attribute subsets of the training set, test metrics per subgroup
+  std::string subgroups;
+  metrics::BootstrapOptions boot;
+  app.add_option("--attributes", subset.attributes, "per-image attributes CSV (file,<attr>,...): test metrics per subgroup");
+  app.add_option("--subset", subset.subset, "train on images with these attribute values, e.g. gender=female");
+  app.add_option("--subset_fraction", subset.subset_fraction, "keep these fractions per value, e.g. gender=female:1.0,male:0.75");
+  app.add_option("--subgroups", subgroups, "attributes to report per subgroup (comma-separated; default: all)");
+  app.add_option("--bootstrap", boot.resamples, "bootstrap resamples of the subgroup confidence intervals");
   app.add_option("--backbone_lr_mult", cfg.backbone_lr_mult, "learning-rate factor for everything but the head (fc./classifier./head.)");
   app.add_option("--out", out);
   bool force_new = false;
@@ -193,12 +203,16 @@ int main(int argc, char** argv) {
       dir = out;
     }
     sweep::RunSpec run{model, real_ratio, cfg.seed, 0};
+    subset.seed = cfg.seed;
+    study.real_train = data::apply_subset_options(study.real_train, subset, dir / "subset_manifest.csv");
     train::FitResult r = sweep::run_one(run, study, rs, dir);
     if (r.already_finished) return 0;
     if (r.interrupted) {
       std::printf("interrupted: continue with --resume %s\n", dir.string().c_str());
       return 130;
     }
+    if (!subset.attributes.empty() && std::filesystem::exists(dir / "predictions.csv"))
+      metrics::write_subgroup_reports(dir, metrics::read_predictions_csv(dir / "predictions.csv"), subset.attributes, subgroups, boot);
     std::printf("outputs in %s (metrics.json, log.csv, tensorboard/, confusion_matrix.png, reliability.png, "
                 "predictions.csv, checkpoints/)\n", dir.string().c_str());
     return 0;

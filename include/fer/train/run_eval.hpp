@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -60,10 +61,12 @@ inline std::string metrics_line(const nlohmann::json& j) {
   return b;
 }
 
-// Evaluates `model` on `set` and writes the outputs and metrics.json (the report plus `info`) into `out`.
+// Evaluates `model` on `set` and writes the outputs and metrics.json (the report plus `info`) into `out`. `extend`,
+// when given, adds further results (e.g. per-subgroup metrics) to metrics.json before it is written.
 template <class Model>
 nlohmann::json evaluate_into(Model& model, const data::ImageSet& set, const data::Preprocess& pp, int64_t batch_size,
-                             const std::filesystem::path& out, const nlohmann::json& info) {
+                             const std::filesystem::path& out, const nlohmann::json& info,
+                             const std::function<void(const EvalResult&, nlohmann::json&)>& extend = {}) {
   EvalResult r = evaluate(model, set, pp, batch_size);
   std::filesystem::create_directories(out);
   write_eval_outputs(out, set, r);
@@ -72,6 +75,7 @@ nlohmann::json evaluate_into(Model& model, const data::ImageSet& set, const data
   j["loss"] = r.loss;
   j["images"] = set.size();
   j["split_fingerprint"] = describe_split(set);
+  if (extend) extend(r, j);
   io::write_file_atomically(out / "metrics.json", j.dump(2) + "\n");
   YAML::Emitter yaml;
   yaml << report::to_yaml(j);

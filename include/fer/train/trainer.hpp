@@ -28,6 +28,7 @@
 #include "fer/optim/sgd.hpp"
 #include "fer/report/plot.hpp"
 #include "fer/report/tensorboard.hpp"
+#include "fer/report/tensorboard_summaries.hpp"
 #include "fer/report/yaml.hpp"
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/early_stopping.hpp"
@@ -458,6 +459,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     m["test"] = t.report.to_json(test_set->class_names());
     m["test"]["loss"] = t.loss;
     write_eval_outputs(cfg.out, *test_set, t);
+    report::write_test_summaries(tb, *test_set, t.report, t.loss, t.probs, cfg.out, res.epochs_run);
     if (!cfg.quiet)
       std::printf("test: accuracy %.4f  macro-F1 %.4f  AUROC %.4f  ECE %.4f\n", t.report.accuracy, t.report.macro_f1,
                   t.report.auroc_macro, t.report.ece);
@@ -477,6 +479,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     chart.series = {tl, ta, va, vf};
     report::save_line_chart_png(chart, cfg.out / "curves.png");
   }
+  report::write_run_hparams(tb, cfg, run_info);
   io::write_file_atomically(cfg.out / "metrics.json", m.dump(2) + "\n");
   YAML::Emitter yaml;
   yaml << report::to_yaml(m);
