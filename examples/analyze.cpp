@@ -324,19 +324,19 @@ void collect(const Run& r, const data::ImageSet& set, const std::string& source,
 }
 
 void scatter_pair(const analysis::Matrix& xy, const std::vector<analysis::EmbeddingRow>& rows, const train::RunConfig& cfg,
-                  const std::string& what, const fs::path& dir, bool two_domains) {
+                  const std::string& what, const fs::path& stem, bool two_domains) {
   report::ScatterChart chart;
   chart.x_label = what + " 1", chart.y_label = what + " 2";
   for (int64_t i = 0; i < xy.rows; ++i) chart.x.push_back(xy(i, 0)), chart.y.push_back(xy(i, 1));
   chart.title = what + " of penultimate features, by class";
   chart.group_names = cfg.class_names;
   for (const auto& row : rows) chart.group.push_back(int(row.label));
-  report::save_scatter_png(chart, dir / (safe_name(what) + "_class.png"));
+  report::save_scatter_png(chart, stem.string() + "_class.png");
   chart.title = what + " of penultimate features, by domain";
   chart.group.clear();
   chart.group_names = {"real", "synthetic"};
   for (const auto& row : rows) chart.group.push_back(row.source == "synthetic" ? 1 : 0);
-  if (two_domains) report::save_scatter_png(chart, dir / (safe_name(what) + "_domain.png"));
+  if (two_domains) report::save_scatter_png(chart, stem.string() + "_domain.png");
 }
 
 void write_xy_csv(const fs::path& path, const analysis::Matrix& xy, const std::vector<int64_t>& which) {
@@ -372,7 +372,7 @@ void run_embed(const Common& c, const std::string& synthetic, int64_t tsne_max, 
   if (xy.cols == 2) {
     std::vector<int64_t> every(static_cast<size_t>(n));
     std::iota(every.begin(), every.end(), 0);
-    scatter_pair(xy, all.rows, r.cfg, "PCA", r.out, two);
+    scatter_pair(xy, all.rows, r.cfg, "PCA", r.out / "pca", two);
     write_xy_csv(r.out / "pca.csv", xy, every);
   }
   summary["pca_explained_variance_ratio"] = pca.explained_variance_ratio;
@@ -386,7 +386,7 @@ void run_embed(const Common& c, const std::string& synthetic, int64_t tsne_max, 
   topt.perplexity = std::min(perplexity, double(sub.rows - 1) / 3.0);  // as scikit-learn requires perplexity < N
   topt.seed = c.seed;
   analysis::Matrix emb = analysis::tsne(sub, topt);
-  scatter_pair(emb, sub_rows, r.cfg, "t-SNE", r.out, two);
+  scatter_pair(emb, sub_rows, r.cfg, "t-SNE", r.out / "tsne", two);
   write_xy_csv(r.out / "tsne.csv", emb, keep);
   summary["tsne"] = {{"points", sub.rows}, {"perplexity", topt.perplexity}};
   if (sub.rows > 10) summary["tsne"]["trustworthiness_k5"] = analysis::trustworthiness(sub, emb, 5);

@@ -24,7 +24,9 @@ inline constexpr CamLayer kCamLayers[] = {
     {"shufflenet_v2_x0_5", "conv5", "1x1 conv + BN + ReLU after the last stage"},
     {"shufflenet_v2_x1_0", "conv5", "1x1 conv + BN + ReLU after the last stage"},
     // torchvision's `features` Sequential ends with norm5, so hooking model.features (or model.features.norm5) in
-    // PyTorch gives this same tensor: batch-normalized, before the ReLU that DenseNet.forward applies.
+    // PyTorch gives this same tensor: batch-normalized, before the ReLU that DenseNet.forward applies. That ReLU is
+    // in place in torchvision: a PyTorch hook that keeps the output without copying it sees it rectified afterwards
+    // (tools/make_gradcam_fixtures.py lets the model continue on a clone).
     {"densenet121", "features.norm5", "= torchvision's features output (norm5, before the final ReLU)"},
     {"convnext_tiny", "features", "last stage (features.7)"},
     {"tf_efficientnet_b0_ns", "blocks", "last MBConv stage (before conv_head)"},

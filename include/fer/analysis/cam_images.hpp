@@ -100,7 +100,8 @@ inline void save_cam_grid_png(const std::string& title, const std::vector<CamGri
   size_t cols = 1;
   for (const auto& r : rows) cols = std::max(cols, r.tiles.size());
   const int left = 150, top = 50, caption = 20, gap = 8;
-  const int width = left + int(cols) * (tile + gap) + gap, height = top + int(rows.size()) * (tile + caption + gap) + gap;
+  const int width = std::max(720, left + int(cols) * (tile + gap) + gap);
+  const int height = top + int(rows.size()) * (tile + caption + gap) + gap;
   Canvas c(width, height);
   c.color({0, 0, 0});
   c.text(title, width / 2.0, top / 2.0, 16, 0.5, 0.5, true);
