@@ -75,3 +75,24 @@ TEST_CASE("Grad-CAM: the predicted class by default, and clear errors") {
   model->train();
   CHECK_THROWS_WITH_AS(analysis::class_activation_maps(*model, "features", x), doctest::Contains("eval mode"), Error);
 }
+
+TEST_CASE("forward hooks: run through operator() and Sequential, see input and output, may replace the output") {
+  nn::Sequential seq;
+  auto& lin = seq.emplace<nn::Linear>(3, 2);
+  seq.emplace<nn::ReLU>();
+  Tensor x = Tensor::from_vector<float>({1, -2, 3}, {1, 3});
+  Tensor plain = seq(x);
+  Tensor seen_in, seen_out;
+  seq.module_at("0").set_forward_hook([&](const Tensor& in, const Tensor& out) {
+    seen_in = in, seen_out = out;
+    return mul(out, Tensor::full({1}, -1.0));  // the next layer gets the replacement
+  });
+  CHECK(&seq.module_at("0") == static_cast<nn::Module*>(&lin));
+  Tensor hooked = seq(x);
+  CHECK(seen_in.to_vector() == x.to_vector());
+  CHECK(seen_out.to_vector() == lin.forward(x).to_vector());  // (lin(x) would run the hook)
+  for (int64_t k = 0; k < 2; ++k) CHECK(hooked.flat(k) == doctest::Approx(std::max(-seen_out.flat(k), 0.0)));
+  seq.module_at("0").clear_forward_hook();
+  CHECK(seq(x).to_vector() == plain.to_vector());
+  CHECK(&seq.module_at("") == static_cast<nn::Module*>(&seq));
+}
