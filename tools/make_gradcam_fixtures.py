@@ -31,6 +31,9 @@ CASES = {
     "mobilenet_v3_small": (96, "features", lambda m: m.features),
     "custom_cnn": (48, "features", lambda m: m.features),
     "densenet121": (96, "features.norm5", lambda m: m.features),  # torchvision's features output is norm5's
+    "efficientnet_b0": (96, "features", lambda m: m.features),
+    "shufflenet_v2_x0_5": (96, "conv5", lambda m: m.conv5),
+    "convnext_tiny": (96, "features", lambda m: m.features),
 }
 
 
