@@ -3,9 +3,12 @@
 //                                                    # split -> runs/r18/eval/test-<data fingerprint>/
 //   evaluate --run runs/r18 --data_root other.csv    # the run's model on other data
 //   evaluate --run runs/r18 --weights r18.safetensors
+//   evaluate --run runs/r18 --groups "positive=happy,surprise;negative=angry,disgust,fear,sad;neutral=neutral"
+//   evaluate --run runs/r18 --run runs/d121 --run runs/cnx   # an ensemble: mean probabilities and majority vote
 //   evaluate --checkpoint runs/r18/checkpoints/best --model resnet18 --data_root fer2013.csv --input_size 64 \
 //            --out runs/r18_eval                     # without a run directory: every setting given
-// A flag given together with --run that contradicts the run's config.json is an error.
+// A flag given together with --run that contradicts the run's config.json is an error. Every evaluation also writes
+// one-vs-rest ROC/PR curves (curves.csv, roc.png, pr.png) and confidence histograms of correct vs incorrect answers.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -15,20 +18,73 @@
 #include "fer/train/run_eval.hpp"
 #include "fer/train/run_flags.hpp"
 #include "fer/train/validate_settings.hpp"
+#include "fer/analysis/ensemble.hpp"
 #include "fer/data/subsets.hpp"
+#include "fer/metrics/groups.hpp"
 #include "fer/metrics/subgroup_report.hpp"
+#include "fer/report/curves_plot.hpp"
 
 using namespace fer;
+
+namespace {
+
+// Emotion groups (--groups): metrics with probabilities summed within each group.
+nlohmann::json grouped_metrics(const std::string& spec, const std::vector<std::string>& class_names,
+                               const std::vector<double>& probs, const std::vector<int32_t>& labels) {
+  metrics::EmotionGroups g = metrics::parse_emotion_groups(spec, class_names);
+  nlohmann::json j = metrics::grouped_report(probs, labels, int64_t(class_names.size()), g).to_json(g.names);
+  j["spec"] = spec;
+  return j;
+}
+
+// `evaluate --run A --run B ...`: every member on the same images (each with its own model, input size and
+// normalization from its config.json), then the mean-probability and majority-vote ensembles and the paired-bootstrap
+// CI of the ensemble's macro-F1 gain over its best member.
+nlohmann::json evaluate_ensemble(const std::vector<std::string>& runs, const data::ImageSet& set, int64_t batch_size,
+                                 const std::filesystem::path& dir, uint64_t seed) {
+  std::vector<analysis::MemberPredictions> members;
+  nlohmann::json member_info = nlohmann::json::array();
+  for (const std::string& run : runs) {
+    train::RunConfig rc = train::load_run_config(run);
+    train::check_run_classes(rc, set, run);
+    auto m = train::make_run_model(rc);
+    std::filesystem::path w = train::run_weights(run);
+    nn::load_safetensors(*m, w.string());
+    train::EvalResult r = train::evaluate(*m, set, rc.preprocess(), batch_size);
+    analysis::MemberPredictions mp{run, {}, r.labels, r.probs, rc.num_classes};
+    for (int64_t i = 0; i < set.size(); ++i) mp.ids.push_back(set.id(i));
+    members.push_back(std::move(mp));
+    member_info.push_back({{"run", run}, {"model", rc.model}, {"weights", w.string()}});
+    std::printf("  member %s (%s): %s\n", run.c_str(), rc.model.c_str(),
+                train::metrics_line(r.report.to_json(set.class_names())).c_str());
+  }
+  analysis::EnsembleOptions eo;
+  eo.seed = seed;
+  analysis::EnsembleReport rep = analysis::evaluate_ensemble(members, eo);
+  nlohmann::json j = rep.to_json(set.class_names());
+  j["member_runs"] = member_info;
+  j["images"] = set.size();
+  std::vector<int32_t> labels = members[0].labels;
+  report::write_curve_outputs(dir, rep.mean_probs, labels, set.class_names());
+  io::write_file_atomically(dir / "ensemble.json", j.dump(2) + "\n");
+  return j;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"Evaluate a fer model"};
   app.option_defaults()->always_capture_default();  // --help shows every default
-  std::string run, checkpoint, weights, model = "custom_cnn", data_root, split = "test", out, ferplus;
+  std::vector<std::string> runs;
+  std::string run, checkpoint, groups, weights, model = "custom_cnn", data_root, split = "test", out, ferplus;
   int64_t input_size = 48, batch_size = 128, max_classes = 0, limit_eval = 0, hidden_head = 0;
   bool imagenet_norm = false;
-  app.add_option("--run", run, "a run directory written by train: model, classes, input and data from its config.json");
+  app.add_option("--run", runs, "a run directory written by train: model, classes, input and data from its config.json; "
+                 "given several times: an ensemble of those runs on the first run's data");
+  app.add_option("--groups", groups, "emotion groups, e.g. \"positive=happy,surprise;negative=angry,disgust,fear,sad;"
+                 "neutral=neutral\": metrics with probabilities summed within groups");
   app.add_option("--checkpoint", checkpoint, "checkpoint directory or model.safetensors (default with --run: its best)");
   app.add_option("--weights", weights, "a state dict file (safetensors) instead of a checkpoint");
   app.add_option("--model", model);
@@ -52,6 +108,9 @@ int main(int argc, char** argv) {
   app.add_option("--bootstrap_seed", boot.seed);
   CLI11_PARSE(app, argc, argv);
   try {
+    if (!runs.empty()) run = runs[0];
+    FER_CHECK(runs.size() < 2 || (checkpoint.empty() && weights.empty()),
+              "an ensemble (--run given several times) uses each run's own weights; --checkpoint/--weights do not apply");
     FER_CHECK(split == "train" || split == "val" || split == "test", "--split must be train, val or test, got '", split, "'");
     FER_CHECK(checkpoint.empty() || weights.empty(), "--checkpoint and --weights are alternatives; give one");
     FER_CHECK(weights.empty() || std::filesystem::is_regular_file(weights), "--weights ", weights, ": no such file");
@@ -101,6 +160,36 @@ int main(int argc, char** argv) {
     } else {
       train::check_run_classes(rc, *set, run);
     }
+    if (runs.size() > 1) {
+      std::filesystem::path dir = !out.empty() ? std::filesystem::path(out)
+                                               : std::filesystem::path(run) / "eval" / ("ensemble-" + split + "-" +
+                                                                                         train::split_fingerprint(*set));
+      std::printf("ensemble of %zu runs on %s (%lld images)\n", runs.size(), split.c_str(), (long long)set->size());
+      nlohmann::json e = evaluate_ensemble(runs, *set, batch_size, dir, boot.seed);
+      std::printf("ensemble (mean probability): %s\nmajority vote: accuracy %.4f  macro-F1 %.4f\n"
+                  "macro-F1 gain over the best member (%s): %+.4f [%+.4f, %+.4f] -> %s\n",
+                  train::metrics_line(e["mean_probability"]).c_str(), e["majority_vote"]["accuracy"].get<double>(),
+                  e["majority_vote"]["macro_f1"].get<double>(), e["best_member"].get<std::string>().c_str(),
+                  e["macro_f1_gain_over_best_member"]["difference"].get<double>(),
+                  e["macro_f1_gain_over_best_member"]["ci95_low"].get<double>(),
+                  e["macro_f1_gain_over_best_member"]["ci95_high"].get<double>(), dir.string().c_str());
+      return 0;
+    }
+    if (runs.size() > 1) {
+      std::filesystem::path dir = !out.empty() ? std::filesystem::path(out)
+                                               : std::filesystem::path(run) / "eval" / ("ensemble-" + split + "-" +
+                                                                                         train::split_fingerprint(*set));
+      std::printf("ensemble of %zu runs on %s (%lld images)\n", runs.size(), split.c_str(), (long long)set->size());
+      nlohmann::json e = evaluate_ensemble(runs, *set, batch_size, dir, boot.seed);
+      std::printf("ensemble (mean probability): %s\nmajority vote: accuracy %.4f  macro-F1 %.4f\n"
+                  "macro-F1 gain over the best member (%s): %+.4f [%+.4f, %+.4f] -> %s\n",
+                  train::metrics_line(e["mean_probability"]).c_str(), e["majority_vote"]["accuracy"].get<double>(),
+                  e["majority_vote"]["macro_f1"].get<double>(), e["best_member"].get<std::string>().c_str(),
+                  e["macro_f1_gain_over_best_member"]["difference"].get<double>(),
+                  e["macro_f1_gain_over_best_member"]["ci95_low"].get<double>(),
+                  e["macro_f1_gain_over_best_member"]["ci95_high"].get<double>(), dir.string().c_str());
+      return 0;
+    }
     auto m = train::make_run_model(rc);
     std::filesystem::path w = !weights.empty() ? std::filesystem::path(weights)
                               : !checkpoint.empty() ? train::verified_weights(checkpoint)
@@ -113,11 +202,18 @@ int main(int argc, char** argv) {
     if (!run.empty()) info["run"] = run;
     nlohmann::json j = train::evaluate_into(*m, *set, rc.preprocess(), batch_size, dir, info,
                                             [&](const train::EvalResult& r, nlohmann::json& metrics) {
+                                              auto curves = report::write_curve_outputs(dir, r.probs, r.labels, set->class_names());
+                                              metrics["curves"] = metrics::curves_summary_json(curves, set->class_names());
+                                              if (!groups.empty())
+                                                metrics["groups"] = grouped_metrics(groups, set->class_names(), r.probs, r.labels);
                                               if (subset.attributes.empty()) return;
                                               metrics["subgroups"] = metrics::write_subgroup_reports(
                                                   dir, metrics::predictions_of(*set, r.labels, r.probs), subset.attributes,
                                                   subgroups, boot);
                                             });
+    if (j.contains("groups"))
+      std::printf("grouped (%s): accuracy %.4f  macro-F1 %.4f\n", groups.c_str(), j["groups"]["accuracy"].get<double>(),
+                  j["groups"]["macro_f1"].get<double>());
     std::printf("%s on %s (%lld images): %s -> %s\n", rc.model.c_str(), split.c_str(), (long long)set->size(),
                 train::metrics_line(j).c_str(), dir.string().c_str());
     return 0;
