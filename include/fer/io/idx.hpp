@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "fer/core/tensor.hpp"
 
@@ -109,8 +110,19 @@ inline Tensor read_idx(const std::string& path) {
     bytes *= n;
   }
 
+  // The header's size is only a claim: the data is read in chunks first, so memory follows the bytes the file
+  // really holds (a 20-byte file declaring terabytes is a "truncated" error, not a huge allocation).
+  std::vector<unsigned char> data;
+  constexpr size_t kChunk = size_t(1) << 24;
+  data.reserve(std::min<size_t>(size_t(bytes), kChunk));
+  while (data.size() < size_t(bytes)) {
+    const size_t n = std::min(size_t(bytes) - data.size(), std::max(data.size(), kChunk));
+    const size_t at = data.size();
+    data.resize(at + n);
+    read_exact(f.get(), path, data.data() + at, n, "the data");
+  }
   Tensor t = Tensor::empty(shape, type->dtype);
-  read_exact(f.get(), path, t.raw_data(), size_t(bytes), "the data");
+  if (bytes) std::memcpy(t.raw_data(), data.data(), size_t(bytes));
   char extra;
   FER_CHECK(gzread(f.get(), &extra, 1) == 0, "idx: ", path, ": trailing bytes after the ", shape.str(),
             " data (dims do not match the file size)");
