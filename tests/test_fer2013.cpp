@@ -122,7 +122,9 @@ TEST_CASE("a header that repeats a column name is an error naming the file and t
     auto p = write_file(name, text);
     CHECK_THROWS_WITH_AS(read_fer2013_csv(p), doctest::Contains(expect), fer::Error);
   };
-  // Two fields per row match the two distinct names; 'Usage' (column 3) lay beyond them.
+  // Three fields per row match the three distinct names; 'emotion' was looked up in column 4, beyond them.
+  check("dup_emotion.csv", "emotion,pixels,Usage,emotion\n0," + pixels(0) + ",Training\n",
+        "dup_emotion.csv:1: column 'emotion' appears twice in the header (columns 1 and 4)");
   check("dup_pixels.csv", "pixels,pixels,Usage\n" + pixels(0) + ",Training\n",
         "dup_pixels.csv:1: column 'pixels' appears twice in the header (columns 1 and 2)");
   check("dup_case.csv", "emotion,pixels,Emotion\n0," + pixels(0) + ",1\n", "column 'Emotion' appears twice");

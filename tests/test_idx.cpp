@@ -108,6 +108,8 @@ TEST_CASE("read_idx: malformed files fail with errors naming the file") {
     expect_error("trailing.idx", concat(header(0x08, {2, 2}), iota_bytes(5)), "trailing bytes");
     expect_error("overflow.idx", header(0x0E, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}), "2^40 bytes");
     expect_error("empty.idx", {}, "truncated");
+    // Found by fuzzing (issue 15): a zero dim hid the overflow of the others (and of the strides made from them).
+    expect_error("zero_dim.idx", header(0x0E, {2, 0, 0x0400007A, 0x41414141, 0x41414141}), "2^40 bytes");
   }
   CHECK_THROWS_WITH_AS(io::read_idx((scratch_dir() / "missing.idx").string()), doctest::Contains("cannot open"), fer::Error);
 }

@@ -421,6 +421,15 @@ TEST_CASE("a pickle that shares references (a DAG) is refused in time linear in 
   const std::string msg2 = read_error(as_bytes(modules), "modules.pkl");
   CHECK_MESSAGE(msg2.find("reading takes more than") != std::string::npos, msg2);
 
+  // A 60000-byte key shared by 200 nested dicts: the dotted names built for error messages grew to 12 MB each, 1.2 GB
+  // along one path (found by reading the walk for costs beyond its visits). The names are charged too.
+  std::string nested = "}";
+  for (int level = 0; level < 199; ++level) nested = "}h\xff" + nested + "s";
+  const std::string key = "X" + std::string("\x60\xea\x00\x00", 4) + std::string(60000, 'k') + "q\xff";
+  const std::string long_keys = network_pickle(module("", "", "}" + str("deep") + "}" + key + nested + "ss"));
+  CHECK(read_error(as_bytes(long_keys), "keys.pkl").find("keys.pkl: G_ema._init_kwargs.deep.kkkk") == 0);
+  CHECK(read_error(as_bytes(long_keys), "keys.pkl").find("reading takes more than") != std::string::npos);
+
   // The budget grows with the input: the same shapes a few levels deep read fine.
   std::string small = "]";
   for (int i = 0; i < 4; ++i) small += "2\x86";

@@ -101,12 +101,14 @@ inline Tensor read_idx(const std::string& path) {
   Shape shape;
   // Cap the payload at 2^40 bytes: far above any dataset here, and far below where int64 products overflow.
   constexpr int64_t kMaxBytes = int64_t(1) << 40;
-  int64_t bytes = int64_t(dtype_size(type->dtype));
+  // The extent counts a zero dim as 1: a tensor with no elements still has strides, the product of the other dims.
+  int64_t bytes = int64_t(dtype_size(type->dtype)), extent = bytes;
   for (int d = 0; d < nd; ++d) {
     int64_t n = big_endian_u32(dim_bytes + 4 * d);
     shape.push_back(n);
-    FER_CHECK(n == 0 || bytes <= kMaxBytes / n, "idx: ", path, ": dims ", shape.str(),
+    FER_CHECK(extent <= kMaxBytes / std::max<int64_t>(n, 1), "idx: ", path, ": dims ", shape.str(),
               "... describe more than 2^40 bytes (corrupt header?)");
+    extent *= std::max<int64_t>(n, 1);
     bytes *= n;
   }
 

@@ -138,17 +138,20 @@ inline SafetensorsEntry parse_entry(const std::string& name, const Json& v, cons
   FER_CHECK(sh.is_array(), where, ": \"shape\" must be an array, got ", sh.dump());
   FER_CHECK(sh.size() <= size_t(kMaxDims), where, ": shape has ", sh.size(), " dims (fer supports at most ",
             kMaxDims, ")");
-  uint64_t numel = 1;
+  // The extent counts a zero dim as 1: a tensor with no elements still has strides, the product of the other dims,
+  // which must not overflow either.
+  uint64_t numel = 1, extent = 1;
   bool overflow = false;
   for (const Json& d : sh) {
     uint64_t n = json_unsigned(d, where, "a shape dimension");
     FER_CHECK(n <= uint64_t(INT64_MAX), where, ": shape dimension ", n, " is too large");
-    overflow = overflow || __builtin_mul_overflow(numel, n, &numel);
+    overflow = overflow || __builtin_mul_overflow(numel, n, &numel) ||
+               __builtin_mul_overflow(extent, std::max<uint64_t>(n, 1), &extent);
     e.shape.push_back(int64_t(n));
   }
   uint64_t nbytes = 0;
   overflow = overflow || __builtin_mul_overflow(numel, uint64_t(dtype_size(e.dtype)), &nbytes) ||
-             numel > uint64_t(INT64_MAX);
+             numel > uint64_t(INT64_MAX) || extent > uint64_t(INT64_MAX);
   FER_CHECK(!overflow, where, ": shape ", sh.dump(), " has too many elements");
 
   const Json& off = v["data_offsets"];

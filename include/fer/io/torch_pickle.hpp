@@ -238,6 +238,7 @@ class Reader {
         // JSON keys are strings: int keys (e.g. channels by resolution) become their decimal text.
         if (k->kind != Kind::string && k->kind != Kind::integer) error(what, "dict key is a ", kind_name(k->kind));
         const std::string key = k->kind == Kind::string ? k->text : std::to_string(k->integer);
+        charge(what.size() + key.size(), what);  // the name built for the value (long keys, nested deep)
         obj[key] = to_json(*v, std::string(what) + "." + key, depth + 1);
       }
       return obj;
