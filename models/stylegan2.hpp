@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fer/fer.hpp"
+#include "fer/io/json_excerpt.hpp"
 #include "fer/io/safetensors.hpp"
 #include "fer/io/stylegan2_pkl.hpp"
 
@@ -68,11 +69,7 @@ class Stylegan2ConfigReader {
   const std::string& where() const { return where_; }
 
  private:
-  // A value for an error message: short, and printable whatever its strings hold.
-  static std::string shown(const nlohmann::json& v) {
-    std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return s.size() > 60 ? s.substr(0, 60) + "..." : s;
-  }
+  static std::string shown(const nlohmann::json& v) { return io::json_excerpt(v); }
   const nlohmann::json* find(const nlohmann::json& obj, const char* key) const {
     FER_CHECK(obj.is_object(), where_, ": config is ", shown(obj), ", not a dict");
     auto it = obj.find(key);
@@ -364,7 +361,8 @@ class Stylegan2Generator {
     for (char& ch : text)
       if (ch == '\'') ch = '"';
     for (auto [from, to] : {std::pair<std::string, std::string>{"True", "true"}, {"False", "false"}, {"None", "null"}})
-      for (size_t pos; (pos = text.find(from)) != std::string::npos;) text.replace(pos, from.size(), to);
+      for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())  // linear, not from 0
+        text.replace(pos, from.size(), to);
     try {
       return nlohmann::json::parse(text);
     } catch (const std::exception& e) {

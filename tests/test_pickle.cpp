@@ -385,10 +385,10 @@ std::string str(const std::string& s) { return "\x8c"s + char(s.size()) + s; }
 // A persistent module record whose state dict holds empty _parameters and _buffers, the given _modules items
 // and _init_kwargs value, and `state_items` (more key/value opcodes).
 std::string module(const std::string& modules_items, const std::string& state_items = "",
-                   const std::string& init_kwargs = "}") {
+                   const std::string& init_kwargs = "}", const std::string& parameters = "}") {
   std::string p = "ctorch_utils.persistence\n_reconstruct_persistent_obj\n";
   p += "}(" + str("type") + str("class") + str("class_name") + str("Generator") + str("state");
-  p += "}(" + str("_parameters") + "}" + str("_buffers") + "}" + str("_modules") + "}(" + modules_items + "u";
+  p += "}(" + str("_parameters") + parameters + str("_buffers") + "}" + str("_modules") + "}(" + modules_items + "u";
   p += str("_init_kwargs") + init_kwargs + state_items + "u";
   return p + "u\x85R";
 }
@@ -485,4 +485,53 @@ TEST_CASE("a generator configuration with a value of the wrong type is a fer::Er
   CHECK(c.mapping_lr_multiplier == 0.5);
   CHECK(c.architecture == "resnet");
   CHECK(c.conv_clamp == -1);
+}
+
+namespace {
+
+std::string le32(uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; }
+
+// torch.save's legacy serialization of one FloatStorage of `numel` elements (what _load_from_bytes reads).
+std::string legacy_float_storage(uint32_t numel) {
+  std::string b = std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);  // magic number
+  b += "\x80\x02M\xe9\x03.";                                                               // protocol 1001
+  b += "\x80\x02}" + str("little_endian") + "\x88s.";                                        // sys info
+  b += "\x80\x02(" + str("storage") + "ctorch\nFloatStorage\n" + str("0") + str("cpu") + "J" + le32(numel) + "NtQ.";
+  b += "\x80\x02](" + str("0") + "e.";                                                        // the key list
+  b += le32(numel) + le32(0);                                                                 // int64 element count
+  for (uint32_t i = 0; i < numel; ++i) b += le32(0x3f800000);                                 // 1.0f
+  return b;
+}
+
+}  // namespace
+
+// Issue 15 (9b, the same class): many tensor records sharing one memoized bytes object each decoded and copied it,
+// a few bytes of pickle per copy of the whole blob. Tensors and storage copies are charged to the walk budget.
+TEST_CASE("tensor records that share one storage blob cannot multiply memory beyond a multiple of the input") {
+  const uint32_t numel = 100000;
+  const std::string blob = legacy_float_storage(numel);
+  auto tensors = [&](int count) {
+    // The first record defines the globals (memo 2, 3) and the blob (memo 1); the others refer to them.
+    std::string p = "}(";
+    for (int i = 0; i < count; ++i) {
+      p += str("w" + std::to_string(i));
+      if (i == 0)
+        p += "ctorch._utils\n_rebuild_tensor_v2\nq\x02(ctorch.storage\n_load_from_bytes\nq\x03" "B" + le32(uint32_t(blob.size())) +
+             blob + "q\x01";
+      else
+        p += "h\x02(h\x03h\x01";
+      p += "\x85RK\x00J"s + le32(numel) + "\x85K\x01\x85tR";
+    }
+    return network_pickle(module("", "", "}", p + "u"));
+  };
+  const std::string many = tensors(200);
+  CHECK(many.size() < blob.size() + 8000);
+  const std::string msg = read_error(as_bytes(many), "shared_blob.pkl");
+  CHECK_MESSAGE(msg.find("shared_blob.pkl: G_ema.w") == 0, msg);
+  CHECK_MESSAGE(msg.find("reading takes more than") != std::string::npos, msg);
+  // Two records over one blob stay well inside the budget and read as two tensors of ones.
+  const Stylegan2Checkpoint two = read_stylegan2_pkl(as_bytes(tensors(2)), "two.pkl");
+  REQUIRE(two.state.size() == 2);
+  CHECK(two.state.at("w1").numel() == numel);
+  CHECK(two.state.at("w1").data<float>()[numel - 1] == 1.0f);
 }

@@ -397,6 +397,11 @@ TEST_CASE("malformed files: each is a clear fer::Error naming the file and the p
       {"zero dim, then dims whose product overflows",
        st_bytes(R"({"a":{"dtype":"F32","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}})", 0),
        "too many elements"},
+      // A value nested 100000 deep (200 KB): quoting it in the message overflowed the stack (nlohmann's dump recurses).
+      {"deeply nested shape value",
+       st_bytes(R"({"a":{"dtype":"F32","shape":[)" + std::string(100000, '[') + std::string(100000, ']') +
+                    R"(],"data_offsets":[0,8]}})", 8),
+       "a shape dimension must be an integer, got [[[[...]]]]"},
       {"byte count overflows", st_bytes(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}})", 8),
        "too many elements"},
       {"too many dims", st_bytes(R"({"a":{"dtype":"U8","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,1]}})", 1),

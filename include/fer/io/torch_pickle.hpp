@@ -197,6 +197,9 @@ class Reader {
       error(what, "tensor view ", Shape(size).str(), " with strides ", Shape(stride).str(), " at offset ", offset,
             " reaches element ", last, " of a storage of ", st.numel, " elements");
 
+    // Readers of the result copy or convert each tensor (dtype, layout): charge its bytes, so many records viewing one
+    // storage (a few bytes each) cannot make work and memory beyond a multiple of the input.
+    charge(empty ? 1 : size_t(numel) * dtype_size(st.dtype), what);
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = st.storage;
     impl->offset = empty ? 0 : offset;
@@ -301,6 +304,8 @@ class Reader {
       error(what, "tensor storage is a ", o.describe(), " (expected torch.storage._load_from_bytes)");
     const auto& a = o.args->items;
     if (a.size() != 1) error(what, "torch.storage._load_from_bytes needs one argument");
+    // Each record copies its blob: many records sharing one bytes object (memo) would copy it many times.
+    if (a[0]->kind == Kind::bytes) charge(a[0]->bytes.size(), what);
     return storages_[&o] = read_legacy_storage(bytes_of(*a[0], what), where_ + ": " + std::string(what), limits_);
   }
 
