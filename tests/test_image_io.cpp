@@ -195,3 +195,61 @@ TEST_CASE("only PNG, JPEG and BMP are decoded: stb's other decoders (TGA, ...) a
   const std::vector<uint8_t> t = encode(tga, gradient(4, 4, 3));
   CHECK_THROWS_WITH_AS(io::decode_image(t, "face.tga"), doctest::Contains("face.tga: not a readable PNG/JPEG/BMP image"), Error);
 }
+
+// Found by reading stb's decoders for work beyond the header's size (issue 15, 9d's class): a PNG's data inflated
+// into a growing buffer (400 KB of deflated zeros made 400 MB for an 8x8 image), and a JPEG made stb pass over all
+// coefficients once per scan, a few bytes each. Both are measured before decoding.
+TEST_CASE("a PNG whose data inflates far beyond its pixels, and a JPEG of many scans, are refused before decoding") {
+  // An 8x8 RGB PNG whose IDAT holds 16 MiB of deflated zeros (about 16 KB).
+  std::vector<uint8_t> zeros(size_t(16) << 20, 0), deflated(compressBound(uLong(zeros.size())));
+  uLongf n = uLongf(deflated.size());
+  REQUIRE(compress2(deflated.data(), &n, zeros.data(), uLong(zeros.size()), 9) == Z_OK);
+  deflated.resize(n);
+  auto chunk = [](std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
+    std::vector<uint8_t> c(4, 0);
+    put_be32(c, 0, uint32_t(data.size()));
+    c.insert(c.end(), type, type + 4);
+    c.insert(c.end(), data.begin(), data.end());
+    const uLong crc = crc32(0, c.data() + 4, uInt(c.size() - 4));
+    c.resize(c.size() + 4);
+    put_be32(c, c.size() - 4, uint32_t(crc));
+    png.insert(png.end(), c.begin(), c.end());
+  };
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  std::vector<uint8_t> ihdr(13, 0);
+  put_be32(ihdr, 0, 8), put_be32(ihdr, 4, 8), ihdr[8] = 8, ihdr[9] = 2;  // 8x8, 8-bit RGB
+  chunk(png, "IHDR", ihdr), chunk(png, "IDAT", deflated), chunk(png, "IEND", {});
+  CHECK(png.size() < 40000);
+  CHECK_THROWS_WITH_AS(io::decode_image(png, "bomb.png"),
+                       doctest::Contains("bomb.png: PNG image data inflates to more than the 632 bytes that 8x8 pixels can use"),
+                       Error);
+  // The same image with exactly its 8 rows of (filter byte + 24 bytes) reads.
+  std::vector<uint8_t> rows(8 * 25, 7), small(compressBound(uLong(rows.size())));
+  for (size_t r = 0; r < 8; ++r) rows[r * 25] = 0;
+  n = uLongf(small.size());
+  REQUIRE(compress2(small.data(), &n, rows.data(), uLong(rows.size()), 9) == Z_OK);
+  small.resize(n);
+  std::vector<uint8_t> ok = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  chunk(ok, "IHDR", ihdr), chunk(ok, "IDAT", small), chunk(ok, "IEND", {});
+  const io::Image img = io::decode_image(ok, "ok.png");
+  CHECK(img.pixels == std::vector<uint8_t>(8 * 8 * 3, 7));
+
+  // A baseline JPEG declared 4096x4096 (48 MiB decoded, within the budget) with its scan repeated 50 times.
+  auto jpg = [](stbi_write_func* f, void* c, int w, int h, int k, const void* d) { return stbi_write_jpg_to_func(f, c, w, h, k, d, 90); };
+  std::vector<uint8_t> j = encode(jpg, gradient(8, 8, 3));
+  size_t sof = 0, sos = 0;
+  for (size_t i = 2; i + 1 < j.size(); ++i) {
+    if (j[i] == 0xFF && j[i + 1] == 0xC0 && !sof) sof = i;
+    if (j[i] == 0xFF && j[i + 1] == 0xDA && !sos) sos = i;
+  }
+  REQUIRE((sof && sos && j.size() > sos + 2));
+  put_be16(j, sof + 5, 4096), put_be16(j, sof + 7, 4096);
+  const std::vector<uint8_t> scan(j.begin() + std::ptrdiff_t(sos), j.end() - 2);  // SOS .. before EOI
+  std::vector<uint8_t> many(j.begin(), j.end() - 2);
+  for (int k = 0; k < 50; ++k) many.insert(many.end(), scan.begin(), scan.end());
+  many.push_back(0xFF), many.push_back(0xD9);
+  CHECK(many.size() < 40000);
+  CHECK_THROWS_WITH_AS(io::decode_image(many, "scans.jpg"),
+                       doctest::Contains("scans.jpg: JPEG of 4096x4096 pixels has 51 scans, more decoding work than the budget allows"),
+                       Error);
+}

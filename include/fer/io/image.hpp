@@ -14,10 +14,12 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fer/core/error.hpp"
 #include "fer/io/atomic_file.hpp"
+#include "fer/io/image_work.hpp"
 
 namespace fer::io {
 
@@ -70,6 +72,18 @@ inline Image decode_image(const std::vector<uint8_t>& bytes, const std::string& 
   const int64_t decoded = int64_t(w) * int64_t(h) * int64_t(std::max(std::max(c, channels), 1));
   FER_CHECK(decoded <= max_bytes, name, ": ", format, " header declares ", w, "x", h, "x", c, " pixels (", decoded,
             " bytes decoded), more than the budget of ", max_bytes, " bytes");
+  // What stb will do beyond the header's size: inflate a PNG's data (at most 8 bytes a pixel, 16-bit RGBA, and a
+  // filter byte per row and interlace pass), pass over a JPEG's coefficients once per scan.
+  if (format == std::string_view("PNG")) {
+    const uint64_t need = uint64_t(h) * (8 * uint64_t(w) + 7) + 64;
+    FER_CHECK(png_inflated_bytes(bytes, need) <= need, name, ": PNG image data inflates to more than the ", need,
+              " bytes that ", w, "x", h, " pixels can use (a decompression bomb?)");
+  }
+  if (format == std::string_view("JPEG")) {
+    const int64_t scans = jpeg_scan_count(bytes);
+    FER_CHECK(scans * decoded <= 16 * max_bytes, name, ": JPEG of ", w, "x", h, " pixels has ", scans,
+              " scans, more decoding work than the budget allows");
+  }
   int got = 0, w2 = 0, h2 = 0;
   stbi_uc* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w2, &h2, &got, channels);
   if (!data) fail(name, ": corrupt image (", stbi_failure_reason(), ")");
