@@ -19,10 +19,64 @@
 #include <vector>
 
 #include "fer/fer.hpp"
+#include "fer/io/json_excerpt.hpp"
 #include "fer/io/safetensors.hpp"
 #include "fer/io/stylegan2_pkl.hpp"
 
 namespace fer::models {
+
+// Typed reads of a generator's configuration (JSON from a pickle's constructor arguments, safetensors metadata or a
+// side file): a value of the wrong type or out of range is a fer::Error naming the file and the key, never a JSON
+// library exception and never silently replaced by the default.
+class Stylegan2ConfigReader {
+ public:
+  explicit Stylegan2ConfigReader(std::string where) : where_(std::move(where)) {}
+
+  // obj[key] as an integer in [lo, hi]; `fallback` when absent.
+  int64_t integer(const nlohmann::json& obj, const std::string& path, const char* key, int64_t fallback, int64_t lo,
+                  int64_t hi) const {
+    const nlohmann::json* v = find(obj, key);
+    if (!v) return fallback;
+    bool integral = v->is_number_integer() || (v->is_number_float() && std::trunc(v->get<double>()) == v->get<double>());
+    FER_CHECK(integral, where_, ": config ", path, key, " is ", shown(*v), ", not an integer");
+    const double d = v->is_number_float() ? v->get<double>() : 0;
+    const bool in_range = v->is_number_float()    ? d >= double(lo) && d <= double(hi)
+                          : v->is_number_unsigned() ? v->get<uint64_t>() <= uint64_t(hi)
+                                                    : v->get<int64_t>() >= lo && v->get<int64_t>() <= hi;
+    FER_CHECK(in_range, where_, ": config ", path, key, " is ", shown(*v), ", outside [", lo, ", ", hi, "]");
+    return v->is_number_float() ? int64_t(d) : v->get<int64_t>();
+  }
+  // obj[key] as a number; `fallback` when absent, or when null and `null_is_default` (Python's None).
+  double number(const nlohmann::json& obj, const std::string& path, const char* key, double fallback,
+                bool null_is_default = false) const {
+    const nlohmann::json* v = find(obj, key);
+    if (!v || (null_is_default && v->is_null())) return fallback;
+    FER_CHECK(v->is_number(), where_, ": config ", path, key, " is ", shown(*v), ", not a number");
+    return v->get<double>();
+  }
+  std::string text(const nlohmann::json& obj, const std::string& path, const char* key, const std::string& fallback) const {
+    const nlohmann::json* v = find(obj, key);
+    if (!v) return fallback;
+    FER_CHECK(v->is_string(), where_, ": config ", path, key, " is ", shown(*v), ", not a string");
+    return v->get<std::string>();
+  }
+  // obj[key] as an object (nullptr when absent).
+  const nlohmann::json* object(const nlohmann::json& obj, const std::string& path, const char* key) const {
+    const nlohmann::json* v = find(obj, key);
+    FER_CHECK(!v || v->is_object(), where_, ": config ", path, key, " is ", v ? shown(*v) : "", ", not a dict");
+    return v;
+  }
+  const std::string& where() const { return where_; }
+
+ private:
+  static std::string shown(const nlohmann::json& v) { return io::json_excerpt(v); }
+  const nlohmann::json* find(const nlohmann::json& obj, const char* key) const {
+    FER_CHECK(obj.is_object(), where_, ": config is ", shown(obj), ", not a dict");
+    auto it = obj.find(key);
+    return it == obj.end() ? nullptr : &*it;
+  }
+  std::string where_;
+};
 
 struct Stylegan2Config {
   int64_t z_dim = 512, w_dim = 512, c_dim = 0, img_resolution = 0, img_channels = 3;
@@ -31,23 +85,23 @@ struct Stylegan2Config {
   std::string architecture = "skip";  // skip | resnet | orig
   double conv_clamp = -1;             // < 0: none
 
-  // From NVIDIA's constructor arguments (the network pickle's init_kwargs, or the JSON a converter stored).
-  static Stylegan2Config from_kwargs(const nlohmann::json& k) {
+  // From NVIDIA's constructor arguments (the network pickle's init_kwargs, or the JSON a converter stored);
+  // `where` (the file) names errors.
+  static Stylegan2Config from_kwargs(const nlohmann::json& k, const std::string& where = "generator") {
+    const Stylegan2ConfigReader r(where);
+    constexpr int64_t kMaxDim = int64_t(1) << 20;  // far above any StyleGAN2 width, resolution or class count
     Stylegan2Config c;
-    auto num = [&](const nlohmann::json& obj, const char* key, auto fallback) {
-      return obj.contains(key) && obj[key].is_number() ? obj[key].get<decltype(fallback)>() : fallback;
-    };
-    c.z_dim = num(k, "z_dim", c.z_dim), c.w_dim = num(k, "w_dim", c.w_dim), c.c_dim = num(k, "c_dim", c.c_dim);
-    c.img_resolution = num(k, "img_resolution", c.img_resolution), c.img_channels = num(k, "img_channels", c.img_channels);
-    if (k.contains("mapping_kwargs") && k["mapping_kwargs"].is_object()) {
-      const auto& m = k["mapping_kwargs"];
-      c.mapping_layers = num(m, "num_layers", c.mapping_layers);
-      c.mapping_lr_multiplier = num(m, "lr_multiplier", c.mapping_lr_multiplier);
+    c.z_dim = r.integer(k, "", "z_dim", c.z_dim, 0, kMaxDim), c.w_dim = r.integer(k, "", "w_dim", c.w_dim, 1, kMaxDim);
+    c.c_dim = r.integer(k, "", "c_dim", c.c_dim, 0, kMaxDim);
+    c.img_resolution = r.integer(k, "", "img_resolution", c.img_resolution, 0, kMaxDim);
+    c.img_channels = r.integer(k, "", "img_channels", c.img_channels, 1, 4);
+    if (const nlohmann::json* m = r.object(k, "", "mapping_kwargs")) {
+      c.mapping_layers = r.integer(*m, "mapping_kwargs.", "num_layers", c.mapping_layers, 1, 1024);
+      c.mapping_lr_multiplier = r.number(*m, "mapping_kwargs.", "lr_multiplier", c.mapping_lr_multiplier);
     }
-    if (k.contains("synthesis_kwargs") && k["synthesis_kwargs"].is_object()) {
-      const auto& s = k["synthesis_kwargs"];
-      if (s.contains("architecture") && s["architecture"].is_string()) c.architecture = s["architecture"];
-      if (s.contains("conv_clamp") && s["conv_clamp"].is_number()) c.conv_clamp = s["conv_clamp"].get<double>();
+    if (const nlohmann::json* s = r.object(k, "", "synthesis_kwargs")) {
+      c.architecture = r.text(*s, "synthesis_kwargs.", "architecture", c.architecture);
+      c.conv_clamp = r.number(*s, "synthesis_kwargs.", "conv_clamp", c.conv_clamp, /*null_is_default=*/true);
     }
     return c;
   }
@@ -113,7 +167,7 @@ class Stylegan2Generator {
     FER_CHECK(std::filesystem::exists(path), path.string(), ": no such file");
     if (path.extension() == ".pkl") {
       Stylegan2Checkpoint ck = load_stylegan2_pkl(path.string());
-      return Stylegan2Generator(ck.state, config_from_checkpoint(ck), path.string());
+      return Stylegan2Generator(ck.state, config_from_checkpoint(ck, path.string()), path.string());
     }
     io::SafetensorsFile f(path.string());
     std::map<std::string, Tensor> state;
@@ -122,9 +176,9 @@ class Stylegan2Generator {
     auto side = path;
     side += ".json";
     if (f.metadata().count("config")) kwargs = parse_config_text(f.metadata().at("config"), path.string());
-    else if (std::filesystem::exists(side)) kwargs = nlohmann::json::parse(std::ifstream(side));
+    else if (std::filesystem::exists(side)) kwargs = parse_config_file(side);
     else fail(path.string(), ": no generator configuration (metadata \"config\" or ", side.string(), ")");
-    return Stylegan2Generator(std::move(state), Stylegan2Config::from_kwargs(kwargs), path.string());
+    return Stylegan2Generator(std::move(state), Stylegan2Config::from_kwargs(kwargs, path.string()), path.string());
   }
 
   // Moves the weights to `d` (CUDA synthesis); inputs given on any device are brought there.
@@ -307,7 +361,8 @@ class Stylegan2Generator {
     for (char& ch : text)
       if (ch == '\'') ch = '"';
     for (auto [from, to] : {std::pair<std::string, std::string>{"True", "true"}, {"False", "false"}, {"None", "null"}})
-      for (size_t pos; (pos = text.find(from)) != std::string::npos;) text.replace(pos, from.size(), to);
+      for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())  // linear, not from 0
+        text.replace(pos, from.size(), to);
     try {
       return nlohmann::json::parse(text);
     } catch (const std::exception& e) {
@@ -315,11 +370,22 @@ class Stylegan2Generator {
     }
   }
 
-  static Stylegan2Config config_from_checkpoint(const Stylegan2Checkpoint& ck) {
-    Stylegan2Config c = Stylegan2Config::from_kwargs(ck.init_kwargs);
+  static nlohmann::json parse_config_file(const std::filesystem::path& side) {
+    std::ifstream in(side);
+    FER_CHECK(in.good(), side.string(), ": cannot open for reading");
+    try {
+      return nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      fail(side.string(), ": not valid JSON (", e.what(), ")");
+    }
+  }
+
+  static Stylegan2Config config_from_checkpoint(const Stylegan2Checkpoint& ck, const std::string& where) {
+    Stylegan2Config c = Stylegan2Config::from_kwargs(ck.init_kwargs, where);
     // Defaults NVIDIA's code applies are recorded on the built modules.
-    if (ck.attributes.contains("synthesis.b4") && ck.attributes["synthesis.b4"].contains("architecture"))
-      c.architecture = ck.attributes["synthesis.b4"]["architecture"];
+    const Stylegan2ConfigReader r(where);
+    if (const nlohmann::json* b4 = r.object(ck.attributes, "attributes of ", "synthesis.b4"))
+      c.architecture = r.text(*b4, "attributes of synthesis.b4.", "architecture", c.architecture);
     return c;
   }
 

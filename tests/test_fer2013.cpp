@@ -114,3 +114,40 @@ TEST_CASE("FER+ majority vote: unknown/NF/ties/unnamed rows dropped, eight class
   CHECK(plus.train.class_names[7] == "contempt");
   CHECK_THROWS_WITH_AS(relabel_ferplus(read_fer2013_csv(fer), {1, 2}), doctest::Contains("matching pair"), fer::Error);
 }
+
+// Issue 15 (9a): a header naming a column twice read past the end of shorter rows (heap-buffer-overflow under ASan):
+// rows were checked against the number of distinct names. Now the repeated name is an error naming file and column.
+TEST_CASE("a header that repeats a column name is an error naming the file and the column") {
+  auto check = [](const char* name, const std::string& text, const char* expect) {
+    auto p = write_file(name, text);
+    CHECK_THROWS_WITH_AS(read_fer2013_csv(p), doctest::Contains(expect), fer::Error);
+  };
+  // Three fields per row match the three distinct names; 'emotion' was looked up in column 4, beyond them.
+  check("dup_emotion.csv", "emotion,pixels,Usage,emotion\n0," + pixels(0) + ",Training\n",
+        "dup_emotion.csv:1: column 'emotion' appears twice in the header (columns 1 and 4)");
+  check("dup_pixels.csv", "pixels,pixels,Usage\n" + pixels(0) + ",Training\n",
+        "dup_pixels.csv:1: column 'pixels' appears twice in the header (columns 1 and 2)");
+  check("dup_case.csv", "emotion,pixels,Emotion\n0," + pixels(0) + ",1\n", "column 'Emotion' appears twice");
+  const std::string votes = "Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF";
+  auto plus = write_file("dup_ferplus.csv", "NF," + votes + "\n0,x.png,1,0,0,0,0,0,0,0,0\n");
+  CHECK_THROWS_WITH_AS(read_ferplus_labels(plus), doctest::Contains("dup_ferplus.csv:1: column 'NF' appears twice"),
+                       fer::Error);
+}
+
+// Issue 15 (6): Excel and other Windows tools start a UTF-8 CSV with a byte order mark; its first column is still
+// 'emotion' (before, the mark made it an unknown column: every label -1, or "no 'pixels' column").
+TEST_CASE("a FER2013 CSV that starts with a UTF-8 byte order mark reads like one without") {
+  auto p = write_file("bom.csv", "\xEF\xBB\xBF" "emotion,pixels,Usage\n3," + pixels(4) + ",Training\n5," + pixels(6) +
+                                     ",PrivateTest\n");
+  Fer2013Splits s = read_fer2013_csv(p);
+  REQUIRE(s.train.count() == 1);
+  REQUIRE(s.test.count() == 1);
+  CHECK(s.train.labels[0] == 3);
+  CHECK(s.test.labels[0] == 5);
+  CHECK(s.train.image(0)[5] == (5 * 7 + 4) % 256);
+  auto px_first = write_file("bom_pixels.csv", "\xEF\xBB\xBF" "pixels\n" + pixels(1) + "\n");
+  CHECK(read_fer2013_csv(px_first).train.count() == 1);
+  const std::string header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n";
+  auto plus = write_file("bom_ferplus.csv", "\xEF\xBB\xBF" + header + "Training,a.png,0,9,0,0,0,0,0,0,0,0\n");
+  CHECK(read_ferplus_labels(plus) == std::vector<int32_t>{1});
+}

@@ -108,6 +108,8 @@ TEST_CASE("read_idx: malformed files fail with errors naming the file") {
     expect_error("trailing.idx", concat(header(0x08, {2, 2}), iota_bytes(5)), "trailing bytes");
     expect_error("overflow.idx", header(0x0E, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}), "2^40 bytes");
     expect_error("empty.idx", {}, "truncated");
+    // Found by fuzzing (issue 15): a zero dim hid the overflow of the others (and of the strides made from them).
+    expect_error("zero_dim.idx", header(0x0E, {2, 0, 0x0400007A, 0x41414141, 0x41414141}), "2^40 bytes");
   }
   CHECK_THROWS_WITH_AS(io::read_idx((scratch_dir() / "missing.idx").string()), doctest::Contains("cannot open"), fer::Error);
 }
@@ -213,4 +215,22 @@ TEST_CASE("Fashion-MNIST from /usr/share/datasets/fashion-mnist") {
   train.truncate(100);
   CHECK(train.size() == 100);
   CHECK_THROWS_AS(train.label(100), fer::Error);
+}
+
+// Issue 15 (9, found by fuzzing): the header's dims were allocated before any data was read, so a 20-byte file
+// declaring 2^39 bytes was a std::bad_alloc (or, with less, gigabytes for nothing). Memory now follows the bytes the
+// file really holds: a clean "truncated" error.
+TEST_CASE("read_idx: a tiny file declaring a huge payload is a truncation error, not a huge allocation") {
+  for (bool gz : {false, true}) {
+    CAPTURE(gz);
+    const std::string p = write_file("huge_claim.idx", concat(header(0x08, {65536, 65536, 128}), iota_bytes(8)), gz);
+    CHECK_THROWS_WITH_AS(io::read_idx(p), doctest::Contains((p + ": file is truncated").c_str()), fer::Error);
+  }
+  // A payload over several read chunks (16 MiB each) still reads exactly.
+  const size_t n = (size_t(1) << 24) + 4099;
+  const std::string big = write_file("big.idx", concat(header(0x08, {uint32_t(n)}), iota_bytes(n, 3)), true);
+  const Tensor t = io::read_idx(big);
+  REQUIRE(t.numel() == int64_t(n));
+  CHECK(t.data<uint8_t>()[0] == 3);
+  CHECK(t.data<uint8_t>()[n - 1] == uint8_t(3 + (n - 1)));
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "fer/io/stylegan2_pkl.hpp"
+#include "models/stylegan2.hpp"
 
 using namespace fer;
 using namespace std::string_literals;
@@ -375,4 +376,162 @@ TEST_CASE("random corruption of a valid network pickle is read or rejected, neve
     MESSAGE(std::string(file), ": ", rejected, " of ", trials, " corrupted copies rejected");
     CHECK(rejected > trials / 4);
   }
+}
+
+namespace {
+
+// Pieces of hand-written network pickles (protocol 2): SHORT_BINUNICODE strings and NVIDIA persistent modules.
+std::string str(const std::string& s) { return "\x8c"s + char(s.size()) + s; }
+// A persistent module record whose state dict holds empty _parameters and _buffers, the given _modules items
+// and _init_kwargs value, and `state_items` (more key/value opcodes).
+std::string module(const std::string& modules_items, const std::string& state_items = "",
+                   const std::string& init_kwargs = "}", const std::string& parameters = "}") {
+  std::string p = "ctorch_utils.persistence\n_reconstruct_persistent_obj\n";
+  p += "}(" + str("type") + str("class") + str("class_name") + str("Generator") + str("state");
+  p += "}(" + str("_parameters") + parameters + str("_buffers") + "}" + str("_modules") + "}(" + modules_items + "u";
+  p += str("_init_kwargs") + init_kwargs + state_items + "u";
+  return p + "u\x85R";
+}
+std::string network_pickle(const std::string& g_ema) { return "\x80\x02}(" + str("G_ema") + g_ema + "u."; }
+
+}  // namespace
+
+// Issue 15 (9b): shared references (the same list or module referenced twice, nested) made the readers' tree walks
+// exponential: 2^levels visits from 2 bytes per level. Every walk is now bounded by a multiple of the input size.
+TEST_CASE("a pickle that shares references (a DAG) is refused in time linear in its size, not walked exponentially") {
+  // An attribute holding (x, x) where x = (y, y), ... 24 levels deep: DUP + TUPLE2 per level, 2^24 leaves.
+  std::string dag = "]";
+  for (int i = 0; i < 24; ++i) dag += "2\x86";
+  const std::string attr = network_pickle(module("", str("shared") + dag));
+  CHECK(attr.size() < 300);
+  const std::string msg = read_error(as_bytes(attr), "dag.pkl");
+  CHECK_MESSAGE(msg.find("dag.pkl: G_ema: reading takes more than ") == 0, msg);
+  CHECK_MESSAGE(msg.find("a multiple of the input size") != std::string::npos, msg);
+
+  // The same through _init_kwargs (read with to_json as well, outside the attribute loop).
+  const std::string kwargs = network_pickle(module("", "", "}" + str("deep") + dag + "s"));
+  CHECK(read_error(as_bytes(kwargs), "kw.pkl").find("kw.pkl: G_ema._init_kwargs.deep: reading takes more than") == 0);
+
+  // A module tree where every module holds the same child twice (memoized), 18 levels: 2^18 module visits.
+  std::string m = module("");
+  for (int level = 0; level < 18; ++level) {
+    m = module(str("a") + m + "q" + char(level) + str("b") + "h" + char(level));
+  }
+  const std::string modules = network_pickle(m);
+  const std::string msg2 = read_error(as_bytes(modules), "modules.pkl");
+  CHECK_MESSAGE(msg2.find("reading takes more than") != std::string::npos, msg2);
+
+  // A 60000-byte key shared by 200 nested dicts: the dotted names built for error messages grew to 12 MB each, 1.2 GB
+  // along one path (found by reading the walk for costs beyond its visits). The names are charged too.
+  std::string nested = "}";
+  for (int level = 0; level < 199; ++level) nested = "}h\xff" + nested + "s";
+  const std::string key = "X" + std::string("\x60\xea\x00\x00", 4) + std::string(60000, 'k') + "q\xff";
+  const std::string long_keys = network_pickle(module("", "", "}" + str("deep") + "}" + key + nested + "ss"));
+  CHECK(read_error(as_bytes(long_keys), "keys.pkl").find("keys.pkl: G_ema._init_kwargs.deep.kkkk") == 0);
+  CHECK(read_error(as_bytes(long_keys), "keys.pkl").find("reading takes more than") != std::string::npos);
+
+  // The budget grows with the input: the same shapes a few levels deep read fine.
+  std::string small = "]";
+  for (int i = 0; i < 4; ++i) small += "2\x86";
+  CHECK(read_error(as_bytes(network_pickle(module("", str("shared") + small)))).empty());
+  std::string m3 = module("");
+  for (int level = 0; level < 3; ++level) m3 = module(str("a") + m3 + "q" + char(level) + str("b") + "h" + char(level));
+  const Stylegan2Checkpoint ck = read_stylegan2_pkl(as_bytes(network_pickle(m3)), "m3.pkl");
+  CHECK(ck.attributes.contains("a.b.a"));
+  CHECK(ck.attributes.contains("b.b.b"));
+}
+
+// Issue 15 (9c): a value of the wrong type where the generator's configuration expects a string escaped as a JSON
+// library exception (nlohmann type_error), and wrong-typed numbers were silently replaced by defaults. Every read
+// now goes through typed accessors that throw fer::Error naming the file and the key.
+TEST_CASE("a generator configuration with a value of the wrong type is a fer::Error naming the file and the key") {
+  const fs::path dir = fs::temp_directory_path() / "fer_test_pickle_config";
+  fs::create_directories(dir);
+  const fs::path pkl = dir / "arch_int.pkl";
+  const std::string bytes = network_pickle(module(str("synthesis") + module(str("b4") + module("", str("architecture") + "K\x05"))));
+  std::ofstream(pkl, std::ios::binary) << bytes;
+  CHECK_THROWS_WITH_AS(models::Stylegan2Generator::load(pkl),
+                       doctest::Contains((pkl.string() + ": config attributes of synthesis.b4.architecture is 5, not a string").c_str()),
+                       Error);
+
+  using models::Stylegan2Config;
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"synthesis_kwargs": {"architecture": 5}})", "g.safetensors: config synthesis_kwargs.architecture is 5, not a string"},
+      {R"({"synthesis_kwargs": {"architecture": ["skip"]}})", "synthesis_kwargs.architecture is [\"skip\"], not a string"},
+      {R"({"z_dim": "512"})", "g.safetensors: config z_dim is \"512\", not an integer"},
+      {R"({"z_dim": 2.5})", "config z_dim is 2.5, not an integer"},
+      {R"({"w_dim": -3})", "config w_dim is -3, outside [1, 1048576]"},
+      {R"({"img_resolution": 18446744073709551615})", "config img_resolution is 18446744073709551615, outside"},
+      {R"({"mapping_kwargs": [8]})", "config mapping_kwargs is [8], not a dict"},
+      {R"({"mapping_kwargs": {"lr_multiplier": "0.01"}})", "config mapping_kwargs.lr_multiplier is \"0.01\", not a number"},
+      {R"({"synthesis_kwargs": {"conv_clamp": true}})", "config synthesis_kwargs.conv_clamp is true, not a number"},
+      {R"([1, 2])", "g.safetensors: config is [1,2], not a dict"},
+  };
+  for (auto [text, problem] : cases) {
+    INFO(text);
+    CHECK_THROWS_WITH_AS(Stylegan2Config::from_kwargs(nlohmann::json::parse(text), "g.safetensors"),
+                         doctest::Contains(problem), Error);
+  }
+  // Well-typed values read as before; None (null) leaves conv_clamp at "none".
+  const Stylegan2Config c = Stylegan2Config::from_kwargs(nlohmann::json::parse(
+      R"({"z_dim": 64, "w_dim": 32.0, "c_dim": 7, "img_resolution": 16, "img_channels": 1,
+          "mapping_kwargs": {"num_layers": 2, "lr_multiplier": 0.5},
+          "synthesis_kwargs": {"architecture": "resnet", "conv_clamp": null}})"), "g.safetensors");
+  CHECK(c.z_dim == 64);
+  CHECK(c.w_dim == 32);
+  CHECK(c.c_dim == 7);
+  CHECK(c.img_resolution == 16);
+  CHECK(c.mapping_layers == 2);
+  CHECK(c.mapping_lr_multiplier == 0.5);
+  CHECK(c.architecture == "resnet");
+  CHECK(c.conv_clamp == -1);
+}
+
+namespace {
+
+std::string le32(uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; }
+
+// torch.save's legacy serialization of one FloatStorage of `numel` elements (what _load_from_bytes reads).
+std::string legacy_float_storage(uint32_t numel) {
+  std::string b = std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);  // magic number
+  b += "\x80\x02M\xe9\x03.";                                                               // protocol 1001
+  b += "\x80\x02}" + str("little_endian") + "\x88s.";                                        // sys info
+  b += "\x80\x02(" + str("storage") + "ctorch\nFloatStorage\n" + str("0") + str("cpu") + "J" + le32(numel) + "NtQ.";
+  b += "\x80\x02](" + str("0") + "e.";                                                        // the key list
+  b += le32(numel) + le32(0);                                                                 // int64 element count
+  for (uint32_t i = 0; i < numel; ++i) b += le32(0x3f800000);                                 // 1.0f
+  return b;
+}
+
+}  // namespace
+
+// Issue 15 (9b, the same class): many tensor records sharing one memoized bytes object each decoded and copied it,
+// a few bytes of pickle per copy of the whole blob. Tensors and storage copies are charged to the walk budget.
+TEST_CASE("tensor records that share one storage blob cannot multiply memory beyond a multiple of the input") {
+  const uint32_t numel = 100000;
+  const std::string blob = legacy_float_storage(numel);
+  auto tensors = [&](int count) {
+    // The first record defines the globals (memo 2, 3) and the blob (memo 1); the others refer to them.
+    std::string p = "}(";
+    for (int i = 0; i < count; ++i) {
+      p += str("w" + std::to_string(i));
+      if (i == 0)
+        p += "ctorch._utils\n_rebuild_tensor_v2\nq\x02(ctorch.storage\n_load_from_bytes\nq\x03" "B" + le32(uint32_t(blob.size())) +
+             blob + "q\x01";
+      else
+        p += "h\x02(h\x03h\x01";
+      p += "\x85RK\x00J"s + le32(numel) + "\x85K\x01\x85tR";
+    }
+    return network_pickle(module("", "", "}", p + "u"));
+  };
+  const std::string many = tensors(200);
+  CHECK(many.size() < blob.size() + 8000);
+  const std::string msg = read_error(as_bytes(many), "shared_blob.pkl");
+  CHECK_MESSAGE(msg.find("shared_blob.pkl: G_ema.w") == 0, msg);
+  CHECK_MESSAGE(msg.find("reading takes more than") != std::string::npos, msg);
+  // Two records over one blob stay well inside the budget and read as two tensors of ones.
+  const Stylegan2Checkpoint two = read_stylegan2_pkl(as_bytes(tensors(2)), "two.pkl");
+  REQUIRE(two.state.size() == 2);
+  CHECK(two.state.at("w1").numel() == numel);
+  CHECK(two.state.at("w1").data<float>()[numel - 1] == 1.0f);
 }

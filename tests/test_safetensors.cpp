@@ -393,6 +393,15 @@ TEST_CASE("malformed files: each is a clear fer::Error naming the file and the p
        "is too large"},
       {"element count overflows", st_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8),
        "too many elements"},
+      // Found by fuzzing (issue 15): a zero dim hid the overflow of the others (and of the strides made from them).
+      {"zero dim, then dims whose product overflows",
+       st_bytes(R"({"a":{"dtype":"F32","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}})", 0),
+       "too many elements"},
+      // A value nested 100000 deep (200 KB): quoting it in the message overflowed the stack (nlohmann's dump recurses).
+      {"deeply nested shape value",
+       st_bytes(R"({"a":{"dtype":"F32","shape":[)" + std::string(100000, '[') + std::string(100000, ']') +
+                    R"(],"data_offsets":[0,8]}})", 8),
+       "a shape dimension must be an integer, got [[[[...]]]]"},
       {"byte count overflows", st_bytes(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}})", 8),
        "too many elements"},
       {"too many dims", st_bytes(R"({"a":{"dtype":"U8","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,1]}})", 1),

@@ -17,6 +17,7 @@ packages=(
   libcairo2-dev      # plots
   libyaml-cpp-dev    # sweep configuration
   fonts-dejavu-core  # chart text
+  clang libclang-rt-dev libomp-dev  # fuzz targets (tools/run_fuzz.sh: libFuzzer, ASan, UBSan; OpenMP for clang)
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tools" ]]; then

@@ -108,7 +108,8 @@ T clamp_bound(double clamp) {
 
 template <Activation A, class T>
 void forward_impl(const Tensor& x, const Tensor& b, const Tensor& y, T alpha, T gain, T clamp) {
-  const auto [C, rows] = rows_of(x);
+  const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+  const int64_t C = extent.C, rows = extent.rows;
   const T* px = x.data<T>();
   const T* pb = b.defined() ? b.data<T>() : nullptr;
   T* py = y.data<T>();
@@ -127,7 +128,8 @@ void forward_impl(const Tensor& x, const Tensor& b, const Tensor& y, T alpha, T 
 template <Activation A, class T>
 void backward_impl(const Tensor& x, const Tensor& b, const Tensor& gy, const Tensor& gx, const Tensor& gb,
                    const Tensor& partials, T alpha, T gain, T clamp) {
-  const auto [C, rows] = rows_of(x);
+  const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+  const int64_t C = extent.C, rows = extent.rows;
   const T* px = x.data<T>();
   const T* pb = b.defined() ? b.data<T>() : nullptr;
   const T* pg = gy.data<T>();

@@ -70,7 +70,8 @@ void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& me
                       const Tensor& var, double eps) {
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
-    auto [m, c] = rows_of(x);
+    const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+    int64_t m = extent.m, c = extent.c;
     const T* px = x.data<T>();
     const int64_t chunks = norm_row_chunks(m, c);
     double* part = ws.acc.data<double>();
@@ -114,7 +115,8 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
                       const Tensor& bias, const NormWorkspace& ws, const Tensor& y) {
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
-    auto [m, c] = rows_of(x);
+    const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+    int64_t m = extent.m, c = extent.c;
     const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>();
     const T *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
     T* py = y.data<T>();
@@ -141,7 +143,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invs
                          const Tensor& gweight, const Tensor& gbias) {
   dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
     using T = decltype(tag);
-    auto [m, c] = rows_of(x);
+    const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+    int64_t m = extent.m, c = extent.c;
     const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(), *pg = gy.data<T>();
     const T* pw = ptr_or_null<T>(weight);
     const int64_t chunks = norm_row_chunks(m, c);
@@ -219,7 +222,8 @@ void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
                         const Tensor& mean, const Tensor& invstd) {
   dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {
     using T = decltype(tag);
-    auto [m, c] = rows_of(x);
+    const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+    int64_t m = extent.m, c = extent.c;
     const T *px = x.data<T>(), *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
     T *py = y.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>();
     parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
@@ -245,7 +249,8 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
                          const Tensor& gbias) {
   dispatch_float(x.dtype(), "layer_norm backward", [&](auto tag) {
     using T = decltype(tag);
-    auto [m, c] = rows_of(x);
+    const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+    int64_t m = extent.m, c = extent.c;
     const T *px = x.data<T>(), *pw = ptr_or_null<T>(weight), *pm = mean.data<T>(), *pi = invstd.data<T>();
     const T* pg = gy.data<T>();
     T* pgx = gx.defined() ? gx.data<T>() : nullptr;

@@ -75,16 +75,29 @@ struct LineReader {
   }
   bool next(std::string& line) {
     if (!std::getline(in, line)) return false;
-    ++line_no;
+    // A UTF-8 byte order mark (written by Excel and many Windows tools) is not part of the first column's name.
+    if (++line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     return true;
   }
   std::string where() const { return path + ":" + std::to_string(line_no); }
 };
 
-// Column index by (case-insensitive, trimmed) name.
-inline std::map<std::string, size_t> header_columns(const std::vector<std::string_view>& header) {
-  std::map<std::string, size_t> cols;
-  for (size_t i = 0; i < header.size(); ++i) cols[lower(header[i])] = i;
+// The header's columns: index by (case-insensitive, trimmed) name, and how many fields every row must have. A name
+// given twice is an error: which of the two columns holds the data would be a guess.
+struct HeaderColumns {
+  std::map<std::string, size_t> index;
+  size_t count = 0;
+  bool has(const std::string& name) const { return index.count(name) != 0; }
+  size_t at(const std::string& name) const { return index.at(name); }
+};
+inline HeaderColumns header_columns(const std::vector<std::string_view>& header, const std::string& where) {
+  HeaderColumns cols;
+  cols.count = header.size();
+  for (size_t i = 0; i < header.size(); ++i) {
+    auto [it, fresh] = cols.index.emplace(lower(header[i]), i);
+    FER_CHECK(fresh, where, ": column '", std::string(header[i]), "' appears twice in the header (columns ", it->second + 1,
+              " and ", i + 1, ")");
+  }
   return cols;
 }
 
@@ -106,13 +119,13 @@ inline Fer2013Splits read_fer2013_csv(const std::filesystem::path& path) {
   LineReader r(path);
   std::string line;
   FER_CHECK(r.next(line), path.string(), ": empty file (expected a header such as emotion,pixels,Usage)");
-  auto cols = header_columns(split_commas(line));
-  FER_CHECK(cols.count("pixels"), r.where(), ": no 'pixels' column in the header '", line, "'");
-  size_t c_pix = cols["pixels"];
+  const HeaderColumns cols = header_columns(split_commas(line), r.where());
+  FER_CHECK(cols.has("pixels"), r.where(), ": no 'pixels' column in the header '", line, "'");
+  size_t c_pix = cols.at("pixels");
   std::optional<size_t> c_emotion, c_usage;
-  if (cols.count("emotion")) c_emotion = cols["emotion"];
-  if (cols.count("usage")) c_usage = cols["usage"];
-  size_t ncols = cols.size();
+  if (cols.has("emotion")) c_emotion = cols.at("emotion");
+  if (cols.has("usage")) c_usage = cols.at("usage");
+  const size_t ncols = cols.count;
 
   Fer2013Splits s;
   for (LabeledImages* d : {&s.train, &s.val, &s.test}) {
@@ -167,18 +180,18 @@ inline std::vector<int32_t> read_ferplus_labels(const std::filesystem::path& pat
   LineReader r(path);
   std::string line;
   FER_CHECK(r.next(line), path.string(), ": empty file (expected the fer2013new.csv header)");
-  auto cols = header_columns(split_commas(line));
+  const HeaderColumns cols = header_columns(split_commas(line), r.where());
   std::vector<size_t> vote_cols;
   for (const std::string& name : ferplus_class_names()) {
-    FER_CHECK(cols.count(name), r.where(), ": no '", name, "' column in the header '", line, "'");
-    vote_cols.push_back(cols[name]);
+    FER_CHECK(cols.has(name), r.where(), ": no '", name, "' column in the header '", line, "'");
+    vote_cols.push_back(cols.at(name));
   }
   for (const char* extra : {"unknown", "nf"}) {
-    FER_CHECK(cols.count(extra), r.where(), ": no '", extra, "' column in the header");
-    vote_cols.push_back(cols[extra]);
+    FER_CHECK(cols.has(extra), r.where(), ": no '", extra, "' column in the header");
+    vote_cols.push_back(cols.at(extra));
   }
-  FER_CHECK(cols.count("image name"), r.where(), ": no 'Image name' column in the header");
-  size_t c_name = cols["image name"], ncols = cols.size();
+  FER_CHECK(cols.has("image name"), r.where(), ": no 'Image name' column in the header");
+  const size_t c_name = cols.at("image name"), ncols = cols.count;
   std::vector<int32_t> labels;
   while (r.next(line)) {
     if (trim(line).empty()) continue;

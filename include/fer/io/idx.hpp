@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "fer/core/tensor.hpp"
 
@@ -100,17 +101,30 @@ inline Tensor read_idx(const std::string& path) {
   Shape shape;
   // Cap the payload at 2^40 bytes: far above any dataset here, and far below where int64 products overflow.
   constexpr int64_t kMaxBytes = int64_t(1) << 40;
-  int64_t bytes = int64_t(dtype_size(type->dtype));
+  // The extent counts a zero dim as 1: a tensor with no elements still has strides, the product of the other dims.
+  int64_t bytes = int64_t(dtype_size(type->dtype)), extent = bytes;
   for (int d = 0; d < nd; ++d) {
     int64_t n = big_endian_u32(dim_bytes + 4 * d);
     shape.push_back(n);
-    FER_CHECK(n == 0 || bytes <= kMaxBytes / n, "idx: ", path, ": dims ", shape.str(),
+    FER_CHECK(extent <= kMaxBytes / std::max<int64_t>(n, 1), "idx: ", path, ": dims ", shape.str(),
               "... describe more than 2^40 bytes (corrupt header?)");
+    extent *= std::max<int64_t>(n, 1);
     bytes *= n;
   }
 
+  // The header's size is only a claim: the data is read in chunks first, so memory follows the bytes the file
+  // really holds (a 20-byte file declaring terabytes is a "truncated" error, not a huge allocation).
+  std::vector<unsigned char> data;
+  constexpr size_t kChunk = size_t(1) << 24;
+  data.reserve(std::min<size_t>(size_t(bytes), kChunk));
+  while (data.size() < size_t(bytes)) {
+    const size_t n = std::min(size_t(bytes) - data.size(), std::max(data.size(), kChunk));
+    const size_t at = data.size();
+    data.resize(at + n);
+    read_exact(f.get(), path, data.data() + at, n, "the data");
+  }
   Tensor t = Tensor::empty(shape, type->dtype);
-  read_exact(f.get(), path, t.raw_data(), size_t(bytes), "the data");
+  if (bytes) std::memcpy(t.raw_data(), data.data(), size_t(bytes));
   char extra;
   FER_CHECK(gzread(f.get(), &extra, 1) == 0, "idx: ", path, ": trailing bytes after the ", shape.str(),
             " data (dims do not match the file size)");

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <span>
@@ -101,7 +102,18 @@ struct Limits {
   size_t max_objects = size_t(1) << 23;  // objects created by one Unpickler
   int max_depth = 256;                   // nesting followed by readers of the result (guards against cycles)
   size_t max_copied_bytes = size_t(1) << 30;  // strided tensor views copied out, in total (views can share storage)
+  // Work of all walks over one pickle's objects (nodes visited, bytes of text copied), per byte of the input.
+  // Shared references make a tree walk of a DAG exponential in its size (a list holding one list twice, 40 levels
+  // deep, is 80 bytes); the depth and object limits do not bound that, this does.
+  size_t walk_work_per_input_byte = 16;
 };
+
+// The total walk work allowed over a pickle of `input_bytes` bytes (a small floor for tiny pickles).
+inline size_t walk_budget(const Limits& limits, size_t input_bytes) {
+  const size_t floor = 4096;
+  if (input_bytes > (SIZE_MAX - floor) / std::max<size_t>(limits.walk_work_per_input_byte, 1)) return SIZE_MAX;
+  return floor + input_bytes * limits.walk_work_per_input_byte;
+}
 
 // Reads one or more consecutive pickles from `data` (which must outlive the Unpickler and its objects).
 class Unpickler {

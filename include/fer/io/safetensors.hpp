@@ -29,6 +29,7 @@
 #include "fer/core/shape.hpp"
 #include "fer/core/tensor.hpp"
 #include "fer/io/atomic_file.hpp"
+#include "fer/io/json_excerpt.hpp"
 #include "fer/io/mapped_file.hpp"
 
 namespace fer::io {
@@ -115,44 +116,47 @@ inline Json parse_json_rejecting_duplicates(const char* first, const char* last,
 }
 
 inline uint64_t json_unsigned(const Json& v, const std::string& where, const char* what) {
-  FER_CHECK(v.is_number(), where, ": ", what, " must be an integer, got ", v.dump());
-  FER_CHECK(!v.is_number_float(), where, ": ", what, " must be an integer, got ", v.dump(),
+  FER_CHECK(v.is_number(), where, ": ", what, " must be an integer, got ", json_excerpt(v, 200));
+  FER_CHECK(!v.is_number_float(), where, ": ", what, " must be an integer, got ", json_excerpt(v, 200),
             " (a fraction, or too large for 64 bits)");
-  FER_CHECK(v.is_number_unsigned(), where, ": ", what, " must be non-negative, got ", v.dump());
+  FER_CHECK(v.is_number_unsigned(), where, ": ", what, " must be non-negative, got ", json_excerpt(v, 200));
   return v.get<uint64_t>();
 }
 
 inline SafetensorsEntry parse_entry(const std::string& name, const Json& v, const std::string& file) {
   const std::string where = file + ": tensor \"" + name + "\"";
-  FER_CHECK(v.is_object(), where, ": entry must be a JSON object, got ", v.dump());
+  FER_CHECK(v.is_object(), where, ": entry must be a JSON object, got ", json_excerpt(v, 200));
   for (const char* field : {"dtype", "shape", "data_offsets"})
     FER_CHECK(v.contains(field), where, ": missing field \"", field, "\"");
   SafetensorsEntry e;
   e.name = name;
 
   const Json& dt = v["dtype"];
-  FER_CHECK(dt.is_string(), where, ": \"dtype\" must be a string, got ", dt.dump());
+  FER_CHECK(dt.is_string(), where, ": \"dtype\" must be a string, got ", json_excerpt(dt, 200));
   e.dtype = dtype_from_safetensors_code(dt.get<std::string>(), where);
 
   const Json& sh = v["shape"];
-  FER_CHECK(sh.is_array(), where, ": \"shape\" must be an array, got ", sh.dump());
+  FER_CHECK(sh.is_array(), where, ": \"shape\" must be an array, got ", json_excerpt(sh, 200));
   FER_CHECK(sh.size() <= size_t(kMaxDims), where, ": shape has ", sh.size(), " dims (fer supports at most ",
             kMaxDims, ")");
-  uint64_t numel = 1;
+  // The extent counts a zero dim as 1: a tensor with no elements still has strides, the product of the other dims,
+  // which must not overflow either.
+  uint64_t numel = 1, extent = 1;
   bool overflow = false;
   for (const Json& d : sh) {
     uint64_t n = json_unsigned(d, where, "a shape dimension");
     FER_CHECK(n <= uint64_t(INT64_MAX), where, ": shape dimension ", n, " is too large");
-    overflow = overflow || __builtin_mul_overflow(numel, n, &numel);
+    overflow = overflow || __builtin_mul_overflow(numel, n, &numel) ||
+               __builtin_mul_overflow(extent, std::max<uint64_t>(n, 1), &extent);
     e.shape.push_back(int64_t(n));
   }
   uint64_t nbytes = 0;
   overflow = overflow || __builtin_mul_overflow(numel, uint64_t(dtype_size(e.dtype)), &nbytes) ||
-             numel > uint64_t(INT64_MAX);
-  FER_CHECK(!overflow, where, ": shape ", sh.dump(), " has too many elements");
+             numel > uint64_t(INT64_MAX) || extent > uint64_t(INT64_MAX);
+  FER_CHECK(!overflow, where, ": shape ", json_excerpt(sh, 200), " has too many elements");
 
   const Json& off = v["data_offsets"];
-  FER_CHECK(off.is_array() && off.size() == 2, where, ": \"data_offsets\" must be [begin, end], got ", off.dump());
+  FER_CHECK(off.is_array() && off.size() == 2, where, ": \"data_offsets\" must be [begin, end], got ", json_excerpt(off, 200));
   e.begin = json_unsigned(off[0], where, "data_offsets[0]");
   e.end = json_unsigned(off[1], where, "data_offsets[1]");
   FER_CHECK(e.begin <= e.end, where, ": data_offsets [", e.begin, ", ", e.end, "] end before they begin");
@@ -185,9 +189,9 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, siz
   const uint64_t buffer_size = file_size - h.data_start;
   for (const auto& [key, value] : j.items()) {
     if (key == "__metadata__") {
-      FER_CHECK(value.is_object(), file, ": \"__metadata__\" must be an object of strings, got ", value.dump());
+      FER_CHECK(value.is_object(), file, ": \"__metadata__\" must be an object of strings, got ", json_excerpt(value, 200));
       for (const auto& [mk, mv] : value.items()) {
-        FER_CHECK(mv.is_string(), file, ": metadata \"", mk, "\" must be a string, got ", mv.dump());
+        FER_CHECK(mv.is_string(), file, ": metadata \"", mk, "\" must be a string, got ", json_excerpt(mv, 200));
         h.metadata[mk] = mv.get<std::string>();
       }
       continue;

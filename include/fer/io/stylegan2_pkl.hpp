@@ -34,7 +34,8 @@ namespace detail {
 
 class Stylegan2PickleReader {
  public:
-  Stylegan2PickleReader(std::string source, const pickle::Limits& limits) : r_(std::move(source), limits) {
+  Stylegan2PickleReader(std::string source, const pickle::Limits& limits, size_t input_bytes)
+      : r_(std::move(source), limits, input_bytes) {
     r_.add_dict_class("dnnlib.util", "EasyDict");  // NVIDIA's kwargs dicts (a dict subclass)
   }
 
@@ -74,6 +75,7 @@ class Stylegan2PickleReader {
       r_.error(what, "expected an NVIDIA persistent module (torch_utils.persistence._reconstruct_persistent_obj), got ",
                o.describe());
     const Items& meta = dict(*o.args->items[0], what);
+    r_.charge(meta.size(), what);
     const pickle::Object* type = lookup(meta, "type");
     if (!type || type->kind != pickle::Kind::string || type->text != "class") r_.error(what, "persistent object is not of type 'class'");
     const pickle::Object* name = lookup(meta, "class_name");
@@ -87,17 +89,22 @@ class Stylegan2PickleReader {
   // Appends the module's parameters and persistent buffers, then its submodules', under dotted names.
   void collect(const Items& state, const std::string& what, const std::string& prefix, Stylegan2Checkpoint& out, int depth) {
     if (depth > r_.limits().max_depth) r_.error(what, "modules nested deeper than ", r_.limits().max_depth, " levels");
+    // A module shared by several parents is walked once per path: charge it, with the names built for it.
+    r_.charge(1 + state.size() + prefix.size(), what + "." + prefix);
     std::set<std::string> non_persistent;
     if (const pickle::Object* s = lookup(state, "_non_persistent_buffers_set")) {
       const auto* names = r_.set_items(*s);
       if (!names) r_.error(what + "." + prefix + "_non_persistent_buffers_set", "expected a set, got ", s->describe());
+      r_.charge(names->size(), what);
       for (const pickle::Object* n : *names)
         if (n->kind == pickle::Kind::string) non_persistent.insert(n->text);
     }
     for (const char* field : {"_parameters", "_buffers"}) {
       const pickle::Object* tensors = lookup(state, field);
       if (!tensors) r_.error(what + "." + prefix, "module state has no ", field);
-      for (auto& [k, v] : dict(*tensors, what + "." + prefix + field)) {
+      const Items& named = dict(*tensors, what + "." + prefix + field);
+      r_.charge(named.size(), what);
+      for (auto& [k, v] : named) {
         if (k->kind != pickle::Kind::string) r_.error(what + "." + prefix + field, "tensor name is a ", k->describe());
         if (v->kind == pickle::Kind::none || (field[1] == 'b' && non_persistent.count(k->text))) continue;
         const std::string name = prefix + k->text;
@@ -111,12 +118,15 @@ class Stylegan2PickleReader {
       try {
         attrs[k->text] = r_.to_json(*v, what);
       } catch (const Error&) {
-        // not plain data (e.g. a tensor kept as an attribute): not an attribute we report
+        // not plain data (e.g. a tensor kept as an attribute): not an attribute we report; out of budget: stop
+        if (r_.walk_exhausted()) throw;
       }
     }
     const pickle::Object* modules = lookup(state, "_modules");
     if (!modules) r_.error(what + "." + prefix, "module state has no _modules");
-    for (auto& [k, v] : dict(*modules, what + "." + prefix + "_modules")) {
+    const Items& children = dict(*modules, what + "." + prefix + "_modules");
+    r_.charge(children.size(), what);
+    for (auto& [k, v] : children) {
       if (k->kind != pickle::Kind::string) r_.error(what + "." + prefix + "_modules", "module name is a ", k->describe());
       if (v->kind == pickle::Kind::none) continue;
       const std::string sub = prefix + k->text;
@@ -154,7 +164,7 @@ inline Stylegan2Checkpoint read_stylegan2_pkl(std::span<const uint8_t> bytes, co
                                               const std::string& network = "G_ema", const pickle::Limits& limits = {}) {
   pickle::Unpickler u(bytes, source, limits);
   const pickle::Object* root = u.load();
-  return detail::Stylegan2PickleReader(source, limits).read(*root, network);
+  return detail::Stylegan2PickleReader(source, limits, bytes.size()).read(*root, network);
 }
 
 inline Stylegan2Checkpoint load_stylegan2_pkl(const std::string& path, const std::string& network = "G_ema",

@@ -119,7 +119,11 @@ inline LoadedStorage read_legacy_storage(std::span<const uint8_t> blob, const st
 // Interprets objects from one pickle. `where` prefixes every error (normally the file name).
 class Reader {
  public:
-  explicit Reader(std::string where, pickle::Limits limits = {}) : where_(std::move(where)), limits_(limits) {}
+  // `input_bytes`, the size of the pickle read, bounds the work of all walks (pickle::walk_budget); when unknown,
+  // the object limit stands in for it (every object takes at least one byte).
+  explicit Reader(std::string where, pickle::Limits limits = {}, size_t input_bytes = 0)
+      : where_(std::move(where)), limits_(limits),
+        walk_budget_(pickle::walk_budget(limits, input_bytes ? input_bytes : limits.max_objects)) {}
 
   // Also accept calls to / instances of this class as dicts (e.g. a dict subclass without custom state).
   void add_dict_class(std::string module, std::string name) { dict_classes_.emplace_back(std::move(module), std::move(name)); }
@@ -129,6 +133,18 @@ class Reader {
     fail(where_, ": ", what, ": ", parts...);
   }
   const pickle::Limits& limits() const { return limits_; }
+
+  // Counts `work` (nodes visited, bytes copied) against the walk budget: every walk over the objects calls this,
+  // so shared references (a DAG walked as a tree) cannot make the work exceed a multiple of the input size.
+  void charge(size_t work, std::string_view what) const {
+    walked_ += work;
+    if (walked_ > walk_budget_) {
+      walk_exhausted_ = true;
+      error(what, "reading takes more than ", walk_budget_, " steps, a multiple of the input size ",
+            "(objects shared many times over, e.g. a list holding the same list twice, nested)");
+    }
+  }
+  bool walk_exhausted() const { return walk_exhausted_; }
 
   // The (key, value) items of a dict, an OrderedDict record or a whitelisted dict class; nullptr otherwise.
   const std::vector<std::pair<Object*, Object*>>* dict_items(const Object& o) const {
@@ -181,6 +197,9 @@ class Reader {
       error(what, "tensor view ", Shape(size).str(), " with strides ", Shape(stride).str(), " at offset ", offset,
             " reaches element ", last, " of a storage of ", st.numel, " elements");
 
+    // Readers of the result copy or convert each tensor (dtype, layout): charge its bytes, so many records viewing one
+    // storage (a few bytes each) cannot make work and memory beyond a multiple of the input.
+    charge(empty ? 1 : size_t(numel) * dtype_size(st.dtype), what);
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = st.storage;
     impl->offset = empty ? 0 : offset;
@@ -201,6 +220,7 @@ class Reader {
   // `what` names the object in errors; depth is bounded by Limits::max_depth, which also stops cycles.
   nlohmann::json to_json(const Object& o, std::string_view what, int depth = 0) const {
     if (depth > limits_.max_depth) error(what, "nested deeper than ", limits_.max_depth, " levels (or a cycle)");
+    charge(1 + o.text.size(), what);
     switch (o.kind) {
       case Kind::none: return nullptr;
       case Kind::boolean: return o.boolean;
@@ -221,6 +241,7 @@ class Reader {
         // JSON keys are strings: int keys (e.g. channels by resolution) become their decimal text.
         if (k->kind != Kind::string && k->kind != Kind::integer) error(what, "dict key is a ", kind_name(k->kind));
         const std::string key = k->kind == Kind::string ? k->text : std::to_string(k->integer);
+        charge(what.size() + key.size(), what);  // the name built for the value (long keys, nested deep)
         obj[key] = to_json(*v, std::string(what) + "." + key, depth + 1);
       }
       return obj;
@@ -238,6 +259,7 @@ class Reader {
                         (o.args->items[1]->text == "latin1" || o.args->items[1]->text == "latin-1");
     if (!encode) error(what, "expected bytes, got ", o.describe());
     const std::string& text = o.args->items[0]->text;  // valid UTF-8 (checked by the Unpickler)
+    charge(text.size(), what);
     std::vector<uint8_t>& out = owned_.emplace_back();
     for (size_t i = 0; i < text.size(); ++i) {
       const uint8_t c = uint8_t(text[i]);
@@ -270,6 +292,7 @@ class Reader {
 
   std::vector<int64_t> ints_of(const Object& o, std::string_view what, std::string_view field) const {
     if (o.kind != Kind::tuple && o.kind != Kind::list) error(what, field, " is a ", o.describe(), ", not a tuple");
+    charge(1 + o.items.size(), what);
     std::vector<int64_t> v;
     for (const Object* i : o.items) v.push_back(int_of(*i, what, field));
     return v;
@@ -281,6 +304,8 @@ class Reader {
       error(what, "tensor storage is a ", o.describe(), " (expected torch.storage._load_from_bytes)");
     const auto& a = o.args->items;
     if (a.size() != 1) error(what, "torch.storage._load_from_bytes needs one argument");
+    // Each record copies its blob: many records sharing one bytes object (memo) would copy it many times.
+    if (a[0]->kind == Kind::bytes) charge(a[0]->bytes.size(), what);
     return storages_[&o] = read_legacy_storage(bytes_of(*a[0], what), where_ + ": " + std::string(what), limits_);
   }
 
@@ -354,6 +379,9 @@ class Reader {
   std::vector<std::pair<std::string, std::string>> dict_classes_ = {{"collections", "OrderedDict"}};
   std::map<const Object*, LoadedStorage> storages_;
   size_t copied_bytes_ = 0;
+  size_t walk_budget_;
+  mutable size_t walked_ = 0;
+  mutable bool walk_exhausted_ = false;
   mutable std::deque<std::vector<uint8_t>> owned_;  // bytes decoded from protocol-2 latin1 text
 };
 

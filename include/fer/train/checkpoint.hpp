@@ -5,6 +5,7 @@
 // bit-flipped or truncated file is refused with its name instead of evaluating to garbage). The directory is
 // written beside its final name and swapped in by renames, so a kill at any moment leaves the previous checkpoint
 // (or the new one) complete.
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,7 +29,13 @@ inline nlohmann::json generator_state_json(const Generator& g) {
 inline void set_generator_state(Generator& g, const nlohmann::json& j, const std::string& where) {
   FER_CHECK(j.is_array() && j.size() == 4, where, ": malformed generator state");
   Generator::State s{};
-  for (size_t i = 0; i < 4; ++i) s[i] = std::stoull(j[i].get<std::string>());
+  for (size_t i = 0; i < 4; ++i) {
+    // Typed and checked: a wrong type or text is this file's error, not a JSON or std::stoull exception.
+    const std::string text = j[i].is_string() ? j[i].get<std::string>() : "";
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), s[i]);
+    FER_CHECK(!text.empty() && ec == std::errc() && end == text.data() + text.size(), where,
+              ": malformed generator state (word ", i, " is not a decimal uint64 string)");
+  }
   g.set_state(s);
 }
 

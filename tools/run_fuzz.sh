@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz (clang, ASan + UBSan, CPU only) in build-fuzz/, replays the committed
+# regression corpus tests/fuzz/regressions/<parser>/, then fuzzes each target for a fixed time. Fails on any finding
+# (crash, sanitizer report, exception other than fer::Error, input slower than 10 s or above 2 GB).
+#   tools/run_fuzz.sh            20 s per target (CI, from tools/test.sh)
+#   tools/run_fuzz.sh 3600       an hour per target; the corpus grows in build-fuzz/corpus/<parser>/ across runs
+#   tools/run_fuzz.sh 600 pickle only fuzz_pickle (further names: more targets)
+# A finding is written to build-fuzz/findings/<parser>/ (crash-*, timeout-*, oom-*): once fixed, commit it to
+# tests/fuzz/regressions/<parser>/ so every later run replays it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+shift || true
+jobs=$(nproc)
+
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ -DFER_FUZZ=ON -DFER_WITH_CUDA=OFF \
+  -DFER_BUILD_TESTS=OFF -DFER_BUILD_EXAMPLES=OFF -DFER_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+cmake --build build-fuzz -j"$jobs"
+
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  for src in tests/fuzz/fuzz_*.cpp; do
+    name=$(basename "$src" .cpp)
+    targets+=("${name#fuzz_}")
+  done
+fi
+
+# One target at a time: each uses one core, so a shared machine keeps the others.
+failed=()
+for parser in "${targets[@]}"; do
+  exe=build-fuzz/tests/fuzz/fuzz_$parser
+  src=tests/fuzz/fuzz_$parser.cpp
+  [[ -x $exe ]] || { echo "run_fuzz: no target fuzz_$parser" >&2; exit 2; }
+  findings=build-fuzz/findings/$parser
+  corpus=build-fuzz/corpus/$parser
+  mkdir -p "$findings" "$corpus"
+  limits=(-rss_limit_mb=2048 -timeout=10 -artifact_prefix="$findings/")
+
+  regressions=(tests/fuzz/regressions/"$parser"/*)
+  if [[ -e ${regressions[0]} ]]; then
+    echo "run_fuzz: $parser: replaying ${#regressions[@]} regression inputs"
+    if ! "$exe" "${limits[@]}" "${regressions[@]}" >"$findings/replay.log" 2>&1; then
+      tail -n 40 "$findings/replay.log" >&2
+      failed+=("$parser (regression corpus)")
+      continue
+    fi
+  fi
+
+  # Seed directories: named in the target's "// seeds:" line (test data, tests/fuzz/seeds/...).
+  seeds=()
+  for dir in $(sed -n 's|^// seeds: *\([^(]*\).*|\1|p' "$src"); do
+    [[ -d $dir ]] && seeds+=("$dir")
+  done
+  [[ -d tests/fuzz/regressions/$parser ]] && seeds+=("tests/fuzz/regressions/$parser")
+  echo "run_fuzz: $parser: fuzzing for ${seconds} s (seeds: ${seeds[*]:-none})"
+  if ! "$exe" "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 "$corpus" "${seeds[@]}" \
+      >"$findings/fuzz.log" 2>&1; then
+    tail -n 60 "$findings/fuzz.log" >&2
+    failed+=("$parser")
+    continue
+  fi
+  grep -E "^stat::number_of_executed_units|^#[0-9]+ +DONE" "$findings/fuzz.log" | tr '\n' ' ' | sed "s|^|run_fuzz: $parser: |"
+  echo
+done
+
+if ((${#failed[@]})); then
+  echo "run_fuzz: FINDINGS in: ${failed[*]} (inputs in build-fuzz/findings/)" >&2
+  exit 1
+fi
+echo "run_fuzz: no findings in ${#targets[@]} targets"
