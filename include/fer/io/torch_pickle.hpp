@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -120,6 +121,11 @@ inline LoadedStorage read_legacy_storage(std::span<const uint8_t> blob, const st
 class Reader {
  public:
   explicit Reader(std::string where, pickle::Limits limits = {}) : where_(std::move(where)), limits_(limits) {}
+
+  // Resolves storages given as persistent ids (torch.save's zip and legacy files keep storages outside the pickle).
+  // The resolver should return the same storage for the same key, so that views of one storage stay shared.
+  using StorageResolver = std::function<LoadedStorage(const Object& pid, std::string_view what)>;
+  void set_storage_resolver(StorageResolver r) { storage_resolver_ = std::move(r); }
 
   // Also accept calls to / instances of this class as dicts (e.g. a dict subclass without custom state).
   void add_dict_class(std::string module, std::string name) { dict_classes_.emplace_back(std::move(module), std::move(name)); }
@@ -277,6 +283,7 @@ class Reader {
 
   const LoadedStorage& storage(const Object& o, std::string_view what) {
     if (auto it = storages_.find(&o); it != storages_.end()) return it->second;
+    if (o.kind == Kind::persistent_id && storage_resolver_) return storages_[&o] = storage_resolver_(o, what);
     if (!o.is_call_to("torch.storage", "_load_from_bytes"))
       error(what, "tensor storage is a ", o.describe(), " (expected torch.storage._load_from_bytes)");
     const auto& a = o.args->items;
@@ -353,6 +360,7 @@ class Reader {
   pickle::Limits limits_;
   std::vector<std::pair<std::string, std::string>> dict_classes_ = {{"collections", "OrderedDict"}};
   std::map<const Object*, LoadedStorage> storages_;
+  StorageResolver storage_resolver_;
   size_t copied_bytes_ = 0;
   mutable std::deque<std::vector<uint8_t>> owned_;  // bytes decoded from protocol-2 latin1 text
 };
