@@ -7,6 +7,7 @@
 #include <string>
 
 #include "fer/data/sources.hpp"
+#include "fer/nn/load_weights.hpp"
 #include "fer/train/trainer.hpp"
 #include "models/registry.hpp"
 
@@ -19,7 +20,9 @@ int main(int argc, char** argv) {
   std::string checkpoint, model = "custom_cnn", data_root = "fashion-mnist", split = "test", out = "runs/eval", ferplus;
   int64_t input_size = 48, batch_size = 128, max_classes = 0, limit_eval = 0;
   bool imagenet_norm = false;
-  app.add_option("--checkpoint", checkpoint, "checkpoint directory or model.safetensors")->required();
+  std::string weights;
+  app.add_option("--checkpoint", checkpoint, "checkpoint directory or model.safetensors");
+  app.add_option("--weights", weights, "a weights file instead: safetensors or PyTorch .pt/.pth (loaded strictly)");
   app.add_option("--model", model);
   app.add_option("--data_root", data_root);
   app.add_option("--ferplus", ferplus);
@@ -38,9 +41,11 @@ int main(int argc, char** argv) {
     std::shared_ptr<data::ImageSet> set = split == "train" ? s.train : split == "val" ? s.val : split == "test" ? s.test : nullptr;
     FER_CHECK(set, "--split must be train, val or test");
     auto m = models::make_model(model, set->num_classes(), input_size);
-    std::filesystem::path ck(checkpoint);
+    FER_CHECK(checkpoint.empty() != weights.empty(), "give exactly one of --checkpoint and --weights");
+    std::filesystem::path ck(weights.empty() ? checkpoint : weights);
     if (std::filesystem::is_directory(ck)) ck = train::find_checkpoint(ck) / "model.safetensors";
-    nn::load_safetensors(*m, ck.string());
+    if (weights.empty()) nn::load_safetensors(*m, ck.string());
+    else std::printf("weights %s\n", nn::load_weights(*m, ck.string()).summary(ck.string()).c_str());
     data::Preprocess pp = imagenet_norm ? data::Preprocess::imagenet(input_size) : data::Preprocess{};
     pp.size = input_size;
     train::EvalResult r = train::evaluate(*m, *set, pp, batch_size);

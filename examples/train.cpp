@@ -71,8 +71,10 @@ int main(int argc, char** argv) {
   std::string pretrained;
   std::vector<std::string> freeze;
   int64_t hidden_head = 0;
+  double rs_drop_path = -1;
   app.add_option("--hidden_head", hidden_head, "> 0: classifier -> this many features -> ReLU -> Dropout -> Linear (the reference's transfer head, e.g. 256)");
-  app.add_option("--pretrained", pretrained, "safetensors state dict to start from (tools/export_torchvision.py); a head of another size is re-initialized");
+  app.add_option("--pretrained", pretrained, "state dict to start from: safetensors or PyTorch .pt/.pth; only a head that is absent or of another size is re-initialized (reported)");
+  app.add_option("--drop_path", rs_drop_path, "stochastic depth rate (EfficientNets, ConvNeXt); default: the model's own (none for tf_efficientnet_b0_ns, as timm)");
   app.add_option("--freeze", freeze, "freeze parameters whose names start with these prefixes (e.g. conv1. layer1.)");
   app.add_option("--backbone_lr_mult", cfg.backbone_lr_mult, "learning-rate factor for everything but the head (fc./classifier./head.)");
   app.add_option("--out", out);
@@ -112,6 +114,7 @@ int main(int argc, char** argv) {
     rs.train.freeze_prefixes = freeze;
     rs.pretrained = pretrained;
     rs.hidden_head = hidden_head;
+    rs.drop_path = rs_drop_path;
     rs.train.balanced_sampler = sampler == "balanced";
     rs.train.interrupted = [] { return g_stop != 0; };
     std::signal(SIGINT, on_sigint);

@@ -10,6 +10,7 @@
 #include "fer/data/image_set.hpp"
 #include "fer/data/mixing.hpp"
 #include "fer/sweep/plan.hpp"
+#include "fer/nn/load_weights.hpp"
 #include "fer/train/trainer.hpp"
 #include "models/registry.hpp"
 
@@ -31,8 +32,9 @@ struct RunSettings {
   double synthetic_multiple = 1.0;
   bool allow_repeats = true;
   int64_t hidden_head = 0;  // > 0: the reference's transfer head (classifier -> hidden, ReLU, Dropout, Linear)
-  std::string pretrained;  // a safetensors state dict (torchvision/timm names) loaded before training; a head of
-                           // another size (1000 ImageNet classes) is skipped, re-initialized, and reported
+  std::string pretrained;  // a state dict (safetensors or PyTorch .pt/.pth; torchvision/timm names) loaded before
+                           // training; only the head may be absent or of another size (re-initialized, reported)
+  double drop_path = -1;   // >= 0: stochastic depth rate (models::set_drop_path); < 0: the model's default
 };
 
 inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const RunSettings& s, const std::filesystem::path& dir) {
@@ -61,14 +63,12 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
 
   Generator init(run.seed * 7919 + 17);
   manual_seed(run.seed);  // dropout masks
-  auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init, s.hidden_head);
+  auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init, s.hidden_head, 0.5, s.drop_path);
   if (!s.pretrained.empty()) {
-    nn::LoadOptions lo;
-    lo.strict = false;
-    nn::LoadReport rep = nn::load_safetensors(*model, s.pretrained, lo);
-    if (!s.train.quiet)
-      std::printf("pretrained %s: %zu tensors loaded%s%s\n", s.pretrained.c_str(), rep.loaded.size(),
-                  rep.complete() ? "" : "; not loaded (kept their initialization): ", rep.complete() ? "" : rep.str().c_str());
+    nn::WeightsOptions wo;
+    wo.pretrained = true;
+    nn::WeightsReport rep = nn::load_weights(*model, s.pretrained, wo);
+    if (!s.train.quiet) std::printf("pretrained %s\n", rep.summary(s.pretrained).c_str());
   }
   train::TrainConfig cfg = s.train;
   cfg.out = dir;
@@ -77,7 +77,7 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
       std::filesystem::exists(dir / "checkpoints" / "last.old" / "trainer.json"))
     cfg.resume = dir;
   nlohmann::json info = {{"model", run.model}, {"real_ratio", run.real_ratio}, {"seed", run.seed}, {"run", run.id()},
-                         {"input_size", s.input_size}, {"data", d.description},
+                         {"input_size", s.input_size}, {"data", d.description}, {"drop_path", s.drop_path},
                          {"train_images", train_set.size()}, {"real_images", mix.real_count()},
                          {"synthetic_images", mix.synthetic_count()}};
   return train::fit(*model, train_set, d.val.get(), d.test.get(), train_pp, eval_pp, cfg, info);
