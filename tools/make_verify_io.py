@@ -5,17 +5,20 @@
       --weights-out r18.pt --io-out r18.io.safetensors
 
 The model is built with its library's own initialization (torchvision's, or timm's for --timm; --pretrained NAME
-loads torchvision weights from torch's cache instead), then every normalization layer's running statistics and
-affine parameters are perturbed (seeded) so that batch norm really transforms its input. Writes:
+loads torchvision weights from torch's cache instead); then, for random weights, every normalization layer's affine
+parameters are perturbed and its running statistics are measured on random images and perturbed around them
+(seeded), so that batch norm really transforms its input and the logits depend on the image. Writes:
   --weights-out   the state dict: .pt/.pth by torch.save (--legacy: its pre-1.6 format), or .safetensors;
                   --half stores floating tensors as float16 (the references are computed from those rounded values)
   --io-out        safetensors: input_<S> (NCHW float32, seeded normal) and logits_<S> (eval mode) per size S;
                   with --train-step also train_input/train_target (4 images at the first size), loss and grad.<param>
                   of one training-mode step (batch norm in training mode, dropout and stochastic depth off, as verify
-                  runs it), for every parameter or those named by --grads
+                  runs it), for every parameter or those named by --grads, and gradnoise.<param>: the relative L2
+                  difference between that gradient in float32 and in float64 (PyTorch's own rounding sensitivity)
 tf_efficientnet_b0_ns needs timm (not a Debian package): run with a Python that has it (see tools/make_fixtures.py).
 """
 import argparse
+import copy
 import os
 import sys
 
@@ -37,16 +40,38 @@ def build(name, num_classes, use_timm, pretrained):
     return getattr(tvm, name)(weights=None, num_classes=num_classes)
 
 
-def perturb_norms(model, gen):
+def perturb_norms(model, gen, size):
+    """Norm layers that really transform: affine parameters (and ConvNeXt's layer scales, 1e-6 at initialization)
+    perturbed, then running statistics measured on random images in training mode and perturbed around those, so
+    that in eval mode the signal neither vanishes nor explodes and the logits depend on the input."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.2)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) * 1.5 + 0.5)
-                m.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=gen)))
             if isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm)) and m.weight is not None:
                 m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
+        for n, p in model.named_parameters():
+            if n.endswith("layer_scale"):
+                p.copy_(0.3 + 0.1 * torch.randn(p.shape, generator=gen))
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the calibration batches
+        no_random_layers(model)
+        for _ in range(2):
+            model(torch.randn(8, 3, size, size, generator=gen))
+        for m, momentum in zip(bns, momenta):
+            m.momentum = momentum
+            std = m.running_var.sqrt()
+            m.running_mean.add_(0.1 * std * torch.randn(std.shape, generator=gen))
+            m.running_var.mul_(torch.exp(0.2 * torch.randn(std.shape, generator=gen)))
+            m.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=gen)))
+    model.eval()
+
+
+def spread(logits):
+    """How much the logits of different images differ, relative to their size (near 0: the reference ignores its input)."""
+    return float((logits[1:] - logits[:1]).norm() / logits[:1].norm().clamp_min(1e-30) / max(1, len(logits) - 1) ** 0.5)
 
 
 def no_random_layers(model):
@@ -78,7 +103,9 @@ def main():
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
     model = build(a.model, a.num_classes, a.timm, a.pretrained)
-    perturb_norms(model, gen)
+    sizes = [int(s) for s in a.sizes.split(",")]
+    if not a.pretrained:
+        perturb_norms(model, gen, sizes[0])
     sd = model.state_dict()
     if a.half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
@@ -90,23 +117,34 @@ def main():
 
     io = {}
     model.eval()
-    sizes = [int(s) for s in a.sizes.split(",")]
     with torch.no_grad():
         for s in sizes:
             x = torch.randn(a.batch, 3, s, s, generator=gen)
             io[f"input_{s}"] = x
             io[f"logits_{s}"] = model(x)
+            if a.batch > 1 and spread(io[f"logits_{s}"]) < 1e-3:
+                print(f"warning: logits_{s} hardly depend on the input (spread {spread(io[f'logits_{s}']):.1e})")
     if a.train_step:
         no_random_layers(model)
         x = torch.randn(4, 3, sizes[0], sizes[0], generator=gen)
         target = torch.randint(0, a.num_classes, (4,), generator=gen)
+        state = copy.deepcopy(model.state_dict())
         loss = torch.nn.functional.cross_entropy(model(x), target)
         loss.backward()
         io["train_input"], io["train_target"], io["loss"] = x, target, loss.detach().reshape(1)
+        # The same step in float64: how much each gradient moves with rounding alone (verify allows 3x that where
+        # it exceeds its tolerance: training-mode batch norm on 4 images can be ill-conditioned).
+        model64 = copy.deepcopy(model).double()
+        model64.load_state_dict(state)
+        model64.zero_grad()
+        torch.nn.functional.cross_entropy(model64(x.double()), target).backward()
+        grads64 = dict(model64.named_parameters())
         wanted = None if a.grads == "all" else set(a.grads.split(","))
         for n, p in model.named_parameters():
             if wanted is None or n in wanted:
                 io["grad." + n] = p.grad
+                g64 = grads64[n].grad
+                io["gradnoise." + n] = ((p.grad.double() - g64).norm() / g64.norm().clamp_min(1e-300)).float().reshape(1)
         missing = (wanted or set()) - {n for n, _ in model.named_parameters()}
         assert not missing, f"no such parameters: {sorted(missing)}"
     save_safetensors(a.io_out, io, {"model": a.model, "num_classes": str(a.num_classes), "torch": torch.__version__})
