@@ -41,18 +41,11 @@ class ZipArchive {
       fail(where_, ": not a readable zip archive (", why, ")");
     }
     zip_error_fini(&err);
-    const zip_int64_t n = zip_get_num_entries(zip_, 0);
-    for (zip_int64_t i = 0; i < n; ++i) {
-      zip_stat_t st;
-      zip_stat_init(&st);
-      if (zip_stat_index(zip_, zip_uint64_t(i), 0, &st) != 0) fail(where_, ": zip entry ", i, ": ", zip_strerror(zip_));
-      const zip_uint64_t need = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
-      if ((st.valid & need) != need) fail(where_, ": zip entry ", i, " lacks its name, sizes or method");
-      entries_.push_back({st.name, st.size, st.comp_size, st.comp_method == ZIP_CM_STORE});
-      // A stored entry cannot hold more than its bytes in the archive, which cannot exceed the archive.
-      if (entries_.back().stored && (st.size != st.comp_size || st.comp_size > bytes.size()))
-        fail(where_, ": zip entry '", st.name, "' declares ", st.size, " bytes stored in ", st.comp_size,
-             " bytes of a ", bytes.size(), "-byte archive");
+    try {
+      list_entries(bytes.size());
+    } catch (...) {  // a throwing constructor runs no destructor
+      zip_discard(zip_);
+      throw;
     }
   }
   ZipArchive(const ZipArchive&) = delete;
@@ -101,6 +94,22 @@ class ZipArchive {
   }
 
  private:
+  void list_entries(size_t archive_size) {
+    const zip_int64_t n = zip_get_num_entries(zip_, 0);
+    for (zip_int64_t i = 0; i < n; ++i) {
+      zip_stat_t st;
+      zip_stat_init(&st);
+      if (zip_stat_index(zip_, zip_uint64_t(i), 0, &st) != 0) fail(where_, ": zip entry ", i, ": ", zip_strerror(zip_));
+      const zip_uint64_t need = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
+      if ((st.valid & need) != need) fail(where_, ": zip entry ", i, " lacks its name, sizes or method");
+      entries_.push_back({st.name, st.size, st.comp_size, st.comp_method == ZIP_CM_STORE});
+      // A stored entry cannot hold more than its bytes in the archive, which cannot exceed the archive.
+      if (entries_.back().stored && (st.size != st.comp_size || st.comp_size > archive_size))
+        fail(where_, ": zip entry '", st.name, "' declares ", st.size, " bytes stored in ", st.comp_size,
+             " bytes of a ", archive_size, "-byte archive");
+    }
+  }
+
   std::string where_;
   zip_t* zip_ = nullptr;
   std::vector<ZipEntry> entries_;
