@@ -7,8 +7,9 @@
 // per output; the exit status is 1 when any error is above the tolerance (2 when the inputs are unusable).
 // --train-step also runs one training-mode step (batch norm in training mode, dropout and stochastic depth off) on
 // `train_input`/`train_target` and compares the cross-entropy with `loss` and every `grad.<param>` present in IO
-// (PyTorch layouts; relative L2 <= --grad-tol, or <= 3x PyTorch's own f32-vs-f64 difference `gradnoise.<param>`
-// where IO has it and that is larger, or every element within --grad-atol). tools/make_verify_io.py writes such IO files from torchvision/timm models.
+// (PyTorch layouts; relative L2 <= --grad-tol, or every element within --grad-atol). Where IO also holds PyTorch's
+// float64 results (logits64*, loss64, grad64.*), an output beyond its tolerance still passes when fer is no further
+// from the float64 result than 3x PyTorch's float32 is (ill-conditioned outputs). tools/make_verify_io.py writes such IO files from torchvision/timm models.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   std::string model_name, weights, io_path, dump;
   int64_t num_classes = 0, input_size = 0;
   double tol = 1e-4, grad_tol = 1e-3, grad_atol = 1e-6;
-  bool train_step = false;
+  bool train_step = false, float32_only = false;
   app.add_option("--model", model_name, "registry name (resnet18, tf_efficientnet_b0_ns, ...)")->required();
   app.add_option("--weights", weights, "state dict: safetensors or PyTorch .pt/.pth")->required();
   app.add_option("--io", io_path, "safetensors with input*/logits* (and train_input, train_target, loss, grad.*)")->required();
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   app.add_option("--grad-atol", grad_atol,
                  "a gradient also passes when no element differs by more than this (gradients that are zero up to "
                  "rounding, e.g. of a bias before a training-mode batch norm, have no meaningful relative error)");
+  app.add_flag("--float32-only", float32_only, "ignore IO's float64 results: every output within its tolerance of PyTorch's float32");
   app.add_flag("--train-step", train_step, "also compare the loss and gradients of one training step");
   app.add_option("--dump", dump, "write fer's outputs (logits*, loss, grad.*) to this safetensors file");
   CLI11_PARSE(app, argc, argv);
@@ -105,11 +107,31 @@ int main(int argc, char** argv) {
 
   io::NamedTensors out;
   bool ok = true;
-  auto report = [&](const std::string& what, const Error2& e, double limit, double abs_limit = 0) {
-    const bool pass = e.rel_l2 <= limit || e.max_abs <= abs_limit;
+  // fer against PyTorch's float32 result; where that is off by more than the tolerance and IO holds PyTorch's float64
+  // result too (`<name>64`), fer passes if it is no further from the float64 result than 3x PyTorch's own float32 is
+  // (an ill-conditioned output, e.g. a gradient through training-mode batch norm on 4 images, moves by percents with
+  // rounding alone; that is not an error of either implementation).
+  auto report = [&](const std::string& what, const Tensor& got, const Tensor& want, const Tensor* want64, double limit,
+                    double abs_limit = 0) {
+    const Error2 e = compare(got, want);
+    bool pass = e.rel_l2 <= limit || e.max_abs <= abs_limit;
+    std::string how;
+    if (!pass && want64 && !float32_only) {
+      const double fer64 = compare(got, *want64).rel_l2, torch64 = compare(want, *want64).rel_l2;
+      char buf[160];
+      std::snprintf(buf, sizeof buf, ", vs float64: fer %.1e, PyTorch f32 %.1e", fer64, torch64);
+      how = buf;
+      pass = fer64 <= 3 * torch64;
+    } else if (pass && e.rel_l2 > limit) {
+      how = ", within --grad-atol";
+    }
     ok = ok && pass;
     std::printf("%-40s rel-L2 %.3e  max-abs %.3e  %s (tol %.1e%s)\n", what.c_str(), e.rel_l2, e.max_abs, pass ? "ok" : "FAIL",
-                limit, e.rel_l2 > limit && pass ? ", within --grad-atol" : "");
+                limit, how.c_str());
+  };
+  auto find64 = [&](const std::string& name) -> const Tensor* {
+    auto it = ref.find(name);
+    return it == ref.end() ? nullptr : &it->second;
   };
   try {
     model->eval();
@@ -120,7 +142,8 @@ int main(int argc, char** argv) {
         const Tensor logits = model->forward(x);
         const Tensor& want = ref["logits" + s];
         FER_CHECK(logits.shape() == want.shape(), "logits", s, ": fer gives ", logits.shape().str(), ", IO holds ", want.shape().str());
-        report("logits" + s + " " + want.shape().str() + " from " + ref["input" + s].shape().str(), compare(logits, want), tol);
+        report("logits" + s + " " + want.shape().str() + " from " + ref["input" + s].shape().str(), logits, want,
+               find64("logits64" + s), tol);
         // A reference whose logits hardly differ between images checks little beyond the biases: say so.
         if (want.size(0) > 1) {
           const std::vector<double> w = want.to_vector();
@@ -143,7 +166,7 @@ int main(int argc, char** argv) {
       const Tensor x = contiguous(nchw_to_nhwc(ref["train_input"].to(DType::f32)));
       const Tensor loss = cross_entropy(model->forward(x), ref["train_target"].to(DType::i64));
       backward(loss);
-      report("loss", compare(loss, ref["loss"]), tol);
+      report("loss", loss, ref["loss"], find64("loss64"), tol);
       out.emplace_back("loss", reshape(loss, Shape{1}));
       std::map<std::string, Tensor> params;
       for (auto& [n, p] : model->named_parameters()) params[n] = p;
@@ -156,10 +179,7 @@ int main(int argc, char** argv) {
         FER_CHECK(g.defined(), "parameter ", pname, " received no gradient");
         if (g.dim() == 4) g = nn::to_external_layout(g, nn::ParamLayout::conv_ohwi);  // OHWI -> PyTorch's OIHW
         FER_CHECK(g.shape() == want.shape(), n, ": fer gives ", g.shape().str(), ", IO holds ", want.shape().str());
-        // PyTorch's own f32-vs-f64 difference of this gradient, when IO has it: allow 3x that where it exceeds --grad-tol.
-        double limit = grad_tol;
-        if (auto it = ref.find("gradnoise." + pname); it != ref.end()) limit = std::max(limit, 3 * it->second.flat(0));
-        report(n, compare(g, want), limit, grad_atol);
+        report(n, g, want, find64("grad64." + pname), grad_tol, grad_atol);
         out.emplace_back(n, contiguous(g));
         ++grads;
       }

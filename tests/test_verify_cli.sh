@@ -28,7 +28,7 @@ expect verify_pass 0 "shufflenet_v2_x0_5: PASS" "$bin/verify" --model shufflenet
   --dump "$work/dump.safetensors"
 expect verify_dump 0 "dump.safetensors" ls -s "$work/dump.safetensors"
 # Above the tolerance: exit 1.
-expect verify_tolerance 1 "FAIL" "$bin/verify" --model shufflenet_v2_x0_5 --weights "$w" --io "$io" --tol 1e-12
+expect verify_tolerance 1 "FAIL" "$bin/verify" --model shufflenet_v2_x0_5 --weights "$w" --io "$io" --tol 1e-12 --float32-only
 # Weights of another model: refused (exit 2), with the missing and unexpected keys listed.
 expect verify_wrong_model 2 "missing: conv1.weight bn1.weight" "$bin/verify" --model resnet18 --weights "$w" --io "$io"
 expect verify_wrong_model_unexpected 2 "unexpected: conv1.0.weight" "$bin/verify" --model resnet18 --weights "$w" --io "$io"

@@ -13,8 +13,8 @@ parameters are perturbed and its running statistics are measured on random image
   --io-out        safetensors: input_<S> (NCHW float32, seeded normal) and logits_<S> (eval mode) per size S;
                   with --train-step also train_input/train_target (4 images at the first size), loss and grad.<param>
                   of one training-mode step (batch norm in training mode, dropout and stochastic depth off, as verify
-                  runs it), for every parameter or those named by --grads, and gradnoise.<param>: the relative L2
-                  difference between that gradient in float32 and in float64 (PyTorch's own rounding sensitivity)
+                  runs it), for every parameter or those named by --grads; and logits64_<S>, loss64, grad64.<param>:
+                  the same computed in float64, so that verify can tell rounding sensitivity from error
 tf_efficientnet_b0_ns needs timm (not a Debian package): run with a Python that has it (see tools/make_fixtures.py).
 """
 import argparse
@@ -96,6 +96,9 @@ def main():
     ap.add_argument("--half", action="store_true", help="store floating weights as float16")
     ap.add_argument("--legacy", action="store_true", help="torch.save's legacy (non-zip) format")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--without", action="append", default=[],
+                    help="leave keys with this prefix out of the weights file (a stand-in for state dicts saved without "
+                         "their head, as the thesis's tf_efficientnet_b0_ns file without 'classifier.')")
     ap.add_argument("--weights-out", required=True)
     ap.add_argument("--io-out", required=True)
     a = ap.parse_args()
@@ -110,6 +113,7 @@ def main():
     if a.half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
         model.load_state_dict(sd)  # the references use the rounded values
+    sd = {k: v for k, v in sd.items() if not any(k.startswith(p) for p in a.without)}
     if a.weights_out.endswith(".safetensors"):
         save_safetensors(a.weights_out, sd, {"source": a.model})
     else:
@@ -117,11 +121,13 @@ def main():
 
     io = {}
     model.eval()
+    model64 = copy.deepcopy(model).double()  # the same computation in float64: how far float32 rounding alone moves it
     with torch.no_grad():
         for s in sizes:
             x = torch.randn(a.batch, 3, s, s, generator=gen)
             io[f"input_{s}"] = x
             io[f"logits_{s}"] = model(x)
+            io[f"logits64_{s}"] = model64(x.double())
             if a.batch > 1 and spread(io[f"logits_{s}"]) < 1e-3:
                 print(f"warning: logits_{s} hardly depend on the input (spread {spread(io[f'logits_{s}']):.1e})")
     if a.train_step:
@@ -132,19 +138,21 @@ def main():
         loss = torch.nn.functional.cross_entropy(model(x), target)
         loss.backward()
         io["train_input"], io["train_target"], io["loss"] = x, target, loss.detach().reshape(1)
-        # The same step in float64: how much each gradient moves with rounding alone (verify allows 3x that where
-        # it exceeds its tolerance: training-mode batch norm on 4 images can be ill-conditioned).
+        # The same step in float64 (training-mode batch norm on 4 images can be ill-conditioned: some gradients move
+        # by percents with float32 rounding alone; verify then measures fer against this exact answer).
         model64 = copy.deepcopy(model).double()
         model64.load_state_dict(state)
+        no_random_layers(model64)
         model64.zero_grad()
-        torch.nn.functional.cross_entropy(model64(x.double()), target).backward()
+        loss64 = torch.nn.functional.cross_entropy(model64(x.double()), target)
+        loss64.backward()
+        io["loss64"] = loss64.detach().reshape(1)
         grads64 = dict(model64.named_parameters())
         wanted = None if a.grads == "all" else set(a.grads.split(","))
         for n, p in model.named_parameters():
             if wanted is None or n in wanted:
                 io["grad." + n] = p.grad
-                g64 = grads64[n].grad
-                io["gradnoise." + n] = ((p.grad.double() - g64).norm() / g64.norm().clamp_min(1e-300)).float().reshape(1)
+                io["grad64." + n] = grads64[n].grad
         missing = (wanted or set()) - {n for n, _ in model.named_parameters()}
         assert not missing, f"no such parameters: {sorted(missing)}"
     save_safetensors(a.io_out, io, {"model": a.model, "num_classes": str(a.num_classes), "torch": torch.__version__})
