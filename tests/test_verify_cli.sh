@@ -47,6 +47,8 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   expect pretrained_other_architecture 1 "refusing these weights: only 0 of the model's 100 backbone tensors would load" \
     "$bin/train" --data_root fashion-mnist --max_classes 8 --limit_train 48 --limit_eval 16 --model resnet18 \
     --pretrained "$data/pt/zip_f32.pt" --input_size 32 --epochs 1 --out "$work/refused"
+  expect evaluate_pt 0 "torch zip, 338 tensors\): 338 loaded" "$bin/evaluate" --weights "$w" --model shufflenet_v2_x0_5 \
+    --data_root fashion-mnist --max_classes 7 --limit_eval 14 --input_size 48 --out "$work/eval_pt"
   expect evaluate_pt_weights 1 "missing: conv1.weight" "$bin/evaluate" --weights "$data/pt/zip_f32.pt" --model resnet18 \
     --data_root fashion-mnist --max_classes 8 --limit_eval 16 --input_size 32 --out "$work/eval_refused"
 fi
