@@ -15,6 +15,7 @@
 #include <string>
 
 #include "fer/data/sources.hpp"
+#include "fer/nn/load_weights.hpp"
 #include "fer/train/run_eval.hpp"
 #include "fer/train/run_flags.hpp"
 #include "fer/train/validate_settings.hpp"
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
   app.add_option("--groups", groups, "emotion groups, e.g. \"positive=happy,surprise;negative=angry,disgust,fear,sad;"
                  "neutral=neutral\": metrics with probabilities summed within groups");
   app.add_option("--checkpoint", checkpoint, "checkpoint directory or model.safetensors (default with --run: its best)");
-  app.add_option("--weights", weights, "a state dict file (safetensors) instead of a checkpoint");
+  app.add_option("--weights", weights, "a weights file instead of a checkpoint: safetensors or PyTorch .pt/.pth (loaded strictly)");
   app.add_option("--model", model);
   app.add_option("--hidden_head", hidden_head, "> 0: the model has the transfer head of this width");
   app.add_option("--data_root", data_root, "fashion-mnist, a FER2013 CSV or an image-folder root (default with --run: the run's)");
@@ -194,7 +195,8 @@ int main(int argc, char** argv) {
     std::filesystem::path w = !weights.empty() ? std::filesystem::path(weights)
                               : !checkpoint.empty() ? train::verified_weights(checkpoint)
                                                     : train::run_weights(run);
-    nn::load_safetensors(*m, w.string());
+    if (weights.empty()) nn::load_safetensors(*m, w.string());
+    else std::printf("weights %s\n", nn::load_weights(*m, w.string()).summary(w.string()).c_str());
     std::filesystem::path dir = !out.empty() ? std::filesystem::path(out)
                                 : !run.empty() ? train::run_eval_dir(run, split, *set)
                                                : std::filesystem::path("runs/eval");

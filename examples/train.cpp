@@ -78,9 +78,12 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed);
   std::string pretrained;
   std::vector<std::string> freeze;
-  int64_t hidden_head = 0;
+  int64_t hidden_head = 0, num_classes = 0;
+  double rs_drop_path = -1;
   app.add_option("--hidden_head", hidden_head, "> 0: classifier -> this many features -> ReLU -> Dropout -> Linear (the reference's transfer head, e.g. 256)");
-  app.add_option("--pretrained", pretrained, "safetensors state dict to start from (tools/export_torchvision.py); a head of another size is re-initialized");
+  app.add_option("--pretrained", pretrained, "state dict to start from: safetensors or PyTorch .pt/.pth; only a head that is absent or of another size is re-initialized (reported)");
+  app.add_option("--num_classes", num_classes, "a check: the data must have this many classes (e.g. 8 for FER+/AffectNet)");
+  app.add_option("--drop_path", rs_drop_path, "stochastic depth rate (EfficientNets, ConvNeXt); default: the model's own (none for tf_efficientnet_b0_ns, as timm)");
   app.add_option("--freeze", freeze, "freeze parameters whose names start with these prefixes (e.g. conv1. layer1.)");
   data::SubsetOptions subset;  // issue 13: attribute subsets of the training set, test metrics per subgroup
   std::string subgroups;
@@ -150,6 +153,8 @@ int main(int argc, char** argv) {
     std::printf("data: %s: %lld train, %lld val, %lld test, %lld classes\n", s.description.c_str(), (long long)s.train->size(),
                 (long long)s.val->size(), (long long)s.test->size(), (long long)s.train->num_classes());
     if (!s.dropped.empty()) std::printf("--clean dropped %zu images (first: %s)\n", s.dropped.size(), s.dropped[0].c_str());
+    FER_CHECK(num_classes == 0 || num_classes == s.train->num_classes(), "--num_classes ", num_classes, " but the data has ",
+              s.train->num_classes(), " classes (see --max_classes, --ferplus)");
     size_t nc = size_t(s.train->num_classes());
     std::printf("%s", data::class_distribution_table(s.train->class_names(), {{"train", data::count_classes(s.train->labels(), nc)},
                                                                               {"val", data::count_classes(s.val->labels(), nc)},
@@ -186,6 +191,7 @@ int main(int argc, char** argv) {
     rs.train.freeze_prefixes = freeze;
     rs.pretrained = pretrained;
     rs.hidden_head = hidden_head;
+    rs.drop_path = rs_drop_path;
     rs.train.balanced_sampler = sampler == "balanced";
     rs.force_new = force_new;
     rs.data_info = {{"data_root", data_root},     {"ferplus", ferplus},         {"clean", clean},

@@ -82,6 +82,7 @@ class StochasticDepth : public nn::Layer {
   explicit StochasticDepth(double p) : p_(p) {}
   Tensor forward(const Tensor& x) override { return stochastic_depth(x, p_, true, is_training(), default_generator()); }
   double p() const { return p_; }
+  void set_p(double p) { p_ = p; }  // models::set_drop_path
 
  private:
   double p_;

@@ -82,13 +82,32 @@ class HiddenHeadModel : public nn::Layer {
   std::shared_ptr<nn::Layer> backbone_;
 };
 
+// Sets the stochastic depth of a model's blocks to `rate` times the block's position: i / n over its n blocks
+// (timm's and torchvision's EfficientNet rule), i / (n - 1) for ConvNeXt (torchvision's). Refused for models without
+// stochastic depth, so that --drop_path never does nothing silently.
+inline void set_drop_path(nn::Module& model, const std::string& name, double rate) {
+  FER_CHECK(rate >= 0 && rate < 1, "--drop_path must be in [0, 1), not ", rate);
+  std::vector<StochasticDepth*> blocks;
+  for (auto& [n, m] : model.named_modules())
+    if (auto* sd = dynamic_cast<StochasticDepth*>(m)) blocks.push_back(sd);
+  FER_CHECK(!blocks.empty() || rate == 0, "--drop_path: model '", name, "' has no stochastic depth");
+  const bool convnext = name.rfind("convnext", 0) == 0;
+  const double n = double(blocks.size()) - (convnext ? 1.0 : 0.0);
+  for (size_t i = 0; i < blocks.size(); ++i) blocks[i]->set_p(n > 0 ? rate * double(i) / n : 0.0);
+}
+
+// drop_path < 0 keeps the model's default stochastic depth (none for tf_efficientnet_b0_ns, as timm).
 inline std::shared_ptr<nn::Layer> make_model(const std::string& name, int64_t num_classes, int64_t image_size,
                                              Generator& gen = default_generator(), int64_t hidden_head = 0,
-                                             double head_dropout = 0.5) {
+                                             double head_dropout = 0.5, double drop_path = -1) {
   for (const auto& m : model_registry())
     if (m.name == name) {
-      if (hidden_head <= 0) return m.make(num_classes, image_size, gen);
-      return std::make_shared<HiddenHeadModel>(m.make(hidden_head, image_size, gen), hidden_head, num_classes, head_dropout, gen);
+      std::shared_ptr<nn::Layer> model =
+          hidden_head <= 0 ? m.make(num_classes, image_size, gen)
+                           : std::make_shared<HiddenHeadModel>(m.make(hidden_head, image_size, gen), hidden_head, num_classes,
+                                                               head_dropout, gen);
+      if (drop_path >= 0) set_drop_path(*model, name, drop_path);
+      return model;
     }
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;

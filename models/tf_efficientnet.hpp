@@ -3,6 +3,7 @@
 // weights use it. Same block structure as torchvision's B0, but timm's module names (conv_stem, bn1, blocks.i.j.*,
 // conv_head, bn2, classifier), BatchNorm eps 1e-3, and TensorFlow "same" padding: computed from the input size, with
 // the odd pixel at the bottom/right (so a stride-2 conv on an even input pads 0 on top and 1 below for 3x3).
+// No stochastic depth unless asked (timm.create_model's drop_path_rate defaults to none; train --drop_path).
 #include "models/blocks.hpp"
 #include "models/efficientnet_spec.hpp"
 
@@ -106,7 +107,9 @@ class TfEfficientNet : public nn::Layer {
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
   nn::Sequential blocks;
   std::shared_ptr<nn::Linear> classifier;
-  TfEfficientNet(const EfficientNetSpec& spec, int64_t num_classes, Generator& gen = default_generator()) {
+  // drop_path_rate: stochastic depth of the last block (linear in the block index); 0 as timm.create_model's default.
+  TfEfficientNet(const EfficientNetSpec& spec, int64_t num_classes, Generator& gen = default_generator(),
+                 double drop_path_rate = 0.0) {
     conv_stem = std::make_shared<TfSameConv2d>(3, spec.stem, 3, 2, 1, false, gen);
     bn1 = std::make_shared<nn::BatchNorm2d>(spec.stem, 1e-3);
     register_module("conv_stem", conv_stem), register_module("bn1", bn1);
@@ -116,7 +119,7 @@ class TfEfficientNet : public nn::Layer {
       for (int64_t b = 0; b < st.layers; ++b, ++id)
         stage->push_back(std::make_shared<TfMBConvBlock>(b == 0 ? st.in : st.out, st.out, st.expand_ratio, st.kernel,
                                                          b == 0 ? st.stride : 1,
-                                                         spec.stochastic_depth_prob * double(id) / double(total), gen));
+                                                         drop_path_rate * double(id) / double(total), gen));
       blocks.push_back(stage);
     }
     register_module("blocks", blocks);

@@ -16,12 +16,15 @@ packages=(
   libbenchmark-dev   # bench/
   libcairo2-dev      # plots
   libyaml-cpp-dev    # sweep configuration
+  libzip-dev         # PyTorch .pt/.pth checkpoints (zip format)
+  libdlib-dev        # face detection for predict --detect-faces (optional at build time)
   fonts-dejavu-core  # chart text
   clang libclang-rt-dev libomp-dev  # fuzz targets (tools/run_fuzz.sh: libFuzzer, ASan, UBSan; OpenMP for clang)
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tools" ]]; then
-  packages+=(python3-torch python3-torchvision python3-numpy python3-sklearn python3-scipy python3-pil)
+  packages+=(python3-torch python3-torchvision python3-numpy python3-sklearn python3-scipy python3-pil
+             python3-skimage)  # sample photos with faces (tools/make_photo_fixtures.py)
 fi
 
 missing=()

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -124,6 +125,11 @@ class Reader {
   explicit Reader(std::string where, pickle::Limits limits = {}, size_t input_bytes = 0)
       : where_(std::move(where)), limits_(limits),
         walk_budget_(pickle::walk_budget(limits, input_bytes ? input_bytes : limits.max_objects)) {}
+
+  // Resolves storages given as persistent ids (torch.save's zip and legacy files keep storages outside the pickle).
+  // The resolver should return the same storage for the same key, so that views of one storage stay shared.
+  using StorageResolver = std::function<LoadedStorage(const Object& pid, std::string_view what)>;
+  void set_storage_resolver(StorageResolver r) { storage_resolver_ = std::move(r); }
 
   // Also accept calls to / instances of this class as dicts (e.g. a dict subclass without custom state).
   void add_dict_class(std::string module, std::string name) { dict_classes_.emplace_back(std::move(module), std::move(name)); }
@@ -300,6 +306,7 @@ class Reader {
 
   const LoadedStorage& storage(const Object& o, std::string_view what) {
     if (auto it = storages_.find(&o); it != storages_.end()) return it->second;
+    if (o.kind == Kind::persistent_id && storage_resolver_) return storages_[&o] = storage_resolver_(o, what);
     if (!o.is_call_to("torch.storage", "_load_from_bytes"))
       error(what, "tensor storage is a ", o.describe(), " (expected torch.storage._load_from_bytes)");
     const auto& a = o.args->items;
@@ -378,6 +385,7 @@ class Reader {
   pickle::Limits limits_;
   std::vector<std::pair<std::string, std::string>> dict_classes_ = {{"collections", "OrderedDict"}};
   std::map<const Object*, LoadedStorage> storages_;
+  StorageResolver storage_resolver_;
   size_t copied_bytes_ = 0;
   size_t walk_budget_;
   mutable size_t walked_ = 0;

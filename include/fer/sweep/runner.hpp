@@ -17,6 +17,7 @@
 #include "fer/sweep/plan.hpp"
 #include "fer/train/run_config.hpp"
 #include "fer/train/run_description.hpp"
+#include "fer/nn/load_weights.hpp"
 #include "fer/train/trainer.hpp"
 #include "models/registry.hpp"
 
@@ -40,10 +41,11 @@ struct RunSettings {
   bool allow_repeats = true;
   int64_t hidden_head = 0;  // > 0: the reference's transfer head (classifier -> hidden, ReLU, Dropout, Linear)
   double head_dropout = 0.5;  // the hidden head's dropout
-  std::string pretrained;  // a safetensors state dict (torchvision/timm names) loaded before training; a head of
-                           // another size (1000 ImageNet classes) is skipped, re-initialized, and reported
   nlohmann::json data_info = nlohmann::json::object();  // the caller's data flags and source files, for config.json
   bool force_new = false;  // an existing run directory is renamed aside instead of resumed
+  std::string pretrained;  // a state dict (safetensors or PyTorch .pt/.pth; torchvision/timm names) loaded before
+                           // training; only the head may be absent or of another size (re-initialized, reported)
+  double drop_path = -1;   // >= 0: stochastic depth rate (models::set_drop_path); < 0: the model's default
 };
 
 namespace runner_detail {
@@ -68,6 +70,7 @@ inline train::RunConfig make_run_config(const RunSpec& run, const StudyData& d, 
   c.mean = eval_pp.mean, c.std = eval_pp.std;
   c.hidden_head = s.hidden_head;
   c.head_dropout = s.hidden_head > 0 ? s.head_dropout : 0.0;
+  c.drop_path = s.drop_path;  // < 0: the model's own default
   c.train = {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"seed", run.seed}, {"optimizer", t.optimizer},
              {"lr", t.lr}, {"weight_decay", t.weight_decay}, {"momentum", t.momentum}, {"nesterov", t.nesterov},
              {"sam_rho", t.sam_rho}, {"no_decay_norm_bias", t.no_decay_norm_bias},
@@ -202,21 +205,20 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
 
   Generator init(run.seed * 7919 + 17);
   manual_seed(run.seed);  // dropout masks
-  auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init, s.hidden_head, s.head_dropout);
+  auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init, s.hidden_head, s.head_dropout,
+                                  s.drop_path);
   if (!s.pretrained.empty()) {
-    nn::LoadOptions lo;
-    lo.strict = false;
-    nn::LoadReport rep = nn::load_safetensors(*model, s.pretrained, lo);
-    if (!s.train.quiet)
-      std::printf("pretrained %s: %zu tensors loaded%s%s\n", s.pretrained.c_str(), rep.loaded.size(),
-                  rep.complete() ? "" : "; not loaded (kept their initialization): ", rep.complete() ? "" : rep.str().c_str());
+    nn::WeightsOptions wo;
+    wo.pretrained = true;
+    nn::WeightsReport rep = nn::load_weights(*model, s.pretrained, wo);
+    if (!s.train.quiet) std::printf("pretrained %s\n", rep.summary(s.pretrained).c_str());
   }
   train::TrainConfig cfg = s.train;
   cfg.out = dir;
   cfg.seed = run.seed;
   if (resume) cfg.resume = dir;
   nlohmann::json info = {{"model", run.model}, {"real_ratio", run.real_ratio}, {"seed", run.seed}, {"run", run.id()},
-                         {"input_size", s.input_size}, {"data", d.description},
+                         {"input_size", s.input_size}, {"data", d.description}, {"drop_path", s.drop_path},
                          {"train_images", train_set.size()}, {"real_images", mix.real_count()},
                          {"synthetic_images", mix.synthetic_count()}};
   return train::fit(*model, train_set, d.val.get(), d.test.get(), train_pp, eval_pp, cfg, info);
