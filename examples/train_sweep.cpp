@@ -147,17 +147,17 @@ void load_yaml(const std::string& path, SweepConfig& c) {
   } catch (const std::exception& e) {
     fail(path, ": not a readable YAML file (", e.what(), ")");
   }
-  sweep::check_keys(yaml_keys(y, path), {"models", "ratios", "seeds", "epochs", "input_size", "batch_size", "optimizer",
-                                          "schedule", "lr", "weight_decay", "label_smoothing", "balanced_sampler",
-                                          "class_weights", "augment", "patience", "warmup_epochs", "out", "device", "amp",
-                                          "mix_mode", "synthetic_multiple", "data"},
-                    path);
-  if (YAML::Node d = y["data"])
-    sweep::check_keys(yaml_keys(d, path + ": data"), {"real", "synthetic", "ferplus", "max_classes", "limit_train",
-                                                      "limit_eval", "synthetic_per_class", "trunc", "val_fraction",
-                                                      "label_space", "clean"},
-                      path + ": data");
   try {
+    sweep::check_keys(yaml_keys(y, path), {"models", "ratios", "seeds", "epochs", "input_size", "batch_size", "optimizer",
+                                            "schedule", "lr", "weight_decay", "label_smoothing", "balanced_sampler",
+                                            "class_weights", "augment", "patience", "warmup_epochs", "out", "device", "amp",
+                                            "mix_mode", "synthetic_multiple", "data"},
+                      path);
+    if (YAML::Node d = y["data"])
+      sweep::check_keys(yaml_keys(d, path + ": data"), {"real", "synthetic", "ferplus", "max_classes", "limit_train",
+                                                        "limit_eval", "synthetic_per_class", "trunc", "val_fraction",
+                                                        "label_space", "clean"},
+                        path + ": data");
     yaml_get(y, "models", c.models), yaml_get(y, "ratios", c.ratios), yaml_get(y, "seeds", c.seeds);
     yaml_get(y, "epochs", c.epochs), yaml_get(y, "input_size", c.input_size), yaml_get(y, "batch_size", c.batch_size);
     yaml_get(y, "optimizer", c.optimizer), yaml_get(y, "schedule", c.schedule), yaml_get(y, "lr", c.lr);
