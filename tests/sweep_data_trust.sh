@@ -6,12 +6,14 @@
 #  - the report states data, generator, settings and fer version; index.html has the significance table;
 #  - --clean writes cleaning.csv into the sweep directory with a train/validation duplicate and its partner;
 #  - an unknown YAML key is an error naming the nearest valid key;
-#  - extract_grid cuts grids with gutters, reports a seamless one and exits 1 after finishing the batch.
-# Usage: sweep_data_trust.sh TRAIN_SWEEP EXTRACT_GRID WORKDIR
+#  - extract_grid cuts grids with gutters, reports a seamless one and exits 1 after finishing the batch;
+#  - train takes --label_space too, says that its test set is the validation split and writes cleaning.csv.
+# Usage: sweep_data_trust.sh TRAIN_SWEEP EXTRACT_GRID TRAIN WORKDIR
 set -euo pipefail
 sweep=$1
 grid=$2
-work=$3
+train=$3
+work=$4
 rm -rf "$work"
 mkdir -p "$work"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -107,4 +109,18 @@ set -e
 grep -q "1 grids -> 4 faces" "$work/grid.log" || { cat "$work/grid.log"; fail "the good grid was not cut into 4 faces"; }
 grep -q "failed: .*seamless.png: no gutter or border" "$work/grid.log" || { cat "$work/grid.log"; fail "seamless grid not reported"; }
 [ -s "$work/faces/happy/good_r1c1.png" ] || fail "missing face good_r1c1.png"
+# 5. train: the same data options as the sweep.
+set +e
+"$train" --data_root "$work/affect" --model mlp --input_size 16 --epochs 1 --batch_size 8 --out "$work/train_refused" \
+  > "$work/train_refused.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "train accepted numbered folders without --label_space"
+grep -q "pass --label_space" "$work/train_refused.log" || { cat "$work/train_refused.log"; fail "train gave no --label_space hint"; }
+"$train" --data_root "$work/affect" --label_space custom:neutral,happy --clean --model mlp --input_size 16 --epochs 1 \
+  --batch_size 8 --out "$work/train_run" > "$work/train.log" 2>&1 || { cat "$work/train.log"; fail "train failed"; }
+grep -q "note: no test split in .*its validation split is the test set" "$work/train.log" ||
+  { cat "$work/train.log"; fail "train does not say that the test set is the validation split"; }
+grep -q "dup.png,duplicate across splits (a test image),test," "$work/train_run/cleaning.csv" ||
+  fail "train's cleaning.csv does not list the duplicate"
 echo "sweep/data trust: all checks passed"
