@@ -393,7 +393,9 @@ int main(int argc, char** argv) {
         study.synthetic = synthesize(c.synthetic.substr(10), out / "synthetic_cache", splits.train->class_names(),
                                      per_class, c.trunc, c.input_size);
       } else {
-        study.synthetic = data::load_synthetic(c.synthetic, splits.train->class_names(), !c.label_space.empty());
+        size_t before = splits.notes.size();
+        study.synthetic = data::load_synthetic(c.synthetic, splits.train->class_names(), !c.label_space.empty(), &splits.notes);
+        for (size_t k = before; k < splits.notes.size(); ++k) std::printf("note: %s\n", splits.notes[k].c_str());
       }
       study.description += "; synthetic: " + c.synthetic;
     }

@@ -187,6 +187,12 @@ TEST_CASE("empty class folders and skipped files are reported") {
   CHECK(has_note(s, "sad: empty class folder (no images of class 'sad')"));
   CHECK(has_note(s, "skipped 3 files fer does not read as images (.gif 1, .webp 2)"));
   CHECK(s.train->size() == 3);
+  // The same for a synthetic folder.
+  std::vector<std::string> notes;
+  auto synth = data::load_synthetic((root / "train").string(), s.train->class_names(), false, &notes);
+  CHECK(synth->size() == 4);
+  CHECK(std::find(notes.begin(), notes.end(), "synthetic data: " + (root / "train" / "sad").string() +
+                                                  ": empty class folder (no images of class 'sad')") != notes.end());
 }
 
 TEST_CASE("--clean finds duplicates across splits (train/test leakage) and lists each with its partner") {

@@ -323,12 +323,16 @@ inline Splits load_splits(const std::string& source, const DataOptions& o) {
 
 // A synthetic image folder (examples/generate's output: <root>/<class>/*.png) with the real set's class names.
 // Numbered class folders are read as indices into those names only when `numbered_ok` (the user named the label
-// space, or fer wrote the folder itself).
+// space, or fer wrote the folder itself). Empty or missing class folders and skipped files go to `notes`.
 inline std::shared_ptr<ImageSet> load_synthetic(const std::string& root, const std::vector<std::string>& class_names,
-                                                bool numbered_ok = false) {
+                                                bool numbered_ok = false, std::vector<std::string>* notes = nullptr) {
   FolderSplits f = read_image_folder(root, class_names);
   FER_CHECK(numbered_ok || !f.numbered, root, ": synthetic class folders are numbered; pass --label_space to say which "
             "class each number is (the real data's classes are ", describe_classes(class_names), ")");
+  if (notes) {
+    for (const auto& n : f.notes) notes->push_back("synthetic data: " + n);
+    if (!f.ignored.empty()) notes->push_back("synthetic data: " + sources_detail::skipped_note(f.ignored));
+  }
   std::vector<FileSample> all = f.train;
   all.insert(all.end(), f.val.begin(), f.val.end());
   all.insert(all.end(), f.test.begin(), f.test.end());
