@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   app.add_option("--label_smoothing", cfg.label_smoothing);
   app.add_option("--grad_clip", cfg.grad_clip);
   app.add_option("--patience", cfg.patience, "early stopping on validation macro-F1 (epochs)");
-  app.add_option("--augment", augment, "standard, light (flip + padded crop) or none");
+  app.add_option("--augment", augment, "standard, light (flip + padded crop), autoaugment, randaugment, trivialaugment (torchvision's policies + light) or none");
   app.add_flag("--imagenet_norm", imagenet_norm, "normalize with ImageNet mean/std (pretrained weights)");
   app.add_flag("--amp", amp, "mixed precision on CUDA (autocast, f32 master weights)");
   app.add_option("--amp_dtype", amp_dtype, "bf16 or fp16 (fp16 adds dynamic loss scaling)");
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
       fail("--device: ", e.what());
     }
     cfg.amp = amp ? amp_dtype : "off";
-    FER_CHECK(augment == "standard" || augment == "light" || augment == "none", "--augment must be standard, light or none");
+    if (augment != "none") data::AugmentOptions::named(augment, input_size);  // refuses unknown names
     data::DataOptions dopt;
     dopt.ferplus_csv = ferplus, dopt.clean = clean, dopt.seed = cfg.seed, dopt.max_classes = max_classes;
     dopt.limit_train = limit_train, dopt.limit_eval = limit_eval, dopt.label_space = dopt_label_space;
@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     rs.input_size = input_size;
     rs.augment = augment != "none";
     rs.light_augment = augment == "light";
+    if (augment != "none" && augment != "standard" && augment != "light") rs.auto_augment = data::parse_auto_augment(augment);
     rs.imagenet_norm = imagenet_norm;
     rs.train = cfg;
     rs.train.freeze_prefixes = freeze;

@@ -57,6 +57,7 @@ struct SweepConfig {
   std::string optimizer = "adam", schedule = "cosine";
   double lr = 1e-3, weight_decay = 1e-4, label_smoothing = 0.0;
   bool balanced_sampler = false, class_weights = false, augment = true;
+  std::string auto_augment = "none";  // autoaugment, randaugment or trivialaugment (with flip + padded crop)
   int64_t patience = 0, warmup_epochs = 0;
   std::string real = "fashion-mnist", synthetic, ferplus;
   int64_t max_classes = 0, limit_train = 0, limit_eval = 0, synthetic_per_class = 0;
@@ -74,7 +75,8 @@ struct SweepConfig {
     return {{"models", models}, {"ratios", ratios}, {"seeds", seeds}, {"epochs", epochs}, {"input_size", input_size},
             {"batch_size", batch_size}, {"optimizer", optimizer}, {"schedule", schedule}, {"lr", lr},
             {"weight_decay", weight_decay}, {"label_smoothing", label_smoothing}, {"balanced_sampler", balanced_sampler},
-            {"class_weights", class_weights}, {"augment", augment}, {"patience", patience}, {"warmup_epochs", warmup_epochs},
+            {"class_weights", class_weights}, {"augment", augment}, {"auto_augment", auto_augment},
+            {"patience", patience}, {"warmup_epochs", warmup_epochs},
             {"real", real}, {"synthetic", synthetic}, {"ferplus", ferplus}, {"max_classes", max_classes},
             {"limit_train", limit_train}, {"limit_eval", limit_eval}, {"synthetic_per_class", synthetic_per_class},
             {"trunc", trunc}, {"val_fraction", val_fraction}, {"mix_mode", mix_mode},
@@ -104,6 +106,7 @@ struct SweepConfig {
       << "|" << warmup_epochs << "|" << real << "|" << synthetic << "|" << ferplus << "|" << max_classes << "|" << limit_train
       << "|" << limit_eval << "|" << synthetic_per_class << "|" << trunc << "|" << val_fraction << "|" << mix_mode << "|"
       << synthetic_multiple;
+    if (auto_augment != "none") s << "|auto_augment:" << auto_augment;  // sweeps without one keep their fingerprint
     if (!label_space.empty()) s << "|label_space=" << label_space;  // appended only when set: older sweeps still resume
     if (clean) s << "|clean";
     uint64_t h = 0xcbf29ce484222325ull;
@@ -150,8 +153,8 @@ void load_yaml(const std::string& path, SweepConfig& c) {
   try {
     sweep::check_keys(yaml_keys(y, path), {"models", "ratios", "seeds", "epochs", "input_size", "batch_size", "optimizer",
                                             "schedule", "lr", "weight_decay", "label_smoothing", "balanced_sampler",
-                                            "class_weights", "augment", "patience", "warmup_epochs", "out", "device", "amp",
-                                            "mix_mode", "synthetic_multiple", "data"},
+                                            "class_weights", "augment", "auto_augment", "patience", "warmup_epochs", "out",
+                                            "device", "amp", "mix_mode", "synthetic_multiple", "data"},
                       path);
     if (YAML::Node d = y["data"])
       sweep::check_keys(yaml_keys(d, path + ": data"), {"real", "synthetic", "ferplus", "max_classes", "limit_train",
@@ -163,6 +166,7 @@ void load_yaml(const std::string& path, SweepConfig& c) {
     yaml_get(y, "optimizer", c.optimizer), yaml_get(y, "schedule", c.schedule), yaml_get(y, "lr", c.lr);
     yaml_get(y, "weight_decay", c.weight_decay), yaml_get(y, "label_smoothing", c.label_smoothing);
     yaml_get(y, "balanced_sampler", c.balanced_sampler), yaml_get(y, "class_weights", c.class_weights);
+    yaml_get(y, "auto_augment", c.auto_augment);
     yaml_get(y, "augment", c.augment), yaml_get(y, "patience", c.patience), yaml_get(y, "warmup_epochs", c.warmup_epochs);
     yaml_get(y, "out", c.out), yaml_get(y, "device", c.device), yaml_get(y, "amp", c.amp), yaml_get(y, "mix_mode", c.mix_mode);
     yaml_get(y, "synthetic_multiple", c.synthetic_multiple);
@@ -309,6 +313,7 @@ int main(int argc, char** argv) {
   auto* o_out = app.add_option("--out", cli.out, "sweep directory");
   auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
   auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
+  auto* o_aa = app.add_option("--auto_augment", cli.auto_augment, "autoaugment, randaugment or trivialaugment (torchvision's policies)");
   auto* o_space = app.add_option("--label_space", cli.label_space,
                                  "class order of numbered folders: fer2013, affectnet, ferplus or custom:a,b,...");
   auto* o_clean = app.add_flag("--clean", cli.clean, "drop blank and duplicate images within and across splits (cleaning.csv)");
@@ -348,6 +353,7 @@ int main(int argc, char** argv) {
     if (o_out->count()) c.out = cli.out;
     if (o_device->count()) c.device = cli.device;
     if (o_amp->count()) c.amp = cli.amp;
+    if (o_aa->count()) c.auto_augment = cli.auto_augment;
     if (o_space->count()) c.label_space = cli.label_space;
     if (o_clean->count()) c.clean = cli.clean;
     try {
@@ -417,6 +423,7 @@ int main(int argc, char** argv) {
     sweep::RunSettings settings;
     settings.input_size = c.input_size;
     settings.augment = c.augment;
+    settings.auto_augment = data::parse_auto_augment(c.auto_augment);
     settings.synthetic_multiple = c.synthetic_multiple;
     settings.mix_mode = c.mix_mode == "real_plus_synthetic" ? data::MixOptions::Mode::real_plus_synthetic
                                                             : data::MixOptions::Mode::fixed_total;

@@ -2,38 +2,13 @@
 // existence), and bad input is refused with a clear error.
 #include <doctest/doctest.h>
 
-#include <cairo/cairo.h>
-
+#include "png_probe.hpp"
 #include "fer/report/plot.hpp"
 
 using namespace fer::report;
+using fer::testing::Png;
 
 namespace {
-
-struct Png {
-  cairo_surface_t* s;
-  explicit Png(const std::filesystem::path& p) : s(cairo_image_surface_create_from_png(p.c_str())) {
-    REQUIRE(cairo_surface_status(s) == CAIRO_STATUS_SUCCESS);
-  }
-  ~Png() { cairo_surface_destroy(s); }
-  int width() const { return cairo_image_surface_get_width(s); }
-  int height() const { return cairo_image_surface_get_height(s); }
-  // Pixels within `tol` (0-255 per channel) of an RGB colour in [0, 1].
-  int64_t count(double r, double g, double b, int tol = 8) const {
-    cairo_surface_flush(s);
-    const unsigned char* data = cairo_image_surface_get_data(s);
-    int stride = cairo_image_surface_get_stride(s);
-    int64_t n = 0;
-    for (int y = 0; y < height(); ++y)
-      for (int x = 0; x < width(); ++x) {
-        const unsigned char* px = data + y * stride + 4 * x;  // ARGB32 little-endian: B G R A
-        if (std::abs(px[2] - int(r * 255 + 0.5)) <= tol && std::abs(px[1] - int(g * 255 + 0.5)) <= tol &&
-            std::abs(px[0] - int(b * 255 + 0.5)) <= tol)
-          ++n;
-      }
-    return n;
-  }
-};
 
 std::filesystem::path scratch(const char* name) {
   auto dir = std::filesystem::temp_directory_path() / "fer_test_plot";

@@ -1,14 +1,19 @@
 #pragma once
-// Training-time augmentation of one float HWC image in [0, 1] (before normalization), drawn from a per-sample
-// generator so a batch is reproducible whatever thread builds it: horizontal flip, random crop with zero padding,
-// random resized crop, small rotation, brightness/contrast jitter, random erasing (applied after normalization,
-// as torchvision's RandomErasing on tensors), and a RandAugment-style subset (shear, translate, equalize-free ops).
+// Training-time augmentation. On the uint8 image (after resizing, before conversion to float): AutoAugment,
+// RandAugment or TrivialAugmentWide with torchvision's policies (data/auto_augment.hpp). On the float HWC image in
+// [0, 1] (before normalization): horizontal flip, random crop with zero padding, random resized crop, small
+// rotation, brightness/contrast jitter; random erasing after normalization (as torchvision's RandomErasing on
+// tensors). Every draw comes from a per-sample generator seeded by (seed, epoch, sample), so a batch is
+// reproducible whatever thread builds it.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "fer/core/error.hpp"
 #include "fer/core/rng.hpp"
+#include "fer/data/auto_augment.hpp"
 #include "fer/data/resize.hpp"
 
 namespace fer::data {
@@ -20,9 +25,8 @@ struct AugmentOptions {
   double rotation_degrees = 0;         // uniform in [-d, d]; 0 = off
   double brightness = 0, contrast = 0; // ColorJitter factors in [1 - b, 1 + b]
   double erasing_p = 0;                // RandomErasing(p, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0)
-  int64_t randaugment_ops = 0;         // RandAugment subset: this many of {shear x/y, translate x/y, rotate,
-  double randaugment_magnitude = 9;    //   brightness, contrast, solarize, posterize} at magnitude m of 30
-  bool any_geometric() const { return crop_padding > 0 || resized_crop_min_scale < 1 || rotation_degrees > 0 || randaugment_ops > 0; }
+  AutoAugmentKind policy = AutoAugmentKind::none;  // on the uint8 image, before everything above
+  bool any_geometric() const { return crop_padding > 0 || resized_crop_min_scale < 1 || rotation_degrees > 0 || policy != AutoAugmentKind::none; }
 
   // Flip and a padded random crop (the CIFAR/Fashion-MNIST recipe).
   static AugmentOptions light(int64_t size) {
@@ -37,6 +41,17 @@ struct AugmentOptions {
     a.rotation_degrees = 10;
     a.brightness = a.contrast = 0.2;
     a.erasing_p = 0.25;
+    return a;
+  }
+  // The recipes by their --augment name: standard, light, or a policy (autoaugment, randaugment, trivialaugment)
+  // on top of the light recipe, as torchvision's ImageNet references combine crop + flip with the policy.
+  static AugmentOptions named(const std::string& name, int64_t size) {
+    if (name == "standard") return standard(size);
+    if (name == "light") return light(size);
+    FER_CHECK(name == "autoaugment" || name == "randaugment" || name == "trivialaugment", "--augment ", name,
+              ": expected standard, light, autoaugment, randaugment or trivialaugment");
+    AugmentOptions a = light(size);
+    a.policy = parse_auto_augment(name);
     return a;
   }
 };
@@ -119,23 +134,6 @@ inline void augment_image(std::vector<float>& img, int64_t h, int64_t w, int64_t
   if (o.rotation_degrees > 0) rotate(img, h, w, c, g.uniform(-o.rotation_degrees, o.rotation_degrees));
   if (o.brightness > 0 || o.contrast > 0)
     jitter(img, 1 + g.uniform(-o.brightness, o.brightness), 1 + g.uniform(-o.contrast, o.contrast));
-  for (int64_t op = 0; op < o.randaugment_ops; ++op) {
-    double m = o.randaugment_magnitude / 30.0, sign = g.uniform() < 0.5 ? -1 : 1;
-    switch (g.below(8)) {
-      case 0: affine_warp(img, h, w, c, 1, 0, sign * 0.3 * m, 1, 0, 0); break;          // shear x
-      case 1: affine_warp(img, h, w, c, 1, sign * 0.3 * m, 0, 1, 0, 0); break;          // shear y
-      case 2: affine_warp(img, h, w, c, 1, 0, 0, 1, 0, sign * 0.45 * m * double(w)); break;  // translate x
-      case 3: affine_warp(img, h, w, c, 1, 0, 0, 1, sign * 0.45 * m * double(h), 0); break;  // translate y
-      case 4: rotate(img, h, w, c, sign * 30 * m); break;
-      case 5: jitter(img, 1 + sign * 0.9 * m, 1); break;
-      case 6: jitter(img, 1, 1 + sign * 0.9 * m); break;
-      default: {  // solarize: invert values above a threshold that falls with magnitude
-        float thr = float(1 - m);
-        for (float& v : img)
-          if (v >= thr) v = 1 - v;
-      }
-    }
-  }
 }
 
 // RandomErasing on a normalized image: with probability p a rectangle (area 2-33%, aspect 0.3-3.3) set to 0.

@@ -136,6 +136,7 @@ inline std::vector<float> load_sample(const ImageSet& set, int64_t i, const Prep
                                  p.size, true, scratch);
     img = std::move(out);
   }
+  if (p.augment) apply_auto_augment(img, p.aug.policy, gen);  // uint8 policies (none: no draw, no change)
   const int64_t hw = p.size * p.size, c = p.channels;
   std::vector<float> x(size_t(hw * c));
   for (int64_t k = 0; k < hw; ++k) {

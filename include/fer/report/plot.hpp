@@ -1,6 +1,6 @@
 #pragma once
 // PNG charts drawn with Cairo: line charts with error bars (metric vs real-data ratio, training curves),
-// confusion-matrix heat maps, and reliability diagrams. Files are written atomically (io/atomic_file.hpp).
+// confusion-matrix heat maps, and reliability diagrams (with a legend and each bin's sample count). Files are written atomically (io/atomic_file.hpp).
 #include <cairo/cairo.h>
 
 #include <algorithm>
@@ -305,6 +305,8 @@ inline void save_reliability_png(const ReliabilityChart& chart, const std::files
     c.text(format_number(v, 1), px(v), top + ph + 14, 12);
   }
   double bw = 1.0 / double(nb);
+  // Per-bin sample counts are printed above the bars: a bin of 3 samples and one of 3,000 look alike otherwise.
+  const double count_size = std::clamp(bw * pw * 0.45, 6.0, 11.0);
   for (size_t b = 0; b < nb; ++b) {
     if (chart.count[b] == 0) continue;
     double lo = bw * double(b);
@@ -316,6 +318,10 @@ inline void save_reliability_png(const ReliabilityChart& chart, const std::files
     double a = chart.accuracy[b], conf = chart.confidence[b];
     cairo_rectangle(c.cr(), px(lo) + 1, py(std::max(a, conf)), bw * pw - 2, ph * std::abs(conf - a));
     cairo_fill(c.cr());
+    c.color({0, 0, 0});
+    double label_y = std::max(py(std::max(a, conf)) - 4, top + count_size);
+    c.text(std::to_string(chart.count[b]), px(lo + bw / 2), label_y, count_size, 0.5, 1.0, false,
+           bw * pw < 4 * count_size ? -M_PI / 2 : 0);
   }
   c.color({0.2, 0.2, 0.2});
   const double dash[2] = {6.0, 4.0};
@@ -326,6 +332,25 @@ inline void save_reliability_png(const ReliabilityChart& chart, const std::files
   cairo_set_line_width(c.cr(), 1.5);
   cairo_rectangle(c.cr(), left, top, pw, ph);
   cairo_stroke(c.cr());
+  // Legend in the upper-left corner, where a calibrated model's bars are short.
+  const double lx = left + 12, ly = top + 14, sw = 22, row = 20;
+  c.color({1, 1, 1}, 0.9);
+  cairo_rectangle(c.cr(), lx - 6, ly - 10, 210, 3 * row + 4);
+  cairo_fill(c.cr());
+  c.color(palette(0), 0.85);
+  cairo_rectangle(c.cr(), lx, ly - 6, sw, 12);
+  cairo_fill(c.cr());
+  c.color(palette(3), 0.6);
+  cairo_rectangle(c.cr(), lx, ly + row - 6, sw, 12);
+  cairo_fill(c.cr());
+  c.color({0.2, 0.2, 0.2});
+  cairo_set_dash(c.cr(), dash, 2, 0);
+  c.line(lx, ly + 2 * row, lx + sw, ly + 2 * row, 1.5);
+  cairo_set_dash(c.cr(), nullptr, 0, 0);
+  c.color({0, 0, 0});
+  c.text("accuracy (count above)", lx + sw + 8, ly, 12, 0.0, 0.5);
+  c.text("gap to mean confidence", lx + sw + 8, ly + row, 12, 0.0, 0.5);
+  c.text("perfect calibration", lx + sw + 8, ly + 2 * row, 12, 0.0, 0.5);
   c.text("confidence", left + pw / 2, size - 18, 14);
   c.text("accuracy", 18, top + ph / 2, 14, 0.5, 0.5, false, -M_PI / 2);
   c.save_png(path);

@@ -26,6 +26,7 @@ struct RunSettings {
   int64_t input_size = 64;
   bool augment = true;
   bool light_augment = false;  // flip + padded crop only
+  data::AutoAugmentKind auto_augment = data::AutoAugmentKind::none;  // a torchvision policy + the light recipe
   bool imagenet_norm = false;
   data::MixOptions::Mode mix_mode = data::MixOptions::Mode::fixed_total;
   double synthetic_multiple = 1.0;
@@ -59,7 +60,9 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
   eval_pp.size = s.input_size;
   data::Preprocess train_pp = eval_pp;
   train_pp.augment = s.augment;
-  train_pp.aug = s.light_augment ? data::AugmentOptions::light(s.input_size) : data::AugmentOptions::standard(s.input_size);
+  train_pp.aug = s.auto_augment != data::AutoAugmentKind::none ? data::AugmentOptions::named(data::auto_augment_name(s.auto_augment), s.input_size)
+                 : s.light_augment                            ? data::AugmentOptions::light(s.input_size)
+                                                              : data::AugmentOptions::standard(s.input_size);
 
   Generator init(run.seed * 7919 + 17);
   manual_seed(run.seed);  // dropout masks
