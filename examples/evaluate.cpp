@@ -1,57 +1,128 @@
-// evaluate: a checkpoint on a split, with the full metric set and the run outputs.
-//   evaluate --checkpoint runs/r18/checkpoints/best --model resnet18 --data_root fer2013.csv --split test \
-//            --input_size 64 --out runs/r18/eval_test
+// evaluate: a trained model on a split, with the full metric set and the run outputs.
+//   evaluate --run runs/r18                          # everything from runs/r18/config.json; the run's data, test
+//                                                    # split -> runs/r18/eval/test-<data fingerprint>/
+//   evaluate --run runs/r18 --data_root other.csv    # the run's model on other data
+//   evaluate --run runs/r18 --weights r18.safetensors
+//   evaluate --checkpoint runs/r18/checkpoints/best --model resnet18 --data_root fer2013.csv --input_size 64 \
+//            --out runs/r18_eval                     # without a run directory: every setting given
+// A flag given together with --run that contradicts the run's config.json is an error.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <string>
 
 #include "fer/data/sources.hpp"
-#include "fer/train/trainer.hpp"
-#include "models/registry.hpp"
+#include "fer/train/run_eval.hpp"
+#include "fer/train/run_flags.hpp"
+#include "fer/train/validate_settings.hpp"
+#include "fer/data/subsets.hpp"
+#include "fer/metrics/subgroup_report.hpp"
 
 using namespace fer;
 
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Evaluate a fer checkpoint"};
-  std::string checkpoint, model = "custom_cnn", data_root = "fashion-mnist", split = "test", out = "runs/eval", ferplus;
-  int64_t input_size = 48, batch_size = 128, max_classes = 0, limit_eval = 0;
+  CLI::App app{"Evaluate a fer model"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
+  std::string run, checkpoint, weights, model = "custom_cnn", data_root, split = "test", out, ferplus;
+  int64_t input_size = 48, batch_size = 128, max_classes = 0, limit_eval = 0, hidden_head = 0;
   bool imagenet_norm = false;
-  app.add_option("--checkpoint", checkpoint, "checkpoint directory or model.safetensors")->required();
+  app.add_option("--run", run, "a run directory written by train: model, classes, input and data from its config.json");
+  app.add_option("--checkpoint", checkpoint, "checkpoint directory or model.safetensors (default with --run: its best)");
+  app.add_option("--weights", weights, "a state dict file (safetensors) instead of a checkpoint");
   app.add_option("--model", model);
-  app.add_option("--data_root", data_root);
+  app.add_option("--hidden_head", hidden_head, "> 0: the model has the transfer head of this width");
+  app.add_option("--data_root", data_root, "fashion-mnist, a FER2013 CSV or an image-folder root (default with --run: the run's)");
   app.add_option("--ferplus", ferplus);
+  std::string label_space;
+  app.add_option("--label_space", label_space, "class order of numbered folders: fer2013, affectnet, ferplus or custom:a,b,...");
   app.add_option("--split", split, "train, val or test");
   app.add_option("--input_size", input_size);
-  app.add_option("--batch_size", batch_size);
+  app.add_option("--batch_size", batch_size, "default with --run: twice the run's, as train evaluates");
   app.add_option("--max_classes", max_classes);
   app.add_option("--limit_eval", limit_eval);
   app.add_flag("--imagenet_norm", imagenet_norm);
-  app.add_option("--out", out);
+  app.add_option("--out", out, "output directory (default with --run: RUN/eval/<split>-<data fingerprint>, else runs/eval)");
+  data::SubsetOptions subset;  // issue 13: evaluate an attribute subset, metrics per subgroup
+  std::string subgroups;
+  metrics::BootstrapOptions boot;
+  app.add_option("--attributes", subset.attributes, "per-image attributes CSV (file,<attr>,...): metrics per subgroup");
+  app.add_option("--subset", subset.subset, "evaluate only images with these attribute values, e.g. gender=female");
+  app.add_option("--subgroups", subgroups, "attributes to report per subgroup (comma-separated; default: all)");
+  app.add_option("--bootstrap", boot.resamples, "bootstrap resamples of the subgroup confidence intervals");
+  app.add_option("--bootstrap_seed", boot.seed);
   CLI11_PARSE(app, argc, argv);
   try {
+    FER_CHECK(split == "train" || split == "val" || split == "test", "--split must be train, val or test, got '", split, "'");
+    FER_CHECK(checkpoint.empty() || weights.empty(), "--checkpoint and --weights are alternatives; give one");
+    FER_CHECK(weights.empty() || std::filesystem::is_regular_file(weights), "--weights ", weights, ": no such file");
     data::DataOptions dopt;
-    dopt.ferplus_csv = ferplus, dopt.max_classes = max_classes, dopt.limit_eval = limit_eval;
+    train::RunConfig rc;
+    if (!run.empty()) {
+      rc = train::load_run_config(run);
+      const nlohmann::json j = rc.to_json();
+      const std::string origin = train::run_config_path(run).string();
+      // Model and preprocessing flags given must agree with the run (the model is built from rc below); data flags
+      // apply to the run's data source only.
+      train::config_arguments(app, {{"model", j["model"]}, {"input_size", j["input_size"]},
+                                    {"imagenet_norm", j["imagenet_norm"]}, {"hidden_head", j["hidden_head"]}},
+                              origin, {});
+      const bool runs_data = app.count("--data_root") == 0;
+      if (runs_data) {
+        data_root = train::run_config_value(j, "data_root").is_string() ? j["data"]["data_root"].get<std::string>() : "";
+        FER_CHECK(!data_root.empty(), origin, ": no data.data_root recorded; give --data_root");
+        auto num = [&](const char* k) { return j["data"].contains(k) ? j["data"][k].get<int64_t>() : int64_t(0); };
+        if (app.count("--ferplus") == 0 && j["data"].contains("ferplus")) ferplus = j["data"]["ferplus"].get<std::string>();
+        if (app.count("--max_classes") == 0) max_classes = num("max_classes");
+        if (app.count("--limit_eval") == 0) limit_eval = num("limit_eval");
+        dopt.limit_train = num("limit_train");
+        dopt.clean = j["data"].value("clean", false);
+        if (app.count("--label_space") == 0) label_space = j["data"].value("label_space", std::string());
+        dopt.seed = j["train"].value("seed", uint64_t(0));  // the run's seed chose its validation and limited splits
+      }
+      if (app.count("--batch_size") == 0) batch_size = 2 * j["train"].value("batch_size", int64_t(64));
+    } else {
+      FER_CHECK(!checkpoint.empty() || !weights.empty(), "give --run DIR, or --checkpoint/--weights with --model and --data_root");
+      FER_CHECK(!data_root.empty(), "--data_root is required without --run");
+      train::check_model_name(model);
+      train::check_input_size(model, input_size);
+    }
+    train::check_batch_size(batch_size);
+    if (!out.empty()) train::check_writable_dir(out);
+
+    dopt.ferplus_csv = ferplus, dopt.max_classes = max_classes, dopt.limit_eval = limit_eval, dopt.label_space = label_space;
     data::Splits s = data::load_splits(data_root, dopt);
-    std::shared_ptr<data::ImageSet> set = split == "train" ? s.train : split == "val" ? s.val : split == "test" ? s.test : nullptr;
-    FER_CHECK(set, "--split must be train, val or test");
-    auto m = models::make_model(model, set->num_classes(), input_size);
-    std::filesystem::path ck(checkpoint);
-    if (std::filesystem::is_directory(ck)) ck = train::find_checkpoint(ck) / "model.safetensors";
-    nn::load_safetensors(*m, ck.string());
-    data::Preprocess pp = imagenet_norm ? data::Preprocess::imagenet(input_size) : data::Preprocess{};
-    pp.size = input_size;
-    train::EvalResult r = train::evaluate(*m, *set, pp, batch_size);
-    std::filesystem::create_directories(out);
-    train::write_eval_outputs(out, *set, r);
-    nlohmann::json j = r.report.to_json(set->class_names());
-    j["loss"] = r.loss, j["checkpoint"] = ck.string(), j["split"] = split, j["data"] = s.description;
-    io::write_file_atomically(std::filesystem::path(out) / "metrics.json", j.dump(2) + "\n");
-    std::printf("%s on %s (%lld images): accuracy %.4f  macro-F1 %.4f  AUROC %.4f  ECE %.4f -> %s\n", model.c_str(),
-                split.c_str(), (long long)set->size(), r.report.accuracy, r.report.macro_f1, r.report.auroc_macro,
-                r.report.ece, out.c_str());
+    std::shared_ptr<data::ImageSet> set = split == "train" ? s.train : split == "val" ? s.val : s.test;
+    FER_CHECK(set->size() > 0, data_root, ": the ", split, " split is empty");
+    set = data::apply_subset_options(set, subset);
+    if (run.empty()) {
+      rc.model = model, rc.num_classes = set->num_classes(), rc.class_names = set->class_names();
+      rc.input_size = input_size, rc.hidden_head = hidden_head, rc.imagenet_norm = imagenet_norm;
+      data::Preprocess pp = imagenet_norm ? data::Preprocess::imagenet(input_size) : data::Preprocess{};
+      rc.mean = pp.mean, rc.std = pp.std, rc.channels = pp.channels;
+    } else {
+      train::check_run_classes(rc, *set, run);
+    }
+    auto m = train::make_run_model(rc);
+    std::filesystem::path w = !weights.empty() ? std::filesystem::path(weights)
+                              : !checkpoint.empty() ? train::verified_weights(checkpoint)
+                                                    : train::run_weights(run);
+    nn::load_safetensors(*m, w.string());
+    std::filesystem::path dir = !out.empty() ? std::filesystem::path(out)
+                                : !run.empty() ? train::run_eval_dir(run, split, *set)
+                                               : std::filesystem::path("runs/eval");
+    nlohmann::json info = {{"weights", w.string()}, {"split", split}, {"data", s.description}, {"model", rc.model}};
+    if (!run.empty()) info["run"] = run;
+    nlohmann::json j = train::evaluate_into(*m, *set, rc.preprocess(), batch_size, dir, info,
+                                            [&](const train::EvalResult& r, nlohmann::json& metrics) {
+                                              if (subset.attributes.empty()) return;
+                                              metrics["subgroups"] = metrics::write_subgroup_reports(
+                                                  dir, metrics::predictions_of(*set, r.labels, r.probs), subset.attributes,
+                                                  subgroups, boot);
+                                            });
+    std::printf("%s on %s (%lld images): %s -> %s\n", rc.model.c_str(), split.c_str(), (long long)set->size(),
+                train::metrics_line(j).c_str(), dir.string().c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "evaluate: error: %s\n", e.what());

@@ -29,6 +29,8 @@
 
 #include "fer/core/numpy_random.hpp"
 #include "fer/data/sources.hpp"
+#include "fer/data/subsets.hpp"
+#include "fer/metrics/subgroup_report.hpp"
 #include "fer/io/atomic_file.hpp"
 #include "fer/sweep/config_keys.hpp"
 #include "fer/sweep/merge.hpp"
@@ -36,6 +38,7 @@
 #include "fer/sweep/report.hpp"
 #include "fer/sweep/runner.hpp"
 #include "fer/sweep/state.hpp"
+#include "fer/train/run_description.hpp"
 #include "models/stylegan2.hpp"
 
 using namespace fer;
@@ -69,6 +72,8 @@ struct SweepConfig {
   std::string label_space;  // fer2013, affectnet, ferplus or custom:a,b,... (numbered class folders need it)
   bool clean = false;       // drop blank and duplicate images, within and across splits (cleaning.csv)
   bool demo = false;
+  std::string attributes;                     // per-image attributes CSV (data/attributes.hpp)
+  std::vector<std::string> subset_fractions;  // --subset_fraction specs: one more sweep axis (data/subsets.hpp)
 
   // Every setting that shapes the results (not where they go, nor the device), as the report states them.
   nlohmann::json settings() const {
@@ -80,7 +85,8 @@ struct SweepConfig {
             {"real", real}, {"synthetic", synthetic}, {"ferplus", ferplus}, {"max_classes", max_classes},
             {"limit_train", limit_train}, {"limit_eval", limit_eval}, {"synthetic_per_class", synthetic_per_class},
             {"trunc", trunc}, {"val_fraction", val_fraction}, {"mix_mode", mix_mode},
-            {"synthetic_multiple", synthetic_multiple}, {"amp", amp}, {"label_space", label_space}, {"clean", clean}};
+            {"synthetic_multiple", synthetic_multiple}, {"amp", amp}, {"label_space", label_space}, {"clean", clean},
+            {"attributes", attributes}, {"subset_fractions", subset_fractions}};
   }
   // The settings without the plan's axes: sweeps that agree on it are the same study and may merge.
   std::string settings_fingerprint() const {
@@ -96,6 +102,10 @@ struct SweepConfig {
   // Everything that changes results; a sweep directory only resumes with the same fingerprint.
   std::string fingerprint() const {
     std::ostringstream s;
+    if (!attributes.empty() || !subset_fractions.empty()) {  // older sweeps keep their fingerprint
+      s << "|" << attributes << "|";
+      for (const auto& f : subset_fractions) s << f << "|";
+    }
     for (const auto& m : models) s << m << ",";
     s << "|";
     for (double r : ratios) s << r << ",";
@@ -154,12 +164,12 @@ void load_yaml(const std::string& path, SweepConfig& c) {
     sweep::check_keys(yaml_keys(y, path), {"models", "ratios", "seeds", "epochs", "input_size", "batch_size", "optimizer",
                                             "schedule", "lr", "weight_decay", "label_smoothing", "balanced_sampler",
                                             "class_weights", "augment", "auto_augment", "patience", "warmup_epochs", "out",
-                                            "device", "amp", "mix_mode", "synthetic_multiple", "data"},
+                                            "device", "amp", "mix_mode", "synthetic_multiple", "subset_fractions", "data"},
                       path);
     if (YAML::Node d = y["data"])
       sweep::check_keys(yaml_keys(d, path + ": data"), {"real", "synthetic", "ferplus", "max_classes", "limit_train",
                                                         "limit_eval", "synthetic_per_class", "trunc", "val_fraction",
-                                                        "label_space", "clean"},
+                                                        "label_space", "clean", "attributes"},
                         path + ": data");
     yaml_get(y, "models", c.models), yaml_get(y, "ratios", c.ratios), yaml_get(y, "seeds", c.seeds);
     yaml_get(y, "epochs", c.epochs), yaml_get(y, "input_size", c.input_size), yaml_get(y, "batch_size", c.batch_size);
@@ -169,8 +179,9 @@ void load_yaml(const std::string& path, SweepConfig& c) {
     yaml_get(y, "auto_augment", c.auto_augment);
     yaml_get(y, "augment", c.augment), yaml_get(y, "patience", c.patience), yaml_get(y, "warmup_epochs", c.warmup_epochs);
     yaml_get(y, "out", c.out), yaml_get(y, "device", c.device), yaml_get(y, "amp", c.amp), yaml_get(y, "mix_mode", c.mix_mode);
-    yaml_get(y, "synthetic_multiple", c.synthetic_multiple);
+    yaml_get(y, "synthetic_multiple", c.synthetic_multiple), yaml_get(y, "subset_fractions", c.subset_fractions);
     if (YAML::Node d = y["data"]) {
+      yaml_get(d, "attributes", c.attributes);
       yaml_get(d, "real", c.real), yaml_get(d, "synthetic", c.synthetic), yaml_get(d, "ferplus", c.ferplus);
       yaml_get(d, "max_classes", c.max_classes), yaml_get(d, "limit_train", c.limit_train);
       yaml_get(d, "limit_eval", c.limit_eval), yaml_get(d, "synthetic_per_class", c.synthetic_per_class);
@@ -241,13 +252,7 @@ std::shared_ptr<data::ImageSet> synthesize(const std::string& generator_path, co
   return data::load_synthetic(cache.string(), class_names, /*numbered_ok=*/true);  // fer's own numbered cache
 }
 
-std::string fer_version() {
-#ifdef FER_GIT_DESCRIBE
-  return FER_GIT_DESCRIBE;
-#else
-  return "unknown (built without FER_GIT_DESCRIBE)";
-#endif
-}
+std::string fer_version() { return train::build_info()["fer_version"].get<std::string>(); }  // git describe
 
 void print_failed(const sweep::StudyInfo& info) {
   std::fprintf(stderr, "sweep: %zu runs FAILED (listed in the report):\n", info.failed.size());
@@ -310,6 +315,11 @@ int main(int argc, char** argv) {
   auto* o_ltrain = app.add_option("--limit_train", cli.limit_train, "keep this many real training images (stratified)");
   auto* o_leval = app.add_option("--limit_eval", cli.limit_eval, "keep this many validation and test images");
   auto* o_maxc = app.add_option("--max_classes", cli.max_classes, "keep classes 0..k-1");
+  std::string subset_fractions;
+  auto* o_attr = app.add_option("--attributes", cli.attributes, "per-image attributes CSV (file,<attr>,...): subgroup reports");
+  auto* o_subf = app.add_option("--subset_fractions", subset_fractions,
+                                "'|'-separated --subset_fraction specs, a sweep axis (e.g. gender=female:1.0,male:0.75|"
+                                "gender=female:0.75,male:1.0)");
   auto* o_out = app.add_option("--out", cli.out, "sweep directory");
   auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
   auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
@@ -333,6 +343,7 @@ int main(int argc, char** argv) {
     for (auto* o : {o_models, o_ratios, o_seeds, o_epochs, o_size, o_batch, o_lr, o_opt, o_sched, o_real, o_synth, o_ltrain,
                     o_leval, o_maxc, o_space, o_clean})
       any_setting = any_setting || o->count() > 0;
+    any_setting = any_setting || o_attr->count() || o_subf->count();
     if (!merge_dirs.empty()) return merge(merge_dirs, o_out->count() ? cli.out : "runs/merged");
     if (!any_setting) apply_demo(c);
     if (!config_path.empty()) load_yaml(config_path, c);
@@ -350,6 +361,15 @@ int main(int argc, char** argv) {
     if (o_ltrain->count()) c.limit_train = cli.limit_train;
     if (o_leval->count()) c.limit_eval = cli.limit_eval;
     if (o_maxc->count()) c.max_classes = cli.max_classes;
+    if (o_attr->count()) c.attributes = cli.attributes;
+    if (o_subf->count()) {
+      c.subset_fractions.clear();
+      std::stringstream ss(subset_fractions);
+      for (std::string f; std::getline(ss, f, '|');)
+        if (!f.empty()) c.subset_fractions.push_back(f);
+    }
+    for (const auto& f : c.subset_fractions) (void)data::parse_subset_fractions(f);  // malformed specs fail now
+    FER_CHECK(c.subset_fractions.empty() || !c.attributes.empty(), "--subset_fractions needs --attributes FILE.csv");
     if (o_out->count()) c.out = cli.out;
     if (o_device->count()) c.device = cli.device;
     if (o_amp->count()) c.amp = cli.amp;
@@ -369,7 +389,8 @@ int main(int argc, char** argv) {
                   c.models.size(), c.ratios.size(), (long long)c.limit_train);
 
     // Runs of this invocation.
-    auto runs = sweep::plan_runs(c.models, c.ratios, c.seeds);
+    auto runs = sweep::plan_runs(c.models, c.ratios, c.seeds,
+                                 c.subset_fractions.empty() ? std::vector<std::string>{""} : c.subset_fractions);
     for (const auto& m : c.models) (void)models::make_model(m, 2, c.input_size);  // unknown names fail now, not at run 17
     std::vector<sweep::RunSpec> mine = shard_arg.empty() ? runs : sweep::shard_runs(runs, sweep::parse_shard(shard_arg));
     std::filesystem::path out(c.out);
@@ -464,7 +485,13 @@ int main(int argc, char** argv) {
         };
       }
       try {
-        fr = sweep::run_one(run, study, settings, out / "runs" / run.id());
+        sweep::StudyData run_study = study;  // the run's --subset_fraction draw of the real training set
+        run_study.real_train = data::apply_subset_options(study.real_train, {c.attributes, "", run.subset_fraction, run.seed},
+                                                          out / "runs" / run.id() / "subset_manifest.csv");
+        fr = sweep::run_one(run, run_study, settings, out / "runs" / run.id());
+        if (!c.attributes.empty() && !fr.interrupted && std::filesystem::exists(out / "runs" / run.id() / "predictions.csv"))
+          metrics::write_subgroup_reports(out / "runs" / run.id(), metrics::read_predictions_csv(out / "runs" / run.id() / "predictions.csv"),
+                                          c.attributes, "", {}, true);
       } catch (const std::exception& e) {
         state.mark(run.id(), {"failed", 0, 0, e.what()});
         std::fprintf(stderr, "sweep: run %s failed: %s\n", run.id().c_str(), e.what());
@@ -489,7 +516,18 @@ int main(int argc, char** argv) {
       auto rec = state.runs().find(run.id());
       if (rec != state.runs().end() && rec->second.status == "failed") info.failed.push_back({run.id(), rec->second.error});
     }
-    if (!results.empty() || !info.failed.empty()) {
+    for (const auto& f : c.subset_fractions) {  // one report per subset fraction, in subsets/<label>/
+      std::vector<sweep::RunResult> of_f;
+      for (const auto& r : results)
+        if (r.spec.subset_fraction == f) of_f.push_back(r);
+      if (of_f.empty()) continue;
+      sweep::write_sweep_report(out / "subsets" / sweep::subset_fraction_label(f), of_f, c.models, c.ratios,
+                                int(splits.train->num_classes()), info);
+      std::printf("report for --subset_fraction %s: %s\n", f.c_str(), (out / "subsets" / sweep::subset_fraction_label(f)).string().c_str());
+    }
+    if (!c.subset_fractions.empty()) results.clear();  // the per-subset reports replace the one over all runs
+
+    if (!results.empty() || (!info.failed.empty() && c.subset_fractions.empty())) {
       sweep::write_sweep_report(out, results, c.models, c.ratios, int(splits.train->num_classes()), info);
       std::printf("\nreport: %s (summary.md, summary.json, summary.yaml, *_vs_realrate.png, index.html)\n", out.string().c_str());
       std::ifstream md(out / "summary.md");

@@ -7,13 +7,15 @@
 #  - --clean writes cleaning.csv into the sweep directory with a train/validation duplicate and its partner;
 #  - an unknown YAML key is an error naming the nearest valid key;
 #  - extract_grid cuts grids with gutters, reports a seamless one and exits 1 after finishing the batch;
-#  - train takes --label_space too, says that its test set is the validation split and writes cleaning.csv.
-# Usage: sweep_data_trust.sh TRAIN_SWEEP EXTRACT_GRID TRAIN WORKDIR
+#  - train takes --label_space too, says that its test set is the validation split (log and config.json) and writes
+#    cleaning.csv; `evaluate --run` reads the label space back from config.json.
+# Usage: sweep_data_trust.sh TRAIN_SWEEP EXTRACT_GRID TRAIN EVALUATE WORKDIR
 set -euo pipefail
 sweep=$1
 grid=$2
 train=$3
-work=$4
+evaluate=$4
+work=$5
 rm -rf "$work"
 mkdir -p "$work"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -82,7 +84,7 @@ grep -q "| mlp-r0.00-s0 | mix: class 1 needs" "$md" || fail "summary.md does not
 grep -q "mlp-r0.00-s0" "$html" || fail "index.html does not list the failed run"
 for doc in "$md" "$html"; do
   grep -q "its validation split is the test set" "$doc" || fail "$doc does not say that the test set is the validation split"
-  grep -q "fer version: 0\.1\.0" "$doc" || fail "$doc does not state the fer version"
+  grep -qE "fer version: [0-9a-z]" "$doc" && ! grep -q "fer version: unknown" "$doc" || fail "$doc does not state the fer version"
   grep -q "synthetic data / generator: $work/synth" "$doc" || fail "$doc does not state the synthetic source"
   grep -q "label space custom" "$doc" || fail "$doc does not state the data"
 done
@@ -123,4 +125,12 @@ grep -q "note: no test split in .*its validation split is the test set" "$work/t
   { cat "$work/train.log"; fail "train does not say that the test set is the validation split"; }
 grep -q "dup.png,duplicate across splits (a test image),test," "$work/train_run/cleaning.csv" ||
   fail "train's cleaning.csv does not list the duplicate"
+python3 - "$work/train_run/config.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))["data"]
+assert d["label_space"] == "custom:neutral,happy", d
+assert d["test_is_validation"] is True, d
+assert "test = the source's validation split" in d["description"], d
+EOF
+"$evaluate" --run "$work/train_run" > "$work/evaluate.log" 2>&1 || { cat "$work/evaluate.log"; fail "evaluate --run failed"; }
 echo "sweep/data trust: all checks passed"

@@ -1,11 +1,24 @@
 #pragma once
-// TensorBoard event files: `tensorboard --logdir runs` shows fer's training curves.
+// TensorBoard event files: `tensorboard --logdir runs` shows fer's training curves, test metrics, images (the
+// confusion matrix, sample faces) and the run's hyper-parameters in the HParams dashboard.
 //
 // An event file is a sequence of TFRecords (u64 length, masked CRC-32C of the length, payload, masked CRC-32C of
-// the payload), each payload a serialized `tensorflow.Event` protobuf. We write the few fields scalars need by
-// hand (proto3 wire format: zero-valued scalars are omitted, fields in number order) rather than depending on
-// protobuf: Event{1: wall_time double, 2: step int64, 3: file_version string, 5: summary Summary},
-// Summary{1: repeated Value}, Value{1: tag string, 2: simple_value float}.
+// the payload), each payload a serialized `tensorboard.Event` protobuf. We write the fields we need by hand
+// (proto3 wire format: zero-valued scalars are omitted, fields in number order) rather than depending on protobuf:
+//   Event{1: wall_time double, 2: step int64, 3: file_version string, 5: summary Summary}
+//   Summary{1: repeated Value}
+//   Value{1: tag string, 2: simple_value float, 4: image Image, 8: tensor TensorProto, 9: metadata SummaryMetadata}
+//   Image{1: height int32, 2: width int32, 3: colorspace int32, 4: encoded_image_string bytes}
+//   SummaryMetadata{1: plugin_data {1: plugin_name string, 2: content bytes}}
+// The hparams plugin's content is a serialized HParamsPluginData{1: version int32 (0), 2: experiment,
+// 3: session_start_info, 4: session_end_info} (tensorboard/plugins/hparams/plugin_data.proto, api.proto):
+//   Experiment{3: time_created_secs double, 4: repeated HParamInfo{1: name, 4: type enum}, 5: repeated
+//              MetricInfo{1: name MetricName{1: group, 2: tag}}}
+//   SessionStartInfo{1: map<string, google.protobuf.Value> hparams, 4: group_name, 5: start_time_secs double}
+//   SessionEndInfo{1: status enum, 2: end_time_secs double}
+//   google.protobuf.Value{2: number_value double, 3: string_value string, 4: bool_value bool}
+// each under the tags "_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info" with
+// an empty float tensor as the value (as TensorBoard's own hparams summaries write them).
 #include <unistd.h>
 
 #include <chrono>
@@ -13,7 +26,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "fer/core/error.hpp"
 #include "fer/report/crc32c.hpp"
@@ -40,19 +56,41 @@ inline void bytes(std::string& out, uint32_t field, const std::string& s) {
   varint(out, s.size());
   out += s;
 }
+inline void varint_field(std::string& out, uint32_t field, uint64_t v) {
+  if (v == 0) return;
+  tag(out, field, 0);
+  varint(out, v);
+}
+inline void string_field(std::string& out, uint32_t field, const std::string& s) {  // omitted when empty
+  if (!s.empty()) bytes(out, field, s);
+}
 // proto3 omits a scalar equal to its default; for floating point "default" means all bits zero (so -0.0 is kept).
 template <class T>
 inline bool is_default(T v) {
   T zero{};
   return std::memcmp(&v, &zero, sizeof(T)) == 0;
 }
+inline void double_field(std::string& out, uint32_t field, double v) {
+  if (!is_default(v)) tag(out, field, 1), fixed(out, v);
+}
 }  // namespace proto
 
 // Serialized Event payloads.
 inline std::string event_file_version(double wall_time) {
   std::string e;
-  if (!proto::is_default(wall_time)) proto::tag(e, 1, 1), proto::fixed(e, wall_time);
+  proto::double_field(e, 1, wall_time);
   proto::bytes(e, 3, "brain.Event:2");
+  return e;
+}
+
+// An Event holding one Summary.Value (already serialized).
+inline std::string event_with_value(double wall_time, int64_t step, const std::string& value) {
+  std::string summary;
+  proto::bytes(summary, 1, value);
+  std::string e;
+  proto::double_field(e, 1, wall_time);
+  proto::varint_field(e, 2, uint64_t(step));
+  proto::bytes(e, 5, summary);
   return e;
 }
 
@@ -60,13 +98,111 @@ inline std::string event_scalar(double wall_time, int64_t step, const std::strin
   std::string v;
   proto::bytes(v, 1, tag_name);
   if (!proto::is_default(value)) proto::tag(v, 2, 5), proto::fixed(v, value);
-  std::string summary;
-  proto::bytes(summary, 1, v);
-  std::string e;
-  if (!proto::is_default(wall_time)) proto::tag(e, 1, 1), proto::fixed(e, wall_time);
-  if (step != 0) proto::tag(e, 2, 0), proto::varint(e, uint64_t(step));
-  proto::bytes(e, 5, summary);
-  return e;
+  return event_with_value(wall_time, step, v);
+}
+
+// An image summary: PNG bytes with their size and colorspace (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA).
+inline std::string event_image(double wall_time, int64_t step, const std::string& tag_name, int64_t height,
+                               int64_t width, int64_t colorspace, const std::string& png) {
+  std::string img;
+  proto::varint_field(img, 1, uint64_t(height));
+  proto::varint_field(img, 2, uint64_t(width));
+  proto::varint_field(img, 3, uint64_t(colorspace));
+  proto::string_field(img, 4, png);
+  std::string v;
+  proto::bytes(v, 1, tag_name);
+  proto::bytes(v, 4, img);
+  return event_with_value(wall_time, step, v);
+}
+
+// --- the hparams plugin ---
+using HParamValue = std::variant<double, std::string, bool>;
+
+struct HParamsMetric {
+  std::string tag;  // a scalar tag of the run, e.g. "test/accuracy"
+};
+
+namespace hparams_detail {
+
+// Summary.Value{tag, tensor: empty float vector, metadata: plugin "hparams" with HParamsPluginData{version 0, <data>}}.
+inline std::string plugin_value(const std::string& tag_name, uint32_t data_field, const std::string& data) {
+  std::string plugin_data;  // HParamsPluginData; version 0 is the default, so omitted
+  proto::bytes(plugin_data, data_field, data);
+  std::string pd;
+  proto::bytes(pd, 1, "hparams");
+  proto::bytes(pd, 2, plugin_data);
+  std::string meta;
+  proto::bytes(meta, 1, pd);
+  std::string shape;  // TensorShapeProto{dim: [Dim{size: 0}]}; the Dim's fields are all default, so it is empty
+  proto::bytes(shape, 2, "");
+  std::string tensor;  // TensorProto{dtype: DT_FLOAT (1), tensor_shape}
+  proto::varint_field(tensor, 1, 1);
+  proto::bytes(tensor, 2, shape);
+  std::string v;
+  proto::bytes(v, 1, tag_name);
+  proto::bytes(v, 8, tensor);
+  proto::bytes(v, 9, meta);
+  return v;
+}
+
+inline std::string struct_value(const HParamValue& h) {  // google.protobuf.Value
+  std::string v;
+  if (const double* d = std::get_if<double>(&h)) proto::tag(v, 2, 1), proto::fixed(v, *d);  // set oneof: always written
+  else if (const std::string* s = std::get_if<std::string>(&h)) proto::bytes(v, 3, *s);
+  else proto::tag(v, 4, 0), proto::varint(v, std::get<bool>(h) ? 1 : 0);
+  return v;
+}
+
+// api.proto's DataType of a value.
+inline uint64_t data_type(const HParamValue& h) {
+  return std::holds_alternative<std::string>(h) ? 1 : std::holds_alternative<bool>(h) ? 2 : 3;
+}
+
+}  // namespace hparams_detail
+
+// The experiment: which hyper-parameters (with their types) and which metric tags the HParams dashboard shows.
+inline std::string event_hparams_experiment(double wall_time, const std::map<std::string, HParamValue>& hparams,
+                                            const std::vector<HParamsMetric>& metrics, double time_created_secs) {
+  std::string x;
+  proto::double_field(x, 3, time_created_secs);
+  for (const auto& [name, value] : hparams) {
+    std::string info;
+    proto::bytes(info, 1, name);
+    proto::varint_field(info, 4, hparams_detail::data_type(value));
+    proto::bytes(x, 4, info);
+  }
+  for (const auto& m : metrics) {
+    std::string mn;
+    proto::string_field(mn, 2, m.tag);
+    std::string info;
+    proto::bytes(info, 1, mn);
+    proto::bytes(x, 5, info);
+  }
+  return event_with_value(wall_time, 0, hparams_detail::plugin_value("_hparams_/experiment", 2, x));
+}
+
+// One run's hyper-parameter values (map entries in key order), its group (the run's name) and start time.
+inline std::string event_hparams_session_start(double wall_time, const std::map<std::string, HParamValue>& hparams,
+                                               const std::string& group_name, double start_time_secs) {
+  std::string s;
+  for (const auto& [name, value] : hparams) {
+    std::string entry;
+    proto::bytes(entry, 1, name);
+    proto::bytes(entry, 2, hparams_detail::struct_value(value));
+    proto::bytes(s, 1, entry);
+  }
+  proto::string_field(s, 4, group_name);
+  proto::double_field(s, 5, start_time_secs);
+  return event_with_value(wall_time, 0, hparams_detail::plugin_value("_hparams_/session_start_info", 3, s));
+}
+
+enum class SessionStatus : uint64_t { unknown = 0, success = 1, failure = 2, running = 3 };
+
+inline std::string event_hparams_session_end(double wall_time, SessionStatus status, double end_time_secs) {
+  std::string s;
+  proto::varint_field(s, 1, uint64_t(status));
+  proto::double_field(s, 2, end_time_secs);
+  return event_with_value(wall_time, 0, hparams_detail::plugin_value("_hparams_/session_end_info", 4, s));
 }
 
 // One TFRecord around a payload.
@@ -89,7 +225,7 @@ inline double wall_time_now() {
 // run keeps its curves up to the last step (TensorBoard reads a file that is still being written).
 class EventWriter {
  public:
-  explicit EventWriter(const std::filesystem::path& logdir, double start_time = wall_time_now()) {
+  explicit EventWriter(const std::filesystem::path& logdir, double start_time = wall_time_now()) : start_time_(start_time) {
     std::error_code ec;
     std::filesystem::create_directories(logdir, ec);
     FER_CHECK(!ec, "tensorboard: cannot create ", logdir.string(), ": ", ec.message());
@@ -109,6 +245,19 @@ class EventWriter {
   void scalar(const std::string& tag_name, double value, int64_t step, double wall_time = wall_time_now()) {
     write(event_scalar(wall_time, step, tag_name, float(value)));
   }
+  void image(const std::string& tag_name, int64_t height, int64_t width, int64_t colorspace, const std::string& png,
+             int64_t step, double wall_time = wall_time_now()) {
+    write(event_image(wall_time, step, tag_name, height, width, colorspace, png));
+  }
+  // The hparams plugin's three records: the experiment, this run's values, and its end.
+  void hparams(const std::map<std::string, HParamValue>& values, const std::vector<HParamsMetric>& metrics,
+               const std::string& group_name, SessionStatus status = SessionStatus::success,
+               double wall_time = wall_time_now()) {
+    write(event_hparams_experiment(wall_time, values, metrics, start_time_));
+    write(event_hparams_session_start(wall_time, values, group_name, start_time_));
+    write(event_hparams_session_end(wall_time, status, wall_time));
+  }
+  double start_time() const { return start_time_; }
   const std::filesystem::path& path() const { return path_; }
 
  private:
@@ -120,6 +269,7 @@ class EventWriter {
 
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;
+  double start_time_ = 0;
 };
 
 }  // namespace fer::report

@@ -33,6 +33,9 @@ inline MergedSweeps merge_sweeps(const std::vector<std::filesystem::path>& dirs)
     const auto& d = dirs[k];
     FER_CHECK(std::filesystem::is_directory(d / "runs"), d.string(), ": not a sweep directory (no runs/)");
     StudyInfo si = read_study_file(d / "sweep.json");
+    FER_CHECK(!si.settings.contains("subset_fractions") || si.settings["subset_fractions"].empty(), "--merge: ", d.string(),
+              " is a sweep over --subset_fractions; its per-subset reports are in ", (d / "subsets").string(),
+              " (merging such sweeps is not supported)");
     if (k == 0) {
       m.info = si;
     } else {

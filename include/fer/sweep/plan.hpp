@@ -1,6 +1,7 @@
 #pragma once
 // The runs of a sweep: models x real-data ratios x seeds in a fixed order, each with a stable id and directory
 // name, and the deterministic subset a shard i/n executes.
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -10,28 +11,42 @@
 
 namespace fer::sweep {
 
+// A --subset_fraction spec as a run-id part: "gender=female:1.0,male:0.75" -> "gender-female1.0-male0.75".
+inline std::string subset_fraction_label(const std::string& spec) {
+  std::string out;
+  for (char c : spec) {
+    if (c == ':' || c == ' ') continue;
+    out += c == '=' || c == ',' ? '-' : std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ? c : '_';
+  }
+  return out;
+}
+
 struct RunSpec {
   std::string model;
   double real_ratio = 1.0;
   uint64_t seed = 0;
-  int64_t index = 0;  // position in the full plan
+  int64_t index = 0;            // position in the full plan
+  std::string subset_fraction;  // empty, or a --subset_fraction spec (data/subsets.hpp): a sweep axis of its own
 
-  // "resnet18-r0.30-s1": sortable, filesystem-safe, unique within a sweep.
+  // "resnet18-r0.30-s1" (+ "-gender-female1.0-male0.75"): sortable, filesystem-safe, unique within a sweep.
   std::string id() const {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "-r%.2f-s%llu", real_ratio, (unsigned long long)seed);
-    return model + buf;
+    return model + buf + (subset_fraction.empty() ? "" : "-" + subset_fraction_label(subset_fraction));
   }
 };
 
 inline std::vector<RunSpec> plan_runs(const std::vector<std::string>& models, const std::vector<double>& ratios,
-                                      const std::vector<uint64_t>& seeds) {
-  FER_CHECK(!models.empty() && !ratios.empty() && !seeds.empty(), "sweep: models, ratios and seeds must be non-empty");
+                                      const std::vector<uint64_t>& seeds,
+                                      const std::vector<std::string>& subset_fractions = {""}) {
+  FER_CHECK(!models.empty() && !ratios.empty() && !seeds.empty() && !subset_fractions.empty(),
+            "sweep: models, ratios, seeds and subset fractions must be non-empty");
   std::vector<RunSpec> runs;
   for (const auto& m : models)
     for (double r : ratios) {
       FER_CHECK(r >= 0 && r <= 1, "sweep: real-data ratio ", r, " is not in [0, 1]");
-      for (uint64_t s : seeds) runs.push_back({m, r, s, int64_t(runs.size())});
+      for (const auto& f : subset_fractions)
+        for (uint64_t s : seeds) runs.push_back({m, r, s, int64_t(runs.size()), f});
     }
   for (size_t i = 0; i < runs.size(); ++i)
     for (size_t j = i + 1; j < runs.size(); ++j)

@@ -4,12 +4,19 @@
 // `evaluate --run DIR`, `predict --run DIR`, `analyze --run DIR` and `--resume` need no other flag.
 //
 // The inference part (model, classes, input size, channels, normalization, head) is read by every program; the
-// `train`, `data` and `build` objects describe how the run was made and feed the settings fingerprint.
+// `train`, `data` and `build` objects describe how the run was made. Keys in `train` and `data` are named as
+// train's flags (lr, batch_size, data_root, ...), so `train --resume DIR` takes every flag it is not given from here.
+//
+// The settings fingerprint (`settings_fingerprint()`) hashes everything that shapes the result: all of it but
+// `build` (a rebuilt fer may continue a run), the paths of data and pretrained files (their hashes count, so data
+// that moved still matches) and `train.epochs` (a finished run may be extended), except that epochs count when the
+// learning-rate schedule depends on the total (cosine, onecycle).
 #include <array>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -17,6 +24,8 @@
 #include "fer/core/error.hpp"
 #include "fer/data/image_set.hpp"
 #include "fer/io/atomic_file.hpp"
+#include "fer/io/sha256.hpp"
+#include "fer/report/yaml.hpp"
 
 namespace fer::train {
 
@@ -52,6 +61,36 @@ struct RunConfig {
             {"mean", mean},           {"std", std},                   {"hidden_head", hidden_head},
             {"head_dropout", head_dropout}, {"drop_path", drop_path}, {"train", train},
             {"data", data},           {"build", build}};
+  }
+
+  // What shapes the result (see the header comment): the fingerprinted part of to_json().
+  nlohmann::json settings() const {
+    nlohmann::json j = to_json();
+    j.erase("build");
+    // Paths are where things were, not what they were: contents are fingerprinted by their hashes and split lists.
+    j["train"].erase("pretrained");
+    for (const char* k : {"data_root", "description", "ferplus", "synthetic"}) j["data"].erase(k);
+    if (j["data"].contains("source_files") && j["data"]["source_files"].is_array())
+      for (auto& f : j["data"]["source_files"])
+        if (f.is_object()) f.erase("path");
+    const std::string sched = train.value("schedule", std::string("none"));
+    if (sched != "cosine" && sched != "onecycle") j["train"].erase("epochs");
+    return j;
+  }
+  std::string settings_fingerprint() const { return io::sha256_hex(settings().dump()).substr(0, 16); }
+
+  // "key: mine vs theirs" for every setting that differs (JSON pointers without the leading '/').
+  std::vector<std::string> differences(const RunConfig& other, const std::string& mine_name = "this run",
+                                       const std::string& theirs_name = "the directory's") const {
+    nlohmann::json a = settings().flatten(), b = other.settings().flatten();
+    std::map<std::string, std::pair<std::string, std::string>> diff;
+    for (auto& [k, v] : a.items())
+      if (!b.contains(k) || b[k] != v) diff[k] = {v.dump(), b.contains(k) ? b[k].dump() : "(absent)"};
+    for (auto& [k, v] : b.items())
+      if (!a.contains(k)) diff[k] = {"(absent)", v.dump()};
+    std::vector<std::string> out;
+    for (auto& [k, v] : diff) out.push_back(k.substr(1) + ": " + v.first + " (" + mine_name + ") vs " + v.second + " (" + theirs_name + ")");
+    return out;
   }
 
   // Strict: a missing or mistyped inference key is an error naming `origin` (the file) and the key.
@@ -109,8 +148,13 @@ inline RunConfig load_run_config(const std::filesystem::path& run_dir) {
   return RunConfig::from_json(j, p.string());
 }
 
+// config.json, and config.yaml with the same content for people (the JSON is the one programs read).
 inline void save_run_config(const std::filesystem::path& run_dir, const RunConfig& c) {
-  io::write_file_atomically(run_config_path(run_dir), c.to_json().dump(2) + "\n");
+  nlohmann::json j = c.to_json();
+  io::write_file_atomically(run_config_path(run_dir), j.dump(2) + "\n");
+  YAML::Emitter yaml;
+  yaml << report::to_yaml(j);
+  io::write_file_atomically(run_dir / "config.yaml", std::string(yaml.c_str()) + "\n");
 }
 
 }  // namespace fer::train

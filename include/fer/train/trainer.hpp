@@ -28,6 +28,7 @@
 #include "fer/optim/sgd.hpp"
 #include "fer/report/plot.hpp"
 #include "fer/report/tensorboard.hpp"
+#include "fer/report/tensorboard_summaries.hpp"
 #include "fer/report/yaml.hpp"
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/early_stopping.hpp"
@@ -125,7 +126,8 @@ inline void write_eval_outputs(const std::filesystem::path& dir, const data::Ima
     for (char& ch : id)
       if (ch == ',') ch = ';';
     csv += id + "," + std::to_string(r.labels[size_t(i)]) + "," + std::to_string(metrics::argmax_row(p, c));
-    for (int64_t k = 0; k < c; ++k) std::snprintf(buf, sizeof(buf), ",%.6f", p[k]), csv += buf;
+    // %.9g: every float digit, so AUROC and calibration recompute exactly from the file.
+    for (int64_t k = 0; k < c; ++k) std::snprintf(buf, sizeof(buf), ",%.9g", p[k]), csv += buf;
     csv += "\n";
   }
   io::write_file_atomically(dir / (prefix + "predictions.csv"), csv);
@@ -145,6 +147,7 @@ struct FitResult {
   double train_seconds = 0, images_per_second = 0;
   bool stopped_early = false;
   bool interrupted = false;  // stopped by cfg.interrupted: no final evaluation, no metrics.json
+  bool already_finished = false;  // the run directory held this run finished: nothing was trained or written
   nlohmann::json metrics;    // what metrics.json holds
 };
 
@@ -260,6 +263,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
 
   // Resume.
   FitResult res;
+  int64_t images_seen = 0;  // over all epochs, resumed ones included (images/s = images_seen / train_seconds)
   nlohmann::json history = nlohmann::json::array();
   int64_t start_epoch = 0;
   if (!cfg.resume.empty()) {
@@ -275,6 +279,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     res.best_val_f1 = st.contains("best_val_f1") && st["best_val_f1"].is_number() ? st["best_val_f1"].get<double>() : NAN;
     stopper.restore(res.best_val_f1, st.value("bad_epochs", int64_t(0)));
     res.train_seconds = st.value("train_seconds", 0.0);
+    images_seen = st.value("images_seen", int64_t(0));
     if (!cfg.quiet) std::printf("resumed from %s at epoch %lld\n", ck.string().c_str(), (long long)start_epoch);
   }
 
@@ -283,7 +288,6 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
   for (const auto& h : history)
     log_csv += std::to_string(h["epoch"].get<int64_t>()) + "," + h["csv"].get<std::string>() + "\n";
   const bool tty = !cfg.quiet && stdout_is_terminal();
-  int64_t images_seen = 0;
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
     model.train();
     std::vector<int64_t> order = balanced ? balanced->epoch(epoch) : shuffle->epoch(epoch);
@@ -318,8 +322,16 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
         double v = loss.item();
         if (!std::isfinite(v)) {
           Tape::current().clear();
-          fail("train: the loss became ", v, " at epoch ", epoch + 1, " batch ", b + 1, " (lr ", lr,
-               "); the last good checkpoint is in ", (cfg.out / "checkpoints" / "last").string(),
+          // Name the last checkpoint "good" only when its files verify.
+          const std::filesystem::path last = cfg.out / "checkpoints" / "last";
+          std::string why, where;
+          if (!std::filesystem::exists(last / "trainer.json") && !std::filesystem::exists(last.string() + ".old"))
+            where = "there is no checkpoint yet (it happened in the first epoch)";
+          else if (checkpoint_is_intact(find_checkpoint(last), &why))
+            where = "the last good checkpoint is in " + find_checkpoint(last).string();
+          else
+            where = "the last checkpoint is NOT usable: " + why;
+          fail("train: the loss became ", v, " at epoch ", epoch + 1, " batch ", b + 1, " (lr ", lr, "); ", where,
                ". Lower the learning rate or check the data.");
         }
         if (scaling) backward(loss, Tensor::full(loss.shape(), scaler.loss_factor(), loss.dtype()));
@@ -409,6 +421,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
                          {"history", history}, {"best_epoch", res.best_epoch},
                          {"best_val_f1", std::isfinite(res.best_val_f1) ? nlohmann::json(res.best_val_f1) : nlohmann::json(nullptr)},
                          {"bad_epochs", stopper.bad_epochs()}, {"train_seconds", res.train_seconds},
+                         {"images_seen", images_seen},
                          {"config", {{"seed", cfg.seed}, {"optimizer", cfg.optimizer}, {"lr", cfg.lr}}}};
     if (improved) save_checkpoint(cfg.out / "checkpoints" / "best", model, nullptr, st);
     save_checkpoint(cfg.out / "checkpoints" / "last", model, opt.get(), st);
@@ -421,11 +434,13 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     }
   }
   res.images_per_second = res.train_seconds > 0 ? double(images_seen) / res.train_seconds : 0;
-  if (res.epochs_run == 0 && res.best_epoch < 0) res.epochs_run = start_epoch;
+  // A run whose last epoch was checkpointed before a kill (metrics.json missing) reports its epochs as trained.
+  if (res.epochs_run == 0) res.epochs_run = start_epoch;
 
   // Final evaluation with the best weights.
-  if (std::filesystem::exists(cfg.out / "checkpoints" / "best" / "model.safetensors"))
-    nn::load_safetensors(model, (cfg.out / "checkpoints" / "best" / "model.safetensors").string());
+  if (std::filesystem::exists(cfg.out / "checkpoints" / "best" / "model.safetensors") ||
+      std::filesystem::exists(cfg.out / "checkpoints" / "best.old" / "model.safetensors"))
+    nn::load_safetensors(model, verified_weights(cfg.out / "checkpoints" / "best").string());
   nlohmann::json m = run_info;
   m["epochs"] = res.epochs_run;
   m["best_epoch"] = res.best_epoch;
@@ -444,6 +459,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     m["test"] = t.report.to_json(test_set->class_names());
     m["test"]["loss"] = t.loss;
     write_eval_outputs(cfg.out, *test_set, t);
+    report::write_test_summaries(tb, *test_set, t.report, t.loss, t.probs, cfg.out, res.epochs_run);
     if (!cfg.quiet)
       std::printf("test: accuracy %.4f  macro-F1 %.4f  AUROC %.4f  ECE %.4f\n", t.report.accuracy, t.report.macro_f1,
                   t.report.auroc_macro, t.report.ece);
@@ -463,6 +479,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
     chart.series = {tl, ta, va, vf};
     report::save_line_chart_png(chart, cfg.out / "curves.png");
   }
+  report::write_run_hparams(tb, cfg, run_info);
   io::write_file_atomically(cfg.out / "metrics.json", m.dump(2) + "\n");
   YAML::Emitter yaml;
   yaml << report::to_yaml(m);
