@@ -99,9 +99,9 @@ class DenseNet : public nn::Layer {
   Tensor features_of(const Tensor& x) {
     Tensor h = max_pool2d(relu(norm0->forward(conv0->forward(x))), Pool2dParams::make(3, 2, 1));
     for (auto& b : blocks) h = b->forward(h);
-    return flatten(adaptive_avg_pool2d(relu(norm5->forward(h)), 1, 1));
+    return flatten(adaptive_avg_pool2d(relu((*norm5)(h)), 1, 1));
   }
-  Tensor forward(const Tensor& x) override { return classifier->forward(features_of(x)); }
+  Tensor forward(const Tensor& x) override { return (*classifier)(features_of(x)); }
 };
 
 }  // namespace fer::models

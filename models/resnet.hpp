@@ -84,10 +84,10 @@ class ResNet : public nn::Layer {
   // Penultimate features [N, 512 * expansion] (for embeddings and custom heads).
   Tensor features(const Tensor& x) {
     Tensor h = max_pool2d(relu((*bn1)(conv1->forward(x))), Pool2dParams::make(3, 2, 1));
-    for (auto& l : layers) h = l->forward(h);
+    for (auto& l : layers) h = (*l)(h);
     return flatten(adaptive_avg_pool2d(h, 1, 1));
   }
-  Tensor forward(const Tensor& x) override { return fc->forward(features(x)); }
+  Tensor forward(const Tensor& x) override { return (*fc)(features(x)); }
   const ResNetSpec& spec() const { return spec_; }
 
   std::shared_ptr<nn::Conv2d> conv1;

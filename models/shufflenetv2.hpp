@@ -72,10 +72,10 @@ class ShuffleNetV2 : public nn::Layer {
   }
   Tensor features_of(const Tensor& x) {
     Tensor h = max_pool2d(conv1(x), Pool2dParams::make(3, 2, 1));
-    for (auto& s : stages) h = s->forward(h);
+    for (auto& s : stages) h = (*s)(h);
     return mean(conv5(h), {1, 2});
   }
-  Tensor forward(const Tensor& x) override { return fc->forward(features_of(x)); }
+  Tensor forward(const Tensor& x) override { return (*fc)(features_of(x)); }
 };
 
 }  // namespace fer::models

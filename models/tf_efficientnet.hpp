@@ -131,7 +131,7 @@ class TfEfficientNet : public nn::Layer {
     h = blocks(h);
     return flatten(adaptive_avg_pool2d(silu(bn2->forward(conv_head->forward(h))), 1, 1));
   }
-  Tensor forward(const Tensor& x) override { return classifier->forward(features_of(x)); }
+  Tensor forward(const Tensor& x) override { return (*classifier)(features_of(x)); }
 };
 
 }  // namespace fer::models

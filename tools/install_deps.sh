@@ -20,7 +20,7 @@ packages=(
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tools" ]]; then
-  packages+=(python3-torch python3-torchvision python3-numpy python3-sklearn python3-pil)
+  packages+=(python3-torch python3-torchvision python3-numpy python3-sklearn python3-scipy python3-pil)
 fi
 
 missing=()

@@ -28,7 +28,8 @@ namespace fer::nn {
 class Layer : public Module {
  public:
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward, then the forward hook if one is set (Module::set_forward_hook).
+  Tensor operator()(const Tensor& x) { return has_forward_hook() ? apply_forward_hook(x, forward(x)) : forward(x); }
 };
 
 // ---------------------------------------------------------------- layers with parameters
@@ -279,7 +280,7 @@ class Sequential : public Layer {
   }
   Tensor forward(const Tensor& x) override {
     Tensor h = x;
-    for (auto& l : layers_) h = l->forward(h);
+    for (auto& l : layers_) h = (*l)(h);
     return h;
   }
   size_t size() const { return layers_.size(); }

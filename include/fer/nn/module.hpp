@@ -12,6 +12,7 @@
 // Never rebind a registered member after construction (assign through copy_ instead).
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -265,6 +266,30 @@ class Module {
     return d;
   }
 
+  // ---- forward hooks (PyTorch's register_forward_hook)
+
+  // Called by nn::Layer::operator() with the module's input and output; what it returns becomes the output. One
+  // hook per module; it reads or marks intermediate activations (Grad-CAM, embeddings). Models call their children
+  // through operator() (as PyTorch calls module(x), not module.forward(x)) wherever a hook may be wanted.
+  using ForwardHook = std::function<Tensor(const Tensor& input, const Tensor& output)>;
+  void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
+  void clear_forward_hook() { forward_hook_ = nullptr; }
+  bool has_forward_hook() const { return bool(forward_hook_); }
+  Tensor apply_forward_hook(const Tensor& input, const Tensor& output) {
+    return forward_hook_ ? forward_hook_(input, output) : output;
+  }
+  // The descendant with this dotted name (as named_modules() spells it; "" is this module); an error lists the
+  // names there are when there is none.
+  Module& module_at(const std::string& name) {
+    auto all = named_modules();
+    for (auto& [n, m] : all)
+      if (n == name) return *m;
+    std::string known;
+    for (size_t i = 1; i < all.size() && i <= 60; ++i) known += (i > 1 ? ", " : "") + all[i].first;
+    if (all.size() > 61) known += ", ...";
+    fail("no module named \"", name, "\" (modules: ", known, ")");
+  }
+
   // ---- state dict
 
   // Parameters and persistent buffers under PyTorch's names and layouts. Plain entries share storage with the
@@ -390,6 +415,7 @@ class Module {
   std::vector<Slot> params_, buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
   std::vector<std::shared_ptr<Module>> owned_children_;
+  ForwardHook forward_hook_;
   bool training_ = true;
 };
 
