@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   app.add_option("--hidden_head", hidden_head, "> 0: the model has the transfer head of this width");
   app.add_option("--data_root", data_root, "fashion-mnist, a FER2013 CSV or an image-folder root (default with --run: the run's)");
   app.add_option("--ferplus", ferplus);
+  std::string label_space;
+  app.add_option("--label_space", label_space, "class order of numbered folders: fer2013, affectnet, ferplus or custom:a,b,...");
   app.add_option("--split", split, "train, val or test");
   app.add_option("--input_size", input_size);
   app.add_option("--batch_size", batch_size, "default with --run: twice the run's, as train evaluates");
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
         if (app.count("--limit_eval") == 0) limit_eval = num("limit_eval");
         dopt.limit_train = num("limit_train");
         dopt.clean = j["data"].value("clean", false);
+        if (app.count("--label_space") == 0) label_space = j["data"].value("label_space", std::string());
         dopt.seed = j["train"].value("seed", uint64_t(0));  // the run's seed chose its validation and limited splits
       }
       if (app.count("--batch_size") == 0) batch_size = 2 * j["train"].value("batch_size", int64_t(64));
@@ -148,7 +151,7 @@ int main(int argc, char** argv) {
     train::check_batch_size(batch_size);
     if (!out.empty()) train::check_writable_dir(out);
 
-    dopt.ferplus_csv = ferplus, dopt.max_classes = max_classes, dopt.limit_eval = limit_eval;
+    dopt.ferplus_csv = ferplus, dopt.max_classes = max_classes, dopt.limit_eval = limit_eval, dopt.label_space = label_space;
     data::Splits s = data::load_splits(data_root, dopt);
     std::shared_ptr<data::ImageSet> set = split == "train" ? s.train : split == "val" ? s.val : s.test;
     FER_CHECK(set->size() > 0, data_root, ": the ", split, " split is empty");

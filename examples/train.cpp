@@ -40,12 +40,13 @@ int main(int argc, char** argv) {
   int64_t input_size = 48, max_classes = 0, limit_train = 0, limit_eval = 0;
   double real_ratio = 1.0;
   bool amp = false, clean = false, imagenet_norm = false;
-  std::string amp_dtype = "bf16", device = "cpu";
+  std::string amp_dtype = "bf16", device = "cpu", dopt_label_space;
   train::TrainConfig cfg;
   cfg.out = "runs/train";
   std::string out = cfg.out.string(), resume;
   app.add_option("--data_root", data_root, "fashion-mnist, a FER2013 CSV, or an image-folder root (required, except with --resume)");
   app.add_option("--ferplus", ferplus, "fer2013new.csv: FER+ majority-vote labels (8 classes)");
+  app.add_option("--label_space", dopt_label_space, "class order of numbered folders: fer2013, affectnet, ferplus or custom:a,b,...");
   app.add_option("--model", model, "custom_cnn, scratch_cnn, mlp, resnet18, resnet50, ...");
   app.add_option("--input_size", input_size);
   app.add_option("--epochs", cfg.epochs, "0 with --resume: evaluate the checkpoint only");
@@ -148,11 +149,12 @@ int main(int argc, char** argv) {
     train::check_writable_dir(resume.empty() || out != cfg.out.string() ? out : resume, resume.empty() ? "--out" : "--resume");
     data::DataOptions dopt;
     dopt.ferplus_csv = ferplus, dopt.clean = clean, dopt.seed = cfg.seed, dopt.max_classes = max_classes;
-    dopt.limit_train = limit_train, dopt.limit_eval = limit_eval;
+    dopt.limit_train = limit_train, dopt.limit_eval = limit_eval, dopt.label_space = dopt_label_space;
     data::Splits s = data::load_splits(data_root, dopt);
     std::printf("data: %s: %lld train, %lld val, %lld test, %lld classes\n", s.description.c_str(), (long long)s.train->size(),
                 (long long)s.val->size(), (long long)s.test->size(), (long long)s.train->num_classes());
-    if (!s.dropped.empty()) std::printf("--clean dropped %zu images (first: %s)\n", s.dropped.size(), s.dropped[0].c_str());
+    std::printf("%s", data::notes_text(s).c_str());
+    if (!s.dropped.empty()) std::printf("--clean dropped %zu images (first: %s; all in cleaning.csv)\n", s.dropped.size(), s.dropped[0].c_str());
     FER_CHECK(num_classes == 0 || num_classes == s.train->num_classes(), "--num_classes ", num_classes, " but the data has ",
               s.train->num_classes(), " classes (see --max_classes, --ferplus)");
     size_t nc = size_t(s.train->num_classes());
@@ -179,7 +181,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     sweep::StudyData study{s.train, s.val, s.test, nullptr, s.description};
-    if (!synthetic.empty()) study.synthetic = data::load_synthetic(synthetic, s.train->class_names());
+    if (!synthetic.empty()) study.synthetic = data::load_synthetic(synthetic, s.train->class_names(), !dopt_label_space.empty());
     FER_CHECK(real_ratio == 1.0 || study.synthetic, "--real_ratio below 1 needs --synthetic");
     sweep::RunSettings rs;
     rs.input_size = input_size;
@@ -200,6 +202,8 @@ int main(int argc, char** argv) {
     nlohmann::json files = train::describe_source_files(data_root);
     if (!ferplus.empty()) files.push_back(train::describe_file(ferplus));
     rs.data_info["source_files"] = files;
+    rs.data_info["label_space"] = dopt_label_space;  // the description says how: "test = the source's validation split"
+    rs.data_info["test_is_validation"] = s.test_is_validation;
     rs.train.interrupted = [] { return g_stop != 0; };
     std::signal(SIGINT, on_sigint);
     std::filesystem::path dir(resume.empty() ? out : resume);
@@ -208,6 +212,7 @@ int main(int argc, char** argv) {
       std::filesystem::copy(resume, out, std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
       dir = out;
     }
+    if (clean) data::write_cleaning_csv(dir / "cleaning.csv", s.cleaning);
     sweep::RunSpec run{model, real_ratio, cfg.seed, 0};
     subset.seed = cfg.seed;
     study.real_train = data::apply_subset_options(study.real_train, subset, dir / "subset_manifest.csv");

@@ -10,6 +10,9 @@
 //
 // The sweep's state (sweep_state.json) is saved after every run: rerunning the same command continues where it
 // stopped and never redoes a finished run; Ctrl-C stops cleanly at the next batch (a second Ctrl-C kills).
+// sweep.json records the study (data, synthetic source, settings and their fingerprint, fer version); the report
+// states it, --merge only combines directories with the same settings and no run twice, and the exit status is 1
+// when any run failed (the report lists the failed runs). Unknown YAML keys are an error naming the nearest key.
 #include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -29,10 +32,13 @@
 #include "fer/data/subsets.hpp"
 #include "fer/metrics/subgroup_report.hpp"
 #include "fer/io/atomic_file.hpp"
+#include "fer/sweep/config_keys.hpp"
+#include "fer/sweep/merge.hpp"
 #include "fer/sweep/plan.hpp"
 #include "fer/sweep/report.hpp"
 #include "fer/sweep/runner.hpp"
 #include "fer/sweep/state.hpp"
+#include "fer/train/run_description.hpp"
 #include "models/stylegan2.hpp"
 
 using namespace fer;
@@ -63,9 +69,35 @@ struct SweepConfig {
   double synthetic_multiple = 1.0;
   std::string out = "runs/sweep", device = "cpu";
   std::string amp = "off";  // off, bf16 or fp16 (CUDA)
+  std::string label_space;  // fer2013, affectnet, ferplus or custom:a,b,... (numbered class folders need it)
+  bool clean = false;       // drop blank and duplicate images, within and across splits (cleaning.csv)
   bool demo = false;
   std::string attributes;                     // per-image attributes CSV (data/attributes.hpp)
   std::vector<std::string> subset_fractions;  // --subset_fraction specs: one more sweep axis (data/subsets.hpp)
+
+  // Every setting that shapes the results (not where they go, nor the device), as the report states them.
+  nlohmann::json settings() const {
+    return {{"models", models}, {"ratios", ratios}, {"seeds", seeds}, {"epochs", epochs}, {"input_size", input_size},
+            {"batch_size", batch_size}, {"optimizer", optimizer}, {"schedule", schedule}, {"lr", lr},
+            {"weight_decay", weight_decay}, {"label_smoothing", label_smoothing}, {"balanced_sampler", balanced_sampler},
+            {"class_weights", class_weights}, {"augment", augment}, {"auto_augment", auto_augment},
+            {"patience", patience}, {"warmup_epochs", warmup_epochs},
+            {"real", real}, {"synthetic", synthetic}, {"ferplus", ferplus}, {"max_classes", max_classes},
+            {"limit_train", limit_train}, {"limit_eval", limit_eval}, {"synthetic_per_class", synthetic_per_class},
+            {"trunc", trunc}, {"val_fraction", val_fraction}, {"mix_mode", mix_mode},
+            {"synthetic_multiple", synthetic_multiple}, {"amp", amp}, {"label_space", label_space}, {"clean", clean},
+            {"attributes", attributes}, {"subset_fractions", subset_fractions}};
+  }
+  // The settings without the plan's axes: sweeps that agree on it are the same study and may merge.
+  std::string settings_fingerprint() const {
+    nlohmann::json j = settings();
+    j.erase("models"), j.erase("ratios"), j.erase("seeds");
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (char ch : j.dump()) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)h);
+    return buf;
+  }
 
   // Everything that changes results; a sweep directory only resumes with the same fingerprint.
   std::string fingerprint() const {
@@ -85,6 +117,8 @@ struct SweepConfig {
       << "|" << limit_eval << "|" << synthetic_per_class << "|" << trunc << "|" << val_fraction << "|" << mix_mode << "|"
       << synthetic_multiple;
     if (auto_augment != "none") s << "|auto_augment:" << auto_augment;  // sweeps without one keep their fingerprint
+    if (!label_space.empty()) s << "|label_space=" << label_space;  // appended only when set: older sweeps still resume
+    if (clean) s << "|clean";
     uint64_t h = 0xcbf29ce484222325ull;
     for (char c : s.str()) h = (h ^ uint8_t(c)) * 0x100000001b3ull;
     char buf[32];
@@ -110,6 +144,15 @@ void yaml_get(const YAML::Node& n, const char* key, T& v) {
   if (n[key]) v = n[key].as<T>();
 }
 
+// The keys of a YAML map (an error for anything else).
+std::vector<std::string> yaml_keys(const YAML::Node& n, const std::string& where) {
+  FER_CHECK(n.IsMap() || n.IsNull(), where, ": expected a map of settings (key: value)");
+  std::vector<std::string> keys;
+  if (n.IsMap())
+    for (const auto& kv : n) keys.push_back(kv.first.as<std::string>());
+  return keys;
+}
+
 void load_yaml(const std::string& path, SweepConfig& c) {
   YAML::Node y;
   try {
@@ -118,6 +161,16 @@ void load_yaml(const std::string& path, SweepConfig& c) {
     fail(path, ": not a readable YAML file (", e.what(), ")");
   }
   try {
+    sweep::check_keys(yaml_keys(y, path), {"models", "ratios", "seeds", "epochs", "input_size", "batch_size", "optimizer",
+                                            "schedule", "lr", "weight_decay", "label_smoothing", "balanced_sampler",
+                                            "class_weights", "augment", "auto_augment", "patience", "warmup_epochs", "out",
+                                            "device", "amp", "mix_mode", "synthetic_multiple", "subset_fractions", "data"},
+                      path);
+    if (YAML::Node d = y["data"])
+      sweep::check_keys(yaml_keys(d, path + ": data"), {"real", "synthetic", "ferplus", "max_classes", "limit_train",
+                                                        "limit_eval", "synthetic_per_class", "trunc", "val_fraction",
+                                                        "label_space", "clean", "attributes"},
+                        path + ": data");
     yaml_get(y, "models", c.models), yaml_get(y, "ratios", c.ratios), yaml_get(y, "seeds", c.seeds);
     yaml_get(y, "epochs", c.epochs), yaml_get(y, "input_size", c.input_size), yaml_get(y, "batch_size", c.batch_size);
     yaml_get(y, "optimizer", c.optimizer), yaml_get(y, "schedule", c.schedule), yaml_get(y, "lr", c.lr);
@@ -133,6 +186,7 @@ void load_yaml(const std::string& path, SweepConfig& c) {
       yaml_get(d, "max_classes", c.max_classes), yaml_get(d, "limit_train", c.limit_train);
       yaml_get(d, "limit_eval", c.limit_eval), yaml_get(d, "synthetic_per_class", c.synthetic_per_class);
       yaml_get(d, "trunc", c.trunc), yaml_get(d, "val_fraction", c.val_fraction);
+      yaml_get(d, "label_space", c.label_space), yaml_get(d, "clean", c.clean);
     }
   } catch (const YAML::Exception& e) {
     fail(path, ": ", e.what());
@@ -195,35 +249,26 @@ std::shared_ptr<data::ImageSet> synthesize(const std::string& generator_path, co
     }
     io::write_file_atomically(marker, "done\n");
   }
-  return data::load_synthetic(cache.string(), class_names);
+  return data::load_synthetic(cache.string(), class_names, /*numbered_ok=*/true);  // fer's own numbered cache
+}
+
+std::string fer_version() { return train::build_info()["fer_version"].get<std::string>(); }  // git describe
+
+void print_failed(const sweep::StudyInfo& info) {
+  std::fprintf(stderr, "sweep: %zu runs FAILED (listed in the report):\n", info.failed.size());
+  for (const auto& f : info.failed) std::fprintf(stderr, "  %s: %s\n", f.id.c_str(), f.error.c_str());
 }
 
 int merge(const std::vector<std::string>& dirs, const std::string& out) {
-  std::vector<sweep::RunResult> results;
-  std::vector<std::string> models;
-  std::vector<double> ratios;
-  int64_t num_classes = 0;
-  for (const auto& d : dirs) {
-    FER_CHECK(std::filesystem::is_directory(std::filesystem::path(d) / "runs"), d, ": not a sweep directory (no runs/)");
-    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(d) / "runs")) {
-      auto mpath = e.path() / "metrics.json";
-      if (!std::filesystem::exists(mpath)) continue;
-      nlohmann::json m = nlohmann::json::parse(std::ifstream(mpath));
-      sweep::RunSpec spec{m["model"], m["real_ratio"], m["seed"], 0};
-      sweep::RunResult r;
-      sweep::load_run_result(e.path(), spec, r);
-      results.push_back(r);
-      if (std::find(models.begin(), models.end(), spec.model) == models.end()) models.push_back(spec.model);
-      if (std::find(ratios.begin(), ratios.end(), spec.real_ratio) == ratios.end()) ratios.push_back(spec.real_ratio);
-      num_classes = std::max<int64_t>(num_classes, int64_t(m["test"]["per_class"].size()));
-    }
-  }
-  FER_CHECK(!results.empty(), "--merge: no finished runs in the given directories");
-  std::sort(ratios.begin(), ratios.end());
-  std::sort(results.begin(), results.end(), [](const auto& a, const auto& b) { return a.spec.id() < b.spec.id(); });
-  sweep::write_sweep_report(out, results, models, ratios, int(num_classes));
-  std::printf("merged %zu runs from %zu directories into %s (summary.md, summary.json, index.html)\n", results.size(),
+  std::vector<std::filesystem::path> paths(dirs.begin(), dirs.end());
+  sweep::MergedSweeps m = sweep::merge_sweeps(paths);
+  sweep::write_sweep_report(out, m.results, m.models, m.ratios, int(m.num_classes), m.info);
+  std::printf("merged %zu runs from %zu directories into %s (summary.md, summary.json, index.html)\n", m.results.size(),
               dirs.size(), out.c_str());
+  if (!m.info.failed.empty()) {
+    print_failed(m.info);
+    return 1;
+  }
   return 0;
 }
 
@@ -279,6 +324,9 @@ int main(int argc, char** argv) {
   auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
   auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
   auto* o_aa = app.add_option("--auto_augment", cli.auto_augment, "autoaugment, randaugment or trivialaugment (torchvision's policies)");
+  auto* o_space = app.add_option("--label_space", cli.label_space,
+                                 "class order of numbered folders: fer2013, affectnet, ferplus or custom:a,b,...");
+  auto* o_clean = app.add_flag("--clean", cli.clean, "drop blank and duplicate images within and across splits (cleaning.csv)");
   app.add_option("--shard", shard_arg, "run only shard i/n of the runs (round-robin)");
   app.add_option("--emit-slurm", slurm_script, "write a Slurm job-array script and exit");
   app.add_option("--slurm-shards", slurm_shards, "number of array tasks for --emit-slurm");
@@ -293,7 +341,7 @@ int main(int argc, char** argv) {
     SweepConfig c;
     bool any_setting = !config_path.empty();
     for (auto* o : {o_models, o_ratios, o_seeds, o_epochs, o_size, o_batch, o_lr, o_opt, o_sched, o_real, o_synth, o_ltrain,
-                    o_leval, o_maxc})
+                    o_leval, o_maxc, o_space, o_clean})
       any_setting = any_setting || o->count() > 0;
     any_setting = any_setting || o_attr->count() || o_subf->count();
     if (!merge_dirs.empty()) return merge(merge_dirs, o_out->count() ? cli.out : "runs/merged");
@@ -326,6 +374,8 @@ int main(int argc, char** argv) {
     if (o_device->count()) c.device = cli.device;
     if (o_amp->count()) c.amp = cli.amp;
     if (o_aa->count()) c.auto_augment = cli.auto_augment;
+    if (o_space->count()) c.label_space = cli.label_space;
+    if (o_clean->count()) c.clean = cli.clean;
     try {
       parse_device(c.device);
     } catch (const std::invalid_argument& e) {
@@ -350,8 +400,14 @@ int main(int argc, char** argv) {
     // Data, once.
     data::DataOptions dopt;
     dopt.max_classes = c.max_classes, dopt.limit_train = c.limit_train, dopt.limit_eval = c.limit_eval;
-    dopt.ferplus_csv = c.ferplus, dopt.val_fraction = c.val_fraction;
+    dopt.ferplus_csv = c.ferplus, dopt.val_fraction = c.val_fraction, dopt.label_space = c.label_space, dopt.clean = c.clean;
     data::Splits splits = data::load_splits(c.real, dopt);
+    std::printf("%s", data::notes_text(splits).c_str());
+    if (c.clean) {
+      data::write_cleaning_csv(out / "cleaning.csv", splits.cleaning);
+      std::printf("--clean dropped %zu images (listed with reasons and duplicate partners in %s)\n", splits.cleaning.size(),
+                  (out / "cleaning.csv").string().c_str());
+    }
     sweep::StudyData study;
     study.real_train = splits.train, study.val = splits.val, study.test = splits.test;
     study.description = splits.description;
@@ -364,7 +420,9 @@ int main(int argc, char** argv) {
         study.synthetic = synthesize(c.synthetic.substr(10), out / "synthetic_cache", splits.train->class_names(),
                                      per_class, c.trunc, c.input_size);
       } else {
-        study.synthetic = data::load_synthetic(c.synthetic, splits.train->class_names());
+        size_t before = splits.notes.size();
+        study.synthetic = data::load_synthetic(c.synthetic, splits.train->class_names(), !c.label_space.empty(), &splits.notes);
+        for (size_t k = before; k < splits.notes.size(); ++k) std::printf("note: %s\n", splits.notes[k].c_str());
       }
       study.description += "; synthetic: " + c.synthetic;
     }
@@ -372,6 +430,16 @@ int main(int argc, char** argv) {
                 (long long)splits.train->size(), (long long)splits.val->size(), (long long)splits.test->size(),
                 (long long)splits.train->num_classes(),
                 study.synthetic ? (", " + std::to_string(study.synthetic->size()) + " synthetic").c_str() : "");
+    sweep::StudyInfo info;
+    info.data = splits.description + ": " + std::to_string(splits.train->size()) + " train, " +
+                std::to_string(splits.val->size()) + " val, " + std::to_string(splits.test->size()) + " test images, " +
+                std::to_string(splits.train->num_classes()) + " classes (" + data::describe_classes(splits.train->class_names()) + ")";
+    info.synthetic = needs_synthetic ? c.synthetic : "";
+    info.fer_version = fer_version();
+    info.settings = c.settings();
+    info.settings_fingerprint = c.settings_fingerprint();
+    info.notes = splits.notes;
+    sweep::write_study_file(out / "sweep.json", info);
 
     sweep::RunSettings settings;
     settings.input_size = c.input_size;
@@ -445,6 +513,8 @@ int main(int argc, char** argv) {
     for (const auto& run : runs) {
       sweep::RunResult r;
       if (state.is_done(run.id()) && sweep::load_run_result(out / "runs" / run.id(), run, r)) results.push_back(r);
+      auto rec = state.runs().find(run.id());
+      if (rec != state.runs().end() && rec->second.status == "failed") info.failed.push_back({run.id(), rec->second.error});
     }
     for (const auto& f : c.subset_fractions) {  // one report per subset fraction, in subsets/<label>/
       std::vector<sweep::RunResult> of_f;
@@ -452,17 +522,21 @@ int main(int argc, char** argv) {
         if (r.spec.subset_fraction == f) of_f.push_back(r);
       if (of_f.empty()) continue;
       sweep::write_sweep_report(out / "subsets" / sweep::subset_fraction_label(f), of_f, c.models, c.ratios,
-                                int(splits.train->num_classes()));
+                                int(splits.train->num_classes()), info);
       std::printf("report for --subset_fraction %s: %s\n", f.c_str(), (out / "subsets" / sweep::subset_fraction_label(f)).string().c_str());
     }
     if (!c.subset_fractions.empty()) results.clear();  // the per-subset reports replace the one over all runs
 
-    if (!results.empty()) {
-      sweep::write_sweep_report(out, results, c.models, c.ratios, int(splits.train->num_classes()));
+    if (!results.empty() || (!info.failed.empty() && c.subset_fractions.empty())) {
+      sweep::write_sweep_report(out, results, c.models, c.ratios, int(splits.train->num_classes()), info);
       std::printf("\nreport: %s (summary.md, summary.json, summary.yaml, *_vs_realrate.png, index.html)\n", out.string().c_str());
       std::ifstream md(out / "summary.md");
       std::string line;
       for (int i = 0; i < 14 && std::getline(md, line); ++i) std::printf("%s\n", line.c_str());
+    }
+    if (!info.failed.empty()) {
+      print_failed(info);
+      return 1;
     }
     return 0;
   } catch (const std::exception& e) {

@@ -35,6 +35,16 @@ grep -q "already done" "$work/resumed.log"
 "$exe" "${args[@]}" --shard 1/2 --out "$work/shard1" > /dev/null
 "$exe" --merge "$work/shard0" "$work/shard1" --out "$work/merged" > /dev/null
 
+# A run may be merged only once, and only sweeps with the same settings merge (issue 15: today's main averaged a
+# duplicated run as an extra seed, "± 0.0000").
+set +e
+"$exe" --merge "$work/shard0" "$work/shard0" --out "$work/merged_twice" > "$work/twice.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || { echo "merging a shard with itself was accepted"; exit 1; }
+grep -q "is in both" "$work/twice.log" || { echo "no duplicate-run message:"; cat "$work/twice.log"; exit 1; }
+[ ! -e "$work/merged_twice/summary.md" ] || { echo "a refused merge wrote a report"; exit 1; }
+
 a=$(tables "$work/straight/summary.json")
 b=$(tables "$work/killed/summary.json")
 c=$(tables "$work/merged/summary.json")

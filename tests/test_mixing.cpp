@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "fer/data/mixing.hpp"
@@ -88,9 +89,43 @@ TEST_CASE("mix errors: too few synthetic images, bad ratio, bad labels; manifest
   std::ifstream in(path);
   std::string line;
   std::getline(in, line);
-  CHECK(line == "source,id,label,class");
+  CHECK(line == "source,id,label,class,repeat");
   int rows = 0, synthetic = 0;
   while (std::getline(in, line)) ++rows, synthetic += line.rfind("synthetic,s", 0) == 0;
   CHECK(rows == 4);
   CHECK(synthetic == 2);
+}
+
+TEST_CASE("synthetic images repeated to fill a ratio are counted in the manifest and summarized") {
+  MixOptions opt;
+  opt.real_ratio = 0.0;
+  opt.allow_repeats = true;
+  // Class 0 needs 4 synthetic images and has 4; class 1 needs 7 and has 2 (drawn 4x, 3x).
+  Mix m = make_mix(labels_with({4, 7}), labels_with({4, 2}), 2, opt);
+  CHECK(m.synthetic_distinct_per_class == std::vector<int64_t>{4, 2});
+  std::map<std::pair<int64_t, int32_t>, int> uses;
+  int max_repeat = 0;
+  for (const MixItem& it : m.items) {
+    ++uses[{it.index, it.label}];
+    max_repeat = std::max(max_repeat, int(it.repeat));
+    if (it.label == 0) CHECK(it.repeat == 0);
+  }
+  CHECK(max_repeat == 3);
+  CHECK(repeat_summary(m, {"happy", "sad"}) == "synthetic images repeated to fill the ratio: sad 7 drawn from 2 (up to 4x)");
+  CHECK(repeat_summary(make_mix(labels_with({4, 7}), labels_with({4, 7}), 2, opt), {"happy", "sad"}).empty());
+
+  auto path = std::filesystem::temp_directory_path() / "fer_test_mix_repeats.csv";
+  write_mix_manifest(path, m, {"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10"},
+                     {"s0", "s1", "s2", "s3", "s4", "s5"}, {"happy", "sad"});
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  std::map<std::string, int> repeats_of;  // synthetic id -> highest repeat index in the manifest
+  while (std::getline(in, line)) {
+    std::string id = line.substr(line.find(',') + 1);
+    id = id.substr(0, id.find(','));
+    repeats_of[id] = std::max(repeats_of[id], std::stoi(line.substr(line.rfind(',') + 1)));
+  }
+  CHECK(repeats_of.size() == 6);
+  CHECK(repeats_of["s4"] + repeats_of["s5"] == 3 + 2);  // 7 draws of 2 images: 4 and 3 uses
 }

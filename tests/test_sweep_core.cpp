@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 
+#include "fer/sweep/config_keys.hpp"
 #include "fer/sweep/plan.hpp"
 #include "fer/sweep/state.hpp"
 #include "fer/sweep/statistics.hpp"
@@ -79,4 +80,17 @@ TEST_CASE("macro F1 equals scikit-learn; paired bootstrap separates real from nu
   CHECK_FALSE(same.significant());
   CHECK(same.p_value == 1.0);
   CHECK_THROWS_WITH_AS(paired_bootstrap_f1(y, good, {1, 2}, 7), doctest::Contains("same non-zero length"), fer::Error);
+}
+
+TEST_CASE("configuration keys: an unknown key is an error naming the nearest valid key") {
+  CHECK(edit_distance("kitten", "sitting") == 3);
+  CHECK(edit_distance("", "abc") == 3);
+  CHECK(edit_distance("ratios", "ratios") == 0);
+  std::vector<std::string> valid = {"models", "ratios", "seeds", "epochs", "learning_rate", "data"};
+  CHECK(nearest_key("ratio", valid) == "ratios");
+  CHECK(nearest_key("epoch", valid) == "epochs");
+  CHECK(nearest_key("modles", valid) == "models");
+  CHECK_NOTHROW(check_keys({"models", "data"}, valid, "sweep.yaml"));
+  CHECK_THROWS_WITH_AS(check_keys({"models", "ratio"}, valid, "sweep.yaml"),
+                       doctest::Contains("sweep.yaml: unknown key 'ratio' (did you mean 'ratios'?)"), fer::Error);
 }

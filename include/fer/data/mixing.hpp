@@ -5,7 +5,8 @@
 // fixed_total (the study's default): N = size of the real training set; each class keeps its real share N_c, of
 // which round(r * N_c) images are real and the rest synthetic (largest-remainder rounding, so the real total is
 // exactly round(r * N)). real_plus_synthetic: all real images plus k x N synthetic, in the real class proportions.
-// Validation and test sets are never mixed.
+// Validation and test sets are never mixed. When a class's synthetic pool is smaller than its share and repeats are
+// allowed, images are drawn again; the manifest's `repeat` column and repeat_summary() say how often.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -25,6 +26,7 @@ struct MixItem {
   bool synthetic = false;
   int64_t index = 0;   // into the real or the synthetic pool
   int32_t label = 0;
+  int32_t repeat = 0;  // 0: first use of this image in the mix; k: its k-th reuse
 };
 
 struct MixOptions {
@@ -38,6 +40,7 @@ struct MixOptions {
 struct Mix {
   std::vector<MixItem> items;        // shuffled training order is the sampler's job; items are grouped by class
   std::vector<int64_t> real_per_class, synthetic_per_class;
+  std::vector<int64_t> synthetic_distinct_per_class;  // distinct synthetic images behind synthetic_per_class
   int64_t real_count() const { return std::accumulate(real_per_class.begin(), real_per_class.end(), int64_t(0)); }
   int64_t synthetic_count() const {
     return std::accumulate(synthetic_per_class.begin(), synthetic_per_class.end(), int64_t(0));
@@ -102,6 +105,7 @@ inline Mix make_mix(const std::vector<int32_t>& real_labels, const std::vector<i
     mix.synthetic_per_class = apportion(synth_exact);
   }
   Generator gen(opt.seed);
+  mix.synthetic_distinct_per_class.assign(num_classes, 0);
   for (size_t c = 0; c < num_classes; ++c) {
     shuffle(real[c], gen);
     for (int64_t k = 0; k < mix.real_per_class[c]; ++k) mix.items.push_back({false, real[c][size_t(k)], int32_t(c)});
@@ -111,23 +115,36 @@ inline Mix make_mix(const std::vector<int32_t>& real_labels, const std::vector<i
     FER_CHECK(want <= have || opt.allow_repeats, "mix: class ", c, " needs ", want, " synthetic images but the synthetic set has ",
               have, " (generate more, or allow repeats)");
     shuffle(synth[c], gen);
-    for (int64_t k = 0; k < want; ++k) mix.items.push_back({true, synth[c][size_t(k % have)], int32_t(c)});
+    for (int64_t k = 0; k < want; ++k) mix.items.push_back({true, synth[c][size_t(k % have)], int32_t(c), int32_t(k / have)});
+    mix.synthetic_distinct_per_class[c] = std::min(want, have);
   }
   return mix;
 }
 
-// Writes the manifest CSV (source,id,label,class) atomically.
+// "synthetic images repeated to fill the ratio: happy 40 drawn from 10 (up to 4x), ..." or "" when none was.
+inline std::string repeat_summary(const Mix& mix, const std::vector<std::string>& class_names) {
+  std::string s;
+  for (size_t c = 0; c < mix.synthetic_per_class.size() && c < mix.synthetic_distinct_per_class.size(); ++c) {
+    int64_t want = mix.synthetic_per_class[c], have = mix.synthetic_distinct_per_class[c];
+    if (want <= have) continue;
+    s += (s.empty() ? "" : ", ") + (c < class_names.size() ? class_names[c] : std::to_string(c)) + " " +
+         std::to_string(want) + " drawn from " + std::to_string(have) + " (up to " + std::to_string((want + have - 1) / have) + "x)";
+  }
+  return s.empty() ? s : "synthetic images repeated to fill the ratio: " + s;
+}
+
+// Writes the manifest CSV (source,id,label,class,repeat) atomically.
 inline void write_mix_manifest(const std::filesystem::path& path, const Mix& mix, const std::vector<std::string>& real_ids,
                                const std::vector<std::string>& synthetic_ids,
                                const std::vector<std::string>& class_names) {
-  std::string csv = "source,id,label,class\n";
+  std::string csv = "source,id,label,class,repeat\n";
   for (const MixItem& it : mix.items) {
     const auto& ids = it.synthetic ? synthetic_ids : real_ids;
     FER_CHECK(it.index >= 0 && size_t(it.index) < ids.size(), path.string(), ": mix item refers to ",
               it.synthetic ? "synthetic" : "real", " image ", it.index, " of ", ids.size());
     FER_CHECK(it.label >= 0 && size_t(it.label) < class_names.size(), path.string(), ": label ", it.label, " has no class name");
     csv += std::string(it.synthetic ? "synthetic" : "real") + ',' + ids[size_t(it.index)] + ',' + std::to_string(it.label) +
-           ',' + class_names[size_t(it.label)] + '\n';
+           ',' + class_names[size_t(it.label)] + ',' + std::to_string(it.repeat) + '\n';
   }
   io::write_file_atomically(path, csv);
 }

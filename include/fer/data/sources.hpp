@@ -1,9 +1,14 @@
 #pragma once
 // Datasets by name or path for the programs: "fashion-mnist" (Debian's dataset-fashion-mnist), a FER2013-style
-// CSV (with optional FER+ relabelling), or an image-folder root in any supported layout. Splits without a
-// validation part get one carved from train (stratified, seeded). Optional hygiene drops blank and duplicate images.
+// CSV (with optional FER+ relabelling), or an image-folder root in any supported layout. Nothing degrades silently:
+// a source without a test split has its validation split used as the test set (validation is then carved from
+// train, stratified and seeded) and says so in Splits::notes, or is refused when it has neither; numbered class
+// folders need an explicit label space; empty or missing class folders and skipped files are noted. Optional
+// hygiene (--clean) drops blank images and exact duplicates within and across splits, listing each (cleaning.csv).
 #include <algorithm>
+#include <array>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -15,6 +20,7 @@
 #include "fer/data/hygiene.hpp"
 #include "fer/data/image_folder.hpp"
 #include "fer/data/image_set.hpp"
+#include "fer/data/label_space.hpp"
 
 namespace fer::data {
 
@@ -24,7 +30,8 @@ struct DataOptions {
   int64_t limit_eval = 0;        // > 0: same for val and test
   int64_t max_classes = 0;       // > 0: keep classes 0..k-1 only (e.g. 7 Fashion-MNIST classes as a FER stand-in)
   std::string ferplus_csv;       // with a fer2013.csv: relabel with FER+ majority votes (8 classes)
-  bool clean = false;            // drop blank and duplicate images (in-memory sources), listing them
+  bool clean = false;            // drop blank and duplicate images (within and across splits), listing them
+  std::string label_space;       // fer2013, affectnet, ferplus or custom:a,b,... ("" = inferred from folder names)
   uint64_t seed = 0;
   bool quiet = false;
 };
@@ -32,8 +39,21 @@ struct DataOptions {
 struct Splits {
   std::shared_ptr<ImageSet> train, val, test;
   std::string description;
-  std::vector<std::string> dropped;  // what --clean removed
+  std::vector<std::string> dropped;     // what --clean removed ("<id>: <reason>")
+  std::vector<CleaningEntry> cleaning;  // the same, one row of cleaning.csv each
+  // What a reader of the results must know about the data (the log, config.json and the sweep report carry it):
+  // the test split is the source's validation split, empty or missing class folders, skipped files, ...
+  std::vector<std::string> notes;
+  bool test_is_validation = false;      // the source had no test split; its validation split is the test set
+  std::string label_space;              // where the class names come from (fer2013, affectnet, ferplus, custom, ...)
 };
+
+// The notes as log lines ("note: ...").
+inline std::string notes_text(const Splits& s) {
+  std::string out;
+  for (const auto& n : s.notes) out += "note: " + n + "\n";
+  return out;
+}
 
 namespace sources_detail {
 
@@ -79,66 +99,157 @@ inline std::vector<FileSample> limit_files(const std::vector<FileSample>& f, siz
   return out;
 }
 
-// Hygiene for image files: decodes each once; drops blank images and later copies of an earlier image (same
-// decoded pixels: equal 64-bit hashes confirmed by comparing the pixels).
-inline std::vector<FileSample> clean_files(const std::vector<FileSample>& files, std::vector<std::string>& dropped,
-                                           const HygieneOptions& opt = {}) {
-  std::vector<FileSample> keep;
-  std::unordered_map<uint64_t, std::vector<size_t>> first_by_hash;  // -> indices into keep
-  for (const FileSample& f : files) {
-    io::Image img = io::read_image(f.path);
-    double sd = pixel_std(img.pixels.data(), img.pixels.size());
-    if (sd < opt.min_pixel_std) {
-      dropped.push_back(f.path.string() + ": blank (pixel std " + std::to_string(sd) + ")");
-      continue;
-    }
-    uint64_t h = fnv1a64(img.pixels.data(), img.pixels.size()) ^ uint64_t(img.height * 131 + img.width * 7 + img.channels);
-    bool duplicate = false;
-    for (size_t k : first_by_hash[h]) {
-      io::Image other = io::read_image(keep[k].path);
-      if (other.height == img.height && other.width == img.width && other.pixels == img.pixels) {
-        dropped.push_back(f.path.string() + ": duplicate of " + keep[k].path.string() +
-                          (keep[k].label != f.label ? " with a different label" : ""));
-        duplicate = true;
-        break;
+inline const char* split_name(size_t g) {
+  static const char* names[] = {"train", "val", "test"};
+  return names[g];
+}
+
+// --clean over the three splits: blank images and exact duplicates, looked for in the order test, val, train so
+// that the evaluation sets stay whole and a training image that is also a test image (leakage) is the one dropped.
+// `count(g)`, `pixels(g, i)` (an io::Image) and `label(g, i)`, `id(g, i)` describe split g; returns the kept indices.
+template <class Count, class Pixels, class Label, class Id>
+std::array<std::vector<int64_t>, 3> clean_splits(Count count, Pixels pixels, Label label, Id id, Splits& s,
+                                                 const HygieneOptions& opt = {}) {
+  std::array<std::vector<int64_t>, 3> keep;
+  std::array<std::vector<CleaningEntry>, 3> entries;
+  std::array<std::vector<std::string>, 3> dropped;
+  DuplicateIndex seen;
+  for (size_t g : {size_t(2), size_t(1), size_t(0)}) {
+    for (int64_t i = 0; i < count(g); ++i) {
+      io::Image img = pixels(g, i);
+      double sd = pixel_std(img.pixels.data(), img.pixels.size());
+      if (sd < opt.min_pixel_std) {
+        entries[g].push_back({split_name(g), id(g, i), blank_reason(sd), "", ""});
+        dropped[g].push_back(id(g, i) + ": " + blank_reason(sd));
+        continue;
       }
+      auto original = seen.find_or_add(img.pixels.data(), img.pixels.size(), img.height, img.width, img.channels,
+                                       {g, i}, [&](DuplicateIndex::Ref r) {
+                                         io::Image other = pixels(r.group, r.index);
+                                         return other.height == img.height && other.width == img.width &&
+                                                other.channels == img.channels && other.pixels == img.pixels;
+                                       });
+      if (!original) {
+        keep[g].push_back(i);
+        continue;
+      }
+      bool across = original->group != g, conflict = label(original->group, original->index) != label(g, i);
+      std::string reason = std::string(across ? "duplicate across splits (a " : "duplicate (a ") + split_name(original->group) +
+                           " image)" + (conflict ? " with a different label" : "");
+      std::string partner = id(original->group, original->index);
+      entries[g].push_back({split_name(g), id(g, i), reason, split_name(original->group), partner});
+      dropped[g].push_back(id(g, i) + ": duplicate of " + partner + (across ? std::string(" in ") + split_name(original->group) : "") +
+                          (conflict ? " with a different label" : ""));
     }
-    if (duplicate) continue;
-    first_by_hash[h].push_back(keep.size());
-    keep.push_back(f);
+    std::sort(keep[g].begin(), keep[g].end());
+  }
+  for (size_t g = 0; g < 3; ++g) {  // train first, as the splits are listed everywhere else
+    s.cleaning.insert(s.cleaning.end(), entries[g].begin(), entries[g].end());
+    s.dropped.insert(s.dropped.end(), dropped[g].begin(), dropped[g].end());
   }
   return keep;
 }
 
+// "skipped 3 files fer does not read as images (.gif 1, .webp 2), e.g. <path>"
+inline std::string skipped_note(const std::vector<std::string>& ignored) {
+  std::map<std::string, int64_t> by_ext;
+  for (const auto& p : ignored) {
+    std::string ext = std::filesystem::path(p).extension().string();
+    ++by_ext[ext.empty() ? "(no extension)" : ext];
+  }
+  std::string s = "skipped " + std::to_string(ignored.size()) + " files fer does not read as images (";
+  bool first = true;
+  for (const auto& [ext, n] : by_ext) s += (first ? "" : ", ") + ext + " " + std::to_string(n), first = false;
+  return s + "), e.g. " + ignored.front();
+}
+
+// A source without a test split: its validation split becomes the test set, or, without either, it is refused.
+inline void use_validation_as_test(bool has_test, bool has_val, const std::string& source, Splits& s) {
+  if (has_test) return;
+  FER_CHECK(has_val, source, ": the source has no test split and no validation split to use as one (", s.description,
+            "); give it a test split (e.g. a test/ folder, or a CSV Usage column with PrivateTest rows)");
+  s.test_is_validation = true;
+  s.notes.insert(s.notes.begin(), "no test split in " + source +
+                    ": its validation split is the test set (test metrics are validation metrics); validation is carved "
+                    "from train");
+}
+
 }  // namespace sources_detail
+
+// The label space of an image-folder root: the one the user named, or, for named folders, FER2013's seven classes
+// (AffectNet's eight when a folder is 'contempt'). Numbered folders without a named label space are refused.
+inline LabelSpace folder_label_space(const std::filesystem::path& root, const std::string& spec) {
+  if (!spec.empty()) return parse_label_space(spec);
+  std::vector<std::string> names = class_folder_names(root);
+  for (const auto& n : names)
+    FER_CHECK(n.empty() || !std::all_of(n.begin(), n.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }),
+              root.string(), ": class folders are numbered ('", n, "'), and numbers name no class: pass --label_space "
+              "affectnet (", describe_classes(affectnet_class_names()), "), fer2013 (", describe_classes(fer2013_class_names()),
+              "), ferplus or custom:a,b,... to say which class each number is");
+  auto within = [&](const std::vector<std::string>& space) {
+    for (const auto& n : names) {
+      std::string c = folder_detail::canonical_class(n);
+      if (std::none_of(space.begin(), space.end(), [&](const std::string& k) { return folder_detail::canonical_class(k) == c; }))
+        return false;
+    }
+    return true;
+  };
+  if (within(fer2013_class_names())) return {"fer2013", fer2013_class_names()};
+  if (within(affectnet_class_names())) return {"affectnet", affectnet_class_names()};
+  for (const auto& n : names) {
+    std::string c = folder_detail::canonical_class(n);
+    const auto& a = affectnet_class_names();
+    FER_CHECK(std::any_of(a.begin(), a.end(), [&](const std::string& k) { return k == c; }), root.string(),
+              ": class folder '", n, "' is neither a FER2013 nor an AffectNet class: pass --label_space custom:a,b,... "
+              "with the dataset's class names");
+  }
+  return {"affectnet", affectnet_class_names()};
+}
+
 
 // Builds the three splits from an in-memory train/(val)/test triple.
 inline Splits splits_from_memory(LabeledImages train, LabeledImages val, LabeledImages test, const DataOptions& o,
                                  std::string description) {
   using namespace sources_detail;
   Splits s;
+  s.description = description;
+  s.label_space = train.class_names == fer2013_class_names() ? "fer2013" : train.class_names == ferplus_class_names() ? "ferplus" : "the source's";
+  if (!o.label_space.empty()) {
+    LabelSpace ls = parse_label_space(o.label_space);
+    FER_CHECK(ls.classes == train.class_names, "--label_space ", o.label_space, " (", describe_classes(ls.classes),
+              ") is not the label space of ", description, " (", describe_classes(train.class_names), ")");
+    s.label_space = ls.name;
+  }
   if (o.max_classes > 0) train = keep_classes(train, o.max_classes), val = keep_classes(val, o.max_classes), test = keep_classes(test, o.max_classes);
+  use_validation_as_test(test.count() > 0, val.count() > 0, description, s);
+  if (s.test_is_validation) test = std::move(val), val = select_images(test, {});
   if (o.clean) {
-    for (LabeledImages* d : {&train, &val, &test}) {
-      HygieneReport r = inspect_images(*d);
-      for (const auto& x : r.dropped) s.dropped.push_back(x.id + ": " + x.reason);
-      *d = select_images(*d, r.keep);
-    }
+    std::array<LabeledImages*, 3> d = {&train, &val, &test};
+    auto keep = clean_splits([&](size_t g) { return d[g]->count(); },
+                             [&](size_t g, int64_t i) {
+                               io::Image img;
+                               img.height = d[g]->height, img.width = d[g]->width, img.channels = d[g]->channels;
+                               img.pixels.assign(d[g]->image(i), d[g]->image(i) + d[g]->image_bytes());
+                               return img;
+                             },
+                             [&](size_t g, int64_t i) { return d[g]->labels[size_t(i)]; },
+                             [&](size_t g, int64_t i) { return d[g]->ids.empty() ? std::to_string(i) : d[g]->ids[size_t(i)]; }, s);
+    for (size_t g = 0; g < 3; ++g) *d[g] = select_images(*d[g], keep[g]);
   }
   if (val.count() == 0 && o.val_fraction > 0) {
     std::vector<int64_t> rest;
     auto val_idx = stratified_pick(train.labels, train.class_names.size(), o.val_fraction, o.seed ^ 0x5eed, &rest);
     val = select_images(train, val_idx);
     train = select_images(train, rest);
-    description += ", validation carved from train";
+    s.description += ", validation carved from train";
   }
+  if (s.test_is_validation) s.description += ", test = the source's validation split";
   train = limit(train, o.limit_train, o.seed);
   val = limit(val, o.limit_eval, o.seed + 1);
   test = limit(test, o.limit_eval, o.seed + 2);
   s.train = std::make_shared<InMemoryImageSet>(std::move(train));
   s.val = std::make_shared<InMemoryImageSet>(std::move(val));
   s.test = std::make_shared<InMemoryImageSet>(std::move(test));
-  s.description = description;
   return s;
 }
 
@@ -159,35 +270,69 @@ inline Splits load_splits(const std::string& source, const DataOptions& o) {
     if (!o.ferplus_csv.empty()) f = relabel_ferplus(f, read_ferplus_labels(o.ferplus_csv), o.ferplus_csv), desc += " + FER+ labels";
     return splits_from_memory(std::move(f.train), std::move(f.val), std::move(f.test), o, desc);
   }
-  FolderSplits f = read_image_folder(p);
-  std::string desc = "image folders " + source + " (layout " + f.layout + ")";
-  std::vector<std::string> dropped;
-  if (o.clean)
-    for (auto* split : {&f.train, &f.val, &f.test}) *split = clean_files(*split, dropped);
-  size_t nc = f.class_names.size();
+  LabelSpace space = folder_label_space(p, o.label_space);
+  FolderSplits f = read_image_folder(p, space.classes);
+  Splits s;
+  s.description = "image folders " + source + " (layout " + f.layout + ", label space " + space.name + ")";
+  s.label_space = space.name;
+  if (o.label_space.empty() && space.name == "affectnet")
+    s.notes.push_back("label space: AffectNet's 8 classes (a 'contempt' folder); pass --label_space to choose another");
+  s.notes.insert(s.notes.end(), f.notes.begin(), f.notes.end());
+  if (!f.ignored.empty()) s.notes.push_back(skipped_note(f.ignored));
+  std::vector<std::string> class_names = f.class_names;
+  if (o.max_classes > 0 && o.max_classes < int64_t(class_names.size())) {
+    class_names.resize(size_t(o.max_classes));
+    for (auto* split : {&f.train, &f.val, &f.test})
+      split->erase(std::remove_if(split->begin(), split->end(), [&](const FileSample& x) { return x.label >= o.max_classes; }),
+                   split->end());
+    s.notes.push_back("--max_classes " + std::to_string(o.max_classes) + ": only classes " + describe_classes(class_names) + " are used");
+    FER_CHECK(!f.train.empty(), source, ": no training images left in classes 0..", o.max_classes - 1);
+  }
+  use_validation_as_test(!f.test.empty(), !f.val.empty(), source, s);
+  if (s.test_is_validation) f.test = std::move(f.val), f.val.clear();
+  if (o.clean) {
+    std::array<std::vector<FileSample>*, 3> d = {&f.train, &f.val, &f.test};
+    auto keep = clean_splits([&](size_t g) { return int64_t(d[g]->size()); },
+                             [&](size_t g, int64_t i) { return io::read_image((*d[g])[size_t(i)].path); },
+                             [&](size_t g, int64_t i) { return (*d[g])[size_t(i)].label; },
+                             [&](size_t g, int64_t i) { return (*d[g])[size_t(i)].path.string(); }, s);
+    for (size_t g = 0; g < 3; ++g) {
+      std::vector<FileSample> kept;
+      for (int64_t i : keep[g]) kept.push_back((*d[g])[size_t(i)]);
+      *d[g] = std::move(kept);
+    }
+  }
+  size_t nc = class_names.size();
   if (f.val.empty() && o.val_fraction > 0) {
     std::vector<int32_t> labels;
-    for (const auto& s : f.train) labels.push_back(s.label);
+    for (const auto& x : f.train) labels.push_back(x.label);
     std::vector<int64_t> rest;
     auto vi = stratified_pick(labels, nc, o.val_fraction, o.seed ^ 0x5eed, &rest);
     std::vector<FileSample> tr, va;
     for (int64_t i : rest) tr.push_back(f.train[size_t(i)]);
     for (int64_t i : vi) va.push_back(f.train[size_t(i)]);
     f.train = tr, f.val = va;
-    desc += ", validation carved from train";
+    s.description += ", validation carved from train";
   }
-  Splits s;
-  s.train = std::make_shared<FileImageSet>(limit_files(f.train, nc, o.limit_train, o.seed), f.class_names);
-  s.val = std::make_shared<FileImageSet>(limit_files(f.val, nc, o.limit_eval, o.seed + 1), f.class_names);
-  s.test = std::make_shared<FileImageSet>(limit_files(f.test, nc, o.limit_eval, o.seed + 2), f.class_names);
-  s.description = desc;
-  s.dropped = dropped;
+  if (s.test_is_validation) s.description += ", test = the source's validation split";
+  s.train = std::make_shared<FileImageSet>(limit_files(f.train, nc, o.limit_train, o.seed), class_names);
+  s.val = std::make_shared<FileImageSet>(limit_files(f.val, nc, o.limit_eval, o.seed + 1), class_names);
+  s.test = std::make_shared<FileImageSet>(limit_files(f.test, nc, o.limit_eval, o.seed + 2), class_names);
   return s;
 }
 
 // A synthetic image folder (examples/generate's output: <root>/<class>/*.png) with the real set's class names.
-inline std::shared_ptr<ImageSet> load_synthetic(const std::string& root, const std::vector<std::string>& class_names) {
+// Numbered class folders are read as indices into those names only when `numbered_ok` (the user named the label
+// space, or fer wrote the folder itself). Empty or missing class folders and skipped files go to `notes`.
+inline std::shared_ptr<ImageSet> load_synthetic(const std::string& root, const std::vector<std::string>& class_names,
+                                                bool numbered_ok = false, std::vector<std::string>* notes = nullptr) {
   FolderSplits f = read_image_folder(root, class_names);
+  FER_CHECK(numbered_ok || !f.numbered, root, ": synthetic class folders are numbered; pass --label_space to say which "
+            "class each number is (the real data's classes are ", describe_classes(class_names), ")");
+  if (notes) {
+    for (const auto& n : f.notes) notes->push_back("synthetic data: " + n);
+    if (!f.ignored.empty()) notes->push_back("synthetic data: " + sources_detail::skipped_note(f.ignored));
+  }
   std::vector<FileSample> all = f.train;
   all.insert(all.end(), f.val.begin(), f.val.end());
   all.insert(all.end(), f.test.begin(), f.test.end());

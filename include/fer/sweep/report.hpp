@@ -4,7 +4,10 @@
 //                                 paired-bootstrap significance of macro-F1 differences
 //   summary.md                    the study's tables (Accuracy, F1, AUROC, Precision, Recall: model x ratio)
 //   {acc,f1,recall,auroc}_vs_realrate.png   one line per model, error bars when there are several seeds
-//   index.html                    every run with its confusion matrix, reliability diagram, curves and timing
+//   index.html                    the study (data, generator, settings, fer version, notes, failed runs), the
+//                                 significance tables, and every run with its confusion matrix, reliability
+//                                 diagram, curves and timing
+// Run ids must be unique: a run that appears twice would count as an extra seed and fake a confidence interval.
 //
 // A run directory holds metrics.json ({"test": {"accuracy", "macro_f1", "auroc_macro", "macro_precision",
 // "macro_recall", ...}, "wall_seconds", "images_per_second", ...}) and predictions.csv (id,true,predicted,p_0..).
@@ -26,6 +29,7 @@
 #include "fer/report/yaml.hpp"
 #include "fer/sweep/plan.hpp"
 #include "fer/sweep/statistics.hpp"
+#include "fer/sweep/study_info.hpp"
 
 namespace fer::sweep {
 
@@ -100,6 +104,21 @@ inline std::string fmt(double v, int digits = 4) {
 }
 inline std::string ratio_label(double r) { return fmt(r, 1); }
 
+inline std::string html_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '<') o += "&lt;";
+    else if (c == '>') o += "&gt;";
+    else if (c == '&') o += "&amp;";
+    else if (c == '"') o += "&quot;";
+    else o += c;
+  }
+  return o;
+}
+
+// A setting's value as text (strings without quotes).
+inline std::string setting_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
 inline double metric_of(const RunResult& r, const char* key) {
   if (!r.metrics.contains("test") || !r.metrics["test"].contains(key) || !r.metrics["test"][key].is_number()) return NAN;
   return r.metrics["test"][key].get<double>();
@@ -110,10 +129,19 @@ inline double metric_of(const RunResult& r, const char* key) {
 // Writes the report into `out_dir`. `models` and `ratios` fix the row/column order.
 inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, const std::vector<RunResult>& results,
                                          const std::vector<std::string>& models, const std::vector<double>& ratios,
-                                         int num_classes, int64_t bootstrap_resamples = 1000) {
+                                         int num_classes, const StudyInfo& info, int64_t bootstrap_resamples = 1000) {
   using namespace report_detail;
+  for (size_t i = 0; i < results.size(); ++i)
+    for (size_t j = i + 1; j < results.size(); ++j)
+      FER_CHECK(results[i].spec.id() != results[j].spec.id(), "sweep report: run ", results[i].spec.id(), " appears twice (",
+                results[i].dir.string(), " and ", results[j].dir.string(), "); it would count as an extra seed");
   std::filesystem::create_directories(out_dir);
   nlohmann::json summary;
+  summary["study"] = {{"data", info.data}, {"synthetic", info.synthetic}, {"fer_version", info.fer_version},
+                      {"settings_fingerprint", info.settings_fingerprint}, {"settings", info.settings},
+                      {"notes", info.notes}};
+  summary["failed_runs"] = nlohmann::json::array();
+  for (const auto& f : info.failed) summary["failed_runs"].push_back({{"id", f.id}, {"error", f.error}});
   summary["num_runs"] = results.size();
   summary["runs"] = nlohmann::json::array();
   for (const RunResult& r : results) {
@@ -132,8 +160,41 @@ inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, c
         v.push_back(metric_of(r, key));
     return v;
   };
-  std::string md = "# Sweep summary\n\n" + std::to_string(results.size()) +
-                   " runs. Cells: mean ± 95% CI half-width over seeds (Student t) when a cell has several seeds.\n";
+  std::string md = "# Sweep summary\n\n" + std::to_string(results.size()) + " runs" +
+                   (info.failed.empty() ? std::string() : ", " + std::to_string(info.failed.size()) + " FAILED (listed below)") +
+                   ". Cells: mean ± 95% CI half-width over seeds (Student t) when a cell has several seeds.\n";
+  // The study: what these numbers were measured on, with what, by which fer.
+  std::string study_md = "\n## Study\n\n- fer version: " + (info.fer_version.empty() ? "unknown" : info.fer_version) +
+                         "\n- data: " + (info.data.empty() ? "unknown" : info.data) + "\n- synthetic data / generator: " +
+                         (info.synthetic.empty() ? "none" : info.synthetic) + "\n- settings fingerprint: " +
+                         (info.settings_fingerprint.empty() ? "unknown" : info.settings_fingerprint) + "\n- settings: ";
+  std::string study_html = "<h2>Study</h2><ul><li>fer version: " + html_escape(info.fer_version.empty() ? "unknown" : info.fer_version) +
+                           "</li><li>data: " + html_escape(info.data.empty() ? "unknown" : info.data) +
+                           "</li><li>synthetic data / generator: " + html_escape(info.synthetic.empty() ? "none" : info.synthetic) +
+                           "</li><li>settings fingerprint: " + html_escape(info.settings_fingerprint) + "</li><li>settings: ";
+  bool first_setting = true;
+  for (const auto& [k, v] : info.settings.items()) {
+    study_md += std::string(first_setting ? "" : ", ") + "`" + k + "` " + setting_text(v);
+    study_html += std::string(first_setting ? "" : ", ") + "<code>" + html_escape(k) + "</code> " + html_escape(setting_text(v));
+    first_setting = false;
+  }
+  study_md += "\n";
+  study_html += "</li></ul>";
+  for (const auto& n : info.notes) study_md += "\n**Note:** " + n + "\n", study_html += "<p><b>Note:</b> " + html_escape(n) + "</p>";
+  std::string failed_md, failed_html;
+  if (!info.failed.empty()) {
+    failed_md = "\n## Failed runs (not in the tables)\n\n| run | error |\n|---|---|\n";
+    failed_html = "<h2>Failed runs (not in the tables)</h2><table><tr><th>run</th><th>error</th></tr>";
+    for (const auto& f : info.failed) {
+      std::string err = f.error;
+      std::replace(err.begin(), err.end(), '\n', ' ');
+      std::replace(err.begin(), err.end(), '|', '/');
+      failed_md += "| " + f.id + " | " + err + " |\n";
+      failed_html += "<tr><td>" + html_escape(f.id) + "</td><td>" + html_escape(f.error) + "</td></tr>";
+    }
+    failed_html += "</table>";
+  }
+  md += study_md + failed_md;
   bool any_seeds = false;
   for (const auto& m : report_metrics()) {
     nlohmann::json table;
@@ -157,7 +218,7 @@ inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, c
       chart.series.push_back(s);
     }
     summary["tables"][m.key] = table;
-    if (m.plot) report::save_line_chart_png(chart, out_dir / m.plot);
+    if (m.plot && !results.empty()) report::save_line_chart_png(chart, out_dir / m.plot);
   }
   // Paired bootstrap on the test set (first seed of each cell): ratios within a model, models within a ratio.
   auto first_run = [&](const std::string& model, double ratio) -> const RunResult* {
@@ -169,7 +230,7 @@ inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, c
     return best;
   };
   nlohmann::json sig = nlohmann::json::array();
-  std::string sig_md;
+  std::string sig_md, sig_html;
   auto compare = [&](const RunResult* a, const RunResult* b, const std::string& what) {
     if (!a || !b || a->y != b->y) return;  // only on the same test images
     PairedDifference d = paired_bootstrap_f1(a->y, a->pred, b->pred, num_classes, bootstrap_resamples, 12345);
@@ -177,6 +238,8 @@ inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, c
                    {"ci95_low", d.ci_low}, {"ci95_high", d.ci_high}, {"p_value", d.p_value}, {"significant", d.significant()}});
     sig_md += "| " + what + " | " + fmt(d.difference) + " | [" + fmt(d.ci_low) + ", " + fmt(d.ci_high) + "] | " +
               fmt(d.p_value, 3) + " | " + (d.significant() ? "yes" : "no") + " |\n";
+    sig_html += "<tr><td>" + html_escape(what) + "</td><td>" + fmt(d.difference) + "</td><td>[" + fmt(d.ci_low) + ", " +
+                fmt(d.ci_high) + "]</td><td>" + fmt(d.p_value, 3) + "</td><td>" + (d.significant() ? "yes" : "no") + "</td></tr>";
   };
   for (const std::string& model : models)
     for (size_t i = 0; i + 1 < ratios.size(); ++i)
@@ -210,9 +273,14 @@ inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, c
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>fer sweep</title><style>"
       "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
       "img.t{height:120px}</style></head><body><h1>Sweep</h1><p><a href=\"summary.md\">summary.md</a> · "
-      "<a href=\"summary.json\">summary.json</a> · <a href=\"summary.yaml\">summary.yaml</a></p>";
+      "<a href=\"summary.json\">summary.json</a> · <a href=\"summary.yaml\">summary.yaml</a></p>" +
+      study_html + failed_html;
   for (const auto& m : report_metrics())
     if (m.plot) html += std::string("<img src=\"") + m.plot + "\" width=\"450\">";
+  if (!sig_html.empty())
+    html += "<h2>Significance of macro-F1 differences</h2><p>Paired bootstrap, " + std::to_string(bootstrap_resamples) +
+            " resamples of the test set, first seed of each cell.</p><table><tr><th>comparison</th><th>&Delta;F1</th>"
+            "<th>95% CI</th><th>p</th><th>significant</th></tr>" + sig_html + "</table>";
   html += "<h2>Runs</h2><table><tr><th>run</th><th>accuracy</th><th>macro F1</th><th>wall s</th><th>images/s</th>"
           "<th>confusion matrix</th><th>reliability</th><th>files</th></tr>";
   for (const auto& run : summary["runs"]) {

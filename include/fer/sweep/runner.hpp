@@ -194,6 +194,8 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
   if (d.synthetic)
     for (int64_t i = 0; i < d.synthetic->size(); ++i) synth_ids.push_back(d.synthetic->id(i));
   data::write_mix_manifest(dir / "manifest.csv", mix, real_ids, synth_ids, d.real_train->class_names());
+  std::string repeats = data::repeat_summary(mix, d.real_train->class_names());  // also in manifest.csv's repeat column
+  if (!repeats.empty() && !s.train.quiet) std::printf("%s\n", repeats.c_str());
   auto empty = std::make_shared<data::InMemoryImageSet>(data::LabeledImages{});
   data::MixedImageSet train_set(d.real_train, d.synthetic ? d.synthetic : empty, mix);
 
