@@ -200,6 +200,7 @@ struct Result {
   int64_t size, batch;
   double median_s, best_s, flops;
   int iters;
+  Profile profile;  // steps == 0 unless --profile on a training step
 };
 
 Result run_one(const Config& c, const std::string& name, const std::string& mode, int64_t size) {
@@ -213,6 +214,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
   Tensor y = Tensor::from_vector(labels, {batch});
   Sample sample;
   double flops = 0;
+  Result result;
   if (train) {
     model->train();
     optim::SgdOptions so;
@@ -236,11 +238,8 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
       step();
       sample.times.push_back(seconds(a, Clock::now()));
     }
-    if (c.profile) {
-      Profile p;
-      for (int i = 0; i < c.iters; ++i) profiled_step(g, opt, p);
-      print_profile(p, name + " train " + std::to_string(size) + " px, batch " + std::to_string(batch));
-    }
+    if (c.profile)
+      for (int i = 0; i < c.iters; ++i) profiled_step(g, opt, result.profile);
   } else {
     model->eval();
     NoGradGuard no_grad;
@@ -255,7 +254,15 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
       sample.times.push_back(seconds(a, Clock::now()));
     }
   }
-  return {name, mode, size, batch, sample.median(), sample.best(), flops, c.iters};
+  result.model = name;
+  result.mode = mode;
+  result.size = size;
+  result.batch = batch;
+  result.median_s = sample.median();
+  result.best_s = sample.best();
+  result.flops = flops;
+  result.iters = c.iters;
+  return result;
 }
 
 }  // namespace
@@ -268,9 +275,9 @@ int main(int argc, char** argv) {
       json.open(c.json, std::ios::app);
       FER_CHECK(json.good(), "bench_backbones: cannot open ", c.json, " for appending");
     }
-    std::printf("threads: %d\n| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s |\n"
-                "|---|---|---:|---:|---:|---:|---:|---:|\n",
-                num_threads());
+    const char* header =
+        "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
+    std::printf("threads: %d\n%s", num_threads(), header);
     std::fflush(stdout);
     for (const auto& name : c.models)
       for (const auto& mode : c.modes)
@@ -279,6 +286,11 @@ int main(int argc, char** argv) {
           std::printf("| %s | %s | %lld | %lld | %.2f | %.2f | %.1f | %.1f |\n", r.model.c_str(), r.mode.c_str(),
                       (long long)r.size, (long long)r.batch, r.median_s * 1e3, r.best_s * 1e3,
                       double(r.batch) / r.median_s, r.flops / r.median_s * 1e-9);
+          if (r.profile.steps) {
+            print_profile(r.profile, r.model + " train " + std::to_string(r.size) + " px, batch " +
+                                         std::to_string(r.batch));
+            std::printf("\n%s", header);
+          }
           std::fflush(stdout);
           if (json.is_open()) {
             json << "{\"impl\": \"fer\", \"model\": \"" << r.model << "\", \"mode\": \"" << r.mode

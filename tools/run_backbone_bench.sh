@@ -2,8 +2,9 @@
 # fer vs the current PyTorch release on the study backbones, CPU: training step (batch 32) at 48 and 64 px and eval
 # forward (batch 64) at 48, 64 and 224 px, fer's bench/bench_backbones against tools/bench_backbones_peer.py.
 #
-#   tools/run_backbone_bench.sh                   # all eight models, 3 rounds, 2 threads, build dir ./build
+#   tools/run_backbone_bench.sh                   # all eight models, 3 rounds (224 px: 2), 2 threads, build dir ./build
 #   MODELS=resnet18,densenet121 ROUNDS=5 COMPILE=0 tools/run_backbone_bench.sh
+#   FAST=1 tools/run_backbone_bench.sh            # fewer timed steps (a loaded machine)
 #
 # PyTorch comes from PyPI (`pip install torch torchvision`, the current release) into a virtual environment of its
 # own ($VENV, default .venv-bench/, git-ignored), created on first use: a benchmark-only tool dependency, never a
@@ -11,7 +12,8 @@
 # The machine may be shared, so every configuration runs fer and PyTorch alternately, ROUNDS times
 # (fer, torch, fer, torch, ...), and the table gives the median over rounds of the paired ratio
 # fer images/s / torch images/s, with its range. PyTorch runs channels_last and contiguous in round 1; later
-# rounds use the faster of the two. With COMPILE=1 (default), torch.compile (inductor) runs once per model at 64 px
+# rounds use the faster of the two. 224 px eval runs ROUNDS_224 rounds (default 2: it is the slowest part).
+# With COMPILE=1 (default), torch.compile (inductor) runs once per model of COMPILE_MODELS (default: all) at 64 px
 # after the rounds, as a second peer (its compile time is excluded; the ratio uses fer's median over rounds).
 # The load average is recorded before and after each round. Everything lands in $OUT (default
 # $BUILD_DIR/backbone_bench): JSON lines per round and table.md.
@@ -21,9 +23,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 venv=${VENV:-$root/.venv-bench}
 rounds=${ROUNDS:-3}
+rounds_224=${ROUNDS_224:-2}
+fast=${FAST:-0}
 threads=${THREADS:-2}
 models=${MODELS:-resnet18,resnet50,efficientnet_b0,mobilenet_v3_large,shufflenet_v2_x1_0,densenet121,convnext_tiny,custom_cnn}
 compile=${COMPILE:-1}
+compile_models=${COMPILE_MODELS:-$models}
 out=${OUT:-$build/backbone_bench}
 per_run_timeout=${RUN_TIMEOUT:-900}
 
@@ -45,12 +50,18 @@ fer="$build/bench/bench_backbones"
 mkdir -p "$out"
 rm -f "$out"/*.jsonl "$out"/load.txt
 export OMP_NUM_THREADS=$threads
+# Both fer and PyTorch run OpenMP (GNU libgomp). Its default spin-waiting at every join turned a 2-thread step into
+# 5x its time while other processes held the cores (measured: fer's ResNet-18 step 6.4 s spinning vs 1.3 s
+# passive at load 10); sleeping waits measure the kernels, not the scheduler. Same setting for both sides.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # warm-up and timed steps per configuration: fewer for the big models and for 224 px.
 iters_for() {  # model mode size -> "warmup iters"
   local big=0
   case $1 in resnet50 | densenet121 | convnext_tiny) big=1 ;; esac
   if [[ $3 -ge 224 ]]; then
+    if ((big || fast)); then echo "1 1"; else echo "1 2"; fi
+  elif ((fast)); then
     if ((big)); then echo "1 2"; else echo "1 3"; fi
   elif ((big)); then
     echo "2 4"
@@ -73,6 +84,7 @@ for ((round = 1; round <= rounds; ++round)); do
   echo "round $round $(load)" >>"$out/load.txt"
   for cfg in "${configs[@]}"; do
     read -r m mode s <<<"$cfg"
+    if ((s >= 224 && round > rounds_224)); then continue; fi
     read -r warm iters <<<"$(iters_for "$m" "$mode" "$s")"
     echo "round $round: $m $mode ${s}px" >&2
     timeout "$per_run_timeout" "$fer" --models "$m" --modes "$mode" --sizes "$s" --warmup "$warm" --iters "$iters" \
@@ -95,12 +107,13 @@ done
 
 if [[ $compile == 1 ]]; then
   echo "compile $(load)" >>"$out/load.txt"
-  for m in "${model_list[@]}"; do
+  IFS=, read -ra compile_list <<<"$compile_models"
+  for m in "${compile_list[@]}"; do
     for mode in train eval; do
       echo "torch.compile: $m $mode 64px" >&2
       read -r warm iters <<<"$(iters_for "$m" "$mode" 64)"
       timeout "$per_run_timeout" "$py" "$root/tools/bench_backbones_peer.py" --model "$m" --mode "$mode" --size 64 \
-        --warmup $((warm + 1)) --iters "$iters" --threads "$threads" --layouts "${layout_of["$m $mode 64"]}" \
+        --warmup $((warm + 1)) --iters "$iters" --threads "$threads" --layouts "${layout_of["$m $mode 64"]:-channels_last}" \
         --compile --json "$out/compile.jsonl" >/dev/null 2>"$out/compile.$m.$mode.log" ||
         echo "torch.compile failed or timed out for $m $mode (see $out/compile.$m.$mode.log)" >&2
     done
@@ -112,7 +125,7 @@ commit=$(git -C "$root" rev-parse --short HEAD)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
 march=$(grep -m1 '^FER_MARCH:' "$build/CMakeCache.txt" | cut -d= -f2)
 "$py" - "$out" "$start_date" "$commit$dirty" "$march" "$threads" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" <<'EOF' | tee "$out/table.md"
-import glob, json, statistics, sys, torch, torchvision
+import glob, json, os, statistics, sys, torch, torchvision
 out, date, commit, march, threads, cores, cpu = sys.argv[1:]
 def rows(pattern):
     for path in sorted(glob.glob(f"{out}/{pattern}")):
@@ -131,7 +144,8 @@ for r in rows("torch.*.jsonl"):
 for r in rows("compile.jsonl"):
     compiled[key(r)] = r
 print(f"date: {date}; fer commit {commit}, -march={march}; torch {torch.__version__}, torchvision "
-      f"{torchvision.__version__} (PyPI); {threads} threads on {cores} cores ({cpu})")
+      f"{torchvision.__version__} (PyPI); {threads} threads on {cores} cores ({cpu}); "
+      f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}")
 print("load average (1/5/15 min) per round: " + "; ".join(l.strip() for l in open(f"{out}/load.txt")))
 print()
 print("| backbone | step | px | batch | fer images/s | fer GFLOP/s | PyTorch images/s | PyTorch layout "
