@@ -5,6 +5,7 @@
 #   tools/run_backbone_bench.sh                   # all eight models, 3 rounds (224 px: 2), 2 threads, build dir ./build
 #   MODELS=resnet18,densenet121 ROUNDS=5 COMPILE=0 tools/run_backbone_bench.sh
 #   FAST=1 tools/run_backbone_bench.sh            # fewer timed steps (a loaded machine)
+#   TRAIN_SIZES="48 64" EVAL_SIZES="224" OUT=/tmp/b224 tools/run_backbone_bench.sh   # a part of the grid
 #
 # PyTorch comes from PyPI (`pip install torch torchvision`, the current release) into a virtual environment of its
 # own ($VENV, default .venv-bench/, git-ignored), created on first use: a benchmark-only tool dependency, never a
@@ -28,6 +29,8 @@ fast=${FAST:-0}
 threads=${THREADS:-2}
 models=${MODELS:-resnet18,resnet50,efficientnet_b0,mobilenet_v3_large,shufflenet_v2_x1_0,densenet121,convnext_tiny,custom_cnn}
 compile=${COMPILE:-1}
+train_sizes=${TRAIN_SIZES-48 64}
+eval_sizes=${EVAL_SIZES-48 64 224}
 compile_models=${COMPILE_MODELS:-$models}
 out=${OUT:-$build/backbone_bench}
 per_run_timeout=${RUN_TIMEOUT:-900}
@@ -73,8 +76,8 @@ iters_for() {  # model mode size -> "warmup iters"
 configs=()
 IFS=, read -ra model_list <<<"$models"
 for m in "${model_list[@]}"; do
-  for s in 48 64; do configs+=("$m train $s"); done
-  for s in 48 64 224; do configs+=("$m eval $s"); done
+  for s in $train_sizes; do configs+=("$m train $s"); done
+  for s in $eval_sizes; do configs+=("$m eval $s"); done
 done
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
