@@ -59,7 +59,7 @@ std::vector<std::string> split(const std::string& s) {
 int64_t parse_int(const std::string& flag, const std::string& v) {
   char* end = nullptr;
   long long x = std::strtoll(v.c_str(), &end, 10);
-  FER_CHECK(end && *end == 0 && x > 0, "bench_backbones: ", flag, " wants a positive integer, got '", v, "'");
+  FER_CHECK(end && *end == 0 && x >= 0, "bench_backbones: ", flag, " wants a non-negative integer, got '", v, "'");
   return x;
 }
 
@@ -94,6 +94,8 @@ Config parse(int argc, char** argv) {
   }
   for (auto& m : c.modes) FER_CHECK(m == "train" || m == "eval", "bench_backbones: mode '", m, "' is not train or eval");
   FER_CHECK(!c.models.empty() && !c.modes.empty() && !c.sizes.empty(), "bench_backbones: empty --models/--modes/--sizes");
+  FER_CHECK(c.iters > 0 && c.train_batch > 0 && c.eval_batch > 0, "bench_backbones: --iters and batches must be positive");
+  for (int64_t s : c.sizes) FER_CHECK(s > 0, "bench_backbones: --sizes must be positive");
   return c;
 }
 
@@ -132,6 +134,18 @@ struct Profile {
   int steps = 0;
 };
 
+// The profile's row for a node: its op name, and for convolutions the kind (kernel size; depthwise or grouped),
+// because 3x3, 1x1 and depthwise convolutions run different kernels at very different speeds.
+std::string op_label(const Node& n) {
+  std::string name = n.name;
+  if (name != "conv2d") return name;
+  const Tensor &x = n.inputs[0], &w = n.inputs[1];  // x [N, H, W, C], w [O, kh, kw, C/groups]
+  const int64_t groups = x.size(3) / w.size(3);
+  std::string k = std::to_string(w.size(1)) + "x" + std::to_string(w.size(2));
+  if (groups == 1) return "conv2d " + k;
+  return (groups == x.size(3) ? "conv2d depthwise " : "conv2d grouped ") + k;
+}
+
 // One replay of the step with a clock around every node; mirrors Graph::forward/backward and run_backward.
 void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
   auto t0 = Clock::now();
@@ -141,7 +155,7 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
   for (const auto& n : g.nodes()) {
     auto a = Clock::now();
     n->forward();
-    prof.fwd[n->name] += seconds(a, Clock::now());
+    prof.fwd[op_label(*n)] += seconds(a, Clock::now());
   }
   auto z = Clock::now();
   for (const auto& n : g.nodes())
@@ -159,7 +173,7 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
       if (!any || !n.backward) continue;
       auto a = Clock::now();
       n.backward();
-      prof.bwd[n.name] += seconds(a, Clock::now());
+      prof.bwd[op_label(n)] += seconds(a, Clock::now());
     }
   }
   auto s = Clock::now();
