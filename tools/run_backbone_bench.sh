@@ -5,6 +5,7 @@
 #   tools/run_backbone_bench.sh                   # all eight models, 3 rounds (224 px: 2), 2 threads, build dir ./build
 #   MODELS=resnet18,densenet121 ROUNDS=5 COMPILE=0 tools/run_backbone_bench.sh
 #   FAST=1 tools/run_backbone_bench.sh            # fewer timed steps (a loaded machine)
+#   WARMUP=1 ITERS=1 tools/run_backbone_bench.sh  # the same counts everywhere (the rounds still pair and repeat)
 #   TRAIN_SIZES="48 64" EVAL_SIZES="224" OUT=/tmp/b224 tools/run_backbone_bench.sh   # a part of the grid
 #
 # PyTorch comes from PyPI (`pip install torch torchvision`, the current release) into a virtual environment of its
@@ -60,6 +61,10 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # warm-up and timed steps per configuration: fewer for the big models and for 224 px.
 iters_for() {  # model mode size -> "warmup iters"
+  if [[ -n ${ITERS:-} ]]; then
+    echo "${WARMUP:-1} $ITERS"
+    return
+  fi
   local big=0
   case $1 in resnet50 | densenet121 | convnext_tiny) big=1 ;; esac
   if [[ $3 -ge 224 ]]; then
@@ -82,6 +87,8 @@ done
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 start_date=$(date -u '+%Y-%m-%d %H:%M UTC')
+commit=$(git -C "$root" rev-parse --short HEAD)  # what the binary was built from (before the long run)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
 declare -A layout_of
 for ((round = 1; round <= rounds; ++round)); do
   echo "round $round $(load)" >>"$out/load.txt"
@@ -124,8 +131,6 @@ if [[ $compile == 1 ]]; then
   echo "compile end $(load)" >>"$out/load.txt"
 fi
 
-commit=$(git -C "$root" rev-parse --short HEAD)
-dirty=$(git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
 march=$(grep -m1 '^FER_MARCH:' "$build/CMakeCache.txt" | cut -d= -f2)
 "$py" - "$out" "$start_date" "$commit$dirty" "$march" "$threads" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" <<'EOF' | tee "$out/table.md"
 import glob, json, os, statistics, sys, torch, torchvision
