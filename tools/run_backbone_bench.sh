@@ -11,13 +11,13 @@
 # PyTorch comes from PyPI (`pip install torch torchvision`, the current release) into a virtual environment of its
 # own ($VENV, default .venv-bench/, git-ignored), created on first use: a benchmark-only tool dependency, never a
 # build or runtime one.
-# The machine may be shared, so every configuration runs fer and PyTorch alternately, ROUNDS times
+# The machine may be shared, so every configuration runs fer and PyTorch alternately, ROUNDS times in a row
 # (fer, torch, fer, torch, ...), and the table gives the median over rounds of the paired ratio
 # fer images/s / torch images/s, with its range. PyTorch runs channels_last and contiguous in round 1; later
 # rounds use the faster of the two. 224 px eval runs ROUNDS_224 rounds (default 2: it is the slowest part).
 # With COMPILE=1 (default), torch.compile (inductor) runs once per model of COMPILE_MODELS (default: all) at 64 px
 # after the rounds, as a second peer (its compile time is excluded; the ratio uses fer's median over rounds).
-# The load average is recorded before and after each round. Everything lands in $OUT (default
+# The load average is recorded before each configuration. Everything lands in $OUT (default
 # $BUILD_DIR/backbone_bench): JSON lines per round and table.md.
 set -euo pipefail
 
@@ -90,12 +90,13 @@ start_date=$(date -u '+%Y-%m-%d %H:%M UTC')
 commit=$(git -C "$root" rev-parse --short HEAD)  # what the binary was built from (before the long run)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
 declare -A layout_of
-for ((round = 1; round <= rounds; ++round)); do
-  echo "round $round $(load)" >>"$out/load.txt"
-  for cfg in "${configs[@]}"; do
-    read -r m mode s <<<"$cfg"
-    if ((s >= 224 && round > rounds_224)); then continue; fi
-    read -r warm iters <<<"$(iters_for "$m" "$mode" "$s")"
+for cfg in "${configs[@]}"; do  # per configuration: fer, torch, fer, torch, ... so each pair meets the same load
+  read -r m mode s <<<"$cfg"
+  read -r warm iters <<<"$(iters_for "$m" "$mode" "$s")"
+  n_rounds=$rounds
+  if ((s >= 224)); then n_rounds=$rounds_224; fi
+  echo "$m $mode ${s}px: $(load)" >>"$out/load.txt"
+  for ((round = 1; round <= n_rounds; ++round)); do
     echo "round $round: $m $mode ${s}px" >&2
     timeout "$per_run_timeout" "$fer" --models "$m" --modes "$mode" --sizes "$s" --warmup "$warm" --iters "$iters" \
       --json "$out/fer.$round.jsonl" >/dev/null
@@ -112,11 +113,11 @@ EOF
       )
     fi
   done
-  echo "round $round end $(load)" >>"$out/load.txt"
 done
+echo "end: $(load)" >>"$out/load.txt"
 
 if [[ $compile == 1 ]]; then
-  echo "compile $(load)" >>"$out/load.txt"
+  echo "compile: $(load)" >>"$out/load.txt"
   IFS=, read -ra compile_list <<<"$compile_models"
   for m in "${compile_list[@]}"; do
     for mode in train eval; do
@@ -128,7 +129,7 @@ if [[ $compile == 1 ]]; then
         echo "torch.compile failed or timed out for $m $mode (see $out/compile.$m.$mode.log)" >&2
     done
   done
-  echo "compile end $(load)" >>"$out/load.txt"
+  echo "compile end: $(load)" >>"$out/load.txt"
 fi
 
 march=$(grep -m1 '^FER_MARCH:' "$build/CMakeCache.txt" | cut -d= -f2)
@@ -154,7 +155,9 @@ for r in rows("compile.jsonl"):
 print(f"date: {date}; fer commit {commit}, -march={march}; torch {torch.__version__}, torchvision "
       f"{torchvision.__version__} (PyPI); {threads} threads on {cores} cores ({cpu}); "
       f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}")
-print("load average (1/5/15 min) per round: " + "; ".join(l.strip() for l in open(f"{out}/load.txt")))
+loads = [float(l.split(":")[-1].split()[0]) for l in open(f"{out}/load.txt") if ":" in l]
+print(f"load average (1 min) before each configuration: min {min(loads):.1f}, median {statistics.median(loads):.1f}, "
+      f"max {max(loads):.1f} (all values in load.txt)")
 print()
 print("| backbone | step | px | batch | fer images/s | fer GFLOP/s | PyTorch images/s | PyTorch layout "
       "| fer/PyTorch (median of paired ratios) | range over rounds | fer/torch.compile |")
