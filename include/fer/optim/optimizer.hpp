@@ -8,7 +8,9 @@
 //
 // State names follow torch.optim's state_dict layout: "state.<i>.<key>" for parameter i counted across the
 // groups in order (e.g. "state.3.exp_avg"), and "param_groups.<g>.lr" / ".weight_decay" as f64 scalars.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -162,6 +164,27 @@ class Optimizer {
   template <class F>
   static void for_elements(int64_t n, F&& f) {
     parallel_for(0, n, 1 << 15, f);
+  }
+
+  // The element-wise update of one parameter: run(lo, hi) updates its elements [lo, hi).
+  struct ElementJob {
+    int64_t n;
+    std::function<void(int64_t, int64_t)> run;
+  };
+  // Runs every parameter's update in one parallel region (one fork/join per step instead of one per parameter):
+  // the concatenation of all parameters is cut into equal ranges, one per thread.
+  static void run_jobs(const std::vector<ElementJob>& jobs) {
+    int64_t total = 0;
+    for (const ElementJob& j : jobs) total += j.n;
+    parallel_for(0, total, 1 << 15, [&](int64_t lo, int64_t hi) {
+      int64_t base = 0;
+      for (const ElementJob& j : jobs) {
+        const int64_t a = std::max(lo, base), b = std::min(hi, base + j.n);
+        if (a < b) j.run(a - base, b - base);
+        base += j.n;
+        if (base >= hi) break;
+      }
+    });
   }
 
   std::vector<ParamGroup> groups_;

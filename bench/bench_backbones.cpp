@@ -1,0 +1,322 @@
+// Whole-model CPU throughput of the study backbones: a training step (forward, cross-entropy, backward, SGD with
+// momentum) as fer's trainer runs it -- recorded once, replayed per batch -- and an eval forward (no gradients,
+// eval mode), on random NHWC images and labels (7 classes, no loader in the loop).
+//
+//   bench_backbones --models resnet18,densenet121 --modes train,eval --sizes 48,64 [--json out.jsonl]
+//   bench_backbones --models resnet18 --modes train --sizes 64 --profile       # per-op time table
+//
+// Discipline: the model is built and the step recorded before any timing, then --warmup steps run untimed and
+// --iters steps are timed one by one (steady clock); the median is reported (the machine is shared: the median
+// ignores the steps another process stretched), with the fastest step next to it.
+// FLOPs are counted from the model's actual layers: every recorded conv2d / linear / matmul node contributes
+// 2 x its multiply-adds (output elements x weight elements per output channel); a training step counts 3x the
+// forward (forward, input gradient, weight gradient). tools/bench_backbones_peer.py counts PyTorch's
+// Conv2d / Linear modules with the same formula.
+// --profile times every recorded node's forward and backward, the zeroing of intermediate gradients and the
+// optimizer separately and prints them grouped by op name (a timing hook around each tape node; the per-node
+// clock reads cost ~50 ns each, negligible against the ops).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fer/autograd/tape.hpp"
+#include "fer/core/parallel.hpp"
+#include "fer/ops/loss.hpp"
+#include "fer/optim/sgd.hpp"
+#include "models/registry.hpp"
+
+namespace {
+
+using namespace fer;
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kClasses = 7;
+
+struct Config {
+  std::vector<std::string> models = {"resnet18"};
+  std::vector<std::string> modes = {"train"};
+  std::vector<int64_t> sizes = {64};
+  int64_t train_batch = 32, eval_batch = 64;
+  int warmup = 3, iters = 10;
+  bool profile = false;
+  std::string json;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+int64_t parse_int(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  FER_CHECK(end && *end == 0 && x >= 0, "bench_backbones: ", flag, " wants a non-negative integer, got '", v, "'");
+  return x;
+}
+
+Config parse(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf(
+          "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
+          "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--json FILE]\n"
+          "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
+      std::exit(0);
+    }
+    if (a == "--profile") {
+      c.profile = true;
+      continue;
+    }
+    FER_CHECK(i + 1 < argc, "bench_backbones: ", a, " needs a value");
+    std::string v = argv[++i];
+    if (a == "--models") c.models = split(v);
+    else if (a == "--modes") c.modes = split(v);
+    else if (a == "--sizes") {
+      c.sizes.clear();
+      for (auto& s : split(v)) c.sizes.push_back(parse_int(a, s));
+    } else if (a == "--train-batch") c.train_batch = parse_int(a, v);
+    else if (a == "--eval-batch") c.eval_batch = parse_int(a, v);
+    else if (a == "--warmup") c.warmup = int(parse_int(a, v));
+    else if (a == "--iters") c.iters = int(parse_int(a, v));
+    else if (a == "--json") c.json = v;
+    else fail("bench_backbones: unknown option ", a, " (see --help)");
+  }
+  for (auto& m : c.modes) FER_CHECK(m == "train" || m == "eval", "bench_backbones: mode '", m, "' is not train or eval");
+  FER_CHECK(!c.models.empty() && !c.modes.empty() && !c.sizes.empty(), "bench_backbones: empty --models/--modes/--sizes");
+  FER_CHECK(c.iters > 0 && c.train_batch > 0 && c.eval_batch > 0, "bench_backbones: --iters and batches must be positive");
+  for (int64_t s : c.sizes) FER_CHECK(s > 0, "bench_backbones: --sizes must be positive");
+  return c;
+}
+
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// 2 x multiply-adds of the recorded conv2d / linear / matmul nodes (one forward).
+double forward_flops(const Graph& g) {
+  double flops = 0;
+  for (const auto& n : g.nodes()) {
+    std::string name = n->name;
+    if (name == "conv2d" || name == "linear") {
+      const Tensor& w = n->inputs[1];  // conv [O, kh, kw, C/groups], linear [O, I]
+      flops += 2.0 * double(n->outputs[0].numel()) * double(w.numel() / w.size(0));
+    } else if (name == "matmul") {
+      flops += 2.0 * double(n->outputs[0].numel()) * double(n->inputs[0].size(-1));
+    }
+  }
+  return flops;
+}
+
+struct Sample {
+  std::vector<double> times;
+  double median() const {
+    std::vector<double> t = times;
+    std::sort(t.begin(), t.end());
+    size_t n = t.size();
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+  }
+  double best() const { return *std::min_element(times.begin(), times.end()); }
+};
+
+// Per-op accumulated seconds for --profile.
+struct Profile {
+  std::map<std::string, double> fwd, bwd;
+  double zero_grads = 0, optimizer = 0, total = 0;
+  int steps = 0;
+};
+
+// The profile's row for a node: its op name, and for convolutions the kind (kernel size; depthwise or grouped),
+// because 3x3, 1x1 and depthwise convolutions run different kernels at very different speeds.
+std::string op_label(const Node& n) {
+  std::string name = n.name;
+  if (name != "conv2d") return name;
+  const Tensor &x = n.inputs[0], &w = n.inputs[1];  // x [N, H, W, C], w [O, kh, kw, C/groups]
+  const int64_t groups = x.size(3) / w.size(3);
+  std::string k = std::to_string(w.size(1)) + "x" + std::to_string(w.size(2));
+  if (groups == 1) return "conv2d " + k;
+  return (groups == x.size(3) ? "conv2d depthwise " : "conv2d grouped ") + k;
+}
+
+// One replay of the step with a clock around every node; mirrors Graph::forward/backward and run_backward.
+void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
+  auto t0 = Clock::now();
+  opt.zero_grad();
+  auto t1 = Clock::now();
+  prof.optimizer += seconds(t0, t1);
+  for (const auto& n : g.nodes()) {
+    auto a = Clock::now();
+    n->forward();
+    prof.fwd[op_label(*n)] += seconds(a, Clock::now());
+  }
+  auto z = Clock::now();
+  for (const auto& n : g.nodes())
+    for (const Tensor& o : n->outputs) o.zero_grad();
+  prof.zero_grads += seconds(z, Clock::now());
+  {
+    static const std::vector<std::unique_ptr<Node>> none;
+    run_backward(none, g.output(), Tensor());  // seeds d loss = 1
+    NoGradGuard no_grad;
+    const auto& nodes = g.nodes();
+    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+      Node& n = **it;
+      bool any = false;
+      for (const Tensor& o : n.outputs) any = any || (o.impl()->grad != nullptr);
+      if (!any || !n.backward) continue;
+      auto a = Clock::now();
+      n.backward();
+      prof.bwd[op_label(n)] += seconds(a, Clock::now());
+    }
+  }
+  auto s = Clock::now();
+  opt.step();
+  auto e = Clock::now();
+  prof.optimizer += seconds(s, e);
+  prof.total += seconds(t0, e);
+  ++prof.steps;
+}
+
+void print_profile(const Profile& p, const std::string& label) {
+  struct Row {
+    std::string op;
+    double f, b;
+  };
+  std::vector<Row> rows;
+  std::map<std::string, Row> by;
+  for (auto& [k, v] : p.fwd) by[k].f += v, by[k].op = k;
+  for (auto& [k, v] : p.bwd) by[k].b += v, by[k].op = k;
+  for (auto& [k, r] : by) rows.push_back(r);
+  rows.push_back({"(zero intermediate grads)", 0, p.zero_grads});
+  rows.push_back({"(optimizer: zero_grad + SGD step)", p.optimizer, 0});
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.f + a.b > b.f + b.b; });
+  const double per = 1e3 / p.steps, total = p.total * per;
+  std::printf("\nper-op profile, %s (mean over %d steps, %.1f ms per step)\n\n", label.c_str(), p.steps, total);
+  std::printf("| op | forward ms | backward ms | total ms | share |\n|---|---:|---:|---:|---:|\n");
+  double listed = 0;
+  for (const Row& r : rows) {
+    double t = (r.f + r.b) * per;
+    listed += t;
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f%% |\n", r.op.c_str(), r.f * per, r.b * per, t, 100 * t / total);
+  }
+  std::printf("| (between nodes: loop, clocks) | | | %.1f | %.1f%% |\n", total - listed, 100 * (total - listed) / total);
+}
+
+struct Result {
+  std::string model, mode;
+  int64_t size, batch;
+  double median_s, best_s, flops;
+  int iters;
+  Profile profile;  // steps == 0 unless --profile on a training step
+};
+
+Result run_one(const Config& c, const std::string& name, const std::string& mode, int64_t size) {
+  const bool train = mode == "train";
+  const int64_t batch = train ? c.train_batch : c.eval_batch;
+  Generator gen(1);
+  auto model = models::make_model(name, kClasses, size, gen);
+  Tensor x = Tensor::rand({batch, size, size, 3}, DType::f32, gen, -2, 2);
+  std::vector<int64_t> labels(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) labels[size_t(i)] = i % kClasses;
+  Tensor y = Tensor::from_vector(labels, {batch});
+  Sample sample;
+  double flops = 0;
+  Result result;
+  if (train) {
+    model->train();
+    optim::SgdOptions so;
+    so.lr = 0.01;
+    so.momentum = 0.9;
+    optim::SGD opt(model->parameters(), so);
+    opt.zero_grad();
+    Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
+    flops = 3.0 * forward_flops(g);
+    auto step = [&] {
+      opt.zero_grad();
+      g.forward();
+      g.backward();
+      opt.step();
+    };
+    g.backward();  // the capture ran the first forward
+    opt.step();
+    for (int i = 0; i < c.warmup; ++i) step();
+    for (int i = 0; i < c.iters; ++i) {
+      auto a = Clock::now();
+      step();
+      sample.times.push_back(seconds(a, Clock::now()));
+    }
+    if (c.profile)
+      for (int i = 0; i < c.iters; ++i) profiled_step(g, opt, result.profile);
+  } else {
+    model->eval();
+    NoGradGuard no_grad;
+    {
+      Graph g = Graph::capture([&] { return model->forward(x); });  // for the FLOP count only
+      flops = forward_flops(g);
+    }
+    for (int i = 0; i < c.warmup; ++i) model->forward(x);
+    for (int i = 0; i < c.iters; ++i) {
+      auto a = Clock::now();
+      Tensor logits = model->forward(x);
+      sample.times.push_back(seconds(a, Clock::now()));
+    }
+  }
+  result.model = name;
+  result.mode = mode;
+  result.size = size;
+  result.batch = batch;
+  result.median_s = sample.median();
+  result.best_s = sample.best();
+  result.flops = flops;
+  result.iters = c.iters;
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    Config c = parse(argc, argv);
+    std::ofstream json;
+    if (!c.json.empty()) {
+      json.open(c.json, std::ios::app);
+      FER_CHECK(json.good(), "bench_backbones: cannot open ", c.json, " for appending");
+    }
+    const char* header =
+        "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
+    std::printf("threads: %d\n%s", num_threads(), header);
+    std::fflush(stdout);
+    for (const auto& name : c.models)
+      for (const auto& mode : c.modes)
+        for (int64_t size : c.sizes) {
+          Result r = run_one(c, name, mode, size);
+          std::printf("| %s | %s | %lld | %lld | %.2f | %.2f | %.1f | %.1f |\n", r.model.c_str(), r.mode.c_str(),
+                      (long long)r.size, (long long)r.batch, r.median_s * 1e3, r.best_s * 1e3,
+                      double(r.batch) / r.median_s, r.flops / r.median_s * 1e-9);
+          if (r.profile.steps) {
+            print_profile(r.profile, r.model + " train " + std::to_string(r.size) + " px, batch " +
+                                         std::to_string(r.batch));
+            std::printf("\n%s", header);
+          }
+          std::fflush(stdout);
+          if (json.is_open()) {
+            json << "{\"impl\": \"fer\", \"model\": \"" << r.model << "\", \"mode\": \"" << r.mode
+                 << "\", \"size\": " << r.size << ", \"batch\": " << r.batch << ", \"threads\": " << num_threads()
+                 << ", \"median_s\": " << r.median_s << ", \"best_s\": " << r.best_s << ", \"flops\": " << r.flops
+                 << ", \"iters\": " << r.iters << "}\n";
+            json.flush();
+          }
+        }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
