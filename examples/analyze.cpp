@@ -139,7 +139,10 @@ std::shared_ptr<data::ImageSet> load_split(Common& c, const train::RunConfig& cf
   }
   data::DataOptions o;
   o.ferplus_csv = c.ferplus, o.max_classes = c.max_classes, o.quiet = true;
-  if (cfg.train.contains("seed") && cfg.train["seed"].is_number_unsigned()) o.seed = cfg.train["seed"].get<uint64_t>();
+  // The seed that chose the run's validation carve (a sweep records its own as data.split_seed).
+  if (cfg.data.contains("split_seed") && cfg.data["split_seed"].is_number_unsigned()) o.seed = cfg.data["split_seed"].get<uint64_t>();
+  else if (cfg.train.contains("seed") && cfg.train["seed"].is_number_unsigned()) o.seed = cfg.train["seed"].get<uint64_t>();
+  if (cfg.data.contains("val_fraction") && cfg.data["val_fraction"].is_number()) o.val_fraction = cfg.data["val_fraction"].get<double>();
   data::Splits s = data::load_splits(c.data_root, o);
   std::shared_ptr<data::ImageSet> set;
   if (c.split == "train") set = s.train;

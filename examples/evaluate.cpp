@@ -139,7 +139,9 @@ int main(int argc, char** argv) {
         dopt.limit_train = num("limit_train");
         dopt.clean = j["data"].value("clean", false);
         if (app.count("--label_space") == 0) label_space = j["data"].value("label_space", std::string());
-        dopt.seed = j["train"].value("seed", uint64_t(0));  // the run's seed chose its validation and limited splits
+        // The seed that chose the run's validation carve and limited subsets (a sweep's is its own, not each run's).
+        dopt.seed = j["data"].contains("split_seed") ? j["data"]["split_seed"].get<uint64_t>() : j["train"].value("seed", uint64_t(0));
+        if (j["data"].contains("val_fraction")) dopt.val_fraction = j["data"]["val_fraction"].get<double>();
       }
       if (app.count("--batch_size") == 0) batch_size = 2 * j["train"].value("batch_size", int64_t(64));
     } else {
@@ -163,21 +165,6 @@ int main(int argc, char** argv) {
       rc.mean = pp.mean, rc.std = pp.std, rc.channels = pp.channels;
     } else {
       train::check_run_classes(rc, *set, run);
-    }
-    if (runs.size() > 1) {
-      std::filesystem::path dir = !out.empty() ? std::filesystem::path(out)
-                                               : std::filesystem::path(run) / "eval" / ("ensemble-" + split + "-" +
-                                                                                         train::split_fingerprint(*set));
-      std::printf("ensemble of %zu runs on %s (%lld images)\n", runs.size(), split.c_str(), (long long)set->size());
-      nlohmann::json e = evaluate_ensemble(runs, *set, batch_size, dir, boot.seed);
-      std::printf("ensemble (mean probability): %s\nmajority vote: accuracy %.4f  macro-F1 %.4f\n"
-                  "macro-F1 gain over the best member (%s): %+.4f [%+.4f, %+.4f] -> %s\n",
-                  train::metrics_line(e["mean_probability"]).c_str(), e["majority_vote"]["accuracy"].get<double>(),
-                  e["majority_vote"]["macro_f1"].get<double>(), e["best_member"].get<std::string>().c_str(),
-                  e["macro_f1_gain_over_best_member"]["difference"].get<double>(),
-                  e["macro_f1_gain_over_best_member"]["ci95_low"].get<double>(),
-                  e["macro_f1_gain_over_best_member"]["ci95_high"].get<double>(), dir.string().c_str());
-      return 0;
     }
     if (runs.size() > 1) {
       std::filesystem::path dir = !out.empty() ? std::filesystem::path(out)

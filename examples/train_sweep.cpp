@@ -442,6 +442,12 @@ int main(int argc, char** argv) {
     sweep::write_study_file(out / "sweep.json", info);
 
     sweep::RunSettings settings;
+    // What evaluate/analyze --run need to rebuild each run's data (config.json's data object).
+    settings.data_info = {{"data_root", c.real},          {"ferplus", c.ferplus},         {"clean", c.clean},
+                          {"max_classes", c.max_classes}, {"limit_train", c.limit_train}, {"limit_eval", c.limit_eval},
+                          {"val_fraction", c.val_fraction}, {"split_seed", dopt.seed},    {"label_space", c.label_space},
+                          {"synthetic", c.synthetic.rfind("generator:", 0) == 0 ? (out / "synthetic_cache").string() : c.synthetic},
+                          {"test_is_validation", splits.test_is_validation}};
     settings.input_size = c.input_size;
     settings.augment = c.augment;
     settings.auto_augment = data::parse_auto_augment(c.auto_augment);
