@@ -156,6 +156,15 @@ std::shared_ptr<data::ImageSet> load_split(Common& c, const train::RunConfig& cf
   return set;
 }
 
+// A synthetic folder (<class>/*.png) in the run's label space: named class folders must be the run's classes;
+// numbered ones (as generate writes them for a class-conditional generator) are the run's class indices.
+std::shared_ptr<data::ImageSet> load_synthetic_domain(const std::string& dir, const train::RunConfig& cfg) {
+  std::vector<std::string> notes;
+  auto set = data::load_synthetic(dir, cfg.class_names, /*numbered_ok=*/true, &notes);
+  for (const auto& n : notes) std::printf("note: %s\n", n.c_str());
+  return set;
+}
+
 // Indices 0..n-1, or a seeded random `limit` of them in increasing order.
 std::vector<int64_t> pick(int64_t n, int64_t limit, uint64_t seed) {
   std::vector<int64_t> idx(static_cast<size_t>(n));
@@ -374,7 +383,7 @@ void run_embed(Common c, const std::string& synthetic, int64_t tsne_max, double 
   Run r = load_run(c, "embed");
   Collected all;
   collect(r, *load_split(c, r.cfg), "real", c, all);
-  if (!synthetic.empty()) collect(r, *data::load_synthetic(synthetic, r.cfg.class_names), "synthetic", c, all);
+  if (!synthetic.empty()) collect(r, *load_synthetic_domain(synthetic, r.cfg), "synthetic", c, all);
   const int64_t n = int64_t(all.rows.size());
   FER_CHECK(n >= 4, "embed: ", n, " images are too few to embed");
   analysis::Matrix x(n, all.dim);
@@ -438,7 +447,7 @@ void add_embed(CLI::App& app) {
   auto tsne_max = std::make_shared<int64_t>(3000);
   auto perplexity = std::make_shared<double>(30.0);
   add_common(sub, *c);
-  sub->add_option("--synthetic", *synthetic, "synthetic image folder (<class>/*.png) as the second domain");
+  sub->add_option("--synthetic", *synthetic, "synthetic image folder (<class>/*.png; numbered folders are the run's class indices) as the second domain");
   sub->add_option("--tsne_max", *tsne_max, "t-SNE (exact, O(N^2)) on at most this many points (seeded subsample)");
   sub->add_option("--perplexity", *perplexity);
   sub->callback([=] { run_embed(*c, *synthetic, *tsne_max, *perplexity); });
@@ -472,7 +481,7 @@ void run_crossdomain(Common c, const std::string& synthetic, const std::string& 
   std::shared_ptr<data::ImageSet> cross;
   std::string cross_name;
   if (!synthetic.empty()) {
-    cross = data::load_synthetic(synthetic, r.cfg.class_names), cross_name = synthetic + " (all)";
+    cross = load_synthetic_domain(synthetic, r.cfg), cross_name = synthetic + " (all)";
   } else {
     Common t = c;
     t.data_root = target_root, t.split = target_split, t.max_classes = 0, t.ferplus.clear();
@@ -515,7 +524,7 @@ void add_crossdomain(CLI::App& app) {
   auto synthetic = std::make_shared<std::string>(), target_root = std::make_shared<std::string>();
   auto target_split = std::make_shared<std::string>("all");
   add_common(sub, *c);
-  sub->add_option("--synthetic", *synthetic, "the other domain: a synthetic folder (<class>/*.png, as generate writes)");
+  sub->add_option("--synthetic", *synthetic, "the other domain: a synthetic folder (<class>/*.png as generate writes; numbered folders are the run's class indices)");
   sub->add_option("--target_root", *target_root, "the other domain: any data source (e.g. a real FER2013 CSV for a synthetic-trained run)");
   sub->add_option("--target_split", *target_split, "split of --target_root: train, val, test or all");
   sub->callback([=] { run_crossdomain(*c, *synthetic, *target_root, *target_split); });
