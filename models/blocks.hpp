@@ -38,6 +38,7 @@ class ConvNormAct : public nn::Sequential, public nn::FoldsBatchNorm {
     conv_bn_ = nn::ConvBnFold(conv, bn);
   }
   Tensor forward(const Tensor& x) override {
+    if (act_ && act_->kind() == nn::Activation::relu) return conv_bn_.forward_relu(x);  // fused BN + ReLU
     Tensor h = conv_bn_(x);
     return act_ ? act_->forward(h) : h;
   }

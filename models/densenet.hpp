@@ -28,7 +28,9 @@ class DenseLayer : public nn::Layer, public nn::FoldsBatchNorm {
     register_module("norm2", norm2), register_module("conv2", conv2);
     conv1_norm2_ = nn::ConvBnFold(*conv1, *norm2);
   }
-  Tensor forward(const Tensor& x) override { return conv2->forward(relu(conv1_norm2_(relu(norm1->forward(x))))); }
+  Tensor forward(const Tensor& x) override {
+    return conv2->forward(conv1_norm2_.forward_relu(nn::batch_norm_relu(*norm1, x)));  // BN + ReLU fused
+  }
   // norm1 and norm2 are pre-activation (BN -> ReLU -> conv): only conv1 -> norm2 is a foldable pair.
   std::vector<nn::ConvBnFold*> conv_bn_folds() override { return {&conv1_norm2_}; }
 
@@ -63,7 +65,7 @@ class Transition : public nn::Layer {
     register_module("norm", norm), register_module("conv", conv);
   }
   Tensor forward(const Tensor& x) override {
-    return avg_pool2d(conv->forward(relu(norm->forward(x))), Pool2dParams::make(2, 2));
+    return avg_pool2d(conv->forward(nn::batch_norm_relu(*norm, x)), Pool2dParams::make(2, 2));
   }
 };
 
@@ -102,9 +104,9 @@ class DenseNet : public nn::Layer, public nn::FoldsBatchNorm {
     register_module("classifier", classifier);
   }
   Tensor features_of(const Tensor& x) {
-    Tensor h = max_pool2d(relu(stem_(x)), Pool2dParams::make(3, 2, 1));
+    Tensor h = max_pool2d(stem_.forward_relu(x), Pool2dParams::make(3, 2, 1));
     for (auto& b : blocks) h = b->forward(h);
-    return flatten(adaptive_avg_pool2d(relu(norm5->forward(h)), 1, 1));
+    return flatten(adaptive_avg_pool2d(nn::batch_norm_relu(*norm5, h), 1, 1));
   }
   Tensor forward(const Tensor& x) override { return classifier->forward(features_of(x)); }
   std::vector<nn::ConvBnFold*> conv_bn_folds() override { return {&stem_}; }

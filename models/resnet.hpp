@@ -50,9 +50,8 @@ class ResNetBlock : public nn::Layer, public nn::FoldsBatchNorm {
     if (bottleneck) fold3_ = nn::ConvBnFold(*conv3, *bn3);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor h = relu(fold1_(x));
-    h = fold2_(h);
-    if (bottleneck_) h = fold3_(relu(h));
+    Tensor h = fold1_.forward_relu(x);  // BN + ReLU fused in training, folded into the conv in eval
+    h = bottleneck_ ? fold3_(fold2_.forward_relu(h)) : fold2_(h);
     return relu(add(h, downsample ? fold_down_(x) : x));
   }
   std::vector<nn::ConvBnFold*> conv_bn_folds() override {
@@ -94,7 +93,7 @@ class ResNet : public nn::Layer, public nn::FoldsBatchNorm {
   }
   // Penultimate features [N, 512 * expansion] (for embeddings and custom heads).
   Tensor features(const Tensor& x) {
-    Tensor h = max_pool2d(relu(stem_(x)), Pool2dParams::make(3, 2, 1));
+    Tensor h = max_pool2d(stem_.forward_relu(x), Pool2dParams::make(3, 2, 1));
     for (auto& l : layers) h = l->forward(h);
     return flatten(adaptive_avg_pool2d(h, 1, 1));
   }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fer/nn/bn_relu.hpp"
 #include "fer/nn/layers.hpp"
 
 namespace fer::nn {
@@ -30,6 +31,13 @@ class ConvBnFold {
     FER_CHECK(conv_ && bn_, "ConvBnFold: pair not bound to a conv and a batch norm");
     if (folded() && !bn_->is_training()) return conv2d(x, weight_, bias_, conv_->params());
     return bn_->forward(conv_->forward(x));
+  }
+
+  // relu of the pair's output: the folded conv then ReLU, or conv then the fused BN + ReLU.
+  Tensor forward_relu(const Tensor& x) const {
+    FER_CHECK(conv_ && bn_, "ConvBnFold: pair not bound to a conv and a batch norm");
+    if (folded() && !bn_->is_training()) return relu(conv2d(x, weight_, bias_, conv_->params()));
+    return batch_norm_relu(*bn_, conv_->forward(x));
   }
 
   // Whether the pair can be folded: BN must normalize with running statistics in eval mode.
