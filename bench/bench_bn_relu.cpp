@@ -3,13 +3,8 @@
 // alternate within each round (the order flips every round); the medians of each and of the per-round ratios are
 // printed, with the peak resident memory (max RSS, getrusage) of the process after each model.
 //   bench_bn_relu [--rounds R] [--batch N] [--size S] [model ...]
-#include <sys/resource.h>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -17,59 +12,19 @@
 #include "fer/nn/bn_relu.hpp"
 #include "fer/optim/sgd.hpp"
 #include "models/registry.hpp"
-
-namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
-double max_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;  // KiB on Linux
-}
-
-}  // namespace
+#include "paired_bench.hpp"
 
 int main(int argc, char** argv) {
   using namespace fer;
-  int rounds = 5;
-  int64_t batch = 32, size = 64;
-  std::vector<std::string> names;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> long {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_bn_relu: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return std::atol(argv[++i]);
-    };
-    if (a == "--rounds") rounds = int(value());
-    else if (a == "--batch") batch = value();
-    else if (a == "--size") size = value();
-    else names.push_back(a);
-  }
-  if (rounds < 1 || batch < 2 || size < 32) {
-    std::fprintf(stderr, "bench_bn_relu: need --rounds >= 1, --batch >= 2, --size >= 32\n");
-    return 2;
-  }
-  if (names.empty()) names = {"resnet18", "densenet121"};
+  using namespace fer::bench;
+  const PairedArgs args = parse_paired_args(argc, argv, "bench_bn_relu", 32, {"resnet18", "densenet121"});
+  const int rounds = args.rounds;
+  const int64_t batch = args.batch, size = args.size;
   std::printf("training step, batch %lld, %lld px, %d rounds; load before: %s\n", (long long)batch, (long long)size,
               rounds, loadavg().c_str());
   std::printf("%-20s %12s %12s %14s %14s\n", "model", "unfused ms", "fused ms", "speed-up (med)", "max RSS MiB");
   try {
-    for (const std::string& name : names) {
+    for (const std::string& name : args.models) {
       Generator gen(1);
       auto model = models::make_model(name, 7, size, gen);
       model->train();
@@ -80,25 +35,18 @@ int main(int argc, char** argv) {
       optim::SgdOptions so;
       so.lr = 1e-3, so.momentum = 0.9;
       optim::SGD opt(model->parameters(), so);
-      auto step = [&] {
+      auto step = [&](bool fuse) {
+        nn::fuse_bn_relu(fuse);
         const auto t0 = std::chrono::steady_clock::now();
         opt.zero_grad();
         backward(cross_entropy(model->forward(images), labels));
         opt.step();
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       };
-      nn::fuse_bn_relu(false), step();  // warm-up of both paths
-      nn::fuse_bn_relu(true), step();
+      step(false), step(true);  // warm-up of both paths
       std::vector<double> plain, fused, ratio;
-      for (int r = 0; r < rounds; ++r) {
-        double tp = 0, tf = 0;
-        for (int k = 0; k < 2; ++k) {
-          const bool fuse_now = (k == 0) == (r % 2 == 1);
-          nn::fuse_bn_relu(fuse_now);
-          (fuse_now ? tf : tp) = step();
-        }
-        plain.push_back(tp), fused.push_back(tf), ratio.push_back(tp / tf);
-      }
+      paired_rounds(rounds, [&] { return step(false); }, [&] { return step(true); }, plain, fused);
+      for (size_t r = 0; r < plain.size(); ++r) ratio.push_back(plain[r] / fused[r]);
       nn::fuse_bn_relu(true);
       std::printf("%-20s %12.1f %12.1f %14.3f %14.0f\n", name.c_str(), 1e3 * median(plain), 1e3 * median(fused),
                   median(ratio), max_rss_mib());
