@@ -152,8 +152,11 @@ void batch_norm_backward_rows(const Tensor& x, const T* pm, const T* pi, const T
   auto [m, c] = rows_of(x);
   const T* px = x.data<T>();
   {
-    // The gradient reaching the BN: gy, or gy where the fused ReLU's output is positive.
-    auto grad = [&](int64_t e) { return kRelu ? (pr[e] > T(0) ? pg[e] : T(0)) : pg[e]; };
+    // The gradient reaching the BN at column j of row (gr, rr): gy, or gy where the fused ReLU's output is positive.
+    auto grad = [](const T* __restrict gr, const T* __restrict rr, int64_t j) {
+      if constexpr (kRelu) return rr[j] > T(0) ? gr[j] : T(0);
+      else return gr[j];
+    };
     const int64_t chunks = norm_row_chunks(m, c);
     double* part = ws.acc.data<double>();
     double* sum_g = part + 2 * chunks * c;  // per channel: sum(gy)
@@ -164,9 +167,9 @@ void batch_norm_backward_rows(const Tensor& x, const T* pm, const T* pi, const T
         double* __restrict sgd = sg + c;
         std::fill(sg, sg + 2 * c, 0.0);
         for (int64_t i = lo; i < hi; ++i) {
-          const T* __restrict xr = px + i * c;
+          const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
           for (int64_t j = 0; j < c; ++j) {
-            double g = double(grad(i * c + j));
+            double g = double(grad(gr, rr, j));
             sg[j] += g;
             sgd[j] += g * (double(xr[j]) - double(pm[j]));
           }
@@ -198,9 +201,9 @@ void batch_norm_backward_rows(const Tensor& x, const T* pm, const T* pi, const T
     T* pgx = gx.data<T>();
     parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
-        const T* __restrict xr = px + i * c;
+        const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
         T* __restrict gxr = pgx + i * c;
-        for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * grad(i * c + j) - b[j] * (xr[j] - pm[j]) - d[j];
+        for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
       }
     });
   }
