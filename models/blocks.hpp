@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "fer/nn/fold_bn.hpp"
 #include "fer/nn/init.hpp"
 #include "fer/nn/layers.hpp"
 
@@ -25,15 +26,32 @@ struct ConvNormActOptions {
   double bn_eps = 1e-5, bn_momentum = 0.1;
 };
 
-// torchvision's Conv2dNormActivation: conv (padding (k-1)/2, no bias) + BatchNorm + optional activation.
-inline std::shared_ptr<nn::Sequential> conv_norm_act(int64_t in, int64_t out, int64_t k, const ConvNormActOptions& o,
-                                                     Generator& gen) {
-  auto s = std::make_shared<nn::Sequential>();
-  auto& conv = s->emplace<nn::Conv2d>(in, out, k, o.stride, (k - 1) / 2, 1, o.groups, false, gen);
-  init_conv_kaiming_fan_out(conv, gen);
-  s->emplace<nn::BatchNorm2d>(out, o.bn_eps, o.bn_momentum);
-  if (o.act) s->emplace<nn::ActivationLayer>(*o.act);
-  return s;
+// torchvision's Conv2dNormActivation: conv (padding (k-1)/2, no bias) + BatchNorm + optional activation, children
+// "0", "1", "2" as the Sequential it is; conv and BN run as one folded conv in eval mode after nn::fold_batch_norm.
+class ConvNormAct : public nn::Sequential, public nn::FoldsBatchNorm {
+ public:
+  ConvNormAct(int64_t in, int64_t out, int64_t k, const ConvNormActOptions& o, Generator& gen) {
+    auto& conv = emplace<nn::Conv2d>(in, out, k, o.stride, (k - 1) / 2, 1, o.groups, false, gen);
+    init_conv_kaiming_fan_out(conv, gen);
+    auto& bn = emplace<nn::BatchNorm2d>(out, o.bn_eps, o.bn_momentum);
+    if (o.act) act_ = &emplace<nn::ActivationLayer>(*o.act);
+    conv_bn_ = nn::ConvBnFold(conv, bn);
+  }
+  Tensor forward(const Tensor& x) override {
+    if (act_ && act_->kind() == nn::Activation::relu) return conv_bn_.forward_relu(x);  // fused BN + ReLU
+    Tensor h = conv_bn_(x);
+    return act_ ? act_->forward(h) : h;
+  }
+  std::vector<nn::ConvBnFold*> conv_bn_folds() override { return {&conv_bn_}; }
+
+ private:
+  nn::ConvBnFold conv_bn_;
+  nn::ActivationLayer* act_ = nullptr;
+};
+
+inline std::shared_ptr<ConvNormAct> conv_norm_act(int64_t in, int64_t out, int64_t k, const ConvNormActOptions& o,
+                                                  Generator& gen) {
+  return std::make_shared<ConvNormAct>(in, out, k, o, gen);
 }
 
 // torchvision.ops.SqueezeExcitation: x * scale(fc2(act(fc1(avgpool(x))))), fc1/fc2 1x1 convs with bias.

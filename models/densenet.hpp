@@ -14,7 +14,7 @@ inline void init_densenet_conv(nn::Conv2d& c, Generator& gen) {
   nn::init::kaiming_normal_(c.weight, o, gen);
 }
 
-class DenseLayer : public nn::Layer {
+class DenseLayer : public nn::Layer, public nn::FoldsBatchNorm {
  public:
   std::shared_ptr<nn::BatchNorm2d> norm1, norm2;
   std::shared_ptr<nn::Conv2d> conv1, conv2;
@@ -26,10 +26,16 @@ class DenseLayer : public nn::Layer {
     init_densenet_conv(*conv1, gen), init_densenet_conv(*conv2, gen);
     register_module("norm1", norm1), register_module("conv1", conv1);
     register_module("norm2", norm2), register_module("conv2", conv2);
+    conv1_norm2_ = nn::ConvBnFold(*conv1, *norm2);
   }
   Tensor forward(const Tensor& x) override {
-    return conv2->forward(relu(norm2->forward(conv1->forward(relu(norm1->forward(x))))));
+    return conv2->forward(conv1_norm2_.forward_relu(nn::batch_norm_relu(*norm1, x)));  // BN + ReLU fused
   }
+  // norm1 and norm2 are pre-activation (BN -> ReLU -> conv): only conv1 -> norm2 is a foldable pair.
+  std::vector<nn::ConvBnFold*> conv_bn_folds() override { return {&conv1_norm2_}; }
+
+ private:
+  nn::ConvBnFold conv1_norm2_;
 };
 
 class DenseBlock : public nn::Layer {
@@ -59,11 +65,11 @@ class Transition : public nn::Layer {
     register_module("norm", norm), register_module("conv", conv);
   }
   Tensor forward(const Tensor& x) override {
-    return avg_pool2d(conv->forward(relu(norm->forward(x))), Pool2dParams::make(2, 2));
+    return avg_pool2d(conv->forward(nn::batch_norm_relu(*norm, x)), Pool2dParams::make(2, 2));
   }
 };
 
-class DenseNet : public nn::Layer {
+class DenseNet : public nn::Layer, public nn::FoldsBatchNorm {
  public:
   nn::Module features;
   std::shared_ptr<nn::Conv2d> conv0;
@@ -76,6 +82,7 @@ class DenseNet : public nn::Layer {
     norm0 = std::make_shared<nn::BatchNorm2d>(s.init_features);
     features.register_module("conv0", conv0);
     features.register_module("norm0", norm0);
+    stem_ = nn::ConvBnFold(*conv0, *norm0);
     int64_t c = s.init_features;
     for (int b = 0; b < 4; ++b) {
       auto block = std::make_shared<DenseBlock>(s.block_layers[size_t(b)], c, s.growth_rate, s.bn_size, gen);
@@ -97,11 +104,15 @@ class DenseNet : public nn::Layer {
     register_module("classifier", classifier);
   }
   Tensor features_of(const Tensor& x) {
-    Tensor h = max_pool2d(relu(norm0->forward(conv0->forward(x))), Pool2dParams::make(3, 2, 1));
+    Tensor h = max_pool2d(stem_.forward_relu(x), Pool2dParams::make(3, 2, 1));
     for (auto& b : blocks) h = b->forward(h);
-    return flatten(adaptive_avg_pool2d(relu((*norm5)(h)), 1, 1));
+    return flatten(adaptive_avg_pool2d(nn::batch_norm_relu(*norm5, h), 1, 1));
   }
   Tensor forward(const Tensor& x) override { return (*classifier)(features_of(x)); }
+  std::vector<nn::ConvBnFold*> conv_bn_folds() override { return {&stem_}; }
+
+ private:
+  nn::ConvBnFold stem_;  // conv0 -> norm0
 };
 
 }  // namespace fer::models

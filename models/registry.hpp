@@ -65,7 +65,7 @@ inline std::vector<std::string> model_names() {
 // The reference's transfer model: the backbone's classifier outputs `hidden` features, then ReLU -> Dropout ->
 // Linear(hidden, num_classes) as "hidden_head.{0,1,2}". The backbone keeps its own names (so pretrained weights
 // load by name; its classifier, now of another size, is re-initialized).
-class HiddenHeadModel : public nn::Layer {
+class HiddenHeadModel : public nn::Layer, public nn::FoldsBatchNorm {
  public:
   nn::Sequential hidden_head;
   HiddenHeadModel(std::shared_ptr<nn::Layer> backbone, int64_t hidden, int64_t num_classes, double dropout, Generator& gen)
@@ -77,6 +77,11 @@ class HiddenHeadModel : public nn::Layer {
     register_module("hidden_head", hidden_head);
   }
   Tensor forward(const Tensor& x) override { return hidden_head(backbone_->forward(x)); }
+  // The backbone's own conv -> BN pairs (its children are registered here, the backbone itself is not).
+  std::vector<nn::ConvBnFold*> conv_bn_folds() override {
+    auto* f = dynamic_cast<nn::FoldsBatchNorm*>(backbone_.get());
+    return f ? f->conv_bn_folds() : std::vector<nn::ConvBnFold*>{};
+  }
 
  private:
   std::shared_ptr<nn::Layer> backbone_;

@@ -4,6 +4,7 @@
 // changes), global average pool, fc. Initialization as torchvision: convs kaiming_normal(fan_out, relu), BN 1/0.
 #include <memory>
 
+#include "fer/nn/fold_bn.hpp"
 #include "fer/nn/init.hpp"
 #include "fer/nn/layers.hpp"
 #include "models/resnet_spec.hpp"
@@ -25,7 +26,7 @@ inline std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t k, int6
 }  // namespace resnet_detail
 
 // BasicBlock (expansion 1) or Bottleneck (expansion 4, torchvision's "ResNet V1.5": stride on the 3x3).
-class ResNetBlock : public nn::Layer {
+class ResNetBlock : public nn::Layer, public nn::FoldsBatchNorm {
  public:
   ResNetBlock(bool bottleneck, int64_t in, int64_t planes, int64_t stride, Generator& gen) : bottleneck_(bottleneck) {
     using resnet_detail::conv;
@@ -41,16 +42,23 @@ class ResNetBlock : public nn::Layer {
     if (bottleneck) register_module("conv3", conv3), register_module("bn3", bn3);
     if (stride != 1 || in != out) {
       downsample = std::make_shared<nn::Sequential>();
-      downsample->push_back(conv(in, out, 1, stride, gen));
-      downsample->emplace<nn::BatchNorm2d>(out);
+      auto dconv = downsample->push_back(conv(in, out, 1, stride, gen));
+      fold_down_ = nn::ConvBnFold(*dconv, downsample->emplace<nn::BatchNorm2d>(out));
       register_module("downsample", downsample);
     }
+    fold1_ = nn::ConvBnFold(*conv1, *bn1), fold2_ = nn::ConvBnFold(*conv2, *bn2);
+    if (bottleneck) fold3_ = nn::ConvBnFold(*conv3, *bn3);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor h = relu((*bn1)(conv1->forward(x)));
-    h = (*bn2)(conv2->forward(h));
-    if (bottleneck_) h = (*bn3)(conv3->forward(relu(h)));
-    return relu(add(h, downsample ? downsample->forward(x) : x));
+    Tensor h = fold1_.forward_relu(x);  // BN + ReLU fused in training, folded into the conv in eval
+    h = bottleneck_ ? fold3_(fold2_.forward_relu(h)) : fold2_(h);
+    return relu(add(h, downsample ? fold_down_(x) : x));
+  }
+  std::vector<nn::ConvBnFold*> conv_bn_folds() override {
+    std::vector<nn::ConvBnFold*> v = {&fold1_, &fold2_};
+    if (bottleneck_) v.push_back(&fold3_);
+    if (downsample) v.push_back(&fold_down_);
+    return v;
   }
   std::shared_ptr<nn::Conv2d> conv1, conv2, conv3;
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2, bn3;
@@ -58,15 +66,17 @@ class ResNetBlock : public nn::Layer {
 
  private:
   bool bottleneck_;
+  nn::ConvBnFold fold1_, fold2_, fold3_, fold_down_;  // conv -> BN pairs (folded for inference)
 };
 
-class ResNet : public nn::Layer {
+class ResNet : public nn::Layer, public nn::FoldsBatchNorm {
  public:
   ResNet(const ResNetSpec& spec, int64_t num_classes, Generator& gen = default_generator()) : spec_(spec) {
     FER_CHECK(num_classes > 0, "ResNet: num_classes must be positive");
     conv1 = resnet_detail::conv(3, 64, 7, 2, gen);
     bn1 = std::make_shared<nn::BatchNorm2d>(64);
     register_module("conv1", conv1), register_module("bn1", bn1);
+    stem_ = nn::ConvBnFold(*conv1, *bn1);
     int64_t in = 64;
     for (int s = 0; s < 4; ++s) {
       auto stage = std::make_shared<nn::Sequential>();
@@ -83,12 +93,13 @@ class ResNet : public nn::Layer {
   }
   // Penultimate features [N, 512 * expansion] (for embeddings and custom heads).
   Tensor features(const Tensor& x) {
-    Tensor h = max_pool2d(relu((*bn1)(conv1->forward(x))), Pool2dParams::make(3, 2, 1));
+    Tensor h = max_pool2d(stem_.forward_relu(x), Pool2dParams::make(3, 2, 1));
     for (auto& l : layers) h = (*l)(h);
     return flatten(adaptive_avg_pool2d(h, 1, 1));
   }
   Tensor forward(const Tensor& x) override { return (*fc)(features(x)); }
   const ResNetSpec& spec() const { return spec_; }
+  std::vector<nn::ConvBnFold*> conv_bn_folds() override { return {&stem_}; }
 
   std::shared_ptr<nn::Conv2d> conv1;
   std::shared_ptr<nn::BatchNorm2d> bn1;
@@ -97,6 +108,7 @@ class ResNet : public nn::Layer {
 
  private:
   ResNetSpec spec_;
+  nn::ConvBnFold stem_;  // conv1 -> bn1
 };
 
 }  // namespace fer::models

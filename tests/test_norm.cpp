@@ -128,6 +128,54 @@ TEST_CASE("gradcheck: batch_norm with only a weight, and with strided (non-conti
                   {xs, ws}) <= 1.0);
 }
 
+TEST_CASE("gradcheck: batch_norm_relu in training and eval, affine or not") {
+  Generator gen(21);
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    Tensor x = rand_input({3, 2, 3, 5}, gen, -2, 2), w = rand_input({5}, gen, 0.5, 1.5), b = rand_input({5}, gen, -0.5, 0.5);
+    Tensor rm = Tensor::rand({5}, DType::f64, gen, -0.5, 0.5), rv = Tensor::rand({5}, DType::f64, gen, 0.5, 2.0);
+    // Running statistics change in training: the checked function must not see them move, so training uses none.
+    auto f = [&](const std::vector<Tensor>& t) {
+      return training ? batch_norm_relu(t[0], t[1], t[2], Tensor(), Tensor(), true)
+                      : batch_norm_relu(t[0], t[1], t[2], rm, rv, false);
+    };
+    CHECK(gradcheck(f, {x, w, b}) <= 1.0);
+    Tensor x2 = rand_input({4, 7, 3}, gen, -2, 2);
+    CHECK(gradcheck([&](const std::vector<Tensor>& t) { return batch_norm_relu(t[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+                    {x2}) <= 1.0);
+  }
+}
+
+TEST_CASE("batch_norm_relu equals relu(batch_norm) in f32: outputs, gradients, running statistics") {
+  Generator gen(5);
+  const Shape s{4, 5, 5, 24};
+  Tensor x0 = Tensor::randn(s, DType::f32, gen, 0.3, 1.2), gy = Tensor::randn(s, DType::f32, gen);
+  Tensor w0 = Tensor::rand({24}, DType::f32, gen, 0.5, 1.5), b0 = Tensor::rand({24}, DType::f32, gen, -0.5, 0.5);
+  struct Run {
+    Tensor y, gx, gw, gb, rm, rv;
+  };
+  auto run = [&](bool fused) {
+    Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
+    x.set_requires_grad(true), w.set_requires_grad(true), b.set_requires_grad(true);
+    Tensor rm = Tensor::zeros({24}), rv = Tensor::ones({24});
+    Tensor y = fused ? batch_norm_relu(x, w, b, rm, rv, true, 0.1, 1e-5) : relu(batch_norm(x, w, b, rm, rv, true, 0.1, 1e-5));
+    backward(y, gy);
+    Run r{y.detach(), x.grad(), w.grad(), b.grad(), rm, rv};
+    Tape::current().clear();
+    return r;
+  };
+  Run plain = run(false), fused = run(true);
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < fused.y.numel(); ++i) zeros += fused.y.flat(i) == 0.0;
+  CHECK(zeros > fused.y.numel() / 5);  // the ReLU cuts a good part of the outputs
+  CHECK(max_abs_diff(fused.y, plain.y) == 0.0);
+  CHECK(max_abs_diff(fused.gx, plain.gx) < 1e-5);
+  CHECK(max_abs_diff(fused.gw, plain.gw) < 1e-4);
+  CHECK(max_abs_diff(fused.gb, plain.gb) < 1e-4);
+  CHECK(max_abs_diff(fused.rm, plain.rm) == 0.0);
+  CHECK(max_abs_diff(fused.rv, plain.rv) == 0.0);
+}
+
 TEST_CASE("gradcheck: layer_norm (odd widths, affine or not, strided input and weight)") {
   Generator gen(9);
   for (int64_t c : {1, 5, 13, 19}) {  // 13 and 19 exercise both the lane-parallel part and the tail of a row

@@ -112,7 +112,7 @@ void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& me
 }
 
 void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y) {
+                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y, bool relu) {
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
@@ -132,21 +132,34 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
       for (int64_t i = lo; i < hi; ++i) {
         const T* __restrict xr = px + i * c;
         T* __restrict yr = py + i * c;
-        for (int64_t j = 0; j < c; ++j) yr[j] = xr[j] * scale[j] + shift[j];
+        if (relu)
+          for (int64_t j = 0; j < c; ++j) {
+            const T v = xr[j] * scale[j] + shift[j];
+            yr[j] = v > T(0) ? v : (v == v ? T(0) : v);  // NaN stays NaN, as torch.relu
+          }
+        else
+          for (int64_t j = 0; j < c; ++j) yr[j] = xr[j] * scale[j] + shift[j];
       }
     });
   });
 }
 
-void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                         const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
-                         const Tensor& gweight, const Tensor& gbias) {
-  dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
-    using T = decltype(tag);
-    const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
-    int64_t m = extent.m, c = extent.c;
-    const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(), *pg = gy.data<T>();
-    const T* pw = ptr_or_null<T>(weight);
+namespace {
+
+// batch_norm_backward for element type T; kRelu: the BN's output went through a fused ReLU (pr, its output).
+template <class T, bool kRelu>
+void batch_norm_backward_rows(const Tensor& x, const T* pm, const T* pi, const T* pw, const T* pg, const T* pr,
+                              bool batch_stats, const NormWorkspace& ws, const Tensor& gx, const Tensor& gweight,
+                              const Tensor& gbias) {
+  const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+  int64_t m = extent.m, c = extent.c;
+  const T* px = x.data<T>();
+  {
+    // The gradient reaching the BN at column j of row (gr, rr): gy, or gy where the fused ReLU's output is positive.
+    auto grad = [](const T* __restrict gr, const T* __restrict rr, int64_t j) {
+      if constexpr (kRelu) return rr[j] > T(0) ? gr[j] : T(0);
+      else return gr[j];
+    };
     const int64_t chunks = norm_row_chunks(m, c);
     double* part = ws.acc.data<double>();
     double* sum_g = part + 2 * chunks * c;  // per channel: sum(gy)
@@ -157,9 +170,9 @@ void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invs
         double* __restrict sgd = sg + c;
         std::fill(sg, sg + 2 * c, 0.0);
         for (int64_t i = lo; i < hi; ++i) {
-          const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c;
+          const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
           for (int64_t j = 0; j < c; ++j) {
-            double g = double(gr[j]);
+            double g = double(grad(gr, rr, j));
             sg[j] += g;
             sgd[j] += g * (double(xr[j]) - double(pm[j]));
           }
@@ -191,11 +204,25 @@ void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invs
     T* pgx = gx.data<T>();
     parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
-        const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c;
+        const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
         T* __restrict gxr = pgx + i * c;
-        for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * gr[j] - b[j] * (xr[j] - pm[j]) - d[j];
+        for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
       }
     });
+  }
+}
+
+}  // namespace
+
+void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
+                         const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
+                         const Tensor& gweight, const Tensor& gbias, const Tensor& relu_out) {
+  dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T *pm = mean.data<T>(), *pi = invstd.data<T>(), *pg = gy.data<T>();
+    const T *pw = ptr_or_null<T>(weight), *pr = ptr_or_null<T>(relu_out);
+    if (pr) batch_norm_backward_rows<T, true>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, gweight, gbias);
+    else batch_norm_backward_rows<T, false>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, gweight, gbias);
   });
 }
 

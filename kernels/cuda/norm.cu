@@ -67,12 +67,17 @@ template <class T> struct SquaredDeviationTerm {
     a[0] += d * d;
   }
 };
+// gy at e, or 0 where the fused ReLU's output is not positive.
+template <class T>
+__device__ __forceinline__ C<T> masked_grad(const T* g, const T* relu_out, int64_t e) {
+  return relu_out && !(load(relu_out, e) > C<T>(0)) ? C<T>(0) : load(g, e);
+}
 // sum(gy), sum(gy * (x - mean)) per channel (batch norm backward).
 template <class T> struct BatchNormGradTerm {
-  const T *x, *g, *mean;
+  const T *x, *g, *mean, *relu_out;  // relu_out: null, or a fused ReLU's output (gy passes where it is > 0)
   int64_t c;
   __device__ void operator()(int64_t i, int64_t j, double* a) const {
-    double gg = double(load(g, i * c + j));
+    double gg = masked_grad(g, relu_out, i * c + j);
     a[0] += gg;
     a[1] += gg * (double(load(x, i * c + j)) - double(load(mean, j)));
   }
@@ -157,12 +162,13 @@ __global__ void batch_norm_backward_final(double* part, int64_t chunks, int64_t 
 // gx += a * gy - b * (x - mean) - d
 template <class T>
 __global__ void batch_norm_grad_input(const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ mean,
-                                      const double* __restrict__ coef, int64_t m, int64_t c, T* __restrict__ gx) {
+                                      const T* __restrict__ relu_out, const double* __restrict__ coef, int64_t m,
+                                      int64_t c, T* __restrict__ gx) {
   for (int64_t j = blockIdx.x * int64_t(kTileX) + threadIdx.x; j < c; j += int64_t(gridDim.x) * kTileX) {
     const C<T> a = C<T>(coef[j]), b = C<T>(coef[c + j]), d = C<T>(coef[2 * c + j]), mu = load(mean, j);
     for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
       const int64_t e = i * c + j;
-      store(gx, e, load(gx, e) + (a * load(g, e) - b * (load(x, e) - mu) - d));
+      store(gx, e, load(gx, e) + (a * masked_grad(g, relu_out, e) - b * (load(x, e) - mu) - d));
     }
   }
 }
@@ -288,21 +294,21 @@ void launch_batch_norm_apply(DType dt, const void* x, int64_t m, int64_t c, cons
 
 void launch_batch_norm_backward(DType dt, const void* x, const void* mean, const void* invstd, const void* weight,
                                 const void* gy, int64_t m, int64_t c, int64_t chunks, bool batch_stats, double* acc,
-                                void* gx, void* gweight, void* gbias, int device) {
+                                void* gx, void* gweight, void* gbias, const void* relu_out, int device) {
   if (c <= 0) return;
   cudaStream_t s = current_stream(device);
   FER_CUDA_FLOAT_SWITCH(dt, "batch_norm backward", {
     const scalar_t *px = static_cast<const scalar_t*>(x), *pm = static_cast<const scalar_t*>(mean),
-                   *pg = static_cast<const scalar_t*>(gy);
+                   *pg = static_cast<const scalar_t*>(gy), *pr = static_cast<const scalar_t*>(relu_out);
     const bool reduce = batch_stats || gweight || gbias;
-    if (reduce) run_column_partials<scalar_t, 2>(m, c, chunks, BatchNormGradTerm<scalar_t>{px, pg, pm, c}, acc, s);
+    if (reduce) run_column_partials<scalar_t, 2>(m, c, chunks, BatchNormGradTerm<scalar_t>{px, pg, pm, pr, c}, acc, s);
     batch_norm_backward_final<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(
         acc, chunks, m, c, reduce, batch_stats, static_cast<const scalar_t*>(invstd),
         static_cast<const scalar_t*>(weight), static_cast<scalar_t*>(gweight), static_cast<scalar_t*>(gbias));
     check_launch("batch_norm_backward_final");
     if (!gx || m <= 0) return;
     batch_norm_grad_input<scalar_t><<<grid_rows_cols(m, c), dim3(kTileX, kTileY), 0, s>>>(
-        px, pg, pm, acc, m, c, static_cast<scalar_t*>(gx));
+        px, pg, pm, pr, acc, m, c, static_cast<scalar_t*>(gx));
     check_launch("batch_norm_grad_input");
   });
 }

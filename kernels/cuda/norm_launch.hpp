@@ -13,10 +13,11 @@ void launch_batch_norm_stats(DType dt, const void* x, int64_t m, int64_t c, int6
                              void* invstd, void* var, double eps, int device);
 void launch_batch_norm_apply(DType dt, const void* x, int64_t m, int64_t c, const void* mean, const void* invstd,
                              const void* weight, const void* bias, double* acc, void* y, bool relu, int device);
-// (relu: y = max(y, 0) in the same pass, the forward half of a fused BN+ReLU; gpu::batch_norm_apply passes false.)
+// (relu: y = max(y, 0) in the same pass, the forward half of a fused BN+ReLU.)
+// relu_out (may be null): the output of a fused BN+ReLU; gy then passes only where it is positive.
 void launch_batch_norm_backward(DType dt, const void* x, const void* mean, const void* invstd, const void* weight,
                                 const void* gy, int64_t m, int64_t c, int64_t chunks, bool batch_stats, double* acc,
-                                void* gx, void* gweight, void* gbias, int device);
+                                void* gx, void* gweight, void* gbias, const void* relu_out, int device);
 void launch_inverse_std(DType dt, const void* var, void* invstd, int64_t n, double eps, int device);
 void launch_running_update(DType dt, void* running, const void* value, int64_t n, double momentum, double scale,
                            int device);

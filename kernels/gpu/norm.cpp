@@ -44,23 +44,23 @@ void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& me
 }
 
 void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y) {
+                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y, bool relu) {
   int dev = cuda_device_of("batch_norm", {&x, &mean, &invstd, &weight, &bias, &y});
   auto [m, c] = rows_of(x);
   cuda::launch_batch_norm_apply(x.dtype(), x.raw_data(), m, c, mean.raw_data(), invstd.raw_data(), cptr(weight),
-                                cptr(bias), acc_of("batch_norm", ws, 1, c, dev), y.raw_data(), false, dev);
+                                cptr(bias), acc_of("batch_norm", ws, 1, c, dev), y.raw_data(), relu, dev);
 }
 
 void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
                          const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
-                         const Tensor& gweight, const Tensor& gbias) {
-  int dev = cuda_device_of("batch_norm backward", {&x, &mean, &invstd, &weight, &gy, &gx, &gweight, &gbias});
+                         const Tensor& gweight, const Tensor& gbias, const Tensor& relu_out) {
+  int dev = cuda_device_of("batch_norm backward", {&x, &mean, &invstd, &weight, &gy, &gx, &gweight, &gbias, &relu_out});
   auto [m, c] = rows_of(x);
   int64_t chunks = cpu::norm_row_chunks(m, c);
   cuda::launch_batch_norm_backward(x.dtype(), x.raw_data(), mean.raw_data(), invstd.raw_data(), cptr(weight),
                                    gy.raw_data(), m, c, chunks, batch_stats,
                                    acc_of("batch_norm backward", ws, chunks, c, dev), ptr(gx), ptr(gweight),
-                                   ptr(gbias), dev);
+                                   ptr(gbias), cptr(relu_out), dev);
 }
 
 void inverse_std(const Tensor& var, const Tensor& invstd, double eps) {

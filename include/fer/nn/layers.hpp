@@ -119,6 +119,8 @@ class BatchNorm2d : public Layer {
               x.defined() ? x.shape().str() : std::string("undefined"));
     return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_, num_batches_tracked);
   }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
 
  private:
   double eps_, momentum_;

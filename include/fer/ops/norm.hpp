@@ -1,6 +1,6 @@
 #pragma once
-// Normalization over the channel (last) dim with autograd: batch norm (training with running statistics, eval)
-// and layer norm (ConvNeXt's channels-last LayerNorm).
+// Normalization over the channel (last) dim with autograd: batch norm (training with running statistics, eval),
+// batch norm fused with a following ReLU, and layer norm (ConvNeXt's channels-last LayerNorm).
 #include "fer/backend/cpu/norm.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/cast.hpp"
@@ -38,18 +38,11 @@ inline cpu::NormWorkspace norm_workspace(int64_t m, int64_t c, const Tensor& x) 
 #endif
   return cpu::make_norm_workspace(m, c, x.dtype());
 }
-}  // namespace ops_detail
 
-// Normalizes over every dim but the last (channels), as PyTorch's BatchNorm over NCHW channels.
-// weight/bias: [C] or undefined (affine=False); running_mean/var: [C] or undefined (track_running_stats=False:
-// batch statistics in eval too). training: batch statistics (biased variance) normalize, and the running
-// statistics are updated in place, running = (1 - momentum) * running + momentum * batch (unbiased variance), inside
-// the recorded forward, so a replayed step updates them as an eager one does; num_batches_tracked (i64, one
-// element, optional) is incremented there too.
-inline Tensor batch_norm(const Tensor& x_arg, const Tensor& weight_in, const Tensor& bias_in, const Tensor& running_mean,
-                         const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
-                         const Tensor& num_batches_tracked = Tensor()) {
-  using namespace ops_detail;
+// batch_norm, or batch_norm_relu when `relu`.
+inline Tensor batch_norm_maybe_relu(bool relu, const Tensor& x_arg, const Tensor& weight_in, const Tensor& bias_in,
+                                    const Tensor& running_mean, const Tensor& running_var, bool training,
+                                    double momentum, double eps, const Tensor& num_batches_tracked) {
   const Tensor x_in = autocast_input(x_arg, AutocastPolicy::upcast);  // statistics in f32 under autocast
   FER_CHECK(x_in.defined() && x_in.dim() >= 2, "batch_norm: input must be at least 2-d [..., C], got ",
             x_in.defined() ? x_in.shape().str() : std::string("undefined"));
@@ -75,7 +68,7 @@ inline Tensor batch_norm(const Tensor& x_arg, const Tensor& weight_in, const Ten
   const cpu::NormWorkspace ws = norm_workspace(m, c, x);
   bool update = training && running_mean.defined();
   autograd::apply(
-      "batch_norm", {x, weight, bias}, {y},
+      relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias}, {y},
       [=] {
         if (batch_stats) {
           FER_KERNEL(x, batch_norm_stats, x, ws, mean, invstd, var, eps);
@@ -94,15 +87,40 @@ inline Tensor batch_norm(const Tensor& x_arg, const Tensor& weight_in, const Ten
 #endif
             num_batches_tracked.set_flat(0, num_batches_tracked.flat(0) + 1);
         }
-        FER_KERNEL(x, batch_norm_apply, x, mean, invstd, weight, bias, ws, y);
+        FER_KERNEL(x, batch_norm_apply, x, mean, invstd, weight, bias, ws, y, relu);
       },
       [=] {
         FER_KERNEL(x, batch_norm_backward, x, mean, invstd, weight, y.grad(), batch_stats, ws,
                                  x.requires_grad() ? x.grad_buffer() : Tensor(),
                                  weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
-                                 bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
+                                 bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor(),
+                                 relu ? y : Tensor());
       });
   return y;
+}
+}  // namespace ops_detail
+
+
+// Normalizes over every dim but the last (channels), as PyTorch's BatchNorm over NCHW channels.
+// weight/bias: [C] or undefined (affine=False); running_mean/var: [C] or undefined (track_running_stats=False:
+// batch statistics in eval too). training: batch statistics (biased variance) normalize, and the running
+// statistics are updated in place, running = (1 - momentum) * running + momentum * batch (unbiased variance), inside
+// the recorded forward, so a replayed step updates them as an eager one does; num_batches_tracked (i64, one
+// element, optional) is incremented there too.
+inline Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
+                         const Tensor& num_batches_tracked = Tensor()) {
+  return ops_detail::batch_norm_maybe_relu(false, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                                           num_batches_tracked);
+}
+
+// relu(batch_norm(...)) in one pass forward and one backward: the ReLU's backward reads the sign of the output, so
+// the BN output before the ReLU is neither kept nor written (one activation tensor and one pass less each way).
+inline Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                              const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
+                              const Tensor& num_batches_tracked = Tensor()) {
+  return ops_detail::batch_norm_maybe_relu(true, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                                           num_batches_tracked);
 }
 
 // LayerNorm over the last dim (biased variance), weight/bias [C] or undefined.

@@ -19,6 +19,7 @@
 
 #include "fer/autograd/grad_mode.hpp"
 #include "fer/data/image_set.hpp"
+#include "fer/nn/fold_bn.hpp"
 #include "fer/data/loader.hpp"
 #include "fer/data/sampling.hpp"
 #include "fer/metrics/classification.hpp"
@@ -87,6 +88,7 @@ EvalResult evaluate(Model& model, const data::ImageSet& set, const data::Preproc
   InferenceGuard guard;
   bool was_training = model.is_training();
   model.eval();
+  nn::FoldedBatchNormScope folded(model);  // conv -> BN pairs as one conv while evaluating (same outputs, faster)
   EvalResult r;
   const int64_t c = set.num_classes();
   double loss_sum = 0;

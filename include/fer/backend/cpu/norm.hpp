@@ -25,14 +25,16 @@ inline NormWorkspace make_norm_workspace(int64_t m, int64_t c, DType dtype) {
 // variance [C] (all in x's dtype). Two passes (mean, then squared deviations), accumulated in double.
 void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& mean, const Tensor& invstd,
                       const Tensor& var, double eps);
-// y = (x - mean) * invstd * weight + bias (weight/bias may be undefined = 1/0).
+// y = (x - mean) * invstd * weight + bias (weight/bias may be undefined = 1/0); relu: y = max(y, 0) in the same
+// pass (fused BN + ReLU).
 void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y);
+                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y, bool relu = false);
 // Backward of batch_norm_apply. `batch_stats`: mean/invstd are this batch's statistics (training), so the
-// gradient flows through them too; otherwise they are constants (eval).
+// gradient flows through them too; otherwise they are constants (eval). `relu_out`: defined for a fused BN + ReLU,
+// its output y; gy then passes only where y > 0 (the ReLU's backward, folded into the BN's passes).
 void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
                          const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
-                         const Tensor& gweight, const Tensor& gbias);
+                         const Tensor& gweight, const Tensor& gbias, const Tensor& relu_out = Tensor());
 // invstd = 1 / sqrt(running_var + eps)
 void inverse_std(const Tensor& var, const Tensor& invstd, double eps);
 // running = (1 - momentum) * running + momentum * value * scale   (PyTorch's momentum convention)

@@ -16,10 +16,10 @@ NormWorkspace make_norm_workspace(int64_t m, int64_t c, DType dtype, Device devi
 void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& mean, const Tensor& invstd,
                       const Tensor& var, double eps);
 void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y);
+                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y, bool relu = false);
 void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
                          const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
-                         const Tensor& gweight, const Tensor& gbias);
+                         const Tensor& gweight, const Tensor& gbias, const Tensor& relu_out = Tensor());
 void inverse_std(const Tensor& var, const Tensor& invstd, double eps);
 void running_update(const Tensor& running, const Tensor& value, double momentum, double scale);
 void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const Tensor& y,
