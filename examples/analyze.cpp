@@ -33,6 +33,7 @@
 #include "fer/data/subsets.hpp"
 #include "fer/metrics/groups.hpp"
 #include "fer/report/curves_plot.hpp"
+#include "fer/report/tensorboard_summaries.hpp"
 #include "models/cam_layers.hpp"
 #include "models/registry.hpp"
 
@@ -304,6 +305,14 @@ void run_gradcam(Common c, const std::string& layer_flag, const std::string& met
   }
   analysis::save_cam_grid_png(method + " (" + layer + "): mean map per class over its mean face", {mean_row},
                               r.out / "mean_maps.png");
+  // The grids also go to the run's TensorBoard log as image summaries (a new event file beside training's).
+  {
+    report::EventWriter tb(fs::path(c.run) / "tensorboard");
+    const std::string tag = "analysis/" + method + "_" + safe_name(layer) + "_" + c.split;
+    report::image_summary_from_png_file(tb, tag + "/mean_maps", r.out / "mean_maps.png", 0);
+    for (const auto& cname : names)
+      report::image_summary_from_png_file(tb, tag + "/" + safe_name(cname), r.out / ("grid_" + safe_name(cname) + ".png"), 0);
+  }
   nlohmann::json summary = {{"model", r.cfg.model}, {"layer", layer}, {"method", method}, {"images", n},
                             {"map_size", {h, w}}, {"data_root", c.data_root}, {"split", c.split}, {"per_class", class_summary}};
   io::write_file_atomically(r.out / "summary.json", summary.dump(2) + "\n");

@@ -28,6 +28,9 @@ done
 [ "$(find "$G/images" -name '*.png' | wc -l)" -eq 40 ] || fail "expected 40 per-image heat maps"
 grep -q '"layer": "features"' "$G/summary.json" || fail "default layer of custom_cnn should be features"
 grep -q '"map_size"' "$G/summary.json" || fail "summary.json lacks map_size"
+# The grids reach the run's TensorBoard log as image summaries (TensorBoard reads every event file of the folder).
+grep -aq 'analysis/gradcam_features_test/mean_maps' "$RUN"/tensorboard/events.out.tfevents.* || fail "no Grad-CAM image summary"
+grep -aq 'analysis/gradcam_features_test/Trouser' "$RUN"/tensorboard/events.out.tfevents.* || fail "no per-class Grad-CAM summary"
 "$ANALYZE" gradcam --run "$RUN" --data_root fashion-mnist --max_classes 7 --split test --limit 8 --method gradcampp \
   --layer features.4 --name pp
 grep -q '"method": "gradcampp"' "$RUN/analysis/pp/summary.json" || fail "--method gradcampp not recorded"
