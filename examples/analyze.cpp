@@ -129,7 +129,8 @@ Run load_run(const Common& c, const std::string& subcommand) {
 // The chosen split of a real source (by default the run's own, as config.json records it), checked against the
 // run's classes.
 std::shared_ptr<data::ImageSet> load_split(Common& c, const train::RunConfig& cfg) {
-  if (c.data_root.empty()) {
+  const bool runs_data = c.data_root.empty();
+  if (runs_data) {
     const nlohmann::json& d = cfg.data;
     FER_CHECK(d.contains("data_root") && d["data_root"].is_string(), train::run_config_path(c.run).string(),
               ": no data.data_root recorded; give --data_root");
@@ -140,6 +141,12 @@ std::shared_ptr<data::ImageSet> load_split(Common& c, const train::RunConfig& cf
   }
   data::DataOptions o;
   o.ferplus_csv = c.ferplus, o.max_classes = c.max_classes, o.quiet = true;
+  if (runs_data) {  // the run's own splits, as it was trained and tested
+    auto num = [&](const char* k) { return cfg.data.contains(k) && cfg.data[k].is_number_integer() ? cfg.data[k].get<int64_t>() : int64_t(0); };
+    o.limit_train = num("limit_train"), o.limit_eval = num("limit_eval");
+    o.clean = cfg.data.value("clean", false);
+    o.label_space = cfg.data.value("label_space", std::string());
+  }
   // The seed that chose the run's validation carve (a sweep records its own as data.split_seed).
   if (cfg.data.contains("split_seed") && cfg.data["split_seed"].is_number_unsigned()) o.seed = cfg.data["split_seed"].get<uint64_t>();
   else if (cfg.train.contains("seed") && cfg.train["seed"].is_number_unsigned()) o.seed = cfg.train["seed"].get<uint64_t>();
