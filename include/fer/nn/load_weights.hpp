@@ -132,10 +132,12 @@ inline WeightsReport load_weights(Module& module, const std::string& path, const
     for (size_t i = 0; i < problems.size() && i < 8; ++i) first += "\n  " + problems[i];
     std::string extra;
     size_t unexpected = 0;
-    for (const auto& [n, t] : source)
+    for (const auto& entry : source) {  // (no structured binding: clang 14 cannot capture one in the lambda)
+      const std::string& n = entry.first;
       if (!is_head(n) && !std::any_of(model.begin(), model.end(), [&](const auto& m) { return m.first == n; })) {
         if (unexpected++ < 3) extra += (extra.empty() ? "" : ", ") + n;
       }
+    }
     fail(where, ": refusing these weights: only ", backbone_ok, " of the model's ", backbone,
          " backbone tensors would load (weights of another architecture or size?). First mismatches:", first,
          problems.size() > 8 ? "\n  ..." : "",
@@ -149,8 +151,10 @@ inline WeightsReport load_weights(Module& module, const std::string& path, const
   }
   // Source names the model lacks (after the above, only head leftovers or extras): skipped and noted.
   std::vector<std::string> extras;
-  for (const auto& [n, t] : source)
+  for (const auto& entry : source) {
+    const std::string& n = entry.first;
     if (!std::any_of(model.begin(), model.end(), [&](const auto& m) { return m.first == n; })) extras.push_back(n), lo.skip_prefixes.push_back(n);
+  }
   if (!extras.empty()) {
     std::string list;
     for (size_t i = 0; i < extras.size() && i < 8; ++i) list += " " + extras[i];
