@@ -115,8 +115,7 @@ Run load_run(const Common& c, const std::string& subcommand) {
   r.cfg = train::load_run_config(c.run);
   FER_CHECK(c.checkpoint == "best" || c.checkpoint == "last", "--checkpoint must be best or last, not '", c.checkpoint, "'");
   fs::path ck = train::verified_weights(fs::path(c.run) / "checkpoints" / c.checkpoint);
-  r.model = models::make_model(r.cfg.model, r.cfg.num_classes, r.cfg.input_size, default_generator(), r.cfg.hidden_head,
-                               r.cfg.head_dropout);
+  r.model = train::make_run_model(r.cfg);
   nn::load_safetensors(*r.model, ck.string());
   r.model->eval();
   r.out = fs::path(c.run) / "analysis" / (c.name.empty() ? subcommand + "_" + c.split : c.name);
@@ -129,28 +128,20 @@ Run load_run(const Common& c, const std::string& subcommand) {
 // The chosen split of a real source (by default the run's own, as config.json records it), checked against the
 // run's classes.
 std::shared_ptr<data::ImageSet> load_split(Common& c, const train::RunConfig& cfg) {
-  const bool runs_data = c.data_root.empty();
-  if (runs_data) {
-    const nlohmann::json& d = cfg.data;
-    FER_CHECK(d.contains("data_root") && d["data_root"].is_string(), train::run_config_path(c.run).string(),
-              ": no data.data_root recorded; give --data_root");
-    c.data_root = d["data_root"].get<std::string>();
-    if (c.max_classes == 0 && d.contains("max_classes") && d["max_classes"].is_number_integer())
-      c.max_classes = d["max_classes"].get<int64_t>();
-    if (c.ferplus.empty() && d.contains("ferplus") && d["ferplus"].is_string()) c.ferplus = d["ferplus"].get<std::string>();
-  }
+  const std::string origin = train::run_config_path(c.run).string();
+  const train::RunData rd = train::run_data(cfg, origin);
   data::DataOptions o;
-  o.ferplus_csv = c.ferplus, o.max_classes = c.max_classes, o.quiet = true;
-  if (runs_data) {  // the run's own splits, as it was trained and tested
-    auto num = [&](const char* k) { return cfg.data.contains(k) && cfg.data[k].is_number_integer() ? cfg.data[k].get<int64_t>() : int64_t(0); };
-    o.limit_train = num("limit_train"), o.limit_eval = num("limit_eval");
-    o.clean = cfg.data.value("clean", false);
-    o.label_space = cfg.data.value("label_space", std::string());
+  if (c.data_root.empty()) {  // the run's own splits, as it was trained and tested; given flags replace its values
+    FER_CHECK(!rd.root.empty(), origin, ": no data.data_root recorded; give --data_root");
+    c.data_root = rd.root;
+    o = rd.options;
+    if (c.max_classes != 0) o.max_classes = c.max_classes;
+    if (!c.ferplus.empty()) o.ferplus_csv = c.ferplus;
+  } else {  // another source: the run's validation carve (seed, fraction) still applies
+    o.ferplus_csv = c.ferplus, o.max_classes = c.max_classes;
+    o.seed = rd.options.seed, o.val_fraction = rd.options.val_fraction;
   }
-  // The seed that chose the run's validation carve (a sweep records its own as data.split_seed).
-  if (cfg.data.contains("split_seed") && cfg.data["split_seed"].is_number_unsigned()) o.seed = cfg.data["split_seed"].get<uint64_t>();
-  else if (cfg.train.contains("seed") && cfg.train["seed"].is_number_unsigned()) o.seed = cfg.train["seed"].get<uint64_t>();
-  if (cfg.data.contains("val_fraction") && cfg.data["val_fraction"].is_number()) o.val_fraction = cfg.data["val_fraction"].get<double>();
+  o.quiet = true;
   data::Splits s = data::load_splits(c.data_root, o);
   std::shared_ptr<data::ImageSet> set;
   if (c.split == "train") set = s.train;

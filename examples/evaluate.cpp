@@ -130,18 +130,14 @@ int main(int argc, char** argv) {
                               origin, {});
       const bool runs_data = app.count("--data_root") == 0;
       if (runs_data) {
-        data_root = train::run_config_value(j, "data_root").is_string() ? j["data"]["data_root"].get<std::string>() : "";
-        FER_CHECK(!data_root.empty(), origin, ": no data.data_root recorded; give --data_root");
-        auto num = [&](const char* k) { return j["data"].contains(k) ? j["data"][k].get<int64_t>() : int64_t(0); };
-        if (app.count("--ferplus") == 0 && j["data"].contains("ferplus")) ferplus = j["data"]["ferplus"].get<std::string>();
-        if (app.count("--max_classes") == 0) max_classes = num("max_classes");
-        if (app.count("--limit_eval") == 0) limit_eval = num("limit_eval");
-        dopt.limit_train = num("limit_train");
-        dopt.clean = j["data"].value("clean", false);
-        if (app.count("--label_space") == 0) label_space = j["data"].value("label_space", std::string());
-        // The seed that chose the run's validation carve and limited subsets (a sweep's is its own, not each run's).
-        dopt.seed = j["data"].contains("split_seed") ? j["data"]["split_seed"].get<uint64_t>() : j["train"].value("seed", uint64_t(0));
-        if (j["data"].contains("val_fraction")) dopt.val_fraction = j["data"]["val_fraction"].get<double>();
+        const train::RunData rd = train::run_data(rc, origin);
+        FER_CHECK(!rd.root.empty(), origin, ": no data.data_root recorded; give --data_root");
+        data_root = rd.root;
+        dopt = rd.options;  // the flags below that are given replace the run's values
+        if (app.count("--ferplus") == 0) ferplus = dopt.ferplus_csv;
+        if (app.count("--max_classes") == 0) max_classes = dopt.max_classes;
+        if (app.count("--limit_eval") == 0) limit_eval = dopt.limit_eval;
+        if (app.count("--label_space") == 0) label_space = dopt.label_space;
       }
       if (app.count("--batch_size") == 0) batch_size = 2 * j["train"].value("batch_size", int64_t(64));
     } else {

@@ -20,6 +20,7 @@
 #include "fer/nn/load_weights.hpp"
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/run_config.hpp"
+#include "fer/train/run_eval.hpp"
 #include "fer/vision/annotate.hpp"
 #include "fer/vision/face_detector.hpp"
 #include "models/registry.hpp"
@@ -77,14 +78,6 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-// The checkpoint of a run directory: the best one, else the last.
-fs::path run_weights(const fs::path& run) {
-  for (const fs::path& c : {run / "checkpoints" / "best", run / "checkpoints" / "last"})
-    if (fs::exists(c / "trainer.json") || fs::exists(fs::path(c.string() + ".old") / "trainer.json"))
-      return train::find_checkpoint(c) / "model.safetensors";
-  return train::find_checkpoint(run) / "model.safetensors";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,7 +117,7 @@ int main(int argc, char** argv) {
       FER_CHECK(model_name.empty() && weights.empty() && classes.empty() && num_classes == 0,
                 "--run gives the model, weights and classes: do not combine it with --model/--weights/--classes/--num_classes");
       cfg = train::load_run_config(run);
-      weights_path = run_weights(run).string();
+      weights_path = train::run_weights(run).string();  // verified against its manifest
     } else {
       FER_CHECK(!model_name.empty() && !weights.empty(), "give --run DIR, or --model and --weights");
       FER_CHECK(!classes.empty() || num_classes > 0, "without --run, give --classes or --num_classes");
@@ -138,8 +131,8 @@ int main(int argc, char** argv) {
       if (imagenet_norm) cfg.mean = {0.485f, 0.456f, 0.406f}, cfg.std = {0.229f, 0.224f, 0.225f};
       weights_path = weights;
     }
-    Generator gen(0);
-    auto model = models::make_model(cfg.model, cfg.num_classes, cfg.input_size, gen, cfg.hidden_head, cfg.head_dropout);
+    auto model = train::make_run_model(cfg);
+    Generator gen(0);  // load_sample takes one; predict does not augment
     std::printf("%s\n", nn::load_weights(*model, weights_path).summary(weights_path).c_str());
     model->eval();
     const data::Preprocess pp = cfg.preprocess();

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "fer/data/sources.hpp"
 #include "fer/io/sha256.hpp"
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/run_config.hpp"
@@ -30,6 +31,37 @@ inline std::shared_ptr<nn::Layer> make_run_model(const RunConfig& c) {
   Generator unused(0);
   return models::make_model(c.model, c.num_classes, c.input_size, unused, c.hidden_head,
                             c.hidden_head > 0 ? c.head_dropout : 0.5);
+}
+
+// The data source a run was trained and tested on, as config.json records it: its root (empty if none is recorded)
+// and the options that rebuild exactly its splits: classes kept, limits, cleaning, label space, and the seed and
+// fraction of the validation carve (a sweep records its own seed as data.split_seed, else the run's seed chose it).
+struct RunData {
+  std::string root;
+  data::DataOptions options;
+};
+
+inline RunData run_data(const RunConfig& c, const std::string& origin) {
+  const nlohmann::json& d = c.data;
+  auto typed = [&](const char* key, auto& dst, bool (nlohmann::json::*is)() const noexcept, const char* what) {
+    auto it = d.find(key);
+    if (it == d.end() || it->is_null()) return;
+    FER_CHECK(((*it).*is)(), origin, ": data.", key, " is not ", what, " (", it->type_name(), ")");
+    it->get_to(dst);
+  };
+  RunData r;
+  data::DataOptions& o = r.options;
+  typed("data_root", r.root, &nlohmann::json::is_string, "a string");
+  typed("ferplus", o.ferplus_csv, &nlohmann::json::is_string, "a string");
+  typed("max_classes", o.max_classes, &nlohmann::json::is_number_integer, "an integer");
+  typed("limit_train", o.limit_train, &nlohmann::json::is_number_integer, "an integer");
+  typed("limit_eval", o.limit_eval, &nlohmann::json::is_number_integer, "an integer");
+  typed("clean", o.clean, &nlohmann::json::is_boolean, "true or false");
+  typed("label_space", o.label_space, &nlohmann::json::is_string, "a string");
+  typed("val_fraction", o.val_fraction, &nlohmann::json::is_number, "a number");
+  if (d.contains("split_seed")) typed("split_seed", o.seed, &nlohmann::json::is_number_unsigned, "a seed");
+  else if (c.train.contains("seed") && c.train["seed"].is_number_unsigned()) o.seed = c.train["seed"].get<uint64_t>();
+  return r;
 }
 
 // The data a run's model is evaluated on must have the run's classes, in its order.
