@@ -31,7 +31,6 @@
 #include "fer/train/run_config.hpp"
 #include "fer/train/run_eval.hpp"
 #include "fer/data/subsets.hpp"
-#include "fer/metrics/groups.hpp"
 #include "fer/report/curves_plot.hpp"
 #include "fer/report/tensorboard_summaries.hpp"
 #include "models/cam_layers.hpp"
@@ -548,12 +547,7 @@ void run_curves(Common c, const std::string& groups) {
   nlohmann::json m = train::evaluate_into(
       *r.model, *part, r.cfg.preprocess(), c.batch_size, r.out, {{"source", c.data_root + " (" + c.split + ")"}},
       [&](const train::EvalResult& e, nlohmann::json& j) {
-        auto curves = report::write_curve_outputs(r.out, e.probs, e.labels, r.cfg.class_names);
-        j["curves"] = metrics::curves_summary_json(curves, r.cfg.class_names);
-        if (groups.empty()) return;
-        metrics::EmotionGroups g = metrics::parse_emotion_groups(groups, r.cfg.class_names);
-        j["groups"] = metrics::grouped_report(e.probs, e.labels, r.cfg.num_classes, g).to_json(g.names);
-        j["groups"]["spec"] = groups;
+        train::add_curves_and_groups(r.out, e, r.cfg.class_names, groups, j);
       });
   std::printf("curves: %lld images, %s, macro AP %s -> %s\n", (long long)part->size(), train::metrics_line(m).c_str(),
               cell(m["curves"]["macro_average_precision"]).c_str(), r.out.string().c_str());

@@ -21,22 +21,12 @@
 #include "fer/train/validate_settings.hpp"
 #include "fer/analysis/ensemble.hpp"
 #include "fer/data/subsets.hpp"
-#include "fer/metrics/groups.hpp"
 #include "fer/metrics/subgroup_report.hpp"
 #include "fer/report/curves_plot.hpp"
 
 using namespace fer;
 
 namespace {
-
-// Emotion groups (--groups): metrics with probabilities summed within each group.
-nlohmann::json grouped_metrics(const std::string& spec, const std::vector<std::string>& class_names,
-                               const std::vector<double>& probs, const std::vector<int32_t>& labels) {
-  metrics::EmotionGroups g = metrics::parse_emotion_groups(spec, class_names);
-  nlohmann::json j = metrics::grouped_report(probs, labels, int64_t(class_names.size()), g).to_json(g.names);
-  j["spec"] = spec;
-  return j;
-}
 
 // `evaluate --run A --run B ...`: every member on the same images (each with its own model, input size and
 // normalization from its config.json), then the mean-probability and majority-vote ensembles and the paired-bootstrap
@@ -190,10 +180,7 @@ int main(int argc, char** argv) {
     if (!run.empty()) info["run"] = run;
     nlohmann::json j = train::evaluate_into(*m, *set, rc.preprocess(), batch_size, dir, info,
                                             [&](const train::EvalResult& r, nlohmann::json& metrics) {
-                                              auto curves = report::write_curve_outputs(dir, r.probs, r.labels, set->class_names());
-                                              metrics["curves"] = metrics::curves_summary_json(curves, set->class_names());
-                                              if (!groups.empty())
-                                                metrics["groups"] = grouped_metrics(groups, set->class_names(), r.probs, r.labels);
+                                              train::add_curves_and_groups(dir, r, set->class_names(), groups, metrics);
                                               if (subset.attributes.empty()) return;
                                               metrics["subgroups"] = metrics::write_subgroup_reports(
                                                   dir, metrics::predictions_of(*set, r.labels, r.probs), subset.attributes,

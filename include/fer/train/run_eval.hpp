@@ -13,6 +13,8 @@
 
 #include "fer/data/sources.hpp"
 #include "fer/io/sha256.hpp"
+#include "fer/metrics/groups.hpp"
+#include "fer/report/curves_plot.hpp"
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/run_config.hpp"
 #include "fer/train/run_description.hpp"
@@ -91,6 +93,20 @@ inline std::string metrics_line(const nlohmann::json& j) {
   std::snprintf(b, sizeof(b), "accuracy %.4f  macro-F1 %.4f  AUROC %.4f  ECE %.4f", num("accuracy"), num("macro_f1"),
                 num("auroc_macro"), num("ece"));
   return b;
+}
+
+// What `evaluate` and `analyze curves` add to an evaluation: one-vs-rest ROC/PR curves, average precision and
+// confidence histograms (files in `dir`, summary in out["curves"]) and, given a --groups spec, the metrics of
+// those emotion groups (out["groups"]).
+inline void add_curves_and_groups(const std::filesystem::path& dir, const EvalResult& r,
+                                  const std::vector<std::string>& class_names, const std::string& groups,
+                                  nlohmann::json& out) {
+  auto curves = report::write_curve_outputs(dir, r.probs, r.labels, class_names);
+  out["curves"] = metrics::curves_summary_json(curves, class_names);
+  if (groups.empty()) return;
+  metrics::EmotionGroups g = metrics::parse_emotion_groups(groups, class_names);
+  out["groups"] = metrics::grouped_report(r.probs, r.labels, int64_t(class_names.size()), g).to_json(g.names);
+  out["groups"]["spec"] = groups;
 }
 
 // Evaluates `model` on `set` and writes the outputs and metrics.json (the report plus `info`) into `out`. `extend`,
