@@ -1,6 +1,7 @@
 // Image files and image-folder datasets: PNG round trip, gray->RGB, corrupt and truncated files, and every
 // folder layout FER datasets ship in.
 #include <doctest/doctest.h>
+#include <stb/stb_image_write.h>
 #include <zlib.h>
 
 #include <fstream>

@@ -2,7 +2,10 @@
 # Builds the libFuzzer targets of tests/fuzz (clang, ASan + UBSan, CPU only) in build-fuzz/, replays the committed
 # regression corpus tests/fuzz/regressions/<parser>/, then fuzzes each target for a fixed time. Fails on any finding
 # (crash, sanitizer report, exception other than fer::Error, input slower than 10 s or above 2 GB).
-#   tools/run_fuzz.sh            20 s per target (CI, from tools/test.sh)
+#   tools/run_fuzz.sh            20 s per target
+#   FER_FUZZ_RUNS=50000 tools/run_fuzz.sh   reproducible: that many inputs per target from a fixed seed
+#                                (FER_FUZZ_SEED, default 1) and a fresh corpus, so a run's verdict does not depend on
+#                                luck or on the machine's speed (tools/test.sh, hence CI, uses this mode)
 #   tools/run_fuzz.sh 3600       an hour per target; the corpus grows in build-fuzz/corpus/<parser>/ across runs
 #   tools/run_fuzz.sh 600 pickle only fuzz_pickle (further names: more targets)
 # A finding is written to build-fuzz/findings/<parser>/ (crash-*, timeout-*, oom-*): once fixed, commit it to
@@ -54,8 +57,15 @@ for parser in "${targets[@]}"; do
     [[ -d $dir ]] && seeds+=("$dir")
   done
   [[ -d tests/fuzz/regressions/$parser ]] && seeds+=("tests/fuzz/regressions/$parser")
-  echo "run_fuzz: $parser: fuzzing for ${seconds} s (seeds: ${seeds[*]:-none})"
-  if ! "$exe" "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 "$corpus" "${seeds[@]}" \
+  if [[ -n ${FER_FUZZ_RUNS:-} ]]; then
+    budget=(-runs="$FER_FUZZ_RUNS" -seed="${FER_FUZZ_SEED:-1}")
+    corpus=$(mktemp -d)
+    echo "run_fuzz: $parser: $FER_FUZZ_RUNS inputs from seed ${FER_FUZZ_SEED:-1} (seeds: ${seeds[*]:-none})"
+  else
+    budget=(-max_total_time="$seconds")
+    echo "run_fuzz: $parser: fuzzing for ${seconds} s (seeds: ${seeds[*]:-none})"
+  fi
+  if ! "$exe" "${limits[@]}" "${budget[@]}" -print_final_stats=1 "$corpus" "${seeds[@]}" \
       >"$findings/fuzz.log" 2>&1; then
     tail -n 60 "$findings/fuzz.log" >&2
     failed+=("$parser")

@@ -5,8 +5,6 @@
 //            the first few test images as the model saw them before resizing
 //   hparams  the run's hyper-parameters (the training configuration and the run's scalar facts: model, ratio, ...)
 //            with the test metrics above as the HParams dashboard's metric columns
-#include <stb/stb_image_write.h>
-
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -23,18 +21,7 @@
 
 namespace fer::report {
 
-// PNG bytes of an image held in memory.
-inline std::string encode_png(const io::Image& img) {
-  FER_CHECK(img.channels >= 1 && img.channels <= 4 && img.height > 0 && img.width > 0 &&
-                img.pixels.size() == size_t(img.height * img.width * img.channels),
-            "encode_png: an image of ", img.height, "x", img.width, "x", img.channels, " from ", img.pixels.size(), " bytes");
-  std::string png;
-  auto sink = [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size_t(size)); };
-  FER_CHECK(stbi_write_png_to_func(sink, &png, int(img.width), int(img.height), int(img.channels), img.pixels.data(),
-                                   int(img.width * img.channels)) && !png.empty(),
-            "encode_png: PNG encoding failed");
-  return png;
-}
+using io::encode_png;
 
 struct PngHeader {
   int64_t width = 0, height = 0, colorspace = 0;  // TensorBoard's colorspace: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
