@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "fer/backend/cuda/bias_act.hpp"
-#include "fer/backend/cuda/cast.hpp"
+#include "fer/kernels/cast.hpp"
 #include "fer/backend/cuda/conv.hpp"
 #include "fer/backend/cuda/dropout.hpp"
 #include "fer/backend/cuda/elementwise.hpp"
@@ -32,7 +32,7 @@
 #include "fer/backend/cuda/norm.hpp"
 #include "fer/backend/cuda/optim.hpp"
 #include "fer/backend/cuda/pool.hpp"
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "fer/backend/cuda/shape.hpp"
 #include "fer/backend/cuda/upfirdn2d.hpp"
 #include "fer/core/tensor.hpp"
@@ -323,11 +323,11 @@ void register_pointwise() {
   for (const Shape& s : kActs) {
     reg("cast f32->bf16 fwd " + shape_name(s), [s] {
       Tensor x = device_rand(s, DType::f32), y = Tensor::empty(s, DType::bf16, kDev);
-      return Case{[x, y] { gpu::cast_forward(x, y); }, numel(s) * (4 + 2)};
+      return Case{[x, y] { kernels::cast_forward_cuda({kernels::ref(x), kernels::ref(y)}); }, numel(s) * (4 + 2)};
     });
     reg("cast f32->bf16 bwd " + shape_name(s), [s] {
       Tensor gy = device_rand(s, DType::bf16), gx = device_zeros(s, DType::f32);
-      return Case{[gy, gx] { gpu::cast_backward(gy, gx); }, numel(s) * (2 + 4 + 4)};
+      return Case{[gy, gx] { kernels::cast_backward_cuda({kernels::ref(gy), kernels::ref(gx)}); }, numel(s) * (2 + 4 + 4)};
     });
   }
 }

@@ -17,7 +17,7 @@
 
 #include "fer/autograd/autocast.hpp"
 #include "fer/autograd/tape.hpp"
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "fer/ops/loss.hpp"
 #include "fer/optim/adam.hpp"
 #include "models/registry.hpp"

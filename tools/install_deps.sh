@@ -9,7 +9,8 @@ packages=(
   build-essential cmake pkg-config git
   libeigen3-dev      # CPU GEMM
   doctest-dev        # tests
-  libstb-dev         # image decode/encode
+  libstb-dev         # PNG/BMP decode, PNG encode
+  libjpeg-dev        # JPEG decode (libjpeg-turbo)
   libcli11-dev       # command lines
   nlohmann-json3-dev # json
   zlib1g-dev         # gzip'd idx files, PNG

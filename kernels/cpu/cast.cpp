@@ -1,9 +1,9 @@
 // Floating dtype conversions through double (exact for every pair: each type's values are doubles).
-#include "fer/backend/cpu/cast.hpp"
+#include "fer/kernels/cast.hpp"
 
 #include "fer/core/parallel.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
@@ -35,7 +35,7 @@ void write(void* p, DType t, int64_t i, double v, bool add) {
   }
 }
 
-void convert(const Tensor& src, const Tensor& dst, bool add) {
+void convert(const TensorRef& src, const TensorRef& dst, bool add) {
   FER_CHECK(src.numel() == dst.numel(), "cast: ", src.numel(), " elements into ", dst.numel());
   const void* s = src.raw_data();
   void* d = dst.raw_data();
@@ -47,7 +47,7 @@ void convert(const Tensor& src, const Tensor& dst, bool add) {
 
 }  // namespace
 
-void cast_forward(const Tensor& x, const Tensor& y) { convert(x, y, false); }
-void cast_backward(const Tensor& gy, const Tensor& gx) { convert(gy, gx, true); }
+void cast_forward_cpu(const CastArgs& a) { convert(a.src, a.dst, false); }
+void cast_backward_cpu(const CastArgs& a) { convert(a.src, a.dst, true); }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

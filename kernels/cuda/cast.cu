@@ -1,6 +1,7 @@
 // Floating dtype conversion (autocast's casts and their gradients): one grid-stride loop per dtype pair.
-#include "kernels/cuda/cast_launch.hpp"
+#include "fer/kernels/cast.hpp"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ref_checks.hpp"
 
 namespace fer::cuda {
 
@@ -23,10 +24,7 @@ void launch_to(const S* src, void* dst, DType dst_dtype, int64_t n, bool accumul
   });
 }
 
-}  // namespace
-
 void launch_cast(const void* src, DType src_dtype, void* dst, DType dst_dtype, int64_t n, bool accumulate, int device) {
-  if (n <= 0) return;
   cudaStream_t s = current_stream(device);
   FER_CUDA_FLOAT_SWITCH(src_dtype, "cast", {
     launch_to(static_cast<const scalar_t*>(src), dst, dst_dtype, n, accumulate, s);
@@ -34,4 +32,19 @@ void launch_cast(const void* src, DType src_dtype, void* dst, DType dst_dtype, i
   check_launch("cast");
 }
 
+void run_cast(const kernels::CastArgs& a, bool accumulate) {
+  const kernels::TensorRef &src = a.src, &dst = a.dst;
+  FER_CHECK(src.numel() == dst.numel(), "cast: ", src.numel(), " elements into ", dst.numel());
+  const int device = cuda_device_of("cast", {&src, &dst});
+  if (src.numel() == 0) return;
+  launch_cast(src.raw_data(), src.dtype(), dst.raw_data(), dst.dtype(), src.numel(), accumulate, device);
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+void cast_forward_cuda(const CastArgs& a) { cuda::run_cast(a, false); }
+void cast_backward_cuda(const CastArgs& a) { cuda::run_cast(a, true); }
+}  // namespace fer::kernels

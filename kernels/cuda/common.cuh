@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "fer/core/dtype.hpp"
 
 namespace fer::cuda {

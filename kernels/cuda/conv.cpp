@@ -14,7 +14,7 @@
 #include <memory>
 #include <mutex>
 
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "kernels/cuda/conv_launch.hpp"
 #include "kernels/cuda/gemm_launch.hpp"
 

@@ -1,6 +1,6 @@
 // CUDA runtime glue: device discovery, the caching allocators, streams and library handles, copies. Plain C++
 // against the runtime API.
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -13,6 +13,10 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+namespace fer {
+bool built_with_cuda() { return true; }
+}  // namespace fer
 
 namespace fer::cuda {
 

@@ -1,7 +1,7 @@
 // Tensor-level side of the CUDA softmax and cross-entropy kernels: checks devices and shapes, unpacks, launches.
 #include "fer/backend/cuda/loss.hpp"
 
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "fer/core/error.hpp"
 #include "kernels/cuda/loss_launch.hpp"
 #include "kernels/gpu/tensor_checks.hpp"

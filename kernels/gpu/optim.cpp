@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <mutex>
 
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "kernels/cuda/optim_launch.hpp"
 
 namespace fer::gpu {

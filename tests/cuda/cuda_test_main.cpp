@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 
 int main(int argc, char** argv) {
   if (!fer::cuda::available()) {

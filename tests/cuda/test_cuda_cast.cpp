@@ -3,8 +3,7 @@
 
 #include "cuda/cuda_parity.hpp"
 
-#include "fer/backend/cpu/cast.hpp"
-#include "fer/backend/cuda/cast.hpp"
+#include "fer/kernels/cast.hpp"
 #include "fer/ops/cast.hpp"
 
 using namespace fer;
@@ -19,15 +18,15 @@ TEST_CASE("cast forward and backward equal the CPU's bit for bit, every floating
       CAPTURE(dtype_name(to));
       Tensor x = random_cpu({1031}, g, -70000, 70000, from);  // beyond f16's range too: overflow to inf must match
       Tensor y_cpu = Tensor::empty({1031}, to);
-      cpu::cast_forward(x, y_cpu);
+      kernels::cast_forward_cpu({kernels::ref(x), kernels::ref(y_cpu)});
       Tensor y_gpu = poisoned({1031}, to);
-      gpu::cast_forward(x.to(cuda0()), y_gpu);
+      kernels::cast_forward_cuda({kernels::ref(x.to(cuda0())), kernels::ref(y_gpu)});
       CHECK(std::memcmp(y_gpu.host().raw_data(), y_cpu.raw_data(), y_cpu.nbytes()) == 0);
 
       Tensor gx_cpu = random_cpu({1031}, g, -1, 1, from), gy = random_cpu({1031}, g, -1, 1, to);
       Tensor gx_gpu = gx_cpu.to(cuda0());
-      cpu::cast_backward(gy, gx_cpu);
-      gpu::cast_backward(gy.to(cuda0()), gx_gpu);
+      kernels::cast_backward_cpu({kernels::ref(gy), kernels::ref(gx_cpu)});
+      kernels::cast_backward_cuda({kernels::ref(gy.to(cuda0())), kernels::ref(gx_gpu)});
       double tol = (from == DType::f64 || from == DType::f32) ? 0.0 : 1e-2;  // 16-bit sums may round differently
       CHECK(rel_l2(gx_gpu, gx_cpu) <= tol);
     }

@@ -9,7 +9,7 @@
 #include "cuda/cuda_parity.hpp"
 
 #include "fer/autograd/cuda_graph.hpp"
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "fer/nn/layers.hpp"
 #include "fer/ops/linear.hpp"
 #include "fer/ops/loss.hpp"

@@ -4,7 +4,7 @@
 
 #include "cuda/cuda_parity.hpp"
 
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 
 using namespace fer;
 using namespace fer::cuda_test;

@@ -16,7 +16,7 @@
 //    drop them (zero_grad(true), drop_grad()); replay() checks and throws if one was replaced.
 //  - Memory: every device block taken during the capture (op scratch, cuDNN/cuBLAS workspaces from the caching
 //    allocator, buffers created lazily) belongs to the graph's private pool until this object is destroyed (see
-//    fer/backend/cuda/runtime.hpp). The Graph's tensors stay alive as long as this object.
+//    fer/kernels/runtime.hpp). The Graph's tensors stay alive as long as this object.
 //
 // The usual pattern: the model's forward and backward are captured, the loss runs eagerly between them (split
 // mode), and the optimizer step runs eagerly after:
@@ -52,9 +52,7 @@
 
 #include "fer/autograd/tape.hpp"
 #include "fer/core/tensor.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/runtime.hpp"
-#endif
+#include "fer/kernels/runtime.hpp"
 
 namespace fer {
 
@@ -70,7 +68,7 @@ class CudaGraphStep {
   // shape and dtype. Capturing runs nothing: values and states are unchanged until the first replay.
   CudaGraphStep(Graph graph, Tensor seed, Mode mode = Mode::fused)
       : graph_(std::move(graph)), seed_(std::move(seed)), mode_(mode) {
-#ifdef FER_WITH_CUDA
+    FER_CHECK(built_with_cuda(), "CudaGraphStep: this build of fer has no CUDA backend");
     const Tensor& out = graph_.output();
     FER_CHECK(graph_.num_nodes() > 0 && out.defined(), "CudaGraphStep: the graph is empty");
     FER_CHECK(out.device().is_cuda(), "CudaGraphStep: the graph's output is on ", out.device().str(), ", not a CUDA device");
@@ -101,32 +99,23 @@ class CudaGraphStep {
       forward_ = cuda::capture(device_, [&] { graph_.forward(); });
       backward_ = cuda::capture(device_, [&] { graph_.backward(seed_); });
     }
-#else
-    fail("CudaGraphStep: this build of fer has no CUDA backend");
-#endif
   }
 
   // Fused mode: the whole step (forward, then backward from the seed), one launch; returns without waiting.
   void replay() {
     FER_CHECK(mode_ == Mode::fused, "CudaGraphStep::replay needs Mode::fused; use forward()/backward() in split mode");
     check_buffers();
-#ifdef FER_WITH_CUDA
     fused_.launch();
-#endif
   }
   // Split mode: the forward graph, then the backward graph (fill the seed in between).
   void forward() {
     FER_CHECK(mode_ == Mode::split, "CudaGraphStep::forward needs Mode::split; use replay() in fused mode");
-#ifdef FER_WITH_CUDA
     forward_.launch();
-#endif
   }
   void backward() {
     FER_CHECK(mode_ == Mode::split, "CudaGraphStep::backward needs Mode::split; use replay() in fused mode");
     check_buffers();
-#ifdef FER_WITH_CUDA
     backward_.launch();
-#endif
   }
 
   Graph& graph() { return graph_; }
@@ -135,11 +124,7 @@ class CudaGraphStep {
   Mode mode() const { return mode_; }
   // Kernel, copy and memset nodes of the captured graph(s).
   size_t num_graph_nodes() const {
-#ifdef FER_WITH_CUDA
     return fused_.num_nodes() + forward_.num_nodes() + backward_.num_nodes();
-#else
-    return 0;
-#endif
   }
 
  private:
@@ -156,10 +141,8 @@ class CudaGraphStep {
   int device_ = -1;
   // Leaf tensors that receive gradients, with the buffer the graph writes (kept alive: a dropped one stays valid).
   std::vector<std::pair<Tensor, std::shared_ptr<TensorImpl>>> grads_;
-#ifdef FER_WITH_CUDA
   // Declared after the tensors so they are destroyed first: each releases its pool before the buffers go.
   cuda::CapturedGraph fused_, forward_, backward_;
-#endif
 };
 
 }  // namespace fer

@@ -27,13 +27,4 @@ inline Device parse_device(const std::string& s) {
   throw std::invalid_argument("device '" + s + "': expected cpu, cuda or cuda:N");
 }
 
-// True when this build has the CUDA backend compiled in (FER_WITH_CUDA).
-constexpr bool built_with_cuda() {
-#ifdef FER_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
 }  // namespace fer

@@ -6,19 +6,14 @@
 
 #include "fer/core/allocator.hpp"
 #include "fer/core/device.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/runtime.hpp"
-#endif
+#include "fer/kernels/runtime.hpp"
 
 namespace fer {
 
 inline Allocator& allocator_for(Device d) {
   if (d.is_cpu()) return cpu_allocator();
-#ifdef FER_WITH_CUDA
+  FER_CHECK(built_with_cuda(), "device ", d.str(), " requested but this build of fer has no CUDA backend");
   return cuda::caching_allocator(d.index);
-#else
-  fail("device ", d.str(), " requested but this build of fer has no CUDA backend");
-#endif
 }
 
 class Storage {
@@ -59,14 +54,11 @@ inline void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_de
     std::memcpy(dst, src, n);
     return;
   }
-#ifdef FER_WITH_CUDA
+  FER_CHECK(built_with_cuda(), "copy involving a CUDA device in a build without CUDA");
   if (dst_dev.is_cuda() && src_dev.is_cpu()) return cuda::copy(dst, src, n, cuda::CopyKind::host_to_device, dst_dev.index);
   if (dst_dev.is_cpu() && src_dev.is_cuda()) return cuda::copy(dst, src, n, cuda::CopyKind::device_to_host, src_dev.index);
   FER_CHECK(dst_dev == src_dev, "copy between two CUDA devices is not supported");
   return cuda::copy(dst, src, n, cuda::CopyKind::device_to_device, dst_dev.index);
-#else
-  fail("copy involving a CUDA device in a build without CUDA");
-#endif
 }
 
 inline void zero_bytes(void* dst, Device dev, size_t n) {
@@ -75,22 +67,13 @@ inline void zero_bytes(void* dst, Device dev, size_t n) {
     std::memset(dst, 0, n);
     return;
   }
-#ifdef FER_WITH_CUDA
+  FER_CHECK(built_with_cuda(), "zero fill on a CUDA device in a build without CUDA");
   cuda::memset_zero(dst, n, dev.index);
-#else
-  fail("zero fill on a CUDA device in a build without CUDA");
-#endif
 }
 
 }  // namespace fer
 
 namespace fer {
 // True when this build has CUDA and a device is usable right now.
-inline bool cuda_device_available() {
-#ifdef FER_WITH_CUDA
-  return cuda::available();
-#else
-  return false;
-#endif
-}
+inline bool cuda_device_available() { return cuda::available(); }
 }  // namespace fer

@@ -47,7 +47,6 @@ class Tensor {
   // else an ordinary CPU tensor.
   static Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32) {
     if (!cuda_device_available()) return empty(shape, dtype);
-#ifdef FER_WITH_CUDA
     for (int i = 0; i < shape.size(); ++i) FER_CHECK(shape[i] >= 0, "negative dimension in shape ", shape.str());
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = std::make_shared<Storage>(size_t(shape.numel()) * dtype_size(dtype), cuda::pinned_host_allocator());
@@ -55,9 +54,6 @@ class Tensor {
     impl->strides = contiguous_strides(shape);
     impl->dtype = dtype;
     return Tensor(std::move(impl));
-#else
-    return empty(shape, dtype);
-#endif
   }
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu()) {
     Tensor t = empty(shape, dtype, device);

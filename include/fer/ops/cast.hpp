@@ -2,11 +2,8 @@
 // The recorded dtype conversion (autograd carries the gradient back in the source dtype), and the casts autocast
 // inserts in front of ops (fer/autograd/autocast.hpp).
 #include "fer/autograd/autocast.hpp"
-#include "fer/backend/cpu/cast.hpp"
+#include "fer/kernels/cast.hpp"
 #include "fer/ops/common.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/cast.hpp"
-#endif
 
 namespace fer {
 
@@ -18,9 +15,9 @@ inline Tensor cast(const Tensor& x_in, DType dtype) {
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty(x.shape(), dtype, x.device());
   autograd::apply(
-      "cast", {x}, {y}, [=] { FER_KERNEL(x, cast_forward, x, y); },
+      "cast", {x}, {y}, [=] { kernels::cast_forward({kernels::ref(x), kernels::ref(y)}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, cast_backward, y.grad(), x.grad_buffer());
+        if (x.requires_grad()) kernels::cast_backward({kernels::ref(y.grad()), kernels::ref(x.grad_buffer())});
       });
   return y;
 }

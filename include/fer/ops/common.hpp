@@ -3,6 +3,7 @@
 #include <initializer_list>
 
 #include "fer/autograd/tape.hpp"
+#include "fer/kernels/tensor_ref.hpp"
 #include "fer/backend/cpu/elementwise.hpp"
 #ifdef FER_WITH_CUDA
 #include "fer/backend/cuda/elementwise.hpp"
@@ -17,6 +18,25 @@
 #else
 #define FER_KERNEL(t, fn, ...) ::fer::cpu::fn(__VA_ARGS__)
 #endif
+
+namespace fer::kernels {
+
+// What a kernel sees of `t` (fer/kernels/tensor_ref.hpp); an undefined tensor gives an undefined ref (an optional
+// input, a gradient nobody wants). Op headers call it when the kernel runs, not when the op is recorded: a gradient
+// buffer may not exist yet at recording.
+inline TensorRef ref(const Tensor& t) {
+  TensorRef r;
+  if (!t.defined()) return r;
+  r.ptr = t.raw_data();
+  r.type = t.dtype();
+  r.sizes = t.shape();
+  r.steps = t.strides();
+  r.device = t.device().is_cuda() ? t.device().index : -1;
+  r.present = true;
+  return r;
+}
+
+}  // namespace fer::kernels
 
 namespace fer::ops_detail {
 

@@ -1,9 +1,9 @@
-// Image decoding and PNG encoding. stb_image is compiled here from the Debian package's header for exactly the three
-// formats fer reads, and every file is checked structurally before stb sees it: stb is not written for hostile
-// input, so what it would trust (chunk lengths, declared sizes, scan counts) is verified first.
+// Image decoding and PNG encoding. JPEG goes through libjpeg-turbo (fuzzed continuously upstream, and the decoder
+// PIL uses, so pixels equal torchvision's); PNG and BMP through stb_image, compiled here from the Debian package's
+// header for exactly those two formats. Every file is checked structurally before a decoder sees it: stb is not
+// written for hostile input, so what it would trust (chunk lengths, declared sizes, scan counts) is verified first.
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_NO_STDIO
 #define STBI_FAILURE_USERMSG
@@ -12,7 +12,11 @@
 #define STBI_WRITE_NO_STDIO
 #include <stb/stb_image_write.h>
 
+#include <csetjmp>
+#include <cstdio>
 #include <string_view>
+
+#include <jpeglib.h>
 
 #include "fer/io/atomic_file.hpp"
 #include "fer/io/image.hpp"
@@ -44,6 +48,88 @@ void check_png_chunks(const std::vector<uint8_t>& png, const std::string& name) 
   }
 }
 
+// libjpeg reports errors through a callback that must not return: it jumps back to the decoder with the message.
+// Warnings (corrupt or truncated data that libjpeg would fill in) are errors here too, as PIL refuses truncated files.
+struct JpegErrors {
+  jpeg_error_mgr mgr;
+  std::jmp_buf back;
+  char message[JMSG_LENGTH_MAX] = {};
+};
+
+void jpeg_fail(j_common_ptr cinfo) {
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
+  cinfo->err->format_message(cinfo, errors->message);
+  std::longjmp(errors->back, 1);
+}
+
+void jpeg_warn(j_common_ptr cinfo, int level) {
+  if (level < 0) jpeg_fail(cinfo);  // level -1: a warning (corrupt data); >= 0: trace messages, ignored
+}
+
+// stb's conversions between channel counts (luma = (77 r + 150 g + 29 b) >> 8, opaque alpha), so that a JPEG
+// converts exactly as a PNG or BMP does.
+Image convert_channels(Image in, int channels) {
+  if (channels == 0 || channels == in.channels) return in;
+  Image out;
+  out.height = in.height, out.width = in.width, out.channels = channels;
+  out.pixels.resize(size_t(in.height * in.width * channels));
+  const int64_t n = in.height * in.width;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* p = &in.pixels[size_t(i * in.channels)];
+    uint8_t* q = &out.pixels[size_t(i * channels)];
+    const bool color = in.channels >= 3;
+    const uint8_t gray = color ? uint8_t((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8) : p[0];
+    const uint8_t alpha = (in.channels == 2 || in.channels == 4) ? p[in.channels - 1] : 255;
+    if (channels <= 2) q[0] = gray;
+    else for (int k = 0; k < 3; ++k) q[k] = color ? p[k] : p[0];
+    if (channels == 2 || channels == 4) q[channels - 1] = alpha;
+  }
+  return out;
+}
+
+Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, int channels, int64_t max_bytes) {
+  jpeg_decompress_struct cinfo{};
+  JpegErrors errors;
+  cinfo.err = jpeg_std_error(&errors.mgr);
+  errors.mgr.error_exit = jpeg_fail;
+  errors.mgr.emit_message = jpeg_warn;
+  Image img;
+  // Nothing with a destructor may be created between setjmp and a longjmp back to it: img lives outside.
+  if (setjmp(errors.back)) {
+    jpeg_destroy_decompress(&cinfo);
+    fail(name, ": corrupt image (JPEG: ", errors.message, ")");
+  }
+  jpeg_create_decompress(&cinfo);
+  cinfo.mem->max_memory_to_use = long(max_bytes);
+  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  const int64_t w = cinfo.image_width, h = cinfo.image_height, c = cinfo.num_components;
+  const bool sizes_ok = w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide;
+  const bool colors_ok = cinfo.jpeg_color_space == JCS_GRAYSCALE || cinfo.jpeg_color_space == JCS_YCbCr ||
+                         cinfo.jpeg_color_space == JCS_RGB;
+  const int64_t decoded = w * h * std::max<int64_t>(std::max<int64_t>(c, channels), 1);
+  const int64_t scans = jpeg_scan_count(bytes);
+  if (!sizes_ok || !colors_ok || decoded > max_bytes || scans * decoded > 16 * max_bytes) {
+    jpeg_destroy_decompress(&cinfo);
+    FER_CHECK(sizes_ok, name, ": implausible image size ", w, "x", h);
+    FER_CHECK(colors_ok, name, ": a CMYK/YCCK JPEG (", c, " components) is not supported: convert it to RGB");
+    FER_CHECK(decoded <= max_bytes, name, ": JPEG header declares ", w, "x", h, "x", c, " pixels (", decoded,
+              " bytes decoded), more than the budget of ", max_bytes, " bytes");
+    fail(name, ": JPEG of ", w, "x", h, " pixels has ", scans, " scans, more decoding work than the budget allows");
+  }
+  cinfo.out_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  img.height = h, img.width = w, img.channels = c == 1 ? 1 : 3;
+  img.pixels.resize(size_t(h * w * img.channels));
+  jpeg_start_decompress(&cinfo);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = img.row(cinfo.output_scanline);
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return convert_channels(std::move(img), channels);
+}
+
 }  // namespace
 
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels, int64_t max_bytes) {
@@ -52,6 +138,7 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, i
   FER_CHECK(bytes.size() < (size_t(1) << 31), name, ": file too large to decode (", bytes.size(), " bytes)");
   const char* format = image_format(bytes);
   FER_CHECK(format, name, ": not a readable PNG/JPEG/BMP image (no PNG, JPEG or BMP signature)");
+  if (format == std::string_view("JPEG")) return decode_jpeg(bytes, name, channels, max_bytes);
   if (format == std::string_view("PNG")) check_png_chunks(bytes, name);
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &c))
@@ -62,16 +149,11 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, i
   FER_CHECK(decoded <= max_bytes, name, ": ", format, " header declares ", w, "x", h, "x", c, " pixels (", decoded,
             " bytes decoded), more than the budget of ", max_bytes, " bytes");
   // What stb will do beyond the header's size: inflate a PNG's data (at most 8 bytes a pixel, 16-bit RGBA, and a
-  // filter byte per row and interlace pass), pass over a JPEG's coefficients once per scan.
+  // filter byte per row and interlace pass).
   if (format == std::string_view("PNG")) {
     const uint64_t need = uint64_t(h) * (8 * uint64_t(w) + 7) + 64;
     FER_CHECK(png_inflated_bytes(bytes, need) <= need, name, ": PNG image data inflates to more than the ", need,
               " bytes that ", w, "x", h, " pixels can use (a decompression bomb?)");
-  }
-  if (format == std::string_view("JPEG")) {
-    const int64_t scans = jpeg_scan_count(bytes);
-    FER_CHECK(scans * decoded <= 16 * max_bytes, name, ": JPEG of ", w, "x", h, " pixels has ", scans,
-              " scans, more decoding work than the budget allows");
   }
   int got = 0, w2 = 0, h2 = 0;
   stbi_uc* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w2, &h2, &got, channels);

@@ -1,6 +1,7 @@
 #pragma once
 // Thin interface to the CUDA runtime, implemented in kernels/cuda/runtime.cpp. Only this header is seen by
-// code that is not compiled by nvcc; without FER_WITH_CUDA, `available()` is false and the rest throws.
+// code that is not compiled by nvcc. A build without CUDA links kernels/no_cuda/runtime.cpp instead: there
+// `built_with_cuda()` and `available()` are false and everything else throws "built without CUDA".
 //
 // Streams: every kernel, library call and copy of a device runs on that device's current stream (one per device,
 // created on first use, never the legacy default stream, so a training step can be captured into a CUDA graph).
@@ -12,6 +13,11 @@
 #include <utility>
 
 #include "fer/core/allocator.hpp"
+
+namespace fer {
+// True when this build has the CUDA backend compiled in.
+bool built_with_cuda();
+}  // namespace fer
 
 namespace fer::cuda {
 
