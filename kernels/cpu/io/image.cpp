@@ -14,6 +14,7 @@
 
 #include <csetjmp>
 #include <cstdio>
+#include <memory>
 #include <string_view>
 
 #include <jpeglib.h>
@@ -87,46 +88,55 @@ Image convert_channels(Image in, int channels) {
   return out;
 }
 
+// libjpeg's two steps, each in a frame that holds no C++ object, so that a longjmp back from an error skips no
+// destructor: false (with the message in errors) when libjpeg fails.
+bool jpeg_read_header_safely(jpeg_decompress_struct& cinfo, JpegErrors& errors) {
+  if (setjmp(errors.back)) return false;
+  jpeg_read_header(&cinfo, TRUE);
+  return true;
+}
+
+bool jpeg_read_pixels_safely(jpeg_decompress_struct& cinfo, JpegErrors& errors, uint8_t* pixels, size_t row_bytes) {
+  if (setjmp(errors.back)) return false;
+  jpeg_start_decompress(&cinfo);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = pixels + size_t(cinfo.output_scanline) * row_bytes;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  return true;
+}
+
 Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, int channels, int64_t max_bytes) {
   jpeg_decompress_struct cinfo{};
   JpegErrors errors;
   cinfo.err = jpeg_std_error(&errors.mgr);
   errors.mgr.error_exit = jpeg_fail;
   errors.mgr.emit_message = jpeg_warn;
-  Image img;
-  // Nothing with a destructor may be created between setjmp and a longjmp back to it: img lives outside.
-  if (setjmp(errors.back)) {
-    jpeg_destroy_decompress(&cinfo);
-    fail(name, ": corrupt image (JPEG: ", errors.message, ")");
-  }
   jpeg_create_decompress(&cinfo);
+  // Destroys the decompressor on every way out (libjpeg allocates from the moment it is created).
+  std::unique_ptr<jpeg_decompress_struct, void (*)(jpeg_decompress_struct*)> guard(&cinfo, jpeg_destroy_decompress);
   cinfo.mem->max_memory_to_use = long(max_bytes);
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
-  jpeg_read_header(&cinfo, TRUE);
+  if (!jpeg_read_header_safely(cinfo, errors)) fail(name, ": corrupt image (JPEG: ", errors.message, ")");
   const int64_t w = cinfo.image_width, h = cinfo.image_height, c = cinfo.num_components;
-  const bool sizes_ok = w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide;
-  const bool colors_ok = cinfo.jpeg_color_space == JCS_GRAYSCALE || cinfo.jpeg_color_space == JCS_YCbCr ||
-                         cinfo.jpeg_color_space == JCS_RGB;
+  FER_CHECK(w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide, name, ": implausible image size ", w, "x", h);
+  FER_CHECK(cinfo.jpeg_color_space == JCS_GRAYSCALE || cinfo.jpeg_color_space == JCS_YCbCr ||
+                cinfo.jpeg_color_space == JCS_RGB,
+            name, ": a CMYK/YCCK JPEG (", c, " components) is not supported: convert it to RGB");
   const int64_t decoded = w * h * std::max<int64_t>(std::max<int64_t>(c, channels), 1);
+  FER_CHECK(decoded <= max_bytes, name, ": JPEG header declares ", w, "x", h, "x", c, " pixels (", decoded,
+            " bytes decoded), more than the budget of ", max_bytes, " bytes");
+  // A progressive file is decoded once per scan, and a scan header is a few bytes.
   const int64_t scans = jpeg_scan_count(bytes);
-  if (!sizes_ok || !colors_ok || decoded > max_bytes || scans * decoded > 16 * max_bytes) {
-    jpeg_destroy_decompress(&cinfo);
-    FER_CHECK(sizes_ok, name, ": implausible image size ", w, "x", h);
-    FER_CHECK(colors_ok, name, ": a CMYK/YCCK JPEG (", c, " components) is not supported: convert it to RGB");
-    FER_CHECK(decoded <= max_bytes, name, ": JPEG header declares ", w, "x", h, "x", c, " pixels (", decoded,
-              " bytes decoded), more than the budget of ", max_bytes, " bytes");
-    fail(name, ": JPEG of ", w, "x", h, " pixels has ", scans, " scans, more decoding work than the budget allows");
-  }
+  FER_CHECK(scans * decoded <= 16 * max_bytes, name, ": JPEG of ", w, "x", h, " pixels has ", scans,
+            " scans, more decoding work than the budget allows");
   cinfo.out_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  Image img;
   img.height = h, img.width = w, img.channels = c == 1 ? 1 : 3;
   img.pixels.resize(size_t(h * w * img.channels));
-  jpeg_start_decompress(&cinfo);
-  while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = img.row(cinfo.output_scanline);
-    jpeg_read_scanlines(&cinfo, &row, 1);
-  }
-  jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
+  if (!jpeg_read_pixels_safely(cinfo, errors, img.pixels.data(), size_t(w * img.channels)))
+    fail(name, ": corrupt image (JPEG: ", errors.message, ")");
   return convert_channels(std::move(img), channels);
 }
 
