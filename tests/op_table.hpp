@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -101,8 +102,12 @@ inline Tensor class_targets(const Tensor& logits, DType dtype = DType::i64) {
   return t.to(logits.device());
 }
 
-// Probability targets for logits [N, C] (rows summing to 1), in the logits' dtype and on their device.
+// Probability targets for logits [N, C] (rows summing to 1), in the logits' dtype and on their device; made once per
+// shape, dtype and device (they are never written).
 inline Tensor probability_targets(const Tensor& logits) {
+  thread_local std::map<std::string, Tensor> made;
+  const std::string key = logits.shape().str() + std::string(dtype_name(logits.dtype())) + logits.device().str();
+  if (auto it = made.find(key); it != made.end()) return it->second;
   Generator g(5);
   Tensor p = Tensor::rand(logits.shape(), DType::f64, g, 0.05, 1.0);
   const int64_t n = logits.size(0), c = logits.size(1);
@@ -111,7 +116,7 @@ inline Tensor probability_targets(const Tensor& logits) {
     for (int64_t k = 0; k < c; ++k) s += p.flat(i * c + k);
     for (int64_t k = 0; k < c; ++k) p.set_flat(i * c + k, p.flat(i * c + k) / s);
   }
-  return p.to(logits.dtype()).to(logits.device());
+  return made[key] = p.to(logits.dtype()).to(logits.device());
 }
 
 // The generator of the random ops, re-seeded at every call so a gradcheck sees one mask.
@@ -271,19 +276,24 @@ inline OpEntry unary_entry(const char* name, Tensor (*op)(const Tensor&), double
   return e;
 }
 
-inline Conv2dParams conv_params(std::array<int64_t, 2> stride, std::array<int64_t, 4> pad, std::array<int64_t, 2> dil,
-                                int64_t groups) {
+inline Conv2dParams conv_params(std::array<int64_t, 2> stride, std::array<int64_t, 4> pad, std::array<int64_t, 2> dil) {
   Conv2dParams p;
-  p.stride = stride, p.padding = pad, p.dilation = dil, p.groups = groups;
+  p.stride = stride, p.padding = pad, p.dilation = dil;
   return p;
 }
 
+// The groups follow from the shapes (input channels / the weight's channels per group), so sample and bench shapes
+// may differ in channels.
 inline OpEntry conv_entry(const char* name, Shape x, Shape w, bool bias, Conv2dParams p, Shape bench_x, Shape bench_w) {
   OpEntry e;
   e.name = name;
   e.inputs = {{x, bench_x}, {w, bench_w}};
   if (bias) e.inputs.push_back({{w[0]}, {bench_w[0]}});
-  e.run = [p](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p); };
+  e.run = [p](const std::vector<Tensor>& t) {
+    Conv2dParams q = p;
+    q.groups = t[0].size(3) / t[1].size(3);
+    return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), q);
+  };
   e.flops = conv_flops();
   return e;
 }
@@ -299,7 +309,7 @@ inline Pool2dParams pool_params(std::array<int64_t, 2> kernel, std::array<int64_
 inline OpEntry bias_act_entry(const char* name, Activation act, bool bias) {
   OpEntry e;
   e.name = name;
-  e.inputs = {{{3, 7}, {8192, 512}, -2, 2}};
+  e.inputs = {{{3, 7}, {2048, 512}, -2, 2}};
   if (bias) e.inputs.push_back({{7}, {512}, -0.5, 0.5});
   e.run = [act](const std::vector<Tensor>& t) { return bias_act(t[0], t.size() > 1 ? t[1] : Tensor(), act); };
   e.flops = per_output(4);
@@ -417,21 +427,21 @@ inline const std::vector<OpEntry>& ops() {
          [](T t) { return pad2d(t[0], {1, 0, 2, -1}, 0.5); }, data_movement()});
 
     // ---- convolution (fer/ops/conv.hpp): NHWC input, OHWI weight
-    put(conv_entry("conv2d 3x3 pad 1 + bias", {2, 5, 4, 3}, {4, 3, 3, 3}, true, Conv2dParams::make(1, 1), {16, 32, 32, 64},
+    put(conv_entry("conv2d 3x3 pad 1 + bias", {2, 5, 4, 3}, {4, 3, 3, 3}, true, Conv2dParams::make(1, 1), {8, 32, 32, 64},
                    {64, 3, 3, 64}));
     put(conv_entry("conv2d stride 2, asymmetric padding", {2, 6, 5, 3}, {4, 3, 3, 3}, true,
-                   conv_params({2, 2}, {1, 0, 0, 1}, {1, 1}, 1), {16, 64, 64, 32}, {64, 3, 3, 32}));
-    put(conv_entry("conv2d dilation 2, 2 groups", {1, 6, 6, 4}, {6, 3, 3, 2}, false, Conv2dParams::make(1, 2, 2, 2),
-                   {16, 32, 32, 64}, {64, 3, 3, 32}));
-    put(conv_entry("conv2d depthwise 3x3", {2, 5, 5, 4}, {4, 3, 3, 1}, true, Conv2dParams::make(1, 1, 1, 4),
-                   {32, 32, 32, 128}, {128, 3, 3, 1}));
+                   conv_params({2, 2}, {1, 0, 0, 1}, {1, 1}), {8, 64, 64, 32}, {64, 3, 3, 32}));
+    put(conv_entry("conv2d dilation 2, 2 groups", {1, 6, 6, 4}, {6, 3, 3, 2}, false, Conv2dParams::make(1, 2, 2),
+                   {8, 32, 32, 64}, {64, 3, 3, 32}));
+    put(conv_entry("conv2d depthwise 3x3", {2, 5, 5, 4}, {4, 3, 3, 1}, true, Conv2dParams::make(1, 1),
+                   {16, 32, 32, 128}, {128, 3, 3, 1}));
     put(conv_entry("conv2d depthwise 5x5 stride 2, multiplier 2", {1, 7, 6, 3}, {6, 5, 5, 1}, false,
-                   Conv2dParams::make(2, 2, 1, 3), {32, 32, 32, 64}, {128, 5, 5, 1}));
-    put(conv_entry("conv2d 1x1 (pointwise)", {2, 3, 3, 5}, {6, 1, 1, 5}, false, Conv2dParams::make(1, 0), {32, 32, 32, 64},
+                   Conv2dParams::make(2, 2), {8, 32, 32, 64}, {128, 5, 5, 1}));
+    put(conv_entry("conv2d 1x1 (pointwise)", {2, 3, 3, 5}, {6, 1, 1, 5}, false, Conv2dParams::make(1, 0), {16, 32, 32, 64},
                    {128, 1, 1, 64}));
 
     // ---- dense (fer/ops/linear.hpp)
-    put({"linear + bias, 3-d input", {{{2, 3, 5}, {64, 64, 256}}, {{4, 5}, {512, 256}}, {{4}, {512}}},
+    put({"linear + bias, 3-d input", {{{2, 3, 5}, {16, 64, 256}}, {{4, 5}, {512, 256}}, {{4}, {512}}},
          [](T t) { return linear(t[0], t[1], t[2]); },
          [](const std::vector<Shape>& in, const Shape& out) { return 2.0 * numel(out) * in[1][1]; },
          [](T t) {
@@ -439,13 +449,13 @@ inline const std::vector<OpEntry>& ops() {
            for (int64_t i = 0; i < y.numel(); ++i) y.set_flat(i, y.flat(i) + t[2].flat(i % t[2].numel()));
            return y;
          }});
-    put({"linear without bias", {{{3, 5}, {4096, 256}}, {{2, 5}, {1000, 256}}}, [](T t) { return linear(t[0], t[1]); },
+    put({"linear without bias", {{{3, 5}, {1024, 256}}, {{2, 5}, {1000, 256}}}, [](T t) { return linear(t[0], t[1]); },
          [](const std::vector<Shape>& in, const Shape& out) { return 2.0 * numel(out) * in[1][1]; },
          [](T t) { return reference_matmul(t[0], t[1], true); }});
-    put({"matmul", {{{3, 5}, {1024, 1024}}, {{5, 2}, {1024, 1024}}}, [](T t) { return matmul(t[0], t[1]); },
+    put({"matmul", {{{3, 5}, {512, 512}}, {{5, 2}, {512, 512}}}, [](T t) { return matmul(t[0], t[1]); },
          [](const std::vector<Shape>& in, const Shape& out) { return 2.0 * numel(out) * in[0][1]; },
          [](T t) { return reference_matmul(t[0], t[1], false); }});
-    put({"matmul batched", {{{2, 3, 4}, {16, 256, 256}}, {{2, 4, 3}, {16, 256, 256}}}, [](T t) { return matmul(t[0], t[1]); },
+    put({"matmul batched", {{{2, 3, 4}, {8, 256, 256}}, {{2, 4, 3}, {8, 256, 256}}}, [](T t) { return matmul(t[0], t[1]); },
          [](const std::vector<Shape>& in, const Shape& out) { return 2.0 * numel(out) * in[0][2]; },
          [](T t) { return reference_matmul(t[0], t[1], false); }});
 
@@ -505,34 +515,34 @@ inline const std::vector<OpEntry>& ops() {
          [](T t) { return adaptive_avg_pool2d(t[0], 9, 6); }, per_output(2)});
 
     // ---- softmax and losses (fer/ops/loss.hpp): targets and class weights are constants made inside
-    put({"softmax last dim", {{{4, 7}, {4096, 1000}, -3, 3}}, [](T t) { return softmax(t[0], -1); }, per_input(5),
+    put({"softmax last dim", {{{4, 7}, {1024, 1000}, -3, 3}}, [](T t) { return softmax(t[0], -1); }, per_input(5),
          softmax_reference(false)});
-    put({"log_softmax last dim", {{{4, 7}, {4096, 1000}, -3, 3}}, [](T t) { return log_softmax(t[0], -1); }, per_input(5),
+    put({"log_softmax last dim", {{{4, 7}, {1024, 1000}, -3, 3}}, [](T t) { return log_softmax(t[0], -1); }, per_input(5),
          softmax_reference(true)});
     put({"softmax middle dim (strided rows)", {{{3, 5, 4}, {64, 100, 256}, -3, 3}}, [](T t) { return softmax(t[0], 1); },
          per_input(5)});
-    put({"cross_entropy class targets, weights, label smoothing, mean", {{{5, 7}, {4096, 1000}, -3, 3}},
+    put({"cross_entropy class targets, weights, label smoothing, mean", {{{5, 7}, {1024, 1000}, -3, 3}},
          [](T t) {
            CrossEntropyOptions o;
            o.weight = constant_like(t[0], {t[0].size(1)}, 0.2, 2, 77), o.label_smoothing = 0.2;
            return cross_entropy(t[0], class_targets(t[0]), o);
          },
          per_input(6)});
-    put({"cross_entropy i32 targets, sum", {{{6, 5}, {4096, 1000}, -3, 3}},
+    put({"cross_entropy i32 targets, sum", {{{6, 5}, {1024, 1000}, -3, 3}},
          [](T t) {
            CrossEntropyOptions o;
            o.reduction = CrossEntropyOptions::Reduction::sum;
            return cross_entropy(t[0], class_targets(t[0], DType::i32), o);
          },
          per_input(5)});
-    put({"cross_entropy reduction none", {{{5, 7}, {4096, 1000}, -3, 3}},
+    put({"cross_entropy reduction none", {{{5, 7}, {1024, 1000}, -3, 3}},
          [](T t) {
            CrossEntropyOptions o;
            o.reduction = CrossEntropyOptions::Reduction::none, o.label_smoothing = 0.1;
            return cross_entropy(t[0], class_targets(t[0]), o);
          },
          per_input(5)});
-    put({"cross_entropy probability targets", {{{5, 7}, {4096, 1000}, -3, 3}},
+    put({"cross_entropy probability targets", {{{5, 7}, {1024, 1000}, -3, 3}},
          [](T t) { return cross_entropy(t[0], probability_targets(t[0])); }, per_input(6)});
 
     // ---- dropout (fer/ops/dropout.hpp): random masks
@@ -559,7 +569,7 @@ inline const std::vector<OpEntry>& ops() {
     put(bias_act_entry("bias_act softplus + bias", Activation::softplus, true));
     put(bias_act_entry("bias_act swish + bias", Activation::swish, true));
     {
-      OpEntry e{"modulate_weights, demodulated", {{{4, 3, 3, 3}, {512, 3, 3, 512}}, {{2, 3}, {16, 512}, 0.5, 1.5}},
+      OpEntry e{"modulate_weights, demodulated", {{{4, 3, 3, 3}, {256, 3, 3, 256}}, {{2, 3}, {4, 256}, 0.5, 1.5}},
                 [](T t) { return modulate_weights(t[0], t[1], true); }, per_output(3)};
       e.cuda_dtypes = {DType::f64, DType::f32};
       put(e);
@@ -567,15 +577,15 @@ inline const std::vector<OpEntry>& ops() {
     {
       ModConvParams p;
       p.padding = 1;
-      put(modconv_entry("modulated_conv2d 3x3", {2, 5, 5, 3}, {4, 3, 3, 3}, p, false, {8, 32, 32, 256}, {256, 3, 3, 256}));
-      put(modconv_entry("modulated_conv2d 3x3 + noise", {2, 4, 4, 3}, {2, 3, 3, 3}, p, true, {8, 32, 32, 256},
+      put(modconv_entry("modulated_conv2d 3x3", {2, 5, 5, 3}, {4, 3, 3, 3}, p, false, {4, 16, 16, 256}, {256, 3, 3, 256}));
+      put(modconv_entry("modulated_conv2d 3x3 + noise", {2, 4, 4, 3}, {2, 3, 3, 3}, p, true, {4, 16, 16, 256},
                         {256, 3, 3, 256}));
       p.up = 2;
-      put(modconv_entry("modulated_conv2d 3x3 up 2 (transposed)", {1, 4, 3, 3}, {2, 3, 3, 3}, p, false, {8, 16, 16, 256},
+      put(modconv_entry("modulated_conv2d 3x3 up 2 (transposed)", {1, 4, 3, 3}, {2, 3, 3, 3}, p, false, {4, 8, 8, 256},
                         {256, 3, 3, 256}));
       ModConvParams q;
       q.demodulate = false;
-      put(modconv_entry("modulated_conv2d 1x1, not demodulated", {2, 3, 3, 4}, {3, 1, 1, 4}, q, false, {8, 64, 64, 256},
+      put(modconv_entry("modulated_conv2d 1x1, not demodulated", {2, 3, 3, 4}, {3, 1, 1, 4}, q, false, {4, 64, 64, 256},
                         {3, 1, 1, 256}));
     }
     put({"add_noise", {{{2, 3, 3, 4}, {16, 64, 64, 128}}, {{2, 3, 3, 1}, {16, 64, 64, 1}}, {{1}, {1}}},
