@@ -81,29 +81,23 @@ Ceilings cpu_ceilings(const Settings& s) {
   Ceilings c;
   const int threads = num_threads();
   Sync none(Device::cpu());
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  // GFLOP/s of the FMA chains of `width` bits on every thread.
+  auto fma_peak = [&](int width) {
     float sink = 0;
     const double t = time_call(
         [&] {
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-          sink += bench::fma_chains_256(float(omp_get_thread_num()));
+          sink += width == 512 ? bench::fma_chains_512(float(omp_get_thread_num()))
+                               : bench::fma_chains_256(float(omp_get_thread_num()));
         },
         none, s);
-    c.gflops = bench::fma_flops_per_call(256) * threads / t * 1e-9;
     if (sink == 12345.f) std::printf(" ");  // keeps the chains alive
-  }
-  if (__builtin_cpu_supports("avx512f")) {
-    float sink = 0;
-    const double t = time_call(
-        [&] {
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-          sink += bench::fma_chains_512(float(omp_get_thread_num()));
-        },
-        none, s);
+    return bench::fma_flops_per_call(width) * threads / t * 1e-9;
+  };
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) c.gflops = fma_peak(256);
+  if (__builtin_cpu_supports("avx512f"))
     std::printf("CPU: AVX-512 FMA peak %.1f GFLOP/s on %d threads (not used by the default x86-64-v3 build)\n",
-                bench::fma_flops_per_call(512) * threads / t * 1e-9, threads);
-    if (sink == 12345.f) std::printf(" ");
-  }
+                fma_peak(512), threads);
   // Bandwidth of a parallel copy: at 4 MiB, the size of most bench tensors (the ceiling the rows are compared with),
   // and at 256 MiB (main memory, for information).
   auto copy_gbps = [&](size_t bytes) {

@@ -1,32 +1,34 @@
 #pragma once
 // The op table: one entry per public op (include/fer/ops/*.hpp) and variant, read by
-//   tests/test_op_table.cpp              finite-difference gradcheck in f64 of every entry, plus its reference values
-//                                        where the entry has a reference;
-//   tests/cuda/test_cuda_op_table.cpp    CPU against CUDA for every entry in every dtype it lists, outputs poisoned;
+//   tests/test_op_table.cpp              gradcheck in f64 of every entry, its f32 kernels against its f64 ones, and its
+//                                        values against the entry's reference where it has one;
+//   tests/cuda/test_cuda_op_table.cpp    CPU against CUDA for every entry in every dtype it lists, device memory
+//                                        NaN-poisoned first;
 //   bench/bench_ops.cpp                  every entry forward and backward on the CPU (and CUDA where present), in
-//                                        GFLOP/s or GB/s against the machine's measured ceilings.
-// Adding an op = one entry in `ops()` below.
+//                                        GFLOP/s and GB/s against the machine's ceilings measured at start-up.
+// Adding an op = one entry in `ops()` below, e.g.
+//   put({"gelu", {{{3, 5, 7}, {64, 64, 256}, -4, 4}}, [](T t) { return gelu(t[0]); }, per_output(8)});
 //
-// An entry (struct OpEntry):
-//   name         unique, says the op and the variant ("conv2d depthwise 3x3 stride 2");
-//   inputs       one OpInput per tensor the op differentiates: the test sample's shape (small: gradcheck perturbs every
-//                element), the bench shape (empty = the sample's), the uniform range of the values, the points where
-//                the op has a kink (sample values are kept kKinkMargin away from them), and `strided` for an input
-//                given as a non-contiguous view;
+// An entry (struct OpEntry, fields in brace order):
+//   name         unique, says the op and the variant ("conv2d depthwise 5x5 stride 2, multiplier 2");
+//   inputs       one OpInput per tensor the op differentiates: {sample shape, bench shape, lo, hi, kinks, strided}.
+//                The sample is small (gradcheck perturbs every element); the bench shape (empty = the sample's) is
+//                the benchmark's; values are uniform in [lo, hi) and kept kKinkMargin away from `kinks` (where the
+//                op is not differentiable); `strided` gives the input as a non-contiguous view;
 //   run          the op through its public function. Operands that take no gradient (targets, running statistics,
-//                filters, class weights) are made inside `run` with constant_like(), in inputs[0]'s dtype and on its
-//                device, so the same function serves every device and dtype;
+//                filters, class weights) are made inside `run` (constant_like() and friends), in inputs[0]'s dtype
+//                and on its device, so one function serves every device and dtype;
+//   flops        forward floating-point operations for the input shapes and the output shape (data_movement(): 0);
+//                the bench counts 2x that backward, and counts bytes itself: every input and the output once
+//                forward; the output gradient, the inputs and each input gradient (read and written: gradients
+//                accumulate) backward; nothing for a view;
+//   reference    optional: the op's values computed independently from its definition, f64 on the CPU;
 //   cuda_dtypes  the dtypes the CUDA parity test compares (16-bit against the CPU's f32 on the same rounded values);
-//   grad         finite-difference step and tolerances of the gradcheck (GradTolerance's defaults suit most ops);
-//   parity_slack multiplies the parity test's stated tolerance for the dtype (1: as stated in cuda_parity.hpp);
-//   drop_p       > 0 for ops that draw a random mask (dropout): y = x * mask with mask in {0, 1 / (1 - p)}. `run`
-//                re-seeds its generator, so the CPU gradcheck sees one mask; CPU and CUDA draw different masks,
-//                so the parity test checks the mask's structure and the gradient instead of equal values;
-//   flops        forward floating-point operations for the given input shapes and output shape (0 for pure data
-//                movement); backward counts 2x forward. Bytes moved are counted by the bench itself: every input
-//                and the output once forward, and the output gradient, the inputs and each input gradient (read and
-//                written, gradients accumulate) backward;
-//   reference    optional: the op's values computed independently from its definition, in f64 on the CPU.
+//   grad         finite-difference step and tolerances of the gradcheck (the defaults suit most ops);
+//   parity_slack multiplies the parity test's stated tolerance of each dtype (1: as stated in cuda_parity.hpp);
+//   drop_p       > 0 for ops that draw a random mask (dropout): y = x * mask, mask in {0, 1 / (1 - p)}. `run`
+//                re-seeds its generator, so a gradcheck sees one mask; CPU and CUDA draw different masks, so the
+//                parity test checks the mask's structure and the gradient it implies instead of equal values.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -93,6 +95,10 @@ inline Tensor constant_like(const Tensor& like, const Shape& shape, double lo, d
   Generator g(seed);
   return Tensor::rand(shape, DType::f64, g, lo, hi).to(like.dtype()).to(like.device());
 }
+
+// Running statistics [C] for batch norm over x [..., C] (fresh tensors: training updates them in place).
+inline Tensor running_mean(const Tensor& x) { return constant_like(x, {x.size(-1)}, -0.5, 0.5, 11); }
+inline Tensor running_var(const Tensor& x) { return constant_like(x, {x.size(-1)}, 0.5, 2, 12); }
 
 // Class targets for logits [N, C] on the logits' device: every fifth row (from the fourth) ignored (-100).
 inline Tensor class_targets(const Tensor& logits, DType dtype = DType::i64) {
@@ -463,21 +469,13 @@ inline const std::vector<OpEntry>& ops() {
     const FlopFn norm_flops = per_input(8);
     put({"batch_norm training, affine, running statistics updated",
          {{{3, 2, 2, 4}, {32, 32, 32, 64}, -2, 2}, {{4}, {64}, 0.5, 1.5}, {{4}, {64}, -0.5, 0.5}},
-         [](T t) {
-           const int64_t c = t[0].size(-1);
-           Tensor rm = constant_like(t[0], {c}, -0.5, 0.5, 11), rv = constant_like(t[0], {c}, 0.5, 2, 12);
-           return batch_norm(t[0], t[1], t[2], rm, rv, true, 0.1, 1e-5);
-         },
+         [](T t) { return batch_norm(t[0], t[1], t[2], running_mean(t[0]), running_var(t[0]), true, 0.1, 1e-5); },
          norm_flops});
     put({"batch_norm training, no affine, 3-d", {{{4, 7, 3}, {64, 1024, 64}, -2, 2}},
          [](T t) { return batch_norm(t[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }, norm_flops});
     put({"batch_norm eval (running statistics)",
          {{{3, 2, 2, 4}, {32, 32, 32, 64}, -2, 2}, {{4}, {64}, 0.5, 1.5}, {{4}, {64}, -0.5, 0.5}},
-         [](T t) {
-           const int64_t c = t[0].size(-1);
-           Tensor rm = constant_like(t[0], {c}, -0.5, 0.5, 11), rv = constant_like(t[0], {c}, 0.5, 2, 12);
-           return batch_norm(t[0], t[1], t[2], rm, rv, false, 0.1, 1e-3);
-         },
+         [](T t) { return batch_norm(t[0], t[1], t[2], running_mean(t[0]), running_var(t[0]), false, 0.1, 1e-3); },
          norm_flops});
     put({"batch_norm eval without running statistics", {{{3, 2, 3, 5}, {32, 32, 32, 64}, -2, 2}, {{5}, {64}, 0.5, 1.5}},
          [](T t) { return batch_norm(t[0], t[1], Tensor(), Tensor(), Tensor(), false); }, norm_flops});
@@ -488,11 +486,7 @@ inline const std::vector<OpEntry>& ops() {
       e.cuda_dtypes = {DType::f64, DType::f32};
       put(e);
       e.name = "batch_norm_relu eval";
-      e.run = [](T t) {
-        const int64_t c = t[0].size(-1);
-        Tensor rm = constant_like(t[0], {c}, -0.5, 0.5, 11), rv = constant_like(t[0], {c}, 0.5, 2, 12);
-        return batch_norm_relu(t[0], t[1], t[2], rm, rv, false);
-      };
+      e.run = [](T t) { return batch_norm_relu(t[0], t[1], t[2], running_mean(t[0]), running_var(t[0]), false); };
       put(e);
     }
     put({"layer_norm, affine", {{{2, 3, 6}, {64, 196, 256}, -2, 2}, {{6}, {256}}, {{6}, {256}}},
