@@ -46,6 +46,7 @@ void check_random_mask(const OpEntry& e, DType dt, uint64_t seed) {
   Tensor up = random_cpu(y.shape(), g, -1, 1, DType::f64).to(dt);
   backward(y, up.to(cuda0()));
   Tensor xh = x.host().to(DType::f64), yh = y.host().to(DType::f64), gh = x.grad().host().to(DType::f64);
+  Tensor pre64 = pre.to(DType::f64), up64 = up.to(DType::f64);
   Tensor expected = Tensor::empty(xh.shape(), DType::f64);
   int64_t kept = 0, bad = 0;
   for (int64_t i = 0; i < xh.numel(); ++i) {
@@ -53,7 +54,7 @@ void check_random_mask(const OpEntry& e, DType dt, uint64_t seed) {
     const bool keep = std::abs(m - keep_scale) <= tol * keep_scale, drop = m == 0.0;
     bad += !(keep || drop);
     kept += keep;
-    expected.set_flat(i, pre.to(DType::f64).flat(i) + up.to(DType::f64).flat(i) * (keep ? keep_scale : 0.0));
+    expected.set_flat(i, pre64.flat(i) + up64.flat(i) * (keep ? keep_scale : 0.0));
   }
   CHECK(bad == 0);
   CHECK(rel_l2(gh, expected) <= tol);
