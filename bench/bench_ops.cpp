@@ -77,6 +77,14 @@ double time_call(const std::function<void()>& fn, const Sync& sync, const Settin
   return best;
 }
 
+// Uniform values in [lo, hi) (f32, CPU), filled directly: the bench tensors hold millions of elements.
+Tensor uniform_f32(const Shape& shape, Generator& g, double lo, double hi) {
+  Tensor t = Tensor::empty(shape, DType::f32);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = float(g.uniform(lo, hi));
+  return t;
+}
+
 Ceilings cpu_ceilings(const Settings& s) {
   Ceilings c;
   const int threads = num_threads();
@@ -127,7 +135,7 @@ Ceilings cuda_ceilings(const Settings& s) {
   Tensor a = Tensor::zeros({n}, DType::f32, d), b = Tensor::zeros({n}, DType::f32, d);
   c.gbps = 2.0 * double(a.nbytes()) / time_call([&] { b.copy_(a); }, sync, s) * 1e-9;
   Generator g(1);
-  Tensor x = Tensor::rand({4096, 4096}, DType::f32, g, -1, 1).to(s.dtype).to(d), y = x;
+  Tensor x = uniform_f32({4096, 4096}, g, -1, 1).to(s.dtype).to(d), y = x;
   NoGradGuard no_grad;
   c.gflops = 2.0 * 4096.0 * 4096.0 * 4096.0 / time_call([&] { (void)matmul(x, y); }, sync, s) * 1e-9;
   std::printf("CUDA: copy bandwidth (read + write) %.1f GB/s; %s matmul 4096^3 %.1f GFLOP/s\n", c.gbps,
@@ -148,14 +156,6 @@ void print_row(const std::string& name, const char* dev, const char* pass, doubl
   if (flops > 0) std::snprintf(compute, sizeof compute, "%9.1f %6.1f%%", gflops, 100 * gflops / c.gflops);
   if (bytes > 0) std::snprintf(memory, sizeof memory, "%8.1f %6.1f%%", gbps, 100 * gbps / c.gbps);
   std::printf("%-58.58s %-4s %-3s %10.1f %s %s\n", name.c_str(), dev, pass, seconds * 1e6, compute, memory);
-}
-
-// Uniform values in [lo, hi) (f32, CPU), filled directly: the bench tensors hold millions of elements.
-Tensor uniform_f32(const Shape& shape, Generator& g, double lo, double hi) {
-  Tensor t = Tensor::empty(shape, DType::f32);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = float(g.uniform(lo, hi));
-  return t;
 }
 
 void bench_op(const op_table::OpEntry& e, Device d, const Ceilings& c, const Settings& s) {
@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
     if (s.cpu && !cpu_supports(s.dtype)) std::printf("CPU: no %s kernels, skipped\n", std::string(dtype_name(s.dtype)).c_str());
     if (s.cuda && cuda_device_available()) devices.push_back({Device::cuda(0), cuda_ceilings(s)});
     if (s.cuda && !cuda_device_available()) std::printf("CUDA: no device (or a build without CUDA), skipped\n");
+    if (devices.empty()) return 0;
     std::printf("%-58s %-4s %-3s %10s %9s %7s %8s %7s\n", "op", "dev", "", "us/call", "GFLOP/s", "%peak", "GB/s", "%bw");
     int ran = 0, failed = 0;
     for (const op_table::OpEntry& e : op_table::ops()) {
