@@ -159,7 +159,7 @@ void print_row(const std::string& name, const char* dev, const char* pass, doubl
 }
 
 void bench_op(const op_table::OpEntry& e, Device d, const Ceilings& c, const Settings& s) {
-  Generator g(7);
+  Generator g(op_table::seed_of(e.name));
   std::vector<Tensor> in;
   std::vector<Shape> shapes;
   for (const op_table::OpInput& spec : e.inputs) {

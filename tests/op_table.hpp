@@ -172,6 +172,13 @@ inline Tensor place_input(const OpInput& in, const Tensor& values, DType dtype, 
   return t.impl() == values.impl() ? t.clone() : t;
 }
 
+// A seed of the entry's own (FNV-1a of its name): adding an entry leaves every other entry's samples as they were.
+inline uint64_t seed_of(const std::string& name) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 inline Shape bench_shape(const OpInput& in) { return in.bench_shape.size() ? in.bench_shape : in.shape; }
 
 inline double numel(const Shape& s) { return double(s.numel()); }

@@ -53,10 +53,9 @@ TEST_CASE("op table: gradcheck (f64) of every op") {
   // thread thousands of times (the kernels' thread independence is tested per family).
   const int saved_threads = num_threads();
   set_num_threads(1);
-  uint64_t seed = 100;
   for (const OpEntry& e : op_table::ops()) {
     INFO(e.name);
-    std::vector<Tensor> in = sample(e, ++seed, DType::f64);
+    std::vector<Tensor> in = sample(e, op_table::seed_of(e.name), DType::f64);
     for (Tensor& t : in) t.set_requires_grad(true);
     testing::GradcheckOptions opt;
     opt.eps = e.grad.eps, opt.atol = e.grad.atol, opt.rtol = e.grad.rtol;
@@ -66,13 +65,11 @@ TEST_CASE("op table: gradcheck (f64) of every op") {
 }
 
 TEST_CASE("op table: values against the independent references") {
-  uint64_t seed = 200;
   int checked = 0;
   for (const OpEntry& e : op_table::ops()) {
-    ++seed;
     if (!e.reference) continue;
     INFO(e.name);
-    std::vector<Tensor> in = sample(e, seed, DType::f64);
+    std::vector<Tensor> in = sample(e, op_table::seed_of(e.name) + 1, DType::f64);
     NoGradGuard no_grad;
     Tensor y = e.run(in), ref = e.reference(in);
     REQUIRE(y.shape() == ref.shape());
@@ -83,10 +80,9 @@ TEST_CASE("op table: values against the independent references") {
 }
 
 TEST_CASE("op table: the f32 kernels match the f64 ones on the same values (output and every gradient)") {
-  uint64_t seed = 300;
   for (const OpEntry& e : op_table::ops()) {
     INFO(e.name);
-    ++seed;
+    const uint64_t seed = op_table::seed_of(e.name) + 2;
     std::vector<Tensor> x32 = sample(e, seed, DType::f32), x64;
     for (size_t k = 0; k < x32.size(); ++k) {
       x64.push_back(op_table::place_input(e.inputs[k], x32[k], DType::f64, Device::cpu()));
@@ -109,12 +105,10 @@ TEST_CASE("op table: the f32 kernels match the f64 ones on the same values (outp
 }
 
 TEST_CASE("op table: random-mask ops scale survivors by 1 / (1 - p) and zero the rest; the gradient is the mask") {
-  uint64_t seed = 400;
   for (const OpEntry& e : op_table::ops()) {
-    ++seed;
     if (e.drop_p == 0) continue;
     INFO(e.name);
-    std::vector<Tensor> in = sample(e, seed, DType::f64);
+    std::vector<Tensor> in = sample(e, op_table::seed_of(e.name) + 3, DType::f64);
     in[0].set_requires_grad(true);
     Tensor y = e.run(in);
     backward(y, Tensor::ones(y.shape(), DType::f64));
