@@ -8,9 +8,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fer/autograd/tape.hpp"
+#include "fer/backend/cuda/runtime.hpp"
+#include "fer/core/allocator.hpp"
 #include "fer/core/rng.hpp"
 #include "fer/core/tensor.hpp"
 
@@ -116,6 +119,90 @@ inline void check_parity(const std::string& what, const std::function<Tensor(con
     REQUIRE(xg[k].grad().defined());
     CHECK(xg[k].grad().device() == cuda0());
     CHECK(rel_l2(xg[k].grad(), xc[k].grad()) <= tol);
+  }
+}
+
+// Fills every cached block of the device's caching allocator up to `max_bytes` with 0xFF bytes (NaN in every floating
+// dtype), so a tensor an op allocates next starts as NaN and an element the op forgets to write fails the comparison.
+// Each size class is drained (blocks taken until the allocator has to make a new one), filled, and handed back.
+inline void poison_device_cache(size_t max_bytes, Device d = cuda0()) {
+  Allocator& a = cuda::caching_allocator(d.index);
+  std::vector<Tensor> held;
+  const size_t last = pool_size_class(max_bytes);
+  for (size_t cls = pool_size_class(1); cls <= last; cls = pool_size_class(cls + 1)) {
+    const size_t fresh = a.stats().system_allocs;
+    for (int k = 0; k < 1024 && a.stats().system_allocs == fresh; ++k)
+      held.push_back(Tensor::full({int64_t(cls)}, 255.0, DType::u8).to(d));
+  }
+}  // `held` goes back to the cache here
+
+// An op whose constant operands (targets, running statistics, filters) are made for the device it runs on.
+using DeviceOp = std::function<Tensor(const std::vector<Tensor>&, Device)>;
+
+// How check_dtype_modes runs: the dtype modes, NaN-poisoned device memory, a factor on the tolerances, and how an
+// operand's values become the operand (default: a contiguous copy in the dtype on the device).
+struct ParityRun {
+  std::vector<DtypeMode> modes{std::begin(kDtypeModes), std::end(kDtypeModes)};
+  bool poison = false;
+  double slack = 1.0;
+  std::function<Tensor(size_t operand, const Tensor& values, DType dt, Device d)> place;
+};
+
+// Runs op on the CPU and on the GPU in every mode of `how`: `values` (f64, CPU; an undefined one is an absent operand
+// and stays undefined) rounded to the mode's dtype, the CPU reference of a 16-bit mode in f32 on the rounded values;
+// backward with `upstream` (f64, rounded likewise) onto `pre` (f64 preexisting gradients, one per operand, in the
+// modes marked `pre`); compares the output and the gradient of every defined operand.
+inline void check_dtype_modes(const std::string& what, const DeviceOp& op, const std::vector<Tensor>& values,
+                              const Tensor& upstream, const std::vector<Tensor>& pre, const ParityRun& how = {}) {
+  INFO(what);
+  auto place = [&](size_t k, const Tensor& v, DType dt, Device d) {
+    if (how.place) return how.place(k, v, dt, d);
+    return d.is_cpu() ? v.to(dt).clone() : v.to(dt).to(d);
+  };
+  struct Run {
+    Tensor y;
+    std::vector<Tensor> grads;
+  };
+  auto run = [&](const std::vector<Tensor>& in, const Tensor& up, bool with_pre, Device d, DType dt) {
+    std::vector<Tensor> xs;
+    for (size_t k = 0; k < in.size(); ++k) {
+      Tensor t = in[k].defined() ? place(k, in[k], dt, d) : Tensor();
+      if (t.defined()) {
+        t.set_requires_grad(true);
+        if (with_pre && k < pre.size() && pre[k].defined()) t.grad_buffer().copy_(pre[k].to(dt).to(d));
+      }
+      xs.push_back(t);
+    }
+    Run r;
+    r.y = op(xs, d);
+    backward(r.y, up.to(dt).to(d));
+    for (const Tensor& t : xs) r.grads.push_back(t.defined() ? t.grad() : Tensor());
+    return r;
+  };
+  for (const DtypeMode& m : how.modes) {
+    INFO(dtype_name(m.dt));
+    const bool narrow = m.dt == DType::bf16 || m.dt == DType::f16;
+    auto round = [&](const Tensor& t) { return narrow && t.defined() ? t.to(m.dt).to(DType::f32) : t; };
+    std::vector<Tensor> rounded;
+    for (const Tensor& t : values) rounded.push_back(round(t));
+    Run ref = run(rounded, round(upstream), m.pre, Device::cpu(), narrow ? DType::f32 : m.dt);
+    if (how.poison) {
+      size_t largest = ref.y.numel();
+      for (const Tensor& t : values) largest = std::max(largest, size_t(t.defined() ? t.numel() : 0));
+      poison_device_cache(std::max<size_t>(size_t(64) << 10, 4 * largest * dtype_size(m.dt)));
+    }
+    Run dev = run(rounded, round(upstream), m.pre, cuda0(), m.dt);
+    const double tol = m.tol * how.slack;
+    CHECK(dev.y.device() == cuda0());
+    CHECK(dev.y.dtype() == m.dt);
+    CHECK(rel_l2(dev.y, ref.y) <= tol);
+    for (size_t k = 0; k < values.size(); ++k) {
+      INFO("gradient of operand ", k);
+      if (!values[k].defined()) continue;
+      REQUIRE(dev.grads[k].defined());
+      CHECK(dev.grads[k].device() == cuda0());
+      CHECK(rel_l2(dev.grads[k], ref.grads[k]) <= tol);
+    }
   }
 }
 

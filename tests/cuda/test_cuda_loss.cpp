@@ -22,41 +22,13 @@ Device dev0() { return cuda_test::cuda0(); }
 // An op of x on device d (extra operands are built inside for that device and dtype).
 using Op = std::function<Tensor(const Tensor&, Device)>;
 
-Tensor place(const Tensor& t, Device d, DType dt) {
-  if (!t.defined()) return Tensor();
-  return d.is_cpu() ? t.to(dt).clone() : t.to(dt).to(d);
-}
-
-struct Run {
-  Tensor y, gx;
-};
-
-Run run(const Op& op, const Tensor& x_in, const Tensor& seed, const Tensor& pre, Device d, DType dt) {
-  Tensor x = place(x_in, d, dt);
-  x.set_requires_grad(true);
-  if (pre.defined()) x.grad_buffer().copy_(place(pre, d, dt));
-  Tensor y = op(x, d);
-  backward(y, place(seed, d, dt));
-  return {y, x.grad()};
-}
-
 void check_op(const Op& op, const Shape& shape, uint64_t seed, double lo = -3, double hi = 3) {
   Generator g(seed);
   Tensor x = random_cpu(shape, g, lo, hi, DType::f64);
   Tensor y_shape = op(x, Device::cpu());
   Tensor gy = random_cpu(y_shape.shape(), g, -1, 1, DType::f64);
   Tensor pre = random_cpu(shape, g, -1, 1, DType::f64);
-  for (const DtypeMode& m : kDtypeModes) {
-    CAPTURE(dtype_name(m.dt));
-    const bool narrow = m.dt == DType::bf16 || m.dt == DType::f16;
-    auto round = [&](const Tensor& t) { return narrow ? t.to(m.dt).to(DType::f32) : t; };
-    Tensor p = m.pre ? pre : Tensor();
-    Run ref = run(op, round(x), round(gy), p, Device::cpu(), narrow ? DType::f32 : m.dt);
-    Run dev = run(op, round(x), round(gy), p, dev0(), m.dt);
-    CHECK(dev.y.device() == dev0());
-    CHECK(rel_l2(dev.y, ref.y) <= m.tol);
-    CHECK(rel_l2(dev.gx, ref.gx) <= m.tol);
-  }
+  check_dtype_modes("loss op", [&op](const std::vector<Tensor>& t, Device d) { return op(t[0], d); }, {x}, gy, {pre});
 }
 
 // Class targets with some rows ignored (-100), as i64 or i32, on device d.

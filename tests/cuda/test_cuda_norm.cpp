@@ -22,34 +22,6 @@ Device dev0() { return cuda_test::cuda0(); }
 // An op of (x, weight, bias); undefined weight/bias stay undefined.
 using Op = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&, Device)>;
 
-struct Run {
-  Tensor y;
-  std::vector<Tensor> grads;  // of x, weight, bias (undefined where the input is)
-};
-
-Tensor place(const Tensor& t, Device d, DType dt) {
-  if (!t.defined()) return Tensor();
-  return d.is_cpu() ? t.to(dt).clone() : t.to(dt).to(d);
-}
-
-Run run(const Op& op, const std::vector<Tensor>& in, const Tensor& seed, const std::vector<Tensor>& pre, Device d,
-        DType dt) {
-  std::vector<Tensor> xs;
-  for (size_t i = 0; i < in.size(); ++i) {
-    Tensor t = place(in[i], d, dt);
-    if (t.defined()) {
-      t.set_requires_grad(true);
-      if (!pre.empty()) t.grad_buffer().copy_(place(pre[i], d, dt));
-    }
-    xs.push_back(t);
-  }
-  Tensor y = op(xs[0], xs[1], xs[2], d);
-  backward(y, place(seed, d, dt));
-  Run r{y, {}};
-  for (const Tensor& t : xs) r.grads.push_back(t.defined() ? t.grad() : Tensor());
-  return r;
-}
-
 void check_op(const Op& op, const Shape& shape, bool affine, uint64_t seed) {
   Generator g(seed);
   int64_t c = shape[shape.size() - 1];
@@ -59,24 +31,8 @@ void check_op(const Op& op, const Shape& shape, bool affine, uint64_t seed) {
   std::vector<Tensor> pre;
   for (const Tensor& t : in) pre.push_back(t.defined() ? random_cpu(t.shape(), g, -1, 1, DType::f64) : Tensor());
   Tensor gy = random_cpu(shape, g, -1, 1, DType::f64);
-  for (const DtypeMode& m : kDtypeModes) {
-    CAPTURE(dtype_name(m.dt));
-    const bool narrow = m.dt == DType::bf16 || m.dt == DType::f16;
-    auto round = [&](const Tensor& t) { return narrow && t.defined() ? t.to(m.dt).to(DType::f32) : t; };
-    std::vector<Tensor> rin;
-    for (const Tensor& t : in) rin.push_back(round(t));
-    std::vector<Tensor> p = m.pre ? pre : std::vector<Tensor>{};
-    Run ref = run(op, rin, round(gy), p, Device::cpu(), narrow ? DType::f32 : m.dt);
-    Run dev = run(op, rin, round(gy), p, dev0(), m.dt);
-    CHECK(dev.y.device() == dev0());
-    CHECK(rel_l2(dev.y, ref.y) <= m.tol);
-    for (size_t i = 0; i < in.size(); ++i) {
-      CAPTURE(i);
-      if (!in[i].defined()) continue;
-      REQUIRE(dev.grads[i].defined());
-      CHECK(rel_l2(dev.grads[i], ref.grads[i]) <= m.tol);
-    }
-  }
+  check_dtype_modes("norm op", [&op](const std::vector<Tensor>& t, Device d) { return op(t[0], t[1], t[2], d); }, in, gy,
+                    pre);
 }
 
 // Running statistics for batch_norm in eval mode, on the op's device.

@@ -21,20 +21,6 @@ Device dev0() { return cuda_test::cuda0(); }
 
 using Op = std::function<Tensor(const Tensor&)>;
 
-struct Run {
-  Tensor y, gx;
-};
-
-// y = op(x) on `device` in dtype `dt`, then backward with `seed`; `pre` (if defined) is x's preexisting gradient.
-Run run(const Op& op, const Tensor& x_cpu, const Tensor& seed_cpu, const Tensor& pre, Device device, DType dt) {
-  Tensor x = device.is_cpu() ? x_cpu.to(dt).clone() : x_cpu.to(dt).to(device);
-  x.set_requires_grad(true);
-  if (pre.defined()) x.grad_buffer().copy_(device.is_cpu() ? pre.to(dt) : pre.to(dt).to(device));
-  Tensor y = op(x);
-  backward(y, device.is_cpu() ? seed_cpu.to(dt) : seed_cpu.to(dt).to(device));
-  return {y, x.grad()};
-}
-
 // The op on the GPU against the CPU backend in every dtype.
 void check_op(const Op& op, const Shape& shape, uint64_t seed, double lo = -2, double hi = 2) {
   Generator g(seed);
@@ -42,18 +28,7 @@ void check_op(const Op& op, const Shape& shape, uint64_t seed, double lo = -2, d
   Tensor y_shape = op(x.to(DType::f32));  // for the seed's shape
   Tensor gy = random_cpu(y_shape.shape(), g, -1, 1, DType::f64);
   Tensor pre = random_cpu(shape, g, -1, 1, DType::f64);
-  for (const DtypeMode& m : kDtypeModes) {
-    CAPTURE(dtype_name(m.dt));
-    // 16-bit: the CPU reference runs in f32 on the same rounded values.
-    const bool narrow = m.dt == DType::bf16 || m.dt == DType::f16;
-    Tensor xr = narrow ? x.to(m.dt).to(DType::f32) : x, gr = narrow ? gy.to(m.dt).to(DType::f32) : gy;
-    Tensor pr = m.pre ? pre : Tensor();
-    Run ref = run(op, xr, gr, pr, Device::cpu(), narrow ? DType::f32 : m.dt);
-    Run dev = run(op, xr, gr, pr, dev0(), m.dt);
-    CHECK(dev.y.device() == dev0());
-    CHECK(rel_l2(dev.y, ref.y) <= m.tol);
-    CHECK(rel_l2(dev.gx, ref.gx) <= m.tol);
-  }
+  check_dtype_modes("pool op", [&op](const std::vector<Tensor>& t, Device) { return op(t[0]); }, {x}, gy, {pre});
 }
 
 }  // namespace
