@@ -117,6 +117,13 @@ DepthwiseConv depthwise_dims(const ConvGeometry& g) {
   return d;
 }
 
+// The depthwise weight [c, kh, kw, 1] with its taps outermost, as the depthwise kernels read it.
+DeviceScratch depthwise_weight(const DepthwiseConv& dw, const TensorRef& w, int dev) {
+  DeviceScratch wt = scratch(dw.c * dw.kh * dw.kw, w.dtype(), dev);
+  depthwise_transpose_weight(w.dtype(), dw, w.raw_data(), wt.get(), dev);
+  return wt;
+}
+
 // fer's convolution as cuDNN runs it (see the top of this file).
 struct CudnnPlan {
   CudnnConv c;
@@ -203,8 +210,7 @@ void conv2d_forward_cuda(const Conv2dForwardArgs& a) {
   const void* bias_ptr = bias.defined() ? bias.raw_data() : nullptr;
   if (conv2d_uses_depthwise_kernel(g)) {
     const cuda::DepthwiseConv dw = cuda::depthwise_dims(g);
-    DeviceScratch wt = cuda::scratch(g.c * g.kh * g.kw, dt, dev);
-    cuda::depthwise_transpose_weight(dt, dw, w.raw_data(), wt.get(), dev);
+    const DeviceScratch wt = cuda::depthwise_weight(dw, w, dev);
     cuda::depthwise_forward(dt, dw, x.raw_data(), wt.get(), bias_ptr, y.raw_data(), dev);
     return;
   }
@@ -238,8 +244,7 @@ void conv2d_backward_input_cuda(const Conv2dBackwardInputArgs& a) {
   const DType dt = gy.dtype();
   if (conv2d_uses_depthwise_kernel(g)) {
     const cuda::DepthwiseConv dw = cuda::depthwise_dims(g);
-    DeviceScratch wt = cuda::scratch(g.c * g.kh * g.kw, dt, dev);
-    cuda::depthwise_transpose_weight(dt, dw, w.raw_data(), wt.get(), dev);
+    const DeviceScratch wt = cuda::depthwise_weight(dw, w, dev);
     cuda::depthwise_backward_input(dt, dw, gy.raw_data(), wt.get(), gx.raw_data(), dev);
     return;
   }
