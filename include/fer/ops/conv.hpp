@@ -29,7 +29,7 @@ namespace ops_detail {
 
 // Checks the operands and parameters of conv2d and works out the output size (as PyTorch does).
 inline kernels::ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                         const Conv2dParams& p) {
+                                             const Conv2dParams& p) {
   FER_CHECK(x.defined() && w.defined(), "conv2d: input and weight must be defined");
   require_rank("conv2d", x, 4, "input [N, H, W, C]");
   require_rank("conv2d", w, 4, "weight [O, kh, kw, C/groups]");
