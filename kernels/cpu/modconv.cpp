@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "fer/backend/cpu/elementwise.hpp"
 #include "fer/core/parallel.hpp"
+#include "fer/kernels/elementwise.hpp"
+#include "fer/ops/common.hpp"
 
 namespace fer::cpu {
 
@@ -214,7 +215,7 @@ void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w
       if (gx.defined()) {
         const Tensor sn = rows_of(gx_scratch, n, 1);
         conv2d_forward(sc.plan, gyn, wn, Tensor(), sn, wsn);
-        axpy(sn, rows_of(gx, n, 1), 1.0);
+        kernels::axpy_cpu({kernels::ref(sn), kernels::ref(rows_of(gx, n, 1)), 1.0});
       }
       if (gw.defined()) conv2d_backward_weight(sc.plan, xn, gyn, rows_of(gw, n * wrows, wrows), wsn, Tensor());
     } else {
