@@ -33,7 +33,8 @@ inline TensorRef ref(const Tensor& t) {
   return r;
 }
 
-// The storage around t's first element (fer/kernels/shape.hpp), for kernels that address it through their own strides.
+// The storage around t's first element (fer/kernels/shape.hpp), for kernels that reach it through their own
+// strides.
 inline StorageSpan span_of(const Tensor& t) {
   const int64_t capacity = int64_t(t.storage()->bytes() / dtype_size(t.dtype()));
   return {t.offset(), capacity - t.offset()};

@@ -40,7 +40,8 @@ class SGD : public Optimizer {
     for_each_with_grad([&](ParamGroup& g, Tensor& p, const Tensor& grad, std::map<std::string, Tensor>& st) {
       bool first = opts_.momentum != 0 && st.find("momentum_buffer") == st.end();
       Tensor buf = opts_.momentum != 0 ? state_like(st, "momentum_buffer", p) : Tensor();
-      batch_of(batches, g, p, first ? 1.0 : 0.0).push_back({kernels::ref(p), kernels::ref(grad), kernels::ref(buf), {}, {}});
+      batch_of(batches, g, p, first ? 1.0 : 0.0)
+          .push_back({kernels::ref(p), kernels::ref(grad), kernels::ref(buf), {}, {}});
     });
     for (size_t k = 0; k < batches.size(); ++k) {
       Batch& b = batches[k];
