@@ -29,6 +29,7 @@
 #include "fer/backend/cuda/gemm.hpp"
 #include "fer/kernels/loss.hpp"
 #include "fer/backend/cuda/modconv.hpp"
+#include "fer/kernels/modconv.hpp"
 #include "fer/ops/norm.hpp"  // the norm kernel contract and make_norm_workspace
 #include "fer/backend/cuda/optim.hpp"
 #include "fer/backend/cuda/pool.hpp"
@@ -579,17 +580,17 @@ void register_stylegan2() {
   reg("modulate_weights fwd f32 16x512x3x3x512", [=] {
     Tensor w = device_rand({ch, k, k, ch}, DType::f32), s = device_rand({n, ch}, DType::f32, 0.5, 1.5);
     Tensor y = Tensor::empty({n * ch, k, k, ch}, DType::f32, kDev), dcoef = Tensor::empty({n, ch}, DType::f32, kDev);
-    return Case{[=] { gpu::modulate_weights_forward(w, s, y, dcoef, cpu::ModulatedLayout::per_sample, false, 1e-8); },
+    return Case{[=] { kernels::modulate_weights_forward_cuda({kernels::ref(w), kernels::ref(s), kernels::ref(y), kernels::ref(dcoef), kernels::ModulatedLayout::per_sample, false, 1e-8}); },
                 (nw + ny) * 4};
   });
   reg("modulate_weights bwd f32 16x512x3x3x512", [=] {
     Tensor w = device_rand({ch, k, k, ch}, DType::f32), s = device_rand({n, ch}, DType::f32, 0.5, 1.5);
     Tensor y = Tensor::empty({n * ch, k, k, ch}, DType::f32, kDev), dcoef = Tensor::empty({n, ch}, DType::f32, kDev);
-    gpu::modulate_weights_forward(w, s, y, dcoef, cpu::ModulatedLayout::per_sample, false, 1e-8);
+    kernels::modulate_weights_forward_cuda({kernels::ref(w), kernels::ref(s), kernels::ref(y), kernels::ref(dcoef), kernels::ModulatedLayout::per_sample, false, 1e-8});
     Tensor gy = device_rand({n * ch, k, k, ch}, DType::f32), gw = device_zeros({ch, k, k, ch}, DType::f32);
     Tensor gs = device_zeros({n, ch}, DType::f32), dot = Tensor::empty({n, ch}, DType::f32, kDev);
     return Case{[=] {
-                  gpu::modulate_weights_backward(w, s, dcoef, gy, gw, gs, dot, cpu::ModulatedLayout::per_sample, false);
+                  kernels::modulate_weights_backward_cuda({kernels::ref(w), kernels::ref(s), kernels::ref(dcoef), kernels::ref(gy), kernels::ref(gw), kernels::ref(gs), kernels::ref(dot), kernels::ModulatedLayout::per_sample, false});
                 },
                 (ny + 3 * nw) * 4};
   });

@@ -7,8 +7,9 @@
 
 #include "fer/backend/cpu/elementwise.hpp"
 #include "fer/core/parallel.hpp"
+#include "fer/kernels/modconv.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
@@ -18,7 +19,7 @@ struct ModSizes {
   int64_t N, O, K, I;  // samples, output channels, kernel taps (kh * kw), input channels
 };
 
-ModSizes mod_sizes(const Tensor& w, const Tensor& s) {
+ModSizes mod_sizes(const TensorRef& w, const TensorRef& s) {
   return {s.size(0), w.size(0), w.size(1) * w.size(2), w.size(3)};
 }
 
@@ -37,7 +38,7 @@ struct ModIndex {
 int64_t grain_for(int64_t work_per_item) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(work_per_item, 1)); }
 
 template <class T>
-void modulate_forward_impl(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
+void modulate_forward_impl(const TensorRef& w, const TensorRef& s, const TensorRef& y, const TensorRef& dcoef,
                            ModulatedLayout layout, bool flip, T eps) {
   const ModSizes z = mod_sizes(w, s);
   const ModIndex at{z, layout, flip};
@@ -75,8 +76,9 @@ void modulate_forward_impl(const Tensor& w, const Tensor& s, const Tensor& y, co
 
 // With a = w * s and y = a * d, d = (sum a^2 + eps)^(-1/2): dL/da = d * g - d^3 * <g, a> * a per (n, o).
 template <class T>
-void modulate_backward_impl(const Tensor& w, const Tensor& s, const Tensor& dcoef, const Tensor& gy, const Tensor& gw,
-                            const Tensor& gs, const Tensor& dot, ModulatedLayout layout, bool flip) {
+void modulate_backward_impl(const TensorRef& w, const TensorRef& s, const TensorRef& dcoef, const TensorRef& gy,
+                            const TensorRef& gw, const TensorRef& gs, const TensorRef& dot, ModulatedLayout layout,
+                            bool flip) {
   const ModSizes z = mod_sizes(w, s);
   const ModIndex at{z, layout, flip};
   const T* pw = w.data<T>();
@@ -122,6 +124,28 @@ void modulate_backward_impl(const Tensor& w, const Tensor& s, const Tensor& dcoe
   }
 }
 
+}  // namespace
+
+void modulate_weights_forward_cpu(const ModulateForwardArgs& a) {
+  dispatch_float(a.w.dtype(), "modulate_weights", [&](auto tag) {
+    using T = decltype(tag);
+    modulate_forward_impl<T>(a.w, a.s, a.y, a.dcoef, a.layout, a.flip, T(a.eps));
+  });
+}
+
+void modulate_weights_backward_cpu(const ModulateBackwardArgs& a) {
+  dispatch_float(a.w.dtype(), "modulate_weights backward", [&](auto tag) {
+    using T = decltype(tag);
+    modulate_backward_impl<T>(a.w, a.s, a.dcoef, a.gy, a.gw, a.gs, a.dot, a.layout, a.flip);
+  });
+}
+
+}  // namespace fer::kernels
+
+namespace fer::cpu {
+
+namespace {
+
 // Rows [first, first + count) of contiguous t along dim 0, as a view sharing t's storage (no autograd).
 Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
   auto impl = std::make_shared<TensorImpl>(*t.impl());
@@ -150,23 +174,6 @@ void for_each_sample(const SampleConv& sc, const Tensor& ws, F&& body) {
 }
 
 }  // namespace
-
-void modulate_weights_forward(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
-                              ModulatedLayout layout, bool flip, double eps) {
-  dispatch_float(w.dtype(), "modulate_weights", [&](auto tag) {
-    using T = decltype(tag);
-    modulate_forward_impl<T>(w, s, y, dcoef, layout, flip, T(eps));
-  });
-}
-
-void modulate_weights_backward(const Tensor& w, const Tensor& s, const Tensor& dcoef, const Tensor& gy,
-                               const Tensor& gw, const Tensor& gs, const Tensor& dot, ModulatedLayout layout,
-                               bool flip) {
-  dispatch_float(w.dtype(), "modulate_weights backward", [&](auto tag) {
-    using T = decltype(tag);
-    modulate_backward_impl<T>(w, s, dcoef, gy, gw, gs, dot, layout, flip);
-  });
-}
 
 SampleConv plan_sample_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t kh, int64_t kw,
                             bool transposed, int64_t stride, int64_t pad_y, int64_t pad_x) {

@@ -10,8 +10,10 @@
 #include <map>
 #include <mutex>
 
+#include "fer/kernels/modconv.hpp"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/modconv_launch.hpp"
+#include "kernels/cuda/ref_checks.hpp"
 
 namespace fer::cuda {
 
@@ -25,6 +27,13 @@ namespace {
   } while (0)
 
 // ------------------------------------------------------------------------------------------------ modulation
+
+// W'[n, o, k, i] = w[o, k, i] * s[n, i] (* dcoef[n, o]), written at the layout's position (k reversed when flip).
+struct ModGeom {
+  int64_t n, o, k, i;  // samples, output channels, kernel taps, input channels
+  bool transposed;     // layout [N, I, K, O] instead of [N, O, K, I]
+  bool flip;
+};
 
 // Flat position of W'[n, o, k, i] in the output layout.
 __device__ __forceinline__ int64_t mod_index(const ModGeom& g, int64_t n, int64_t o, int64_t k, int64_t i) {
@@ -346,6 +355,9 @@ CudnnPlan& plan_for(const GroupConvGeom& g, ConvPass pass, int device) {
 
 // ------------------------------------------------------------------------------------------------ launchers
 
+namespace {
+
+// dcoef may be null (no demodulation).
 void modulate_forward_launch(const ModGeom& g, const void* w, const void* s, void* y, void* dcoef, double eps,
                              DType dtype, int device) {
   if (g.n * g.o * g.k * g.i <= 0) return;
@@ -358,6 +370,7 @@ void modulate_forward_launch(const ModGeom& g, const void* w, const void* s, voi
   check_launch("modulate_weights_forward");
 }
 
+// gw / gs may be null; dcoef null = no demodulation, else `dot` is [N, O] scratch.
 void modulate_backward_launch(const ModGeom& g, const void* w, const void* s, const void* dcoef, const void* gy,
                               void* gw, void* gs, void* dot, DType dtype, int device) {
   if (g.n * g.o * g.k * g.i <= 0 || (!gw && !gs)) return;
@@ -387,6 +400,8 @@ void modulate_backward_launch(const ModGeom& g, const void* w, const void* s, co
     }
   });
 }
+
+}  // namespace
 
 size_t group_conv_workspace(const GroupConvGeom& g, ConvPass pass, DType dtype, int device) {
   if (dtype != DType::f32) return 0;  // the direct kernels need none
@@ -426,3 +441,35 @@ void group_conv_launch(const GroupConvGeom& g, ConvPass pass, const void* a, con
 }
 
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+namespace {
+cuda::ModGeom mod_geom(const TensorRef& w, const TensorRef& s, ModulatedLayout layout, bool flip) {
+  return {s.size(0), w.size(0), w.size(1) * w.size(2), w.size(3), layout == ModulatedLayout::transposed, flip};
+}
+void* ptr(const TensorRef& t) { return t.defined() ? t.raw_data() : nullptr; }
+}  // namespace
+
+void modulate_weights_forward_cuda(const ModulateForwardArgs& a) {
+  const char* op = "modulate_weights";
+  const TensorRef &w = a.w, &s = a.s, &y = a.y, &dcoef = a.dcoef;
+  const int dev = cuda::cuda_device_of(op, {&w, &s, &y, &dcoef}, true);
+  const cuda::ModGeom g = mod_geom(w, s, a.layout, a.flip);
+  FER_CHECK(y.numel() == g.n * g.o * g.k * g.i && (!dcoef.defined() || dcoef.numel() == g.n * g.o), op,
+            ": output sizes do not match weight ", w.shape().str(), " and styles ", s.shape().str());
+  cuda::modulate_forward_launch(g, w.raw_data(), s.raw_data(), y.raw_data(), ptr(dcoef), a.eps, w.dtype(), dev);
+}
+
+void modulate_weights_backward_cuda(const ModulateBackwardArgs& a) {
+  const char* op = "modulate_weights backward";
+  const TensorRef &w = a.w, &s = a.s, &dcoef = a.dcoef, &gy = a.gy, &gw = a.gw, &gs = a.gs, &dot = a.dot;
+  const int dev = cuda::cuda_device_of(op, {&w, &s, &dcoef, &gy, &gw, &gs, &dot}, true);
+  const cuda::ModGeom g = mod_geom(w, s, a.layout, a.flip);
+  FER_CHECK(gy.numel() == g.n * g.o * g.k * g.i, op, ": gradient ", gy.shape().str(), " does not match");
+  FER_CHECK(!dcoef.defined() || (dot.defined() && dot.numel() >= g.n * g.o), op, ": demodulation needs dot [N, O]");
+  cuda::modulate_backward_launch(g, w.raw_data(), s.raw_data(), ptr(dcoef), gy.raw_data(), ptr(gw), ptr(gs), ptr(dot),
+                                 w.dtype(), dev);
+}
+
+}  // namespace fer::kernels

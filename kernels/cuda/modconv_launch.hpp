@@ -1,26 +1,12 @@
 #pragma once
-// Launchers of the modulated-convolution kernels (kernels/cuda/modconv.cu): weight modulation/demodulation, and
-// the per-sample ("grouped, one group per sample") convolution on cuDNN (f32) or direct kernels (f64, which cuDNN
-// has no NHWC kernels for).
+// Launchers of the per-sample ("grouped, one group per sample") convolution of the modulated convolution
+// (kernels/cuda/modconv.cu) on cuDNN (f32) or direct kernels (f64, which cuDNN has no NHWC kernels for).
 #include <cstddef>
 #include <cstdint>
 
 #include "fer/core/dtype.hpp"
 
 namespace fer::cuda {
-
-// W'[n, o, k, i] = w[o, k, i] * s[n, i] (* dcoef[n, o]), written at the layout's position (k reversed when flip).
-struct ModGeom {
-  int64_t n, o, k, i;  // samples, output channels, kernel taps, input channels
-  bool transposed;     // layout [N, I, K, O] instead of [N, O, K, I]
-  bool flip;
-};
-// dcoef may be null (no demodulation).
-void modulate_forward_launch(const ModGeom& g, const void* w, const void* s, void* y, void* dcoef, double eps,
-                             DType dtype, int device);
-// gw / gs may be null; dcoef null = no demodulation, else `dot` is [N, O] scratch.
-void modulate_backward_launch(const ModGeom& g, const void* w, const void* s, const void* dcoef, const void* gy,
-                              void* gw, void* gs, void* dot, DType dtype, int device);
 
 // A grouped convolution A: input [1, h, w, groups*c] -> output [1, ho, wo, groups*o], weight [groups*o, kh, kw, c]
 // (NHWC / KRSC), cross-correlation with `stride` and symmetric zero padding (pad_h, pad_w).

@@ -1,4 +1,4 @@
-// Tensor-level glue of the CUDA modulated convolution: checks, sizes, the grouped-convolution geometry of a
+// Tensor-level glue of the CUDA per-sample convolution: checks, sizes, the grouped-convolution geometry of a
 // SampleConv, and the cuDNN workspace (the op's, or one from the caching allocator).
 #include "fer/backend/cuda/modconv.hpp"
 
@@ -18,10 +18,6 @@ void check_on(const char* op, const Tensor& ref, std::initializer_list<const Ten
     FER_CHECK(t->is_contiguous() && t->dtype() == ref.dtype(), op, ": contiguous tensors of one dtype expected, got ",
               t->str(), " beside ", ref.str());
   }
-}
-
-cuda::ModGeom mod_geom(const Tensor& w, const Tensor& s, cpu::ModulatedLayout layout, bool flip) {
-  return {s.size(0), w.size(0), w.size(1) * w.size(2), w.size(3), layout == cpu::ModulatedLayout::transposed, flip};
 }
 
 // The convolution A of a SampleConv: sc.plan.g is one sample's convolution (for `transposed`, the one y -> x), and
@@ -68,30 +64,6 @@ void run(const cuda::GroupConvGeom& g, cuda::ConvPass pass, const Tensor& a, con
 }
 
 }  // namespace
-
-void modulate_weights_forward(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
-                              cpu::ModulatedLayout layout, bool flip, double eps) {
-  const char* op = "modulate_weights";
-  check_on(op, w, {&w, &s, &y, &dcoef});
-  const cuda::ModGeom g = mod_geom(w, s, layout, flip);
-  FER_CHECK(y.numel() == g.n * g.o * g.k * g.i && (!dcoef.defined() || dcoef.numel() == g.n * g.o), op,
-            ": output sizes do not match weight ", w.shape().str(), " and styles ", s.shape().str());
-  cuda::modulate_forward_launch(g, w.raw_data(), s.raw_data(), y.raw_data(),
-                                dcoef.defined() ? dcoef.raw_data() : nullptr, eps, w.dtype(), w.device().index);
-}
-
-void modulate_weights_backward(const Tensor& w, const Tensor& s, const Tensor& dcoef, const Tensor& gy,
-                               const Tensor& gw, const Tensor& gs, const Tensor& dot, cpu::ModulatedLayout layout,
-                               bool flip) {
-  const char* op = "modulate_weights backward";
-  check_on(op, w, {&w, &s, &dcoef, &gy, &gw, &gs, &dot});
-  const cuda::ModGeom g = mod_geom(w, s, layout, flip);
-  FER_CHECK(gy.numel() == g.n * g.o * g.k * g.i, op, ": gradient ", gy.shape().str(), " does not match");
-  FER_CHECK(!dcoef.defined() || (dot.defined() && dot.numel() >= g.n * g.o), op, ": demodulation needs dot [N, O]");
-  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-  cuda::modulate_backward_launch(g, w.raw_data(), s.raw_data(), ptr(dcoef), gy.raw_data(), ptr(gw), ptr(gs), ptr(dot),
-                                 w.dtype(), w.device().index);
-}
 
 size_t sample_conv_workspace_bytes(const cpu::SampleConv& sc, DType dtype, Device device) {
   FER_CHECK(device.is_cuda(), "sample_conv_workspace_bytes: ", device.str(), " is not a CUDA device");

@@ -100,18 +100,18 @@ TEST_CASE("modulate_weights: both layouts and flip, written in full, with their 
   for (DType dt : {DType::f64, DType::f32}) {
     for (bool demod : {true, false}) {
       for (bool flip : {false, true}) {
-        for (cpu::ModulatedLayout layout : {cpu::ModulatedLayout::per_sample, cpu::ModulatedLayout::transposed}) {
+        for (kernels::ModulatedLayout layout : {kernels::ModulatedLayout::per_sample, kernels::ModulatedLayout::transposed}) {
           CAPTURE(dtype_name(dt));
           CAPTURE(demod);
           CAPTURE(flip);
           const int64_t n = 3, o = 5, kh = 3, kw = 2, in = 7;
           Tensor w = random_cpu({o, kh, kw, in}, gen, -1, 1, dt), s = random_cpu({n, in}, gen, 0.5, 1.5, dt);
-          Shape shape = layout == cpu::ModulatedLayout::per_sample ? Shape{n * o, kh, kw, in} : Shape{n * in, kh, kw, o};
+          Shape shape = layout == kernels::ModulatedLayout::per_sample ? Shape{n * o, kh, kw, in} : Shape{n * in, kh, kw, o};
           Tensor yc = Tensor::empty(shape, dt), dc = demod ? Tensor::empty({n, o}, dt) : Tensor();
-          cpu::modulate_weights_forward(w, s, yc, dc, layout, flip, 1e-8);
+          kernels::modulate_weights_forward_cpu({kernels::ref(w), kernels::ref(s), kernels::ref(yc), kernels::ref(dc), layout, flip, 1e-8});
           Tensor yg = poisoned(shape, dt), dg = demod ? poisoned({n, o}, dt) : Tensor();
           Tensor wg = w.to(cuda_test::cuda0()), sg = s.to(cuda_test::cuda0());
-          fer::gpu::modulate_weights_forward(wg, sg, yg, dg, layout, flip, 1e-8);
+          kernels::modulate_weights_forward_cuda({kernels::ref(wg), kernels::ref(sg), kernels::ref(yg), kernels::ref(dg), layout, flip, 1e-8});
           const double tol = dt == DType::f64 ? kTolF64 : kTolF32;
           CHECK(rel_l2(yg, yc) <= tol);
           if (demod) CHECK(rel_l2(dg, dc) <= tol);
@@ -119,10 +119,10 @@ TEST_CASE("modulate_weights: both layouts and flip, written in full, with their 
           Tensor gy = random_cpu(shape, gen, -1, 1, dt);
           Tensor gwc = random_cpu(w.shape(), gen, -1, 1, dt), gsc = random_cpu(s.shape(), gen, -1, 1, dt);
           Tensor gwg = gwc.to(cuda_test::cuda0()), gsg = gsc.to(cuda_test::cuda0());
-          cpu::modulate_weights_backward(w, s, dc, gy, gwc, gsc, demod ? Tensor::empty({n, o}, dt) : Tensor(), layout,
-                                         flip);
-          fer::gpu::modulate_weights_backward(wg, sg, dg, gy.to(cuda_test::cuda0()), gwg, gsg, demod ? poisoned({n, o}, dt) : Tensor(),
-                                         layout, flip);
+          kernels::modulate_weights_backward_cpu({kernels::ref(w), kernels::ref(s), kernels::ref(dc), kernels::ref(gy), kernels::ref(gwc),
+                                                  kernels::ref(gsc), kernels::ref(demod ? Tensor::empty({n, o}, dt) : Tensor()), layout, flip});
+          kernels::modulate_weights_backward_cuda({kernels::ref(wg), kernels::ref(sg), kernels::ref(dg), kernels::ref(gy.to(cuda_test::cuda0())), kernels::ref(gwg),
+                                                   kernels::ref(gsg), kernels::ref(demod ? poisoned({n, o}, dt) : Tensor()), layout, flip});
           const double tol_grad = dt == DType::f64 ? 1e-10 : 1e-4;
           CHECK(rel_l2(gwg, gwc) <= tol_grad);
           CHECK(rel_l2(gsg, gsc) <= tol_grad);

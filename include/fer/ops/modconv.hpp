@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "fer/backend/cpu/modconv.hpp"
+#include "fer/kernels/modconv.hpp"
 #ifdef FER_WITH_CUDA
 #include "fer/backend/cuda/modconv.hpp"
 #endif
@@ -33,7 +34,7 @@ inline void check_modulation(const char* op, const Tensor& w, const Tensor& styl
 // The modulated (and, with `demodulate`, demodulated) weights in `layout`, kernel rotated by 180 degrees when
 // `flip`, as a tensor of `out_shape`. Differentiable in w and styles.
 inline Tensor modulate(const char* op, const Tensor& w_in, const Tensor& s_in, bool demodulate, double eps,
-                       cpu::ModulatedLayout layout, bool flip, const Shape& out_shape) {
+                       kernels::ModulatedLayout layout, bool flip, const Shape& out_shape) {
   check_modulation(op, w_in, s_in);
   FER_CHECK(eps >= 0, op, ": eps must be >= 0, got ", eps);
   Tensor w = contiguous(w_in), s = contiguous(s_in);
@@ -42,11 +43,17 @@ inline Tensor modulate(const char* op, const Tensor& w_in, const Tensor& s_in, b
   Tensor dcoef = demodulate ? Tensor::empty({n, o}, w.dtype(), w.device()) : Tensor();
   Tensor dot = demodulate ? Tensor::empty({n, o}, w.dtype(), w.device()) : Tensor();  // backward scratch
   autograd::apply(
-      op, {w, s}, {y}, [=] { FER_KERNEL(w, modulate_weights_forward, w, s, y, dcoef, layout, flip, eps); },
+      op, {w, s}, {y},
       [=] {
-        FER_KERNEL(w, modulate_weights_backward, w, s, dcoef, y.grad(),
-                   w.requires_grad() ? w.grad_buffer() : Tensor(), s.requires_grad() ? s.grad_buffer() : Tensor(), dot,
-                   layout, flip);
+        using kernels::ref;
+        kernels::modulate_weights_forward({ref(w), ref(s), ref(y), ref(dcoef), layout, flip, eps});
+      },
+      [=] {
+        using kernels::ref;
+        kernels::modulate_weights_backward({ref(w), ref(s), ref(dcoef), ref(y.grad()),
+                                            ref(w.requires_grad() ? w.grad_buffer() : Tensor()),
+                                            ref(s.requires_grad() ? s.grad_buffer() : Tensor()), ref(dot), layout,
+                                            flip});
       });
   return y;
 }
@@ -95,7 +102,7 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
 // Differentiable in w and styles.
 inline Tensor modulate_weights(const Tensor& w, const Tensor& styles, bool demodulate = true, double eps = 1e-8) {
   FER_CHECK(w.defined() && w.dim() == 4 && styles.defined(), "modulate_weights: weight must be 4-d [O, kh, kw, I]");
-  return ops_detail::modulate("modulate_weights", w, styles, demodulate, eps, cpu::ModulatedLayout::per_sample, false,
+  return ops_detail::modulate("modulate_weights", w, styles, demodulate, eps, kernels::ModulatedLayout::per_sample, false,
                               {styles.size(0), w.size(0), w.size(1), w.size(2), w.size(3)});
 }
 
@@ -136,7 +143,7 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
   Tensor y;
   if (p.up == 1) {
     // conv2d correlates: the kernel is rotated when NVIDIA asks for a true convolution (flip_weight false).
-    Tensor wm = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, cpu::ModulatedLayout::per_sample, !flip_weight,
+    Tensor wm = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::per_sample, !flip_weight,
                                      {n * o, kh, kw, in});
     y = ops_detail::sample_conv2d(op, x, wm, false, 1, p.padding, p.padding);
   } else {
@@ -149,7 +156,7 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
     const int64_t py0 = up.pad_y0 - (kh - 1), py1 = up.pad_y1 - (kh - p.up);
     const int64_t pxt = std::max<int64_t>(std::min(-px0, -px1), 0), pyt = std::max<int64_t>(std::min(-py0, -py1), 0);
     // The transposed convolution uses the kernel rotated exactly when flip_weight is set.
-    Tensor wt = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, cpu::ModulatedLayout::transposed, flip_weight,
+    Tensor wt = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::transposed, flip_weight,
                                      {n * in, kh, kw, o});
     Tensor t = ops_detail::sample_conv2d(op, x, wt, true, p.up, pyt, pxt);
     UpFirDnParams fir;

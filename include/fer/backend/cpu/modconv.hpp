@@ -1,27 +1,11 @@
 #pragma once
-// CPU kernels for StyleGAN2's modulated convolution (kernels/cpu/modconv.cpp): weight modulation and
-// demodulation, and the convolution of every sample with its own weight. Inputs contiguous; gradients
-// accumulate.
+// CPU kernels for StyleGAN2's modulated convolution (kernels/cpu/modconv.cpp): the convolution of every sample with
+// its own weight (the weight modulation is the kernel contract fer/kernels/modconv.hpp). Inputs contiguous;
+// gradients accumulate.
 #include "fer/backend/cpu/conv.hpp"
 #include "fer/core/tensor.hpp"
 
 namespace fer::cpu {
-
-// Where the modulated weight W'[n, o, k, i] (k = ky * kw + kx) is written.
-enum class ModulatedLayout {
-  per_sample,  // [N, O, kh, kw, I]: one OHWI weight per sample (the grouped convolution's [N*O, kh, kw, I])
-  transposed,  // [N, I, kh, kw, O]: one weight per sample for the transposed convolution (input channel first)
-};
-
-// W'[n, o, k, i] = w[o, k, i] * s[n, i], times dcoef[n, o] = 1 / sqrt(sum_{k,i} W'^2 + eps) when `dcoef` is
-// defined (demodulation; written here). `flip` stores the kernel rotated by 180 degrees (k -> kh*kw-1-k).
-// w [O, kh, kw, I], s [N, I], y [N*O*kh*kw*I elements] in `layout`, dcoef [N, O] or undefined.
-void modulate_weights_forward(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
-                              ModulatedLayout layout, bool flip, double eps);
-// gw += d/dw, gs += d/ds of <y, gy> (either may be undefined). `dot` is scratch [N, O] (used with dcoef).
-void modulate_weights_backward(const Tensor& w, const Tensor& s, const Tensor& dcoef, const Tensor& gy,
-                               const Tensor& gw, const Tensor& gs, const Tensor& dot, ModulatedLayout layout,
-                               bool flip);
 
 // The grouped convolution with one group per sample -- NVIDIA's fused modulated convolution -- run as one
 // convolution per sample with that sample's weight (samples in parallel; no folding of the batch into channels).

@@ -1,7 +1,7 @@
 #pragma once
-// CUDA modulated convolution (kernels/gpu/modconv.cpp -> kernels/cuda/modconv.cu): the same functions as fer::cpu's,
-// on device tensors (f32 and f64). The per-sample convolution is one grouped convolution (batch folded into the
-// groups): cuDNN for f32 with FMA math (no TF32), direct kernels for f64. `ws` is device scratch of
+// CUDA per-sample convolution of the modulated convolution (kernels/gpu/modconv.cpp -> kernels/cuda/modconv.cu): the
+// same functions as fer::cpu's, on device tensors (f32 and f64). It is one grouped convolution (batch folded into
+// the groups): cuDNN for f32 with FMA math (no TF32), direct kernels for f64. `ws` is device scratch of
 // sample_conv_workspace_bytes() bytes (any dtype; undefined = allocated per call from the caching allocator);
 // `gx_scratch` is not needed (the transposed backward accumulates with beta = 1).
 #include <cstddef>
@@ -9,12 +9,6 @@
 #include "fer/backend/cpu/modconv.hpp"
 
 namespace fer::gpu {
-
-void modulate_weights_forward(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
-                              cpu::ModulatedLayout layout, bool flip, double eps);
-void modulate_weights_backward(const Tensor& w, const Tensor& s, const Tensor& dcoef, const Tensor& gy,
-                               const Tensor& gw, const Tensor& gs, const Tensor& dot, cpu::ModulatedLayout layout,
-                               bool flip);
 
 // The device scratch the forward and backward passes of `sc` need (the largest of the three passes), in bytes.
 // Chooses and caches the cuDNN algorithms of the geometry.
