@@ -1,6 +1,6 @@
 // The CUDA backend's kernels on one GPU (device 0), against the device's measured ceilings:
 //  - ceilings: device-to-device copy bandwidth (cudaMemcpyAsync of 1 GiB) and cuBLAS GEMM throughput at 8192^3
-//    (f32, TF32, bf16, f16) through fer::gpu::matmul_into;
+//    (f32, TF32, bf16, f16) through fer::kernels::matmul_into_cuda;
 //  - one microbenchmark per hand-written kernel family, called through the Tensor-level fer::gpu functions on the
 //    NHWC shapes of the backbones at 64x64 and batch 256.
 // Counters: "GB/s" counts the minimal traffic of the operation (every input read once, every output written once,
@@ -23,22 +23,22 @@
 
 #include "fer/kernels/bias_act.hpp"
 #include "fer/kernels/cast.hpp"
-#include "fer/backend/cuda/conv.hpp"
+#include "fer/kernels/conv.hpp"
 #include "fer/backend/cuda/dropout.hpp"
 #include "fer/backend/cuda/elementwise.hpp"
-#include "fer/backend/cuda/gemm.hpp"
+#include "fer/kernels/gemm.hpp"
 #include "fer/kernels/loss.hpp"
 #include "fer/backend/cuda/modconv.hpp"
 #include "fer/kernels/modconv.hpp"
 #include "fer/ops/norm.hpp"  // the norm kernel contract and make_norm_workspace
 #include "fer/backend/cuda/optim.hpp"
-#include "fer/backend/cuda/pool.hpp"
+#include "fer/kernels/pool.hpp"
 #include "fer/kernels/runtime.hpp"
 #include "fer/backend/cuda/shape.hpp"
 #include "fer/kernels/upfirdn2d.hpp"
-#include "fer/ops/common.hpp"
 #include "fer/core/tensor.hpp"
-#include "kernels/cuda/conv_launch.hpp"
+#include "fer/ops/common.hpp"
+#include "kernels/cuda/conv_parts.hpp"
 
 namespace {
 
@@ -207,13 +207,13 @@ void register_ceilings() {
     reg(std::string("gemm ") + g.name + " 8192x8192x8192", [g] {
       const int64_t n = 8192;
       Tensor a = device_rand({n, n}, g.dt), b = device_rand({n, n}, g.dt), c = Tensor::empty({n, n}, g.dt, kDev);
-      const bool before = gpu::allow_tf32();
+      const bool before = kernels::allow_tf32();
       Case cs;
       cs.fn = [a, b, c, g] {
-        gpu::set_allow_tf32(g.tf32);
-        gpu::matmul_into(a, false, b, false, c, false);
+        kernels::set_allow_tf32(g.tf32);
+        kernels::matmul_into_cuda({kernels::ref(a), false, kernels::ref(b), false, kernels::ref(c), false});
       };
-      cs.after = [before] { gpu::set_allow_tf32(before); };
+      cs.after = [before] { kernels::set_allow_tf32(before); };
       cs.flops = 2.0 * double(n) * double(n) * double(n);
       cs.tera = true;
       return cs;
@@ -391,40 +391,47 @@ void register_pool() {
     const std::string d = std::string(" ") + dn(dt) + " ";
     {  // ResNet's stem pool: 3x3 stride 2 pad 1
       const Shape s{256, 32, 32, 64}, so{256, 16, 16, 64};
-      gpu::PoolGeometry g{256, 32, 32, 64, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, false};
+      kernels::PoolGeometry g{256, 32, 32, 64, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, false};
       reg("max_pool 3x3s2 fwd" + d + shape_name(s), [=] {
         Tensor x = device_rand(s, dt), y = Tensor::empty(so, dt, kDev), am = Tensor::empty(so, DType::i32, kDev);
-        return Case{[=] { gpu::max_pool2d_forward(g, x, y, am); }, (numel(s) + numel(so)) * es(dt) + numel(so) * 4};
+        return Case{[=] { kernels::max_pool2d_forward_cuda({g, kernels::ref(x), kernels::ref(y), kernels::ref(am)}); },
+                    (numel(s) + numel(so)) * es(dt) + numel(so) * 4};
       });
       reg("max_pool 3x3s2 bwd" + d + shape_name(s), [=] {
         Tensor x = device_rand(s, dt), y = Tensor::empty(so, dt, kDev), am = Tensor::empty(so, DType::i32, kDev);
-        gpu::max_pool2d_forward(g, x, y, am);
+        kernels::max_pool2d_forward_cuda({g, kernels::ref(x), kernels::ref(y), kernels::ref(am)});
         Tensor gy = device_rand(so, dt), gx = device_zeros(s, dt);
-        return Case{[=] { gpu::max_pool2d_backward(g, gy, am, gx); },
+        return Case{[=] {
+                      kernels::max_pool2d_backward_cuda({g, kernels::ref(gy), kernels::ref(am), kernels::ref(gx)});
+                    },
                     (numel(so) + 2 * numel(s)) * es(dt) + numel(so) * 4};
       });
     }
     {  // DenseNet's transition pool: 2x2 stride 2
       const Shape s{256, 16, 16, 256}, so{256, 8, 8, 256};
-      gpu::PoolGeometry g{256, 16, 16, 256, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1, true};
+      kernels::PoolGeometry g{256, 16, 16, 256, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1, true};
       reg("avg_pool 2x2s2 fwd" + d + shape_name(s), [=] {
         Tensor x = device_rand(s, dt), y = Tensor::empty(so, dt, kDev);
-        return Case{[=] { gpu::avg_pool2d_forward(g, x, y); }, (numel(s) + numel(so)) * es(dt)};
+        return Case{[=] { kernels::avg_pool2d_forward_cuda({g, kernels::ref(x), kernels::ref(y)}); },
+                    (numel(s) + numel(so)) * es(dt)};
       });
       reg("avg_pool 2x2s2 bwd" + d + shape_name(s), [=] {
         Tensor gy = device_rand(so, dt), gx = device_zeros(s, dt);
-        return Case{[=] { gpu::avg_pool2d_backward(g, gy, gx); }, (numel(so) + 2 * numel(s)) * es(dt)};
+        return Case{[=] { kernels::avg_pool2d_backward_cuda({g, kernels::ref(gy), kernels::ref(gx)}); },
+                    (numel(so) + 2 * numel(s)) * es(dt)};
       });
     }
     {  // the global pool before the classifier
       const Shape s{256, 8, 8, 512}, so{256, 1, 1, 512};
       reg("adaptive_avg_pool 1x1 fwd" + d + shape_name(s), [=] {
         Tensor x = device_rand(s, dt), y = Tensor::empty(so, dt, kDev);
-        return Case{[=] { gpu::adaptive_avg_pool2d_forward(x, y); }, (numel(s) + numel(so)) * es(dt)};
+        return Case{[=] { kernels::adaptive_avg_pool2d_forward_cuda({kernels::ref(x), kernels::ref(y)}); },
+                    (numel(s) + numel(so)) * es(dt)};
       });
       reg("adaptive_avg_pool 1x1 bwd" + d + shape_name(s), [=] {
         Tensor gy = device_rand(so, dt), gx = device_zeros(s, dt);
-        return Case{[=] { gpu::adaptive_avg_pool2d_backward(gy, gx); }, (numel(so) + 2 * numel(s)) * es(dt)};
+        return Case{[=] { kernels::adaptive_avg_pool2d_backward_cuda({kernels::ref(gy), kernels::ref(gx)}); },
+                    (numel(so) + 2 * numel(s)) * es(dt)};
       });
     }
   }
@@ -500,7 +507,7 @@ void register_depthwise() {
     for (const D& dc : cases)
       for (Pass pass : {fwd, bwd_input, bwd_weight})
         for (bool cudnn : {false, true}) {
-          cpu::ConvGeometry g;
+          kernels::ConvGeometry g;
           g.n = dc.s[0], g.h = dc.s[1], g.w = dc.s[2], g.c = dc.s[3];
           g.o = g.c, g.kh = g.kw = dc.k, g.ho = g.h, g.wo = g.w;
           g.pad_top = g.pad_left = dc.k / 2, g.groups = g.c;
@@ -517,11 +524,13 @@ void register_depthwise() {
             Case c;
             c.bytes = bytes, c.flops = flops;
             if (!cudnn) {
-              const cpu::ConvPlan plan = cpu::plan_conv2d(g);
-              FER_CHECK(gpu::conv2d_uses_depthwise_kernel(g), "expected fer's depthwise kernel for this shape");
-              if (pass == fwd) c.fn = [=] { gpu::conv2d_forward(plan, x, w, Tensor(), y, Tensor()); };
-              else if (pass == bwd_input) c.fn = [=] { gpu::conv2d_backward_input(plan, gy, w, y, Tensor()); };
-              else c.fn = [=] { gpu::conv2d_backward_weight(plan, gy, x, gw, Tensor(), Tensor()); };
+              using kernels::ref;
+              const kernels::ConvPlan plan = kernels::plan_conv2d(g);
+              FER_CHECK(kernels::conv2d_uses_depthwise_kernel(g), "expected fer's depthwise kernel for this shape");
+              if (pass == fwd) c.fn = [=] { kernels::conv2d_forward_cuda({plan, ref(x), ref(w), {}, ref(y), {}}); };
+              else if (pass == bwd_input)
+                c.fn = [=] { kernels::conv2d_backward_input_cuda({plan, ref(gy), ref(w), ref(y), {}}); };
+              else c.fn = [=] { kernels::conv2d_backward_weight_cuda({plan, ref(gy), ref(x), ref(gw), {}, {}}); };
               return c;
             }
             cuda::CudnnConv cc;

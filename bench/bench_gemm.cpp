@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "fer/backend/cpu/gemm.hpp"
 #include "fer/core/tensor.hpp"
+#include "kernels/cpu/gemm.hpp"
 
 namespace {
 

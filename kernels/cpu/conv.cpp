@@ -10,15 +10,18 @@
 // as the products and keeps each GEMM's blocks in one core's cache. Where a split would race (the input
 // gradient scatters overlapping patches back), workers own whole images; with fewer images than workers
 // the pass runs on the calling thread and gemm splits each product over the threads instead.
-#include "fer/backend/cpu/conv.hpp"
+#include "fer/kernels/conv.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "fer/backend/cpu/gemm.hpp"
 #include "fer/core/parallel.hpp"
+#include "kernels/cpu/gemm.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
+
+using cpu::add_column_sums;
+using cpu::gemm;
 
 namespace {
 
@@ -441,7 +444,7 @@ void depthwise_backward_weight(const ConvPlan& plan, const T* gy, const T* x, T*
 }
 
 template <class T>
-T* ptr(const Tensor& t) {
+T* ptr(const TensorRef& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
@@ -474,8 +477,9 @@ ConvPlan plan_conv2d(const ConvGeometry& g) {
   return plan;
 }
 
-void conv2d_forward(const ConvPlan& plan, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
-                    const Tensor& workspace) {
+void conv2d_forward_cpu(const Conv2dForwardArgs& a) {
+  const ConvPlan& plan = a.plan;
+  const TensorRef &x = a.x, &w = a.w, &bias = a.bias, &y = a.y, &workspace = a.workspace;
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     if (plan.algo == ConvAlgo::depthwise) {
@@ -488,8 +492,9 @@ void conv2d_forward(const ConvPlan& plan, const Tensor& x, const Tensor& w, cons
   });
 }
 
-void conv2d_backward_input(const ConvPlan& plan, const Tensor& gy, const Tensor& w, const Tensor& gx,
-                           const Tensor& workspace) {
+void conv2d_backward_input_cpu(const Conv2dBackwardInputArgs& a) {
+  const ConvPlan& plan = a.plan;
+  const TensorRef &gy = a.gy, &w = a.w, &gx = a.gx, &workspace = a.workspace;
   dispatch_float(gy.dtype(), "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     if (plan.algo == ConvAlgo::depthwise) {
@@ -507,8 +512,9 @@ void conv2d_backward_input(const ConvPlan& plan, const Tensor& gy, const Tensor&
   });
 }
 
-void conv2d_backward_weight(const ConvPlan& plan, const Tensor& gy, const Tensor& x, const Tensor& gw,
-                            const Tensor& workspace, const Tensor& partials) {
+void conv2d_backward_weight_cpu(const Conv2dBackwardWeightArgs& a) {
+  const ConvPlan& plan = a.plan;
+  const TensorRef &gy = a.gy, &x = a.x, &gw = a.gw, &workspace = a.workspace, &partials = a.partials;
   dispatch_float(gy.dtype(), "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     if (plan.algo == ConvAlgo::depthwise) {
@@ -522,11 +528,13 @@ void conv2d_backward_weight(const ConvPlan& plan, const Tensor& gy, const Tensor
   });
 }
 
-void conv2d_backward_bias(const ConvPlan& plan, const Tensor& gy, const Tensor& gb) {
+void conv2d_backward_bias_cpu(const Conv2dBackwardBiasArgs& a) {
+  const ConvPlan& plan = a.plan;
+  const TensorRef &gy = a.gy, &gb = a.gb;
   dispatch_float(gy.dtype(), "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     add_column_sums<T>(gy.data<T>(), out_pixels(plan.g), plan.g.o, gb.data<T>());
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

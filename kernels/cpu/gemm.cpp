@@ -1,10 +1,11 @@
 // Matrix products on Eigen: the row-major GEMM every dense op uses, and the linear / matmul kernels.
-#include "fer/backend/cpu/gemm.hpp"
+#include "kernels/cpu/gemm.hpp"
 
 #include <Eigen/Core>
 #include <algorithm>
 
 #include "fer/core/parallel.hpp"
+#include "fer/kernels/gemm.hpp"
 
 namespace fer::cpu {
 
@@ -22,10 +23,6 @@ void product(C& c, const A& a, const B& b, bool accumulate) {
   if (accumulate) c.noalias() += a * b;
   else c.noalias() = a * b;
 }
-
-// Below this many multiply-adds a batched product runs its items in parallel, each single-threaded; above
-// it each item is split over the threads by gemm itself.
-constexpr int64_t kSmallProduct = int64_t(1) << 21;
 
 }  // namespace
 
@@ -113,7 +110,20 @@ template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, const double*,
 template void add_column_sums<float>(const float*, int64_t, int64_t, float*);
 template void add_column_sums<double>(const double*, int64_t, int64_t, double*);
 
-void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+}  // namespace fer::cpu
+
+namespace fer::kernels {
+
+using cpu::gemm;
+
+namespace {
+// Below this many multiply-adds a batched product runs its items in parallel, each single-threaded; above
+// it each item is split over the threads by gemm itself.
+constexpr int64_t kSmallProduct = int64_t(1) << 21;
+}  // namespace
+
+void linear_forward_cpu(const LinearArgs& args) {
+  const TensorRef &x = args.x, &w = args.w, &bias = args.bias, &y = args.y;
   int64_t m = x.size(0), in = x.size(1), out = w.size(0);
   dispatch_float(x.dtype(), "linear", [&](auto tag) {
     using T = decltype(tag);
@@ -127,19 +137,21 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
   });
 }
 
-void linear_backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw,
-                     const Tensor& gb) {
+void linear_backward_cpu(const LinearBackwardArgs& args) {
+  const TensorRef &x = args.x, &w = args.w, &gy = args.gy, &gx = args.gx, &gw = args.gw, &gb = args.gb;
   int64_t m = x.size(0), in = x.size(1), out = w.size(0);
   dispatch_float(x.dtype(), "linear backward", [&](auto tag) {
     using T = decltype(tag);
     const T* g = gy.data<T>();
     if (gx.defined()) gemm<T>(false, false, m, in, out, g, out, w.data<T>(), in, gx.data<T>(), in, true);
     if (gw.defined()) gemm<T>(true, false, out, in, m, g, out, x.data<T>(), in, gw.data<T>(), in, true);
-    if (gb.defined()) add_column_sums<T>(g, m, out, gb.data<T>());
+    if (gb.defined()) cpu::add_column_sums<T>(g, m, out, gb.data<T>());
   });
 }
 
-void matmul_into(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c, bool accumulate) {
+void matmul_into_cpu(const MatmulArgs& args) {
+  const TensorRef &a = args.a, &b = args.b, &c = args.c;
+  const bool trans_a = args.trans_a, trans_b = args.trans_b, accumulate = args.accumulate;
   bool batched = a.dim() == 3;
   int64_t batch = batched ? a.size(0) : 1;
   int64_t ar = a.size(-2), ac = a.size(-1), br = b.size(-2), bc = b.size(-1);
@@ -162,4 +174,24 @@ void matmul_into(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, c
   });
 }
 
-}  // namespace fer::cpu
+void add_column_sums_cpu(const ColumnSumArgs& args) {
+  FER_CHECK(args.a.numel() == args.rows * args.cols && args.out.numel() == args.cols, "column sums: ",
+            args.a.shape().str(), " as [", args.rows, ", ", args.cols, "] into ", args.out.shape().str());
+  dispatch_float(args.a.dtype(), "column sums", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::add_column_sums<T>(args.a.data<T>(), args.rows, args.cols, args.out.data<T>());
+  });
+}
+
+void fill_rows_cpu(const FillRowsArgs& args) {
+  FER_CHECK(args.row.numel() == args.cols && args.out.numel() == args.rows * args.cols, "fill_rows: ",
+            args.row.shape().str(), " into ", args.out.shape().str(), " as [", args.rows, ", ", args.cols, "]");
+  dispatch_float(args.out.dtype(), "fill_rows", [&](auto tag) {
+    using T = decltype(tag);
+    const T* r = args.row.data<T>();
+    T* o = args.out.data<T>();
+    for (int64_t i = 0; i < args.rows; ++i) std::copy(r, r + args.cols, o + i * args.cols);
+  });
+}
+
+}  // namespace fer::kernels

@@ -8,6 +8,7 @@
 #include "fer/backend/cpu/elementwise.hpp"
 #include "fer/core/parallel.hpp"
 #include "fer/kernels/modconv.hpp"
+#include "fer/ops/common.hpp"
 
 namespace fer::kernels {
 
@@ -180,7 +181,7 @@ SampleConv plan_sample_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
   SampleConv sc;
   sc.transposed = transposed;
   sc.samples = n, sc.cin = cin, sc.cout = cout;
-  ConvGeometry g;
+  kernels::ConvGeometry g;
   g.n = 1, g.kh = kh, g.kw = kw, g.groups = 1;
   g.stride_h = g.stride_w = stride;
   g.pad_top = pad_y, g.pad_left = pad_x;
@@ -194,10 +195,12 @@ SampleConv plan_sample_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
     g.h = h, g.w = w, g.c = cin, g.o = cout, g.ho = sc.out_h, g.wo = sc.out_w;
   }
   if (sc.out_h < 1 || sc.out_w < 1 || (!transposed && (h + 2 * pad_y < kh || w + 2 * pad_x < kw))) return sc;
-  sc.plan = plan_conv2d(g);
+  sc.plan = kernels::plan_conv2d(g);
   sc.workspace = sc.plan.workspace * n;
   return sc;
 }
+
+using kernels::ref;
 
 void sample_conv_forward(const SampleConv& sc, const Tensor& x, const Tensor& w, const Tensor& y, const Tensor& ws) {
   const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
@@ -205,9 +208,9 @@ void sample_conv_forward(const SampleConv& sc, const Tensor& x, const Tensor& w,
     const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), yn = rows_of(y, n, 1);
     if (sc.transposed) {
       yn.zero_();
-      conv2d_backward_input(sc.plan, xn, wn, yn, wsn);
+      kernels::conv2d_backward_input_cpu({sc.plan, ref(xn), ref(wn), ref(yn), ref(wsn)});
     } else {
-      conv2d_forward(sc.plan, xn, wn, Tensor(), yn, wsn);
+      kernels::conv2d_forward_cpu({sc.plan, ref(xn), ref(wn), {}, ref(yn), ref(wsn)});
     }
   });
 }
@@ -217,16 +220,18 @@ void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w
   const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
   for_each_sample(sc, ws, [&](int64_t n, const Tensor& wsn) {
     const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), gyn = rows_of(gy, n, 1);
+    const Tensor gwn = gw.defined() ? rows_of(gw, n * wrows, wrows) : Tensor();
     if (sc.transposed) {  // y = A^T x for the convolution A: dx = A gy, dw from the pairs (gy, x) swapped
       if (gx.defined()) {
         const Tensor sn = rows_of(gx_scratch, n, 1);
-        conv2d_forward(sc.plan, gyn, wn, Tensor(), sn, wsn);
+        kernels::conv2d_forward_cpu({sc.plan, ref(gyn), ref(wn), {}, ref(sn), ref(wsn)});
         axpy(sn, rows_of(gx, n, 1), 1.0);
       }
-      if (gw.defined()) conv2d_backward_weight(sc.plan, xn, gyn, rows_of(gw, n * wrows, wrows), wsn, Tensor());
+      if (gw.defined()) kernels::conv2d_backward_weight_cpu({sc.plan, ref(xn), ref(gyn), ref(gwn), ref(wsn), {}});
     } else {
-      if (gx.defined()) conv2d_backward_input(sc.plan, gyn, wn, rows_of(gx, n, 1), wsn);
-      if (gw.defined()) conv2d_backward_weight(sc.plan, gyn, xn, rows_of(gw, n * wrows, wrows), wsn, Tensor());
+      if (gx.defined())
+        kernels::conv2d_backward_input_cpu({sc.plan, ref(gyn), ref(wn), ref(rows_of(gx, n, 1)), ref(wsn)});
+      if (gw.defined()) kernels::conv2d_backward_weight_cpu({sc.plan, ref(gyn), ref(xn), ref(gwn), ref(wsn), {}});
     }
   });
 }

@@ -1,7 +1,7 @@
 // 2-d pooling on channels-last data: each output pixel reduces a window of input pixels, vectorized over the C
 // contiguous channels. Forward passes run in parallel over output pixels; backward passes scatter into the input
 // gradient, so they run in parallel over images (windows of different images never overlap).
-#include "fer/backend/cpu/pool.hpp"
+#include "fer/kernels/pool.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -9,7 +9,7 @@
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
@@ -64,7 +64,9 @@ void window_scatter(T* gxb, int64_t w, int64_t c, int64_t h0, int64_t h1, int64_
 
 }  // namespace
 
-void max_pool2d_forward(const PoolGeometry& g, const Tensor& x, const Tensor& y, const Tensor& argmax) {
+void max_pool2d_forward_cpu(const MaxPool2dArgs& a) {
+  const PoolGeometry& g = a.g;
+  const TensorRef &x = a.x, &y = a.y, &argmax = a.argmax;
   dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -109,7 +111,9 @@ void max_pool2d_forward(const PoolGeometry& g, const Tensor& x, const Tensor& y,
   });
 }
 
-void max_pool2d_backward(const PoolGeometry& g, const Tensor& gy, const Tensor& argmax, const Tensor& gx) {
+void max_pool2d_backward_cpu(const MaxPool2dBackwardArgs& a) {
+  const PoolGeometry& g = a.g;
+  const TensorRef &gy = a.gy, &argmax = a.argmax, &gx = a.gx;
   dispatch_float(gy.dtype(), "max_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
     const T* pg = gy.data<T>();
@@ -130,7 +134,9 @@ void max_pool2d_backward(const PoolGeometry& g, const Tensor& gy, const Tensor& 
   });
 }
 
-void avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, const Tensor& y) {
+void avg_pool2d_forward_cpu(const AvgPool2dArgs& a) {
+  const PoolGeometry& g = a.g;
+  const TensorRef &x = a.x, &y = a.y;
   dispatch_float(x.dtype(), "avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -147,7 +153,9 @@ void avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, const Tensor& y)
   });
 }
 
-void avg_pool2d_backward(const PoolGeometry& g, const Tensor& gy, const Tensor& gx) {
+void avg_pool2d_backward_cpu(const AvgPool2dBackwardArgs& a) {
+  const PoolGeometry& g = a.g;
+  const TensorRef &gy = a.gy, &gx = a.gx;
   dispatch_float(gy.dtype(), "avg_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
     const T* pg = gy.data<T>();
@@ -166,7 +174,8 @@ void avg_pool2d_backward(const PoolGeometry& g, const Tensor& gy, const Tensor& 
   });
 }
 
-void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
+void adaptive_avg_pool2d_forward_cpu(const AdaptiveAvgPool2dArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
   dispatch_float(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
     int64_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3), ho = y.size(1), wo = y.size(2);
@@ -184,7 +193,8 @@ void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   });
 }
 
-void adaptive_avg_pool2d_backward(const Tensor& gy, const Tensor& gx) {
+void adaptive_avg_pool2d_backward_cpu(const AdaptiveAvgPool2dBackwardArgs& a) {
+  const TensorRef &gy = a.gy, &gx = a.gx;
   dispatch_float(gy.dtype(), "adaptive_avg_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
     int64_t n = gx.size(0), h = gx.size(1), w = gx.size(2), c = gx.size(3), ho = gy.size(1), wo = gy.size(2);
@@ -204,4 +214,4 @@ void adaptive_avg_pool2d_backward(const Tensor& gy, const Tensor& gx) {
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

@@ -14,9 +14,9 @@
 #include <memory>
 #include <mutex>
 
+#include "fer/kernels/gemm.hpp"
 #include "fer/kernels/runtime.hpp"
-#include "kernels/cuda/conv_launch.hpp"
-#include "kernels/cuda/gemm_launch.hpp"
+#include "kernels/cuda/conv_parts.hpp"
 
 namespace fer::cuda {
 
@@ -65,11 +65,11 @@ using Key = std::array<int64_t, 21>;
 
 Key make_key(const CudnnConv& g, DType dt, ConvLayout layout, int device) {
   return {g.n, g.h, g.w, g.c, g.o, g.kh, g.kw, g.ho, g.wo, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dil_h,
-          g.dil_w, g.groups, int64_t(dt), int64_t(layout), int64_t(allow_tf32()), int64_t(device), 0};
+          g.dil_w, g.groups, int64_t(dt), int64_t(layout), int64_t(kernels::allow_tf32()), int64_t(device), 0};
 }
 
 cudnnMathType_t requested_math(DType dt) {
-  if (dt == DType::f32) return allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  if (dt == DType::f32) return kernels::allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
   if (dt == DType::f64) return CUDNN_DEFAULT_MATH;
   return CUDNN_TENSOR_OP_MATH;
 }
@@ -79,7 +79,7 @@ Entry* make_entry(const CudnnConv& g, DType dt, ConvLayout layout) {
   const cudnnDataType_t type = data_type(dt);
   const cudnnDataType_t compute = dt == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
   const cudnnTensorFormat_t format = layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
-  e->strict_f32 = dt == DType::f32 && !allow_tf32();
+  e->strict_f32 = dt == DType::f32 && !kernels::allow_tf32();
   e->f64 = dt == DType::f64;
   FER_CHECK(g.groups >= 1 && g.c % g.groups == 0 && g.o % g.groups == 0, "conv2d: bad groups ", g.groups);
   check_cudnn(cudnnCreateTensorDescriptor(&e->x), "cudnnCreateTensorDescriptor");

@@ -11,7 +11,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/depthwise_conv_launch.hpp"
+#include "kernels/cuda/conv_parts.hpp"
 
 namespace fer::cuda {
 

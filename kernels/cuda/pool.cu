@@ -4,12 +4,15 @@
 // gradient, so no two threads write one element (no atomics; deterministic; f32/f64 sum in the CPU's order).
 #include <cmath>
 
+#include "fer/kernels/pool.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/pool_launch.hpp"
+#include "kernels/cuda/ref_checks.hpp"
 
 namespace fer::cuda {
 
 namespace {
+
+using PoolDims = kernels::PoolGeometry;
 
 template <class T> using C = typename Compute<T>::type;
 
@@ -176,8 +179,6 @@ __global__ void adaptive_backward(int64_t h, int64_t w, int64_t c, int64_t ho, i
   }
 }
 
-}  // namespace
-
 void launch_max_pool2d_forward(DType dt, const PoolDims& g, const void* x, void* y, int32_t* argmax, int device) {
   const int64_t total = g.n * g.ho * g.wo * g.c;
   if (total <= 0) return;
@@ -241,4 +242,74 @@ void launch_adaptive_avg_pool2d_backward(DType dt, int64_t n, int64_t h, int64_t
   });
 }
 
+// Pooling has no optional tensors: every one must be defined.
+int device_of(const char* op, std::initializer_list<const kernels::TensorRef*> ts) {
+  for (const kernels::TensorRef* t : ts) FER_CHECK(t->defined(), op, ": undefined tensor");
+  return cuda_device_of(op, ts);
+}
+
+void check_shapes(const char* op, const PoolDims& g, const kernels::TensorRef& in, const kernels::TensorRef& out) {
+  FER_CHECK(in.shape() == Shape({g.n, g.h, g.w, g.c}) && out.shape() == Shape({g.n, g.ho, g.wo, g.c}), op,
+            ": tensors ", in.shape().str(), " / ", out.shape().str(), " do not match the pooling geometry");
+  FER_CHECK(in.dtype() == out.dtype(), op, ": dtype mismatch");
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+using cuda::check_shapes;
+using cuda::device_of;
+
+void max_pool2d_forward_cuda(const MaxPool2dArgs& a) {
+  const TensorRef &x = a.x, &y = a.y, &argmax = a.argmax;
+  int dev = device_of("max_pool2d", {&x, &y, &argmax});
+  check_shapes("max_pool2d", a.g, x, y);
+  FER_CHECK(argmax.dtype() == DType::i32 && argmax.shape() == y.shape(), "max_pool2d: argmax must be i32 ",
+            y.shape().str());
+  cuda::launch_max_pool2d_forward(x.dtype(), a.g, x.raw_data(), y.raw_data(), argmax.data<int32_t>(), dev);
+}
+
+void max_pool2d_backward_cuda(const MaxPool2dBackwardArgs& a) {
+  const TensorRef &gy = a.gy, &argmax = a.argmax, &gx = a.gx;
+  int dev = device_of("max_pool2d backward", {&gy, &argmax, &gx});
+  check_shapes("max_pool2d backward", a.g, gx, gy);
+  FER_CHECK(argmax.dtype() == DType::i32 && argmax.shape() == gy.shape(), "max_pool2d backward: argmax must be i32 ",
+            gy.shape().str());
+  cuda::launch_max_pool2d_backward(gy.dtype(), a.g, gy.raw_data(), argmax.data<int32_t>(), gx.raw_data(), dev);
+}
+
+void avg_pool2d_forward_cuda(const AvgPool2dArgs& a) {
+  int dev = device_of("avg_pool2d", {&a.x, &a.y});
+  check_shapes("avg_pool2d", a.g, a.x, a.y);
+  cuda::launch_avg_pool2d_forward(a.x.dtype(), a.g, a.x.raw_data(), a.y.raw_data(), dev);
+}
+
+void avg_pool2d_backward_cuda(const AvgPool2dBackwardArgs& a) {
+  int dev = device_of("avg_pool2d backward", {&a.gy, &a.gx});
+  check_shapes("avg_pool2d backward", a.g, a.gx, a.gy);
+  cuda::launch_avg_pool2d_backward(a.gy.dtype(), a.g, a.gy.raw_data(), a.gx.raw_data(), dev);
+}
+
+void adaptive_avg_pool2d_forward_cuda(const AdaptiveAvgPool2dArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
+  int dev = device_of("adaptive_avg_pool2d", {&x, &y});
+  FER_CHECK(x.dim() == 4 && y.dim() == 4 && x.size(0) == y.size(0) && x.size(3) == y.size(3) && x.dtype() == y.dtype(),
+            "adaptive_avg_pool2d: input ", x.shape().str(), " and output ", y.shape().str(), " do not match");
+  cuda::launch_adaptive_avg_pool2d_forward(x.dtype(), x.size(0), x.size(1), x.size(2), x.size(3), y.size(1), y.size(2),
+                                           x.raw_data(), y.raw_data(), dev);
+}
+
+void adaptive_avg_pool2d_backward_cuda(const AdaptiveAvgPool2dBackwardArgs& a) {
+  const TensorRef &gy = a.gy, &gx = a.gx;
+  int dev = device_of("adaptive_avg_pool2d backward", {&gy, &gx});
+  FER_CHECK(gx.dim() == 4 && gy.dim() == 4 && gx.size(0) == gy.size(0) && gx.size(3) == gy.size(3) &&
+                gx.dtype() == gy.dtype(),
+            "adaptive_avg_pool2d backward: gradients ", gy.shape().str(), " and ", gx.shape().str(), " do not match");
+  cuda::launch_adaptive_avg_pool2d_backward(gy.dtype(), gx.size(0), gx.size(1), gx.size(2), gx.size(3), gy.size(1),
+                                            gy.size(2), gy.raw_data(), gx.raw_data(), dev);
+}
+
+}  // namespace fer::kernels

@@ -23,7 +23,7 @@ void check_on(const char* op, const Tensor& ref, std::initializer_list<const Ten
 // The convolution A of a SampleConv: sc.plan.g is one sample's convolution (for `transposed`, the one y -> x), and
 // the batch becomes the groups.
 cuda::GroupConvGeom conv_geom(const cpu::SampleConv& sc) {
-  const cpu::ConvGeometry& g = sc.plan.g;
+  const kernels::ConvGeometry& g = sc.plan.g;
   FER_CHECK(g.stride_h == g.stride_w && g.dil_h == 1 && g.dil_w == 1 && g.groups == 1,
             "sample_conv: unexpected plan (strides ", g.stride_h, ", ", g.stride_w, ")");
   return {sc.samples, g.h, g.w, g.c, g.o, g.kh, g.kw, g.ho, g.wo, g.stride_h, g.pad_top, g.pad_left};

@@ -5,8 +5,8 @@
 // the flag on), f16 (kTolF16) and bf16 (kTolBf16); and accumulation into preexisting gradients.
 #include "cuda/cuda_parity.hpp"
 
-#include "fer/backend/cuda/conv.hpp"
-#include "fer/backend/cuda/gemm.hpp"
+#include "fer/kernels/conv.hpp"
+#include "fer/kernels/gemm.hpp"
 #include "fer/ops/conv.hpp"
 
 using namespace fer;
@@ -98,22 +98,22 @@ void check(const Case& k, DType dt, double tol, bool accumulate, uint64_t seed) 
 }
 
 struct Tf32Guard {
-  explicit Tf32Guard(bool on) { fer::gpu::set_allow_tf32(on); }
-  ~Tf32Guard() { fer::gpu::set_allow_tf32(false); }
+  explicit Tf32Guard(bool on) { fer::kernels::set_allow_tf32(on); }
+  ~Tf32Guard() { fer::kernels::set_allow_tf32(false); }
 };
 
 }  // namespace
 
 TEST_CASE("conv2d routing: the depthwise kernel takes groups == c == o up to 7x7") {
-  cpu::ConvGeometry g;
+  kernels::ConvGeometry g;
   g.c = g.o = g.groups = 16, g.kh = g.kw = 3;
-  CHECK(fer::gpu::conv2d_uses_depthwise_kernel(g));
+  CHECK(fer::kernels::conv2d_uses_depthwise_kernel(g));
   g.o = 32;  // channel multiplier
-  CHECK_FALSE(fer::gpu::conv2d_uses_depthwise_kernel(g));
+  CHECK_FALSE(fer::kernels::conv2d_uses_depthwise_kernel(g));
   g.o = 16, g.kh = g.kw = 9;
-  CHECK_FALSE(fer::gpu::conv2d_uses_depthwise_kernel(g));
+  CHECK_FALSE(fer::kernels::conv2d_uses_depthwise_kernel(g));
   g.kh = g.kw = 3, g.groups = 1;
-  CHECK_FALSE(fer::gpu::conv2d_uses_depthwise_kernel(g));
+  CHECK_FALSE(fer::kernels::conv2d_uses_depthwise_kernel(g));
 }
 
 TEST_CASE("conv2d f64 matches the CPU backend tightly") {
@@ -122,7 +122,7 @@ TEST_CASE("conv2d f64 matches the CPU backend tightly") {
 }
 
 TEST_CASE("conv2d f32 matches the CPU backend (exact f32 math by default)") {
-  CHECK_FALSE(fer::gpu::allow_tf32());
+  CHECK_FALSE(fer::kernels::allow_tf32());
   uint64_t seed = 200;
   for (const Case& k : cases()) check(k, DType::f32, kTolF32, false, seed++);
 }

@@ -4,7 +4,7 @@
 // (kTolTf32, flag on), f16 (kTolF16) and bf16 (kTolBf16); and accumulation into preexisting gradients.
 #include "cuda/cuda_parity.hpp"
 
-#include "fer/backend/cuda/gemm.hpp"
+#include "fer/kernels/gemm.hpp"
 #include "fer/ops/linear.hpp"
 
 using namespace fer;
@@ -17,8 +17,8 @@ namespace {
 DType ref_of(DType dt) { return dt == DType::f64 ? DType::f64 : DType::f32; }
 
 struct Tf32Guard {
-  explicit Tf32Guard(bool on) { fer::gpu::set_allow_tf32(on); }
-  ~Tf32Guard() { fer::gpu::set_allow_tf32(false); }
+  explicit Tf32Guard(bool on) { fer::kernels::set_allow_tf32(on); }
+  ~Tf32Guard() { fer::kernels::set_allow_tf32(false); }
 };
 
 // Makes CPU (reference dtype) and GPU (dtype dt) leaves of the same rounded values; with `accumulate` their
@@ -93,7 +93,7 @@ void check_all(DType dt, double tol, uint64_t seed) {
 TEST_CASE("linear and matmul f64 match the CPU backend tightly") { check_all(DType::f64, kTolF64, 10); }
 
 TEST_CASE("linear and matmul f32 match the CPU backend (exact f32 by default)") {
-  CHECK_FALSE(fer::gpu::allow_tf32());
+  CHECK_FALSE(fer::kernels::allow_tf32());
   check_all(DType::f32, kTolF32, 100);
 }
 
@@ -127,9 +127,10 @@ TEST_CASE("matmul_into: every transpose combination, batched, overwrite and accu
             Tensor b = random_cpu(tb ? shape(n, k) : shape(k, n), g, -1, 1, dt);
             Tensor c0 = random_cpu(shape(m, n), g, -1, 1, dt);
             Tensor cc = c0.to(ref).clone();
-            cpu::matmul_into(a.to(ref), ta, b.to(ref), tb, cc, acc);
+            kernels::matmul_into_cpu({kernels::ref(a.to(ref)), ta, kernels::ref(b.to(ref)), tb, kernels::ref(cc), acc});
             Tensor cg = acc ? c0.to(kGpu) : poisoned(shape(m, n), dt);
-            fer::gpu::matmul_into(a.to(kGpu), ta, b.to(kGpu), tb, cg, acc);
+            kernels::matmul_into_cuda(
+                {kernels::ref(a.to(kGpu)), ta, kernels::ref(b.to(kGpu)), tb, kernels::ref(cg), acc});
             CHECK(rel_l2(cg, cc) <= tol);
           }
         }
@@ -141,6 +142,6 @@ TEST_CASE("matmul_into: every transpose combination, batched, overwrite and accu
 TEST_CASE("matmul with an empty inner dimension writes zeros") {
   Tensor a = Tensor::empty({3, 0}), b = Tensor::empty({0, 4});
   Tensor c = poisoned({3, 4});
-  fer::gpu::matmul_into(a.to(kGpu), false, b.to(kGpu), false, c, false);
+  kernels::matmul_into_cuda({kernels::ref(a.to(kGpu)), false, kernels::ref(b.to(kGpu)), false, kernels::ref(c), false});
   CHECK(rel_l2(c, Tensor::zeros({3, 4})) == 0.0);
 }

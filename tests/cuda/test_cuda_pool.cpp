@@ -9,7 +9,7 @@
 #include "cuda/cuda_parity.hpp"
 
 #include "fer/autograd/tape.hpp"
-#include "fer/backend/cuda/pool.hpp"
+#include "fer/kernels/pool.hpp"
 #include "fer/ops/pool.hpp"
 
 using namespace fer;
@@ -111,17 +111,17 @@ TEST_CASE("every output element is written (outputs poisoned with NaN)") {
   Tensor x = random_cpu({2, 9, 7, 5}, g);
   Tensor xd = x.to(dev0());
   Pool2dParams p = Pool2dParams::make(3, 2, 1);
-  cpu::PoolGeometry geo = ops_detail::pool_geometry("max_pool2d", x, p);
+  kernels::PoolGeometry geo = ops_detail::pool_geometry("max_pool2d", x, p);
   Shape ys{geo.n, geo.ho, geo.wo, geo.c};
   Tensor y = poisoned(ys), a = Tensor::full(ys, -7, DType::i32).to(dev0());
-  fer::gpu::max_pool2d_forward(geo, xd, y, a);
+  kernels::max_pool2d_forward_cuda({geo, kernels::ref(xd), kernels::ref(y), kernels::ref(a)});
   auto [y_ref, a_ref] = max_pool2d_with_indices(x, p);
   CHECK(rel_l2(y, y_ref) <= kTolF32);
   CHECK(rel_l2(a.to(DType::f64), a_ref.to(DType::f64)) == 0.0);
   Tensor ya = poisoned(ys);
-  fer::gpu::avg_pool2d_forward(geo, xd, ya);
+  kernels::avg_pool2d_forward_cuda({geo, kernels::ref(xd), kernels::ref(ya)});
   CHECK(rel_l2(ya, avg_pool2d(x, p)) <= kTolF32);
   Tensor yd = poisoned({2, 4, 3, 5});
-  fer::gpu::adaptive_avg_pool2d_forward(xd, yd);
+  kernels::adaptive_avg_pool2d_forward_cuda({kernels::ref(xd), kernels::ref(yd)});
   CHECK(rel_l2(yd, adaptive_avg_pool2d(x, 4, 3)) <= kTolF32);
 }

@@ -2,11 +2,8 @@
 // 2-d convolution with autograd. Activations NHWC [N, H, W, C]; weights OHWI [O, kh, kw, C / groups].
 #include <array>
 
-#include "fer/backend/cpu/conv.hpp"
+#include "fer/kernels/conv.hpp"
 #include "fer/ops/cast.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/conv.hpp"
-#endif
 #include "fer/ops/common.hpp"
 
 namespace fer {
@@ -31,7 +28,7 @@ struct Conv2dParams {
 namespace ops_detail {
 
 // Checks the operands and parameters of conv2d and works out the output size (as PyTorch does).
-inline cpu::ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& bias,
+inline kernels::ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& bias,
                                          const Conv2dParams& p) {
   FER_CHECK(x.defined() && w.defined(), "conv2d: input and weight must be defined");
   require_rank("conv2d", x, 4, "input [N, H, W, C]");
@@ -43,7 +40,7 @@ inline cpu::ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const
     FER_CHECK(p.dilation[d] >= 1, "conv2d: dilation must be >= 1, got ", p.dilation[d]);
   }
   for (int64_t pad : p.padding) FER_CHECK(pad >= 0, "conv2d: padding must be >= 0, got ", pad);
-  cpu::ConvGeometry g;
+  kernels::ConvGeometry g;
   g.n = x.size(0), g.h = x.size(1), g.w = x.size(2), g.c = x.size(3);
   g.o = w.size(0), g.kh = w.size(1), g.kw = w.size(2);
   g.groups = p.groups;
@@ -77,10 +74,10 @@ inline Tensor conv2d(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bia
   const Tensor x_in = ops_detail::autocast_input(x_arg, ops_detail::AutocastPolicy::lower), w_in = ops_detail::autocast_input(w_arg, ops_detail::AutocastPolicy::lower),
                bias_in = ops_detail::autocast_input(bias_arg, ops_detail::AutocastPolicy::lower);
   ops_detail::require_same_device("conv2d", {&x_in, &w_in, &bias_in});
-  const cpu::ConvGeometry geom = ops_detail::conv2d_geometry(x_in, w_in, bias_in, p);
+  const kernels::ConvGeometry geom = ops_detail::conv2d_geometry(x_in, w_in, bias_in, p);
   Tensor x = contiguous(x_in), w = contiguous(w_in);
   Tensor bias = bias_in.defined() ? contiguous(bias_in) : Tensor();
-  const cpu::ConvPlan plan = cpu::plan_conv2d(geom);
+  const kernels::ConvPlan plan = kernels::plan_conv2d(geom);
   Tensor y = Tensor::empty({geom.n, geom.ho, geom.wo, geom.o}, x.dtype(), x.device());
   // Scratch memory lives as long as the recorded node, so a replay allocates nothing. The CUDA backend takes its
   // scratch from the device's caching allocator and needs none of these.
@@ -90,12 +87,19 @@ inline Tensor conv2d(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bia
                         ? Tensor::empty({plan.weight_grad_workspace}, x.dtype())
                         : Tensor();
   autograd::apply(
-      "conv2d", {x, w, bias}, {y}, [=] { FER_KERNEL(x, conv2d_forward, plan, x, w, bias, y, ws); },
+      "conv2d", {x, w, bias}, {y},
       [=] {
+        using kernels::ref;
+        kernels::conv2d_forward({plan, ref(x), ref(w), ref(bias), ref(y), ref(ws)});
+      },
+      [=] {
+        using kernels::ref;
         Tensor gy = y.grad();
-        if (x.requires_grad()) FER_KERNEL(x, conv2d_backward_input, plan, gy, w, x.grad_buffer(), ws);
-        if (w.requires_grad()) FER_KERNEL(x, conv2d_backward_weight, plan, gy, x, w.grad_buffer(), ws, partials);
-        if (bias.defined() && bias.requires_grad()) FER_KERNEL(x, conv2d_backward_bias, plan, gy, bias.grad_buffer());
+        if (x.requires_grad()) kernels::conv2d_backward_input({plan, ref(gy), ref(w), ref(x.grad_buffer()), ref(ws)});
+        if (w.requires_grad())
+          kernels::conv2d_backward_weight({plan, ref(gy), ref(x), ref(w.grad_buffer()), ref(ws), ref(partials)});
+        if (bias.defined() && bias.requires_grad())
+          kernels::conv2d_backward_bias({plan, ref(gy), ref(bias.grad_buffer())});
       });
   return y;
 }

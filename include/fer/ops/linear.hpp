@@ -1,9 +1,6 @@
 #pragma once
 // Dense layers with autograd: linear (PyTorch's Linear layout, weight [out, in]) and matmul (plain or batched).
-#include "fer/backend/cpu/gemm.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/gemm.hpp"
-#endif
+#include "fer/kernels/gemm.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/cast.hpp"
 
@@ -37,11 +34,16 @@ inline Tensor linear(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bia
   // 2-d views of the same storage for the kernels (autograd state stays on x and y).
   Tensor x2 = x.view_as_shape({rows, in}), y2 = y.view_as_shape({rows, out});
   autograd::apply(
-      "linear", {x, w, bias}, {y}, [=] { FER_KERNEL(x2, linear_forward, x2, w, bias, y2); },
+      "linear", {x, w, bias}, {y},
       [=] {
-        FER_KERNEL(x2, linear_backward, x2, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
-                   w.requires_grad() ? w.grad_buffer() : Tensor(),
-                   bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
+        using kernels::ref;
+        kernels::linear_forward({ref(x2), ref(w), ref(bias), ref(y2)});
+      },
+      [=] {
+        using kernels::ref;
+        kernels::linear_backward({ref(x2), ref(w), ref(y.grad()), ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
+                                  ref(w.requires_grad() ? w.grad_buffer() : Tensor()),
+                                  ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor())});
       });
   return y;
 }
@@ -65,11 +67,17 @@ inline Tensor matmul(const Tensor& a_arg, const Tensor& b_arg) {
   c_shape[c_shape.nd - 1] = b.size(-1);
   Tensor c = Tensor::empty(c_shape, a.dtype(), a.device());
   autograd::apply(
-      "matmul", {a, b}, {c}, [=] { FER_KERNEL(a, matmul_into, a, false, b, false, c, false); },
+      "matmul", {a, b}, {c},
       [=] {
+        using kernels::ref;
+        kernels::matmul_into({ref(a), false, ref(b), false, ref(c), false});
+      },
+      [=] {
+        using kernels::ref;
         Tensor gc = c.grad();
-        if (a.requires_grad()) FER_KERNEL(a, matmul_into, gc, false, b, true, a.grad_buffer(), true);   // ga += gc b^T
-        if (b.requires_grad()) FER_KERNEL(a, matmul_into, a, true, gc, false, b.grad_buffer(), true);   // gb += a^T gc
+        // ga += gc b^T; gb += a^T gc
+        if (a.requires_grad()) kernels::matmul_into({ref(gc), false, ref(b), true, ref(a.grad_buffer()), true});
+        if (b.requires_grad()) kernels::matmul_into({ref(a), true, ref(gc), false, ref(b.grad_buffer()), true});
       });
   return c;
 }

@@ -4,11 +4,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "fer/backend/cpu/pool.hpp"
+#include "fer/kernels/pool.hpp"
 #include "fer/ops/common.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/pool.hpp"
-#endif
 
 namespace fer {
 
@@ -39,10 +36,10 @@ inline int64_t pool_output_size(int64_t in, int64_t k, int64_t pad, int64_t stri
   return out;
 }
 
-inline cpu::PoolGeometry pool_geometry(const char* op, const Tensor& x, const Pool2dParams& p) {
+inline kernels::PoolGeometry pool_geometry(const char* op, const Tensor& x, const Pool2dParams& p) {
   FER_CHECK(x.defined(), op, ": undefined input");
   require_rank(op, x, 4, "input [N, H, W, C]");
-  cpu::PoolGeometry g{};
+  kernels::PoolGeometry g{};
   g.n = x.size(0), g.h = x.size(1), g.w = x.size(2), g.c = x.size(3);
   g.kh = p.kernel[0], g.kw = p.kernel[1], g.sh = p.stride[0], g.sw = p.stride[1];
   g.ph = p.padding[0], g.pw = p.padding[1], g.dh = p.dilation[0], g.dw = p.dilation[1];
@@ -64,15 +61,20 @@ inline cpu::PoolGeometry pool_geometry(const char* op, const Tensor& x, const Po
 // Max pooling (padding acts as -inf). Also returns the argmax as PyTorch's return_indices does: an i32 tensor
 // [N, OH, OW, C] of input spatial indices ih * W + iw (not differentiable; rewritten on every replay).
 inline std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, const Pool2dParams& p) {
-  const cpu::PoolGeometry g = ops_detail::pool_geometry("max_pool2d", x_in, p);
+  const kernels::PoolGeometry g = ops_detail::pool_geometry("max_pool2d", x_in, p);
   FER_CHECK(g.h * g.w <= INT32_MAX, "max_pool2d: input plane ", g.h, "x", g.w, " is too large for i32 indices");
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty({g.n, g.ho, g.wo, g.c}, x.dtype(), x.device());
   Tensor argmax = Tensor::empty({g.n, g.ho, g.wo, g.c}, DType::i32, x.device());
   autograd::apply(
-      "max_pool2d", {x}, {y}, [=] { FER_KERNEL(x, max_pool2d_forward, g, x, y, argmax); },
+      "max_pool2d", {x}, {y},
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, max_pool2d_backward, g, y.grad(), argmax, x.grad_buffer());
+        using kernels::ref;
+        kernels::max_pool2d_forward({g, ref(x), ref(y), ref(argmax)});
+      },
+      [=] {
+        using kernels::ref;
+        if (x.requires_grad()) kernels::max_pool2d_backward({g, ref(y.grad()), ref(argmax), ref(x.grad_buffer())});
       });
   return {y, argmax};
 }
@@ -83,13 +85,13 @@ inline Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) { return max_po
 // window clipped to the padded extent (a ceil_mode window can reach past it), without it the input pixels covered.
 inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   FER_CHECK(p.dilation[0] == 1 && p.dilation[1] == 1, "avg_pool2d: dilation is not supported (as in PyTorch)");
-  const cpu::PoolGeometry g = ops_detail::pool_geometry("avg_pool2d", x_in, p);
+  const kernels::PoolGeometry g = ops_detail::pool_geometry("avg_pool2d", x_in, p);
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty({g.n, g.ho, g.wo, g.c}, x.dtype(), x.device());
   autograd::apply(
-      "avg_pool2d", {x}, {y}, [=] { FER_KERNEL(x, avg_pool2d_forward, g, x, y); },
+      "avg_pool2d", {x}, {y}, [=] { kernels::avg_pool2d_forward({g, kernels::ref(x), kernels::ref(y)}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, avg_pool2d_backward, g, y.grad(), x.grad_buffer());
+        if (x.requires_grad()) kernels::avg_pool2d_backward({g, kernels::ref(y.grad()), kernels::ref(x.grad_buffer())});
       });
   return y;
 }
@@ -104,9 +106,11 @@ inline Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t out_h, int64_t out
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty({x.size(0), out_h, out_w, x.size(3)}, x.dtype(), x.device());
   autograd::apply(
-      "adaptive_avg_pool2d", {x}, {y}, [=] { FER_KERNEL(x, adaptive_avg_pool2d_forward, x, y); },
+      "adaptive_avg_pool2d", {x}, {y},
+      [=] { kernels::adaptive_avg_pool2d_forward({kernels::ref(x), kernels::ref(y)}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, adaptive_avg_pool2d_backward, y.grad(), x.grad_buffer());
+        if (x.requires_grad())
+          kernels::adaptive_avg_pool2d_backward({kernels::ref(y.grad()), kernels::ref(x.grad_buffer())});
       });
   return y;
 }

@@ -2,7 +2,7 @@
 // CPU kernels for StyleGAN2's modulated convolution (kernels/cpu/modconv.cpp): the convolution of every sample with
 // its own weight (the weight modulation is the kernel contract fer/kernels/modconv.hpp). Inputs contiguous;
 // gradients accumulate.
-#include "fer/backend/cpu/conv.hpp"
+#include "fer/kernels/conv.hpp"
 #include "fer/core/tensor.hpp"
 
 namespace fer::cpu {
@@ -15,7 +15,7 @@ namespace fer::cpu {
 //               padding. It is the input gradient of the plain convolution out -> x and runs on those kernels.
 // x [N, H, W, Cin] -> y [N, OH, OW, Cout].
 struct SampleConv {
-  ConvPlan plan;  // one sample's convolution (n = 1); for `transposed`, the convolution y[n] -> x[n]
+  kernels::ConvPlan plan;  // one sample's convolution (n = 1); for `transposed`, the convolution y[n] -> x[n]
   bool transposed = false;
   int64_t samples = 1, cin = 0, cout = 0;
   int64_t out_h = 0, out_w = 0;
