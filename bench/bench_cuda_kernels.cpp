@@ -24,17 +24,17 @@
 #include "fer/kernels/bias_act.hpp"
 #include "fer/kernels/cast.hpp"
 #include "fer/kernels/conv.hpp"
-#include "fer/backend/cuda/dropout.hpp"
-#include "fer/backend/cuda/elementwise.hpp"
+#include "fer/kernels/dropout.hpp"
+#include "fer/kernels/elementwise.hpp"
 #include "fer/kernels/gemm.hpp"
 #include "fer/kernels/loss.hpp"
 #include "fer/backend/cuda/modconv.hpp"
 #include "fer/kernels/modconv.hpp"
 #include "fer/ops/norm.hpp"  // the norm kernel contract and make_norm_workspace
-#include "fer/backend/cuda/optim.hpp"
+#include "fer/kernels/optim.hpp"
 #include "fer/kernels/pool.hpp"
 #include "fer/kernels/runtime.hpp"
-#include "fer/backend/cuda/shape.hpp"
+#include "fer/kernels/shape.hpp"
 #include "fer/kernels/upfirdn2d.hpp"
 #include "fer/core/tensor.hpp"
 #include "fer/ops/common.hpp"
@@ -229,22 +229,27 @@ const std::vector<DType> kMixed = {DType::f32, DType::bf16};
 void register_pointwise() {
   struct U {
     const char* name;
-    gpu::Unary op;
+    kernels::Unary op;
   };
-  for (U u : {U{"relu", gpu::Unary::relu}, U{"gelu", gpu::Unary::gelu}, U{"silu", gpu::Unary::silu}})
+  for (U u : {U{"relu", kernels::Unary::relu}, U{"gelu", kernels::Unary::gelu}, U{"silu", kernels::Unary::silu}})
     for (DType dt : kMixed)
       for (const Shape& s : kActs) {
         const std::string tail = std::string(" ") + dn(dt) + " " + shape_name(s);
         reg(std::string(u.name) + " fwd" + tail, [u, dt, s] {
           Tensor x = device_rand(s, dt), y = Tensor::empty(s, dt, kDev);
-          return Case{[u, x, y] { gpu::unary_forward(u.op, x, y, 0.0); }, 2 * numel(s) * es(dt)};
+          return Case{[u, x, y] { kernels::unary_forward_cuda({u.op, kernels::ref(x), kernels::ref(y)}); },
+                      2 * numel(s) * es(dt)};
         });
         reg(std::string(u.name) + " bwd" + tail, [u, dt, s] {
           Tensor x = device_rand(s, dt), y = Tensor::empty(s, dt, kDev), gy = device_rand(s, dt);
           Tensor gx = device_zeros(s, dt);
-          gpu::unary_forward(u.op, x, y, 0.0);
+          kernels::unary_forward_cuda({u.op, kernels::ref(x), kernels::ref(y)});
           // x (or y), gy read; gx read and written
-          return Case{[u, x, y, gy, gx] { gpu::unary_backward(u.op, x, y, gy, gx, 0.0); }, 4 * numel(s) * es(dt)};
+          return Case{[u, x, y, gy, gx] {
+                        kernels::unary_backward_cuda(
+                            {u.op, kernels::ref(x), kernels::ref(y), kernels::ref(gy), kernels::ref(gx)});
+                      },
+                      4 * numel(s) * es(dt)};
         });
       }
 
@@ -256,13 +261,19 @@ void register_pointwise() {
         const std::string tail = std::string(" ") + dn(dt) + " " + shape_name(s) + "+" + shape_name(bs);
         reg("add fwd" + tail, [dt, s, bs] {
           Tensor a = device_rand(s, dt), b = device_rand(bs, dt), y = Tensor::empty(s, dt, kDev);
-          return Case{[a, b, y] { gpu::binary_forward(gpu::Binary::add, a, b, y); },
+          return Case{[a, b, y] {
+                        kernels::binary_forward_cuda(
+                            {kernels::Binary::add, kernels::ref(a), kernels::ref(b), kernels::ref(y)});
+                      },
                       (2 * numel(s) + numel(bs)) * es(dt)};
         });
         reg("add bwd" + tail, [dt, s, bs] {
           Tensor a = device_rand(s, dt), b = device_rand(bs, dt), gy = device_rand(s, dt);
           Tensor ga = device_zeros(s, dt), gb = device_zeros(bs, dt);
-          return Case{[a, b, gy, ga, gb] { gpu::binary_backward(gpu::Binary::add, a, b, gy, ga, gb); },
+          return Case{[a, b, gy, ga, gb] {
+                        kernels::binary_backward_cuda({kernels::Binary::add, kernels::ref(a), kernels::ref(b), {},
+                                                       kernels::ref(gy), kernels::ref(ga), kernels::ref(gb)});
+                      },
                       (3 * numel(s) + 2 * numel(bs)) * es(dt)};
         });
       }
@@ -272,7 +283,8 @@ void register_pointwise() {
     for (const Shape& s : kActs)
       reg(std::string("sum_to ") + dn(dt) + " " + shape_name(s), [dt, s] {
         Tensor x = device_rand(s, dt), y = Tensor::empty({1, 1, 1, s[3]}, dt, kDev);
-        return Case{[x, y] { gpu::sum_to(x, y); }, (numel(s) + double(s[3])) * es(dt)};
+        return Case{[x, y] { kernels::sum_to_cuda({kernels::ref(x), kernels::ref(y)}); },
+                    (numel(s) + double(s[3])) * es(dt)};
       });
 
   // bias_act as StyleGAN2 runs it: lrelu(x + b) * sqrt(2), clamp 256.
@@ -300,24 +312,29 @@ void register_pointwise() {
       for (bool per_sample : {false, true}) {
         const int64_t group = per_sample ? s[1] * s[2] * s[3] : 1;
         const double groups = numel(s) / double(group);
-        const double ms = es(gpu::dropout_mask_dtype(dt));
+        const double ms = es(kernels::dropout_mask_dtype(dt));
         const std::string tail = std::string(per_sample ? " per-sample " : " ") + dn(dt) + " " + shape_name(s);
         reg("dropout fwd" + tail, [=] {
           Tensor x = device_rand(s, dt), y = Tensor::empty(s, dt, kDev);
-          Tensor mask = Tensor::empty({int64_t(groups)}, gpu::dropout_mask_dtype(dt), kDev);
+          Tensor mask = Tensor::empty({int64_t(groups)}, kernels::dropout_mask_dtype(dt), kDev);
           auto key = std::make_shared<uint64_t>(1);
           // mask written, then read with x; y written
           return Case{[=] {
-                        gpu::dropout_mask(mask, ++*key, 0.2, 1.0 / 0.8);
-                        gpu::masked_scale_forward(x, mask, y, group);
+                        kernels::dropout_mask_cuda({kernels::ref(mask), 0.2, 1.0 / 0.8, nullptr, ++*key});
+                        kernels::masked_scale_forward_cuda(
+                            {kernels::ref(x), kernels::ref(mask), kernels::ref(y), {}, {}, group});
                       },
                       2 * numel(s) * es(dt) + 2 * groups * ms};
         });
         reg("dropout bwd" + tail, [=] {
           Tensor gy = device_rand(s, dt), gx = device_zeros(s, dt);
-          Tensor mask = Tensor::empty({int64_t(groups)}, gpu::dropout_mask_dtype(dt), kDev);
-          gpu::dropout_mask(mask, 7, 0.2, 1.0 / 0.8);
-          return Case{[=] { gpu::masked_scale_backward(gy, mask, gx, group); }, 3 * numel(s) * es(dt) + groups * ms};
+          Tensor mask = Tensor::empty({int64_t(groups)}, kernels::dropout_mask_dtype(dt), kDev);
+          kernels::dropout_mask_cuda({kernels::ref(mask), 0.2, 1.0 / 0.8, nullptr, 7});
+          return Case{[=] {
+                        kernels::masked_scale_backward_cuda(
+                            {{}, kernels::ref(mask), {}, kernels::ref(gy), kernels::ref(gx), group});
+                      },
+                      3 * numel(s) * es(dt) + groups * ms};
         });
       }
 
@@ -648,25 +665,29 @@ std::vector<Shape> resnet50_parameter_shapes() {
 void register_optim_and_shape() {
   for (bool adam : {false, true})
     reg(std::string(adam ? "adamw" : "sgd momentum") + " multi-tensor step f32 resnet50", [adam] {
-      auto items = std::make_shared<std::vector<gpu::MultiTensorItem>>();
+      auto tensors = std::make_shared<std::vector<Tensor>>();  // keeps the items' memory alive
+      auto items = std::make_shared<std::vector<kernels::MultiTensorItem>>();
       double values = 0;
       for (const Shape& s : resnet50_parameter_shapes()) {
-        gpu::MultiTensorItem it;
-        it.p = device_rand(s, DType::f32), it.g = device_rand(s, DType::f32, -1e-2, 1e-2);
-        it.s0 = device_zeros(s, DType::f32);
-        if (adam) it.s1 = device_zeros(s, DType::f32);
-        items->push_back(it);
+        const Tensor p = device_rand(s, DType::f32), g = device_rand(s, DType::f32, -1e-2, 1e-2);
+        const Tensor s0 = device_zeros(s, DType::f32), s1 = adam ? device_zeros(s, DType::f32) : Tensor();
+        tensors->insert(tensors->end(), {p, g, s0, s1});
+        items->push_back({kernels::ref(p), kernels::ref(g), kernels::ref(s0), kernels::ref(s1), {}});
         values += numel(s);
       }
-      auto cache = std::make_shared<gpu::TableCache>();
+      auto cache = std::make_shared<kernels::TableCache>();
       Case c;
       if (adam)  // p, g, m, v read; p, m, v written
         c.fn = [=] {
-          gpu::adam_multi_step(*cache, *items, 1e-3, 1e-2, 0.9, 0.999, 1e-8, 1e-3 / (1 - 0.9), std::sqrt(1 - 0.999),
-                               true, false);
+          kernels::adam_multi_step_cuda({cache.get(), *items, 1e-3, 1e-2, 0.9, 0.999, 1e-8, 1e-3 / (1 - 0.9),
+                                         std::sqrt(1 - 0.999), true, false});
+          (void)tensors;
         };
       else  // p, g, buf read; p, buf written
-        c.fn = [=] { gpu::sgd_multi_step(*cache, *items, 0.1, 5e-5, 0.9, 0.0, false, false, false); };
+        c.fn = [=] {
+          kernels::sgd_multi_step_cuda({cache.get(), *items, 0.1, 5e-5, 0.9, 0.0, false, false, false});
+          (void)tensors;
+        };
       c.bytes = values * 4 * (adam ? 7 : 5);
       return c;
     });
@@ -678,7 +699,11 @@ void register_optim_and_shape() {
       reg("gather_strided channel-half" + d + shape_name(src), [=] {
         Tensor x = device_rand(src, dt), y = Tensor::empty(dst, dt, kDev);
         const Shape strides{16 * 16 * 232, 16 * 232, 232, 1};
-        return Case{[=] { gpu::gather_strided(x, 116, strides, y, false); }, 2 * numel(dst) * es(dt)};
+        return Case{[=] {
+                      kernels::gather_strided_cuda(
+                          {kernels::ref(x), 116, strides, kernels::ref(y), false, kernels::span_of(x)});
+                    },
+                    2 * numel(dst) * es(dt)};
       });
     }
     {  // NHWC -> NCHW permutation
@@ -686,18 +711,24 @@ void register_optim_and_shape() {
       reg("gather_strided nhwc->nchw" + d + shape_name(src), [=] {
         Tensor x = device_rand(src, dt), y = Tensor::empty(dst, dt, kDev);
         const Shape strides{32 * 32 * 64, 1, 32 * 64, 64};
-        return Case{[=] { gpu::gather_strided(x, 0, strides, y, false); }, 2 * numel(dst) * es(dt)};
+        return Case{[=] {
+                      kernels::gather_strided_cuda(
+                          {kernels::ref(x), 0, strides, kernels::ref(y), false, kernels::span_of(x)});
+                    },
+                    2 * numel(dst) * es(dt)};
       });
     }
     {
       const Shape s{256, 32, 32, 64}, sp{256, 34, 34, 64};
       reg("pad2d 1 fwd" + d + shape_name(s), [=] {
         Tensor x = device_rand(s, dt), y = Tensor::empty(sp, dt, kDev);
-        return Case{[=] { gpu::pad2d_forward(x, y, 1, 1, 0.0); }, (numel(s) + numel(sp)) * es(dt)};
+        return Case{[=] { kernels::pad2d_forward_cuda({kernels::ref(x), kernels::ref(y), {}, {}, 1, 1, 0.0}); },
+                    (numel(s) + numel(sp)) * es(dt)};
       });
       reg("pad2d 1 bwd" + d + shape_name(s), [=] {
         Tensor gy = device_rand(sp, dt), gx = device_zeros(s, dt);
-        return Case{[=] { gpu::pad2d_backward(gy, gx, 1, 1); }, 3 * numel(s) * es(dt)};
+        return Case{[=] { kernels::pad2d_backward_cuda({{}, {}, kernels::ref(gy), kernels::ref(gx), 1, 1}); },
+                    3 * numel(s) * es(dt)};
       });
     }
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "fer/core/parallel.hpp"
 #include "fer/optim/adam.hpp"
 #include "fer/optim/sgd.hpp"
 

@@ -4,16 +4,17 @@
 // build's ISA (vmaxps / vblendvps / vfmadd on ymm with -march=x86-64-v3). GELU runs on Eigen's packet math
 // (vectorized erf and exp; for f32 within 1.5e-6 absolute of the exact GELU); SiLU and sigmoid vectorize everything
 // but their exp (see exp_of_negated).
-#include "fer/backend/cpu/elementwise.hpp"
+#include "fer/kernels/elementwise.hpp"
 
 #include <Eigen/Core>
 #include <unsupported/Eigen/SpecialFunctions>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "fer/core/parallel.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
@@ -161,7 +162,7 @@ void unary_backward_typed(Unary op, const T* x, const T* y, const T* gy, T* gx, 
 }
 
 // Broadcast bookkeeping: strides of `t` laid against an output of rank `nd` (0 where t broadcasts).
-Shape broadcast_strides(const Tensor& t, const Shape& out) {
+Shape broadcast_strides(const TensorRef& t, const Shape& out) {
   Shape st;
   st.nd = out.nd;
   int shift = out.nd - t.dim();
@@ -272,27 +273,29 @@ void accumulate_operand_grad(const Shape& out, const Shape& sa, const Shape& sb,
 
 }  // namespace
 
-const char* unary_name(Unary op) {
-  static const char* names[] = {"relu", "relu6", "leaky_relu", "gelu", "silu", "hardswish", "hardsigmoid", "sigmoid",
-                                "tanh", "exp", "log", "sqrt", "rsqrt", "square", "neg", "abs"};
-  return names[int(op)];
-}
-
-void unary_forward(Unary op, const Tensor& x, const Tensor& y, double alpha) {
+void unary_forward_cpu(const UnaryArgs& a) {
+  const Unary op = a.op;
+  const TensorRef &x = a.x, &y = a.y;
+  const double alpha = a.alpha;
   dispatch_float(x.dtype(), unary_name(op), [&](auto tag) {
     using T = decltype(tag);
     unary_forward_typed<T>(op, x.data<T>(), y.data<T>(), x.numel(), T(alpha));
   });
 }
 
-void unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx, double alpha) {
+void unary_backward_cpu(const UnaryArgs& a) {
+  const Unary op = a.op;
+  const TensorRef &x = a.x, &y = a.y, &gy = a.gy, &gx = a.gx;
+  const double alpha = a.alpha;
   dispatch_float(x.dtype(), unary_name(op), [&](auto tag) {
     using T = decltype(tag);
     unary_backward_typed<T>(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), x.numel(), T(alpha));
   });
 }
 
-void affine_scalar_forward(const Tensor& x, const Tensor& y, double a, double b) {
+void affine_scalar_forward_cpu(const AffineArgs& args) {
+  const TensorRef &x = args.x, &y = args.y;
+  const double a = args.a, b = args.b;
   dispatch_float(x.dtype(), "affine", [&](auto tag) {
     using T = decltype(tag);
     const T ta = T(a), tb = T(b);
@@ -300,7 +303,9 @@ void affine_scalar_forward(const Tensor& x, const Tensor& y, double a, double b)
   });
 }
 
-void axpy(const Tensor& gy, const Tensor& gx, double a) {
+void axpy_cpu(const AxpyArgs& args) {
+  const TensorRef &gy = args.gy, &gx = args.gx;
+  const double a = args.a;
   dispatch_float(gy.dtype(), "axpy", [&](auto tag) {
     using T = decltype(tag);
     const T* pg = gy.data<T>();
@@ -312,7 +317,9 @@ void axpy(const Tensor& gy, const Tensor& gx, double a) {
   });
 }
 
-void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& y) {
+void binary_forward_cpu(const BinaryArgs& args) {
+  const Binary op = args.op;
+  const TensorRef &a = args.a, &b = args.b, &y = args.y;
   const Shape& out = y.shape();
   Shape sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
   int64_t inner = out.nd ? out.back() : 1;
@@ -346,7 +353,9 @@ void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& y
   });
 }
 
-void binary_backward(Binary op, const Tensor& a, const Tensor& b, const Tensor& gy, const Tensor& ga, const Tensor& gb) {
+void binary_backward_cpu(const BinaryArgs& args) {
+  const Binary op = args.op;
+  const TensorRef &a = args.a, &b = args.b, &gy = args.gy, &ga = args.ga, &gb = args.gb;
   const Shape& out = gy.shape();
   Shape sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
   const bool a_full = a.shape() == out, b_full = b.shape() == out;
@@ -375,13 +384,14 @@ void binary_backward(Binary op, const Tensor& a, const Tensor& b, const Tensor& 
   });
 }
 
-void sum_to(const Tensor& x, const Tensor& y) {
+void sum_to_cpu(const SumToArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
   const Shape& in = x.shape();
   Shape sy = broadcast_strides(y, in);
   Shape sx = contiguous_strides(in);
   int64_t inner = in.nd ? in.back() : 1;
   int64_t rows = inner ? x.numel() / inner : 0;
-  y.zero_();
+  std::memset(y.raw_data(), 0, size_t(y.numel()) * dtype_size(y.dtype()));  // y is contiguous
   dispatch_float(x.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -398,7 +408,9 @@ void sum_to(const Tensor& x, const Tensor& y) {
   });
 }
 
-void broadcast_add(const Tensor& gy, const Tensor& gx, double scale) {
+void broadcast_add_cpu(const BroadcastAddArgs& a) {
+  const TensorRef &gy = a.gy, &gx = a.gx;
+  const double scale = a.scale;
   const Shape& out = gx.shape();
   Shape sg = broadcast_strides(gy, out);
   Shape sx = contiguous_strides(out);
@@ -416,4 +428,4 @@ void broadcast_add(const Tensor& gy, const Tensor& gx, double scale) {
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

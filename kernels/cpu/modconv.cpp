@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "fer/backend/cpu/elementwise.hpp"
 #include "fer/core/parallel.hpp"
+#include "fer/kernels/elementwise.hpp"
 #include "fer/kernels/modconv.hpp"
 #include "fer/ops/common.hpp"
 
@@ -225,7 +225,7 @@ void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w
       if (gx.defined()) {
         const Tensor sn = rows_of(gx_scratch, n, 1);
         kernels::conv2d_forward_cpu({sc.plan, ref(gyn), ref(wn), {}, ref(sn), ref(wsn)});
-        axpy(sn, rows_of(gx, n, 1), 1.0);
+        kernels::axpy_cpu({kernels::ref(sn), kernels::ref(rows_of(gx, n, 1)), 1.0});
       }
       if (gw.defined()) kernels::conv2d_backward_weight_cpu({sc.plan, ref(xn), ref(gyn), ref(gwn), ref(wsn), {}});
     } else {

@@ -1,6 +1,6 @@
 // Layout kernels: one strided gather and one strided scatter serve permute, slice, concat, split and channel
 // shuffle; rows of the innermost dim are the unit of work (parallel over rows).
-#include "fer/backend/cpu/shape.hpp"
+#include "fer/kernels/shape.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
@@ -73,14 +73,18 @@ void dispatch_any(DType t, bool accumulate, const char* what, F&& f) {
 }
 
 template <class T>
-T* storage_base(const Tensor& t) {
+T* storage_base(const TensorRef& t) {
   // Offsets passed to the kernels are relative to the tensor's first element.
   return static_cast<T*>(t.raw_data());
 }
 
 }  // namespace
 
-void gather_strided(const Tensor& src, int64_t src_offset, const Shape& src_strides, const Tensor& dst, bool accumulate) {
+void gather_strided_cpu(const GatherArgs& a) {
+  const TensorRef &src = a.src, &dst = a.dst;
+  const int64_t src_offset = a.src_offset;
+  const Shape& src_strides = a.src_strides;
+  const bool accumulate = a.accumulate;
   dispatch_any(dst.dtype(), accumulate, "gather", [&](auto tag) {
     using T = decltype(tag);
     move_rows<T>(storage_base<T>(src), src_offset, src_strides, storage_base<T>(dst), 0,
@@ -88,7 +92,11 @@ void gather_strided(const Tensor& src, int64_t src_offset, const Shape& src_stri
   });
 }
 
-void scatter_strided(const Tensor& src, const Tensor& dst, int64_t dst_offset, const Shape& dst_strides, bool accumulate) {
+void scatter_strided_cpu(const ScatterArgs& a) {
+  const TensorRef &src = a.src, &dst = a.dst;
+  const int64_t dst_offset = a.dst_offset;
+  const Shape& dst_strides = a.dst_strides;
+  const bool accumulate = a.accumulate;
   dispatch_any(src.dtype(), accumulate, "scatter", [&](auto tag) {
     using T = decltype(tag);
     move_rows<T>(storage_base<T>(src), 0, contiguous_strides(src.shape()), storage_base<T>(dst), dst_offset,
@@ -96,7 +104,10 @@ void scatter_strided(const Tensor& src, const Tensor& dst, int64_t dst_offset, c
   });
 }
 
-void pad2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t left, double value) {
+void pad2d_forward_cpu(const Pad2dArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
+  const int64_t top = a.top, left = a.left;
+  const double value = a.value;
   dispatch_float(x.dtype(), "pad2d", [&](auto tag) {
     using T = decltype(tag);
     int64_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3), ho = y.size(1), wo = y.size(2);
@@ -115,7 +126,9 @@ void pad2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t left, 
   });
 }
 
-void pad2d_backward(const Tensor& gy, const Tensor& gx, int64_t top, int64_t left) {
+void pad2d_backward_cpu(const Pad2dArgs& a) {
+  const TensorRef &gy = a.gy, &gx = a.gx;
+  const int64_t top = a.top, left = a.left;
   dispatch_float(gy.dtype(), "pad2d backward", [&](auto tag) {
     using T = decltype(tag);
     int64_t n = gx.size(0), h = gx.size(1), w = gx.size(2), c = gx.size(3), ho = gy.size(1), wo = gy.size(2);
@@ -134,4 +147,4 @@ void pad2d_backward(const Tensor& gy, const Tensor& gx, int64_t top, int64_t lef
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

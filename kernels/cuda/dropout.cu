@@ -1,6 +1,6 @@
 // Dropout and stochastic depth on CUDA: a mask per group drawn from a counter-based hash, then a scaled copy.
+#include "fer/kernels/dropout.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/dropout_launch.hpp"
 
 namespace fer::cuda {
 
@@ -46,8 +46,7 @@ void check_mask_dtype(DType dt, DType mask_dt) {
   if (mask_dt != want) fail("dropout: mask dtype ", dtype_name(mask_dt), " for data of dtype ", dtype_name(dt));
 }
 
-}  // namespace
-
+// Launchers. mask[g] = (u(key, g) < p) ? 0 : scale for g < groups, with u uniform in [0, 1) (53 bits).
 void launch_dropout_mask(void* mask, int64_t groups, uint64_t key, double p, double scale, DType dt, int device) {
   if (groups <= 0) return;
   switch (dt) {
@@ -88,4 +87,62 @@ void launch_masked_scale_backward(const void* gy, const void* mask, void* gx, in
   check_launch("dropout_backward");
 }
 
+void check_cuda(const char* what, const kernels::TensorRef& t, int dev) {
+  FER_CHECK(t.defined() && t.on_cuda() && t.device == dev, what, ": expected a tensor on cuda:", dev,
+            t.defined() ? ", got one on device " + std::to_string(t.device) + " (-1: host memory)"
+                        : std::string(", got an undefined one"));
+  FER_CHECK(t.is_contiguous(), what, ": the CUDA backend takes contiguous tensors");
+}
+
+void check_sizes(const char* what, const kernels::TensorRef& data, const kernels::TensorRef& mask, int64_t group) {
+  FER_CHECK(group >= 1 && data.numel() == mask.numel() * group, what, ": ", data.numel(), " elements for ",
+            mask.numel(), " mask groups of ", group);
+  FER_CHECK(mask.dtype() == kernels::dropout_mask_dtype(data.dtype()), what, ": mask dtype ", dtype_name(mask.dtype()),
+            " for data of dtype ", dtype_name(data.dtype()));
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+void dropout_mask_cuda(const DropoutMaskArgs& a) {
+  const TensorRef& mask = a.mask;
+  FER_CHECK(mask.defined() && mask.on_cuda(), "dropout: the mask must be a CUDA tensor");
+  cuda::check_cuda("dropout", mask, mask.device);
+  cuda::launch_dropout_mask(mask.raw_data(), mask.numel(), a.key, a.p, a.scale, mask.dtype(), mask.device);
+}
+
+void masked_scale_forward_cuda(const MaskedScaleArgs& a) {
+  const TensorRef &x = a.x, &mask = a.mask, &y = a.y;
+  FER_CHECK(x.defined() && x.on_cuda(), "dropout: x must be a CUDA tensor");
+  const int dev = x.device;
+  cuda::check_cuda("dropout", x, dev);
+  cuda::check_cuda("dropout", mask, dev);
+  cuda::check_cuda("dropout", y, dev);
+  FER_CHECK(y.dtype() == x.dtype() && y.numel() == x.numel(), "dropout: y ", y.shape().str(), " ",
+            dtype_name(y.dtype()), " for x ", x.shape().str(), " ", dtype_name(x.dtype()));
+  if (x.numel() == 0) return;
+  cuda::check_sizes("dropout", x, mask, a.group);
+  cuda::launch_masked_scale_forward(x.raw_data(), mask.raw_data(), y.raw_data(), x.numel(), a.group, x.dtype(),
+                                    mask.dtype(), dev);
+}
+
+void masked_scale_backward_cuda(const MaskedScaleArgs& a) {
+  const TensorRef &gy = a.gy, &mask = a.mask, &gx = a.gx;
+  if (!gx.defined()) return;
+  FER_CHECK(gy.defined() && gy.on_cuda(), "dropout backward: gy must be a CUDA tensor");
+  const int dev = gy.device;
+  cuda::check_cuda("dropout backward", gy, dev);
+  cuda::check_cuda("dropout backward", mask, dev);
+  cuda::check_cuda("dropout backward", gx, dev);
+  FER_CHECK(gx.dtype() == gy.dtype() && gx.numel() == gy.numel(), "dropout backward: gx ", gx.shape().str(), " ",
+            dtype_name(gx.dtype()), " for gy ", gy.shape().str(), " ", dtype_name(gy.dtype()));
+  if (gy.numel() == 0) return;
+  cuda::check_sizes("dropout backward", gy, mask, a.group);
+  cuda::launch_masked_scale_backward(gy.raw_data(), mask.raw_data(), gx.raw_data(), gy.numel(), a.group, gy.dtype(),
+                                     mask.dtype(), dev);
+}
+
+}  // namespace fer::kernels

@@ -1,13 +1,33 @@
 // Pointwise CUDA kernels: activations and unary math, scalar affine, broadcasting binary ops, and the reductions
 // over broadcast dims of their backward (one group of threads per target element, fixed order: deterministic).
+#include "fer/kernels/elementwise.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/elementwise_launch.hpp"
+#include "kernels/cuda/ref_checks.hpp"
 
 namespace fer::cuda {
 
 namespace {
 
-// Same order as fer::cpu::Unary and fer::cpu::Binary.
+// Up to 8 dims (fer::kMaxDims): an output shape and the element strides of up to two operands laid against it
+// (0 where an operand broadcasts).
+struct BroadcastDims {
+  int nd = 0;
+  int64_t size[8] = {};
+  int64_t sa[8] = {};
+  int64_t sb[8] = {};
+};
+
+// The terms of the reductions over broadcast dims (see launch_broadcast_reduce).
+enum class ReduceTerm : int {
+  g = 0,            // g[o]              (add: both; sub: the first operand; sum_to)
+  neg_g = 1,        // -g[o]             (sub: the second operand)
+  g_times_b = 2,    // g[o] * B[o]       (mul: the first operand)
+  g_times_a = 3,    // g[o] * A[o]       (mul: the second operand)
+  g_div_b = 4,      // g[o] / B[o]       (div: the first operand)
+  div_grad_b = 5,   // -g[o] * A / B^2   (div: the second operand)
+};
+
+// Same order as fer::kernels::Unary and fer::kernels::Binary.
 enum UnaryCode {
   kRelu, kRelu6, kLeakyRelu, kGelu, kSilu, kHardswish, kHardsigmoid, kSigmoid, kTanh,
   kExp, kLog, kSqrt, kRsqrt, kSquare, kNeg, kAbs
@@ -233,7 +253,8 @@ void run_reduce(ReduceTerm term, const void* g, const void* a, const void* b, vo
       p, targets, R, accumulate);
 }
 
-}  // namespace
+// Launchers: raw device pointers, element counts, the storage dtype and the device index; every launch runs on the
+// device's current stream.
 
 void launch_unary_forward(int op, const void* x, void* y, int64_t n, double alpha, DType dt, int device) {
   if (n <= 0) return;
@@ -286,6 +307,12 @@ void launch_binary_forward(int op, const void* a, const void* b, void* y, const 
   check_launch("binary_forward");
 }
 
+// Reductions over broadcast dims, one target element at a time in a fixed order (deterministic, no atomics):
+//   t[j] (+)= sum over the output elements o that map to j of term(o),
+// with g the upstream gradient (contiguous over `dims.size`), and A / B read through dims.sa / dims.sb. The target is
+// laid against the output by `target_strides` (its contiguous strides, 0 where it broadcasts); accumulate = false
+// overwrites t.
+
 void launch_broadcast_reduce(ReduceTerm term, const void* g, const void* a, const void* b, void* t,
                              const BroadcastDims& dims, const int64_t* target_strides, int64_t targets,
                              bool accumulate, DType dt, int device) {
@@ -320,4 +347,125 @@ void launch_broadcast_add(const void* gy, void* gx, const BroadcastDims& dims, i
   check_launch("broadcast_add");
 }
 
+static_assert(int(kernels::Unary::abs) == kAbs && int(kernels::Unary::relu) == kRelu, "op codes follow kernels::Unary");
+static_assert(int(kernels::Binary::div) == kDiv && int(kernels::Binary::add) == kAdd, "op codes follow kernels::Binary");
+
+// Strides of t laid against `out` (right-aligned, 0 where t broadcasts), as the CPU definitions'.
+void broadcast_strides(const kernels::TensorRef& t, const Shape& out, int64_t* st) {
+  const int shift = out.nd - t.dim();
+  FER_CHECK(shift >= 0, "broadcast: ", t.shape().str(), " has more dims than ", out.str());
+  const Shape tst = contiguous_strides(t.shape());
+  for (int d = 0; d < out.nd; ++d) {
+    const int td = d - shift;
+    FER_CHECK(td < 0 || t.shape()[td] == 1 || t.shape()[td] == out[d], "broadcast: ", t.shape().str(),
+              " does not broadcast to ", out.str());
+    st[d] = (td < 0 || t.shape()[td] == 1) ? 0 : tst[td];
+  }
+}
+
+BroadcastDims dims_of(const Shape& out) {
+  BroadcastDims d;
+  d.nd = out.nd;
+  for (int k = 0; k < out.nd; ++k) d.size[k] = out[k];
+  return d;
+}
+
+void check_same_numel(const char* what, const kernels::TensorRef& a, const kernels::TensorRef& b) {
+  FER_CHECK(a.numel() == b.numel(), what, ": ", a.shape().str(), " vs ", b.shape().str());
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+void unary_forward_cuda(const UnaryArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
+  const int dev = cuda::cuda_device_of(unary_name(a.op), {&x, &y}, /*same_dtype=*/true);
+  cuda::check_same_numel(unary_name(a.op), x, y);
+  cuda::launch_unary_forward(int(a.op), x.raw_data(), y.raw_data(), x.numel(), a.alpha, x.dtype(), dev);
+}
+
+void unary_backward_cuda(const UnaryArgs& a) {
+  const TensorRef &x = a.x, &y = a.y, &gy = a.gy, &gx = a.gx;
+  if (!gx.defined()) return;
+  const char* name = unary_name(a.op);
+  const int dev = cuda::cuda_device_of(name, {&x, &y, &gy, &gx}, /*same_dtype=*/true);
+  cuda::check_same_numel(name, x, y);
+  cuda::check_same_numel(name, x, gy);
+  cuda::check_same_numel(name, x, gx);
+  cuda::launch_unary_backward(int(a.op), x.raw_data(), y.raw_data(), gy.raw_data(), gx.raw_data(), x.numel(), a.alpha,
+                              x.dtype(), dev);
+}
+
+void affine_scalar_forward_cuda(const AffineArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
+  const int dev = cuda::cuda_device_of("affine", {&x, &y}, /*same_dtype=*/true);
+  cuda::check_same_numel("affine", x, y);
+  cuda::launch_affine(x.raw_data(), y.raw_data(), x.numel(), a.a, a.b, x.dtype(), dev);
+}
+
+void axpy_cuda(const AxpyArgs& a) {
+  const TensorRef &gy = a.gy, &gx = a.gx;
+  if (!gx.defined()) return;
+  const int dev = cuda::cuda_device_of("axpy", {&gy, &gx}, /*same_dtype=*/true);
+  cuda::check_same_numel("axpy", gy, gx);
+  cuda::launch_axpy(gy.raw_data(), gx.raw_data(), gy.numel(), a.a, gy.dtype(), dev);
+}
+
+void binary_forward_cuda(const BinaryArgs& args) {
+  const TensorRef &a = args.a, &b = args.b, &y = args.y;
+  const int dev = cuda::cuda_device_of("binary op", {&a, &b, &y}, /*same_dtype=*/true);
+  cuda::BroadcastDims d = cuda::dims_of(y.shape());
+  cuda::broadcast_strides(a, y.shape(), d.sa);
+  cuda::broadcast_strides(b, y.shape(), d.sb);
+  cuda::launch_binary_forward(int(args.op), a.raw_data(), b.raw_data(), y.raw_data(), d, y.numel(), y.dtype(), dev);
+}
+
+void binary_backward_cuda(const BinaryArgs& args) {
+  const TensorRef &a = args.a, &b = args.b, &gy = args.gy, &ga = args.ga, &gb = args.gb;
+  const Binary op = args.op;
+  const int dev = cuda::cuda_device_of("binary op backward", {&a, &b, &gy, &ga, &gb}, /*same_dtype=*/true);
+  cuda::BroadcastDims d = cuda::dims_of(gy.shape());
+  cuda::broadcast_strides(a, gy.shape(), d.sa);
+  cuda::broadcast_strides(b, gy.shape(), d.sb);
+  using T = cuda::ReduceTerm;
+  // One deterministic reduction per operand; two launches on one stream also keep ga == gb (x * x) correct.
+  if (ga.defined()) {
+    FER_CHECK(ga.shape() == a.shape(), "binary op backward: ga ", ga.shape().str(), " vs a ", a.shape().str());
+    const T term = op == Binary::mul ? T::g_times_b : op == Binary::div ? T::g_div_b : T::g;
+    cuda::launch_broadcast_reduce(term, gy.raw_data(), a.raw_data(), b.raw_data(), ga.raw_data(), d, d.sa, ga.numel(),
+                                  true, gy.dtype(), dev);
+  }
+  if (gb.defined()) {
+    FER_CHECK(gb.shape() == b.shape(), "binary op backward: gb ", gb.shape().str(), " vs b ", b.shape().str());
+    const T term = op == Binary::add ? T::g : op == Binary::sub ? T::neg_g : op == Binary::mul ? T::g_times_a
+                                                                                                : T::div_grad_b;
+    cuda::launch_broadcast_reduce(term, gy.raw_data(), a.raw_data(), b.raw_data(), gb.raw_data(), d, d.sb, gb.numel(),
+                                  true, gy.dtype(), dev);
+  }
+}
+
+void sum_to_cuda(const SumToArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
+  const int dev = cuda::cuda_device_of("sum", {&x, &y}, /*same_dtype=*/true);
+  FER_CHECK(y.dim() == x.dim(), "sum: target ", y.shape().str(), " must have the rank of ", x.shape().str());
+  cuda::BroadcastDims d = cuda::dims_of(x.shape());
+  int64_t ts[8] = {};
+  cuda::broadcast_strides(y, x.shape(), ts);
+  // The operand slots are unused by the plain term.
+  cuda::launch_broadcast_reduce(cuda::ReduceTerm::g, x.raw_data(), nullptr, nullptr, y.raw_data(), d, ts, y.numel(),
+                                false, x.dtype(), dev);
+}
+
+void broadcast_add_cuda(const BroadcastAddArgs& a) {
+  const TensorRef &gy = a.gy, &gx = a.gx;
+  if (!gx.defined()) return;
+  const int dev = cuda::cuda_device_of("sum backward", {&gy, &gx}, /*same_dtype=*/true);
+  cuda::BroadcastDims d = cuda::dims_of(gx.shape());
+  cuda::broadcast_strides(gy, gx.shape(), d.sb);
+  cuda::launch_broadcast_add(gy.raw_data(), gx.raw_data(), d, gx.numel(), a.scale, gx.dtype(), dev);
+}
+
+}  // namespace fer::kernels

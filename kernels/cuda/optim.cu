@@ -1,12 +1,42 @@
 // Multi-tensor optimizer kernels: blockIdx.y picks a tensor of the table, blockIdx.x and the threads stride over
 // its elements. The arithmetic is the CPU loop's, in the parameter type. The gradient-norm reduction has a fixed
 // decomposition (kNormBlocksPerTensor blocks per tensor, then one block), so its result does not depend on the GPU.
+#include <algorithm>
+#include <mutex>
+
+#include "fer/kernels/optim.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/optim_launch.hpp"
 
 namespace fer::cuda {
 
 namespace {
+
+// One tensor of a multi-tensor launch: device addresses (0 = absent) and its element count.
+struct TensorRecord {
+  uint64_t p = 0;   // parameter (or the gradient, for the gradient-only kernels)
+  uint64_t g = 0;   // gradient
+  uint64_t s0 = 0;  // SGD: momentum buffer; Adam: exp_avg
+  uint64_t s1 = 0;  // Adam: exp_avg_sq
+  uint64_t s2 = 0;  // Adam: max_exp_avg_sq (amsgrad)
+  int64_t n = 0;
+};
+static_assert(sizeof(TensorRecord) == 6 * sizeof(uint64_t), "TensorRecord is six 8-byte words");
+
+// The scalars of torch.optim.SGD's update, converted to the parameter type in the kernel.
+struct SgdScalars {
+  double lr, weight_decay, momentum, keep;  // keep = 1 - dampening
+  bool nesterov, maximize, first;           // first: the momentum buffers start as d
+};
+
+// The scalars of Adam/AdamW's update (see fer/optim/adam.hpp), each already computed in double as on the CPU.
+struct AdamScalars {
+  double beta1, beta2, one_minus_beta1, one_minus_beta2, eps, neg_step, bias_correction2_sqrt, l2, shrink;
+  bool decoupled, maximize;  // amsgrad: the records carry s2
+};
+
+// Sum of squares in double: pass 1 writes count * kNormBlocksPerTensor partials, pass 2 reduces them in a fixed
+// order.
+constexpr int64_t kNormBlocksPerTensor = 32;
 
 constexpr int64_t kMaxBlocksPerTensor = 128;  // enough to fill the GPU with a few large tensors
 constexpr int64_t kMaxTensorsPerLaunch = 65535;  // gridDim.y limit
@@ -148,7 +178,7 @@ void param_switch(DType dtype, const char* what, F&& f) {
   }
 }
 
-}  // namespace
+// Launchers: `table` is a device array of `count` TensorRecord, `max_n` the largest element count.
 
 void sgd_multi_launch(const TensorRecord* table, int64_t count, int64_t max_n, const SgdScalars& s, DType dtype,
                       int device) {
@@ -217,4 +247,183 @@ void unscale_launch(const TensorRecord* table, int64_t count, int64_t max_n, dou
   });
 }
 
+// ---- the tables: built from the contract's items, uploaded when they changed (a pageable host source is staged by
+// the driver before the copy call returns)
+
+uint64_t address(const kernels::TensorRef& t) {
+  return t.defined() ? uint64_t(reinterpret_cast<uintptr_t>(t.raw_data())) : 0;
+}
+
+// Device memory of the caching allocator, given back when the last owner drops it.
+std::shared_ptr<void> device_block(size_t bytes, int device) {
+  size_t granted = 0;
+  void* p = caching_allocator(device).allocate(bytes, &granted);
+  return std::shared_ptr<void>(p, [device, granted](void* q) { caching_allocator(device).deallocate(q, granted); });
+}
+
+// The device copy of `records`, re-uploaded only when they differ from the cache's last upload.
+const TensorRecord* upload(kernels::TableCache& cache, const std::vector<TensorRecord>& records, int device) {
+  const size_t words = records.size() * 6;
+  std::vector<uint64_t> host(words);
+  for (size_t r = 0; r < records.size(); ++r) {
+    const TensorRecord& x = records[r];
+    uint64_t* w = host.data() + 6 * r;
+    w[0] = x.p, w[1] = x.g, w[2] = x.s0, w[3] = x.s1, w[4] = x.s2, w[5] = uint64_t(x.n);
+  }
+  const bool fits = cache.device && cache.device_index == device && cache.capacity_words >= words;
+  if (!fits || host != cache.host) {
+    if (!fits) {
+      const size_t capacity = std::max<size_t>(words, 6);
+      cache.device = device_block(capacity * sizeof(uint64_t), device);
+      cache.capacity_words = capacity;
+      cache.device_index = device;
+    }
+    copy(cache.device.get(), host.data(), words * sizeof(uint64_t), CopyKind::host_to_device, device);
+    cache.host = std::move(host);
+  }
+  return static_cast<const TensorRecord*>(cache.device.get());
+}
+
+void check_item(const char* op, const kernels::MultiTensorItem& it, const kernels::TensorRef& first) {
+  FER_CHECK(it.p.defined() && it.g.defined(), op, ": parameter or gradient undefined");
+  for (const kernels::TensorRef* t : {&it.p, &it.g, &it.s0, &it.s1, &it.s2}) {
+    if (!t->defined()) continue;
+    FER_CHECK(t->on_cuda() && t->device == first.device, op, ": tensors must be on one CUDA device, got devices ",
+              t->device, " and ", first.device, " (-1: host memory)");
+    FER_CHECK(t->dtype() == first.dtype() && t->is_contiguous() && t->numel() == it.p.numel(), op, ": a tensor of shape ",
+              t->shape().str(), " (", dtype_name(t->dtype()), ") does not match the parameter ", it.p.shape().str(),
+              " (", dtype_name(it.p.dtype()), ")");
+  }
+}
+
+// Records of the items; max_n gets the largest element count.
+std::vector<TensorRecord> records_of(const char* op, const std::vector<kernels::MultiTensorItem>& items,
+                                     int64_t* max_n) {
+  std::vector<TensorRecord> out;
+  out.reserve(items.size());
+  *max_n = 0;
+  for (const kernels::MultiTensorItem& it : items) {
+    check_item(op, it, items.front().p);
+    out.push_back({address(it.p), address(it.g), address(it.s0), address(it.s1), address(it.s2), it.p.numel()});
+    *max_n = std::max(*max_n, it.p.numel());
+  }
+  return out;
+}
+
+// Gradient-only tables: the defined tensors, checked to share one CUDA device and dtype.
+struct GradTable {
+  std::vector<TensorRecord> records;
+  int64_t max_n = 0;
+  int device = -1;
+  DType dtype = DType::f32;
+};
+GradTable grad_table(const char* op, const std::vector<kernels::TensorRef>& ts) {
+  GradTable out;
+  const kernels::TensorRef* first = nullptr;
+  for (const kernels::TensorRef& t : ts) {
+    if (!t.defined()) continue;
+    if (!first) first = &t;
+    FER_CHECK(t.on_cuda() && t.device == first->device && t.dtype() == first->dtype() && t.is_contiguous(), op,
+              ": gradients must be contiguous, of one dtype, on one CUDA device; got ", t.shape().str(), " (",
+              dtype_name(t.dtype()), ", device ", t.device, ") and ", first->shape().str(), " (",
+              dtype_name(first->dtype()), ", device ", first->device, ")");
+    FER_CHECK(is_floating(t.dtype()), op, ": gradient of dtype ", dtype_name(t.dtype()));
+    if (t.numel() == 0) continue;
+    TensorRecord r;
+    r.p = address(t), r.n = t.numel();
+    out.records.push_back(r);
+    out.max_n = std::max(out.max_n, t.numel());
+  }
+  if (first) out.device = first->device, out.dtype = first->dtype();
+  return out;
+}
+
+// One table slot per device for the gradient reductions (norm, clip and unscale see the same list each step).
+kernels::TableCache& grad_cache(int device) {
+  static std::mutex mu;
+  static auto* caches = new std::vector<kernels::TableCache*>;  // leaked: outlives static tensors
+  std::lock_guard<std::mutex> lock(mu);
+  if (caches->size() <= size_t(device)) caches->resize(size_t(device) + 1, nullptr);
+  kernels::TableCache*& c = (*caches)[size_t(device)];
+  if (!c) c = new kernels::TableCache;
+  return *c;
+}
+std::mutex& grad_cache_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+void sgd_multi_step_cuda(const SgdStepArgs& a) {
+  if (a.items.empty()) return;
+  FER_CHECK(a.cache, "SGD: no table cache");
+  int64_t max_n = 0;
+  const std::vector<cuda::TensorRecord> records = cuda::records_of("SGD", a.items, &max_n);
+  const int dev = a.items.front().p.device;
+  const cuda::TensorRecord* table = cuda::upload(*a.cache, records, dev);
+  const cuda::SgdScalars s{a.lr, a.weight_decay, a.momentum, 1 - a.dampening, a.nesterov, a.maximize, a.first};
+  cuda::sgd_multi_launch(table, int64_t(records.size()), max_n, s, a.items.front().p.dtype(), dev);
+}
+
+void adam_multi_step_cuda(const AdamStepArgs& a) {
+  if (a.items.empty()) return;
+  FER_CHECK(a.cache, "Adam: no table cache");
+  int64_t max_n = 0;
+  const std::vector<cuda::TensorRecord> records = cuda::records_of("Adam", a.items, &max_n);
+  const int dev = a.items.front().p.device;
+  const cuda::TensorRecord* table = cuda::upload(*a.cache, records, dev);
+  cuda::AdamScalars s{};
+  s.beta1 = a.beta1, s.beta2 = a.beta2, s.one_minus_beta1 = 1 - a.beta1, s.one_minus_beta2 = 1 - a.beta2;
+  s.eps = a.eps, s.neg_step = -a.step_size, s.bias_correction2_sqrt = a.bias_correction2_sqrt;
+  s.l2 = a.decoupled ? 0.0 : a.weight_decay;
+  s.shrink = 1 - a.lr * a.weight_decay;
+  s.decoupled = a.decoupled && a.weight_decay != 0;
+  s.maximize = a.maximize;
+  cuda::adam_multi_launch(table, int64_t(records.size()), max_n, s, a.items.front().p.dtype(), dev);
+}
+
+void sum_of_squares_cuda(const GradListArgs& a) {
+  const cuda::GradTable t = cuda::grad_table("grad norm", a.grads);
+  if (t.records.empty()) return;
+  std::lock_guard<std::mutex> lock(cuda::grad_cache_mutex());
+  const int dev = t.device;
+  const cuda::TensorRecord* table = cuda::upload(cuda::grad_cache(dev), t.records, dev);
+  const int64_t count = int64_t(t.records.size());
+  const std::shared_ptr<void> block =
+      cuda::device_block(size_t(count * cuda::kNormBlocksPerTensor + 1) * sizeof(double), dev);
+  double* p = static_cast<double*>(block.get());
+  cuda::sum_squares_launch(table, count, t.max_n, p + 1, p, t.dtype, dev);
+  double result = 0;
+  cuda::copy(&result, p, sizeof(double), cuda::CopyKind::device_to_host, dev);  // waits: the block may go after
+  *a.sum += result;
+}
+
+void scale_grads_cuda(const GradListArgs& a) {
+  const cuda::GradTable t = cuda::grad_table("grad clip", a.grads);
+  if (t.records.empty()) return;
+  std::lock_guard<std::mutex> lock(cuda::grad_cache_mutex());
+  const cuda::TensorRecord* table = cuda::upload(cuda::grad_cache(t.device), t.records, t.device);
+  cuda::scale_launch(table, int64_t(t.records.size()), t.max_n, a.factor, t.dtype, t.device);
+}
+
+void unscale_and_check_cuda(const GradListArgs& a) {
+  const cuda::GradTable t = cuda::grad_table("loss scaling", a.grads);
+  if (t.records.empty()) return;
+  std::lock_guard<std::mutex> lock(cuda::grad_cache_mutex());
+  const int dev = t.device;
+  const cuda::TensorRecord* table = cuda::upload(cuda::grad_cache(dev), t.records, dev);
+  const std::shared_ptr<void> flag = cuda::device_block(sizeof(int32_t), dev);
+  cuda::memset_zero(flag.get(), sizeof(int32_t), dev);
+  cuda::unscale_launch(table, int64_t(t.records.size()), t.max_n, 1.0 / a.factor, static_cast<int*>(flag.get()),
+                       t.dtype, dev);
+  int32_t bad = 0;
+  cuda::copy(&bad, flag.get(), sizeof(bad), cuda::CopyKind::device_to_host, dev);
+  if (bad != 0) *a.finite = false;
+}
+
+}  // namespace fer::kernels

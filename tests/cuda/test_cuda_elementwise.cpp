@@ -8,7 +8,7 @@
 
 #include "cuda/cuda_parity.hpp"
 
-#include "fer/backend/cuda/elementwise.hpp"
+#include "fer/kernels/elementwise.hpp"
 #include "fer/ops/elementwise.hpp"
 
 using namespace fer;
@@ -124,22 +124,22 @@ TEST_CASE("backend: every output element is written (NaN-poisoned outputs)") {
   Generator g(12);
   Tensor a = random_cpu({4, 1, 9}, g), b = random_cpu({3, 9}, g, 0.5, 2);
   Tensor y = poisoned({4, 3, 9});
-  gpu::binary_forward(gpu::Binary::div, a.to(dev()), b.to(dev()), y);
+  kernels::binary_forward_cuda({kernels::Binary::div, kernels::ref(a.to(dev())), kernels::ref(b.to(dev())), kernels::ref(y)});
   Tensor yc = Tensor::empty({4, 3, 9});
-  cpu::binary_forward(cpu::Binary::div, a, b, yc);
+  kernels::binary_forward_cpu({kernels::Binary::div, kernels::ref(a), kernels::ref(b), kernels::ref(yc)});
   CHECK(rel_l2(y, yc) <= kTolF32);
 
   Tensor x = random_cpu({5, 6, 7}, g);
   Tensor s = poisoned({5, 1, 7});
-  gpu::sum_to(x.to(dev()), s);
+  kernels::sum_to_cuda({kernels::ref(x.to(dev())), kernels::ref(s)});
   Tensor sc = Tensor::empty({5, 1, 7});
-  cpu::sum_to(x, sc);
+  kernels::sum_to_cpu({kernels::ref(x), kernels::ref(sc)});
   CHECK(rel_l2(s, sc) <= kTolF32);
 
   Tensor u = poisoned({5, 6, 7});
-  gpu::unary_forward(gpu::Unary::gelu, x.to(dev()), u, 0.0);
+  kernels::unary_forward_cuda({kernels::Unary::gelu, kernels::ref(x.to(dev())), kernels::ref(u), {}, {}, 0.0});
   Tensor uc = Tensor::empty({5, 6, 7});
-  cpu::unary_forward(cpu::Unary::gelu, x, uc, 0.0);
+  kernels::unary_forward_cpu({kernels::Unary::gelu, kernels::ref(x), kernels::ref(uc), {}, {}, 0.0});
   CHECK(rel_l2(u, uc) <= kTolF32);
 }
 
@@ -148,8 +148,8 @@ TEST_CASE("reductions over broadcast dims are deterministic (bitwise equal on a 
   Tensor a = random_cpu({64, 9, 9, 16}, g).to(dev()), b = random_cpu({16}, g).to(dev());
   Tensor gy = random_cpu({64, 9, 9, 16}, g).to(dev());
   Tensor gb1 = Tensor::zeros({16}, DType::f32, dev()), gb2 = Tensor::zeros({16}, DType::f32, dev());
-  gpu::binary_backward(gpu::Binary::mul, a, b, gy, Tensor(), gb1);
-  gpu::binary_backward(gpu::Binary::mul, a, b, gy, Tensor(), gb2);
+  kernels::binary_backward_cuda({kernels::Binary::mul, kernels::ref(a), kernels::ref(b), {}, kernels::ref(gy), {}, kernels::ref(gb1)});
+  kernels::binary_backward_cuda({kernels::Binary::mul, kernels::ref(a), kernels::ref(b), {}, kernels::ref(gy), {}, kernels::ref(gb2)});
   Tensor h1 = gb1.host(), h2 = gb2.host();
   CHECK(std::memcmp(h1.raw_data(), h2.raw_data(), h1.nbytes()) == 0);
 }

@@ -8,7 +8,7 @@
 
 #include "cuda/cuda_parity.hpp"
 
-#include "fer/backend/cuda/shape.hpp"
+#include "fer/kernels/shape.hpp"
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/shape.hpp"
 
@@ -87,22 +87,24 @@ TEST_CASE("backend: every output element is written (NaN-poisoned outputs)") {
   Generator g(22);
   Tensor x = random_cpu({2, 5, 4, 3}, g);
   Tensor y = poisoned({2, 8, 3, 3});
-  gpu::pad2d_forward(x.to(dev()), y, 2, -1, 0.25);
+  kernels::pad2d_forward_cuda({kernels::ref(x.to(dev())), kernels::ref(y), {}, {}, 2, -1, 0.25});
   Tensor yc = Tensor::empty({2, 8, 3, 3});
-  cpu::pad2d_forward(x, yc, 2, -1, 0.25);
+  kernels::pad2d_forward_cpu({kernels::ref(x), kernels::ref(yc), {}, {}, 2, -1, 0.25});
   CHECK(rel_l2(y, yc) == 0.0);
 
   // permute {1, 0, 2, 3} of x viewed as [2, 3, 5, 4]: out [3, 2, 5, 4] with source strides {20, 60, 4, 1}.
   Tensor p = poisoned({3, 2, 5, 4});
-  gpu::gather_strided(x.to(dev()).view_as_shape({2, 3, 5, 4}), 0, Shape{20, 60, 4, 1}, p, false);
+  const Tensor xv = x.to(dev()).view_as_shape({2, 3, 5, 4});
+  kernels::gather_strided_cuda({kernels::ref(xv), 0, Shape{20, 60, 4, 1}, kernels::ref(p), false, kernels::span_of(xv)});
   Tensor pc = Tensor::empty({3, 2, 5, 4});
-  cpu::gather_strided(x.view_as_shape({2, 3, 5, 4}), 0, Shape{20, 60, 4, 1}, pc, false);
+  kernels::gather_strided_cpu({kernels::ref(x.view_as_shape({2, 3, 5, 4})), 0, Shape{20, 60, 4, 1}, kernels::ref(pc), false});
   CHECK(rel_l2(p, pc) == 0.0);
 }
 
 TEST_CASE("strided maps outside the storage and racing accumulations are rejected") {
   Tensor src = Tensor::zeros({10}, DType::f32, dev()), dst = Tensor::zeros({4}, DType::f32, dev());
-  CHECK_THROWS_AS(gpu::gather_strided(src, 4, Shape{3}, dst, false), fer::Error);  // reaches element 13
-  CHECK_THROWS_AS(gpu::scatter_strided(dst, src, 0, Shape{0}, true), fer::Error);  // four adds into one element
-  CHECK_NOTHROW(gpu::gather_strided(src, 0, Shape{3}, dst, false));              // elements 0, 3, 6, 9
+  const kernels::TensorRef s = kernels::ref(src), d = kernels::ref(dst);
+  CHECK_THROWS_AS(kernels::gather_strided_cuda({s, 4, Shape{3}, d, false, kernels::span_of(src)}), fer::Error);  // reaches element 13
+  CHECK_THROWS_AS(kernels::scatter_strided_cuda({d, s, 0, Shape{0}, true, kernels::span_of(src)}), fer::Error);  // four adds into one element
+  CHECK_NOTHROW(kernels::gather_strided_cuda({s, 0, Shape{3}, d, false, kernels::span_of(src)}));  // elements 0, 3, 6, 9
 }

@@ -3,12 +3,9 @@
 #include <initializer_list>
 
 #include "fer/autograd/tape.hpp"
+#include "fer/kernels/elementwise.hpp"
+#include "fer/kernels/shape.hpp"
 #include "fer/kernels/tensor_ref.hpp"
-#include "fer/backend/cpu/elementwise.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/elementwise.hpp"
-#include "fer/backend/cuda/shape.hpp"
-#endif
 
 // Runs the kernel `fn` of the backend that holds `t`: fer::cpu::fn on the CPU, fer::gpu::fn on a CUDA device (the
 // CUDA backend mirrors the CPU backend's signatures, declared in fer/backend/cuda/<family>.hpp). Builds without
@@ -34,6 +31,12 @@ inline TensorRef ref(const Tensor& t) {
   r.device = t.device().is_cuda() ? t.device().index : -1;
   r.present = true;
   return r;
+}
+
+// The storage around t's first element (fer/kernels/shape.hpp), for kernels that address it through their own strides.
+inline StorageSpan span_of(const Tensor& t) {
+  const int64_t capacity = int64_t(t.storage()->bytes() / dtype_size(t.dtype()));
+  return {t.offset(), capacity - t.offset()};
 }
 
 }  // namespace fer::kernels
@@ -76,15 +79,14 @@ inline Tensor contiguous(const Tensor& x) {
   autograd::apply(
       "contiguous", {x}, {y},
       [x, y] {
-#ifdef FER_WITH_CUDA
-        if (x.device().is_cuda()) return gpu::gather_strided(x, 0, x.strides(), y, false);
-#endif
-        ops_detail::require_cpu("contiguous", {&x});
+        if (x.device().is_cuda())
+          return kernels::gather_strided_cuda(
+              {kernels::ref(x), 0, x.strides(), kernels::ref(y), false, kernels::span_of(x)});
         y.copy_(x);
       },
       [x, y] {
         // x's gradient buffer is contiguous (shape of x), so the flat accumulation lines up.
-        if (x.requires_grad()) FER_KERNEL(x, axpy, y.grad(), x.grad_buffer(), 1.0);
+        if (x.requires_grad()) kernels::axpy({kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), 1.0});
       });
   return y;
 }

@@ -3,10 +3,8 @@
 // generator, so each replay of a captured step draws a fresh mask (the generator must outlive the graph). On a CUDA
 // device each forward draws one 64-bit key from the generator and the device hashes (key, index) into the mask.
 #include "fer/core/rng.hpp"
+#include "fer/kernels/dropout.hpp"
 #include "fer/ops/common.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/dropout.hpp"
-#endif
 
 namespace fer {
 
@@ -16,47 +14,20 @@ inline Tensor masked_scale(const char* op, const Tensor& x_in, int64_t group, do
   Tensor x = contiguous(x_in);
   int64_t groups = group ? x.numel() / group : 0;
   double keep_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
-#ifdef FER_WITH_CUDA
-  if (x.device().is_cuda()) {
-    Tensor mask = Tensor::empty({groups}, gpu::dropout_mask_dtype(x.dtype()), x.device());
-    Tensor y = Tensor::empty_like(x);
-    autograd::apply(
-        op, {x}, {y},
-        [=] {
-          gpu::dropout_mask(mask, gen->next_u64(), p, keep_scale);
-          gpu::masked_scale_forward(x, mask, y, group);
-        },
-        [=] {
-          if (x.requires_grad()) gpu::masked_scale_backward(y.grad(), mask, x.grad_buffer(), group);
-        });
-    return y;
-  }
-#endif
-  require_cpu(op, {&x});
-  Tensor mask = Tensor::empty({groups}, x.dtype());
+  Tensor mask = Tensor::empty({groups}, kernels::dropout_mask_dtype(x.dtype()), x.device());
   Tensor y = Tensor::empty_like(x);
   autograd::apply(
       op, {x}, {y},
       [=] {
-        dispatch_float(x.dtype(), op, [&](auto tag) {
-          using T = decltype(tag);
-          T* m = mask.data<T>();
-          for (int64_t i = 0; i < groups; ++i) m[i] = gen->uniform() < p ? T(0) : T(keep_scale);
-          const T* px = x.data<T>();
-          T* py = y.data<T>();
-          for (int64_t i = 0; i < groups; ++i)
-            for (int64_t k = 0; k < group; ++k) py[i * group + k] = px[i * group + k] * m[i];
-        });
+        // A CUDA forward draws one key (the device hashes it); the CPU draws one number per group itself.
+        const uint64_t key = x.device().is_cuda() ? gen->next_u64() : 0;
+        kernels::dropout_mask({kernels::ref(mask), p, keep_scale, gen, key});
+        kernels::masked_scale_forward({kernels::ref(x), kernels::ref(mask), kernels::ref(y), {}, {}, group});
       },
       [=] {
-        if (!x.requires_grad()) return;
-        dispatch_float(x.dtype(), op, [&](auto tag) {
-          using T = decltype(tag);
-          const T *m = mask.data<T>(), *g = y.grad().template data<T>();
-          T* gx = x.grad_buffer().template data<T>();
-          for (int64_t i = 0; i < groups; ++i)
-            for (int64_t k = 0; k < group; ++k) gx[i * group + k] += g[i * group + k] * m[i];
-        });
+        if (x.requires_grad())
+          kernels::masked_scale_backward(
+              {{}, kernels::ref(mask), {}, kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), group});
       });
   return y;
 }

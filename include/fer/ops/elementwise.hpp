@@ -3,23 +3,24 @@
 #include <algorithm>
 #include <vector>
 
-#include "fer/ops/common.hpp"
+#include "fer/kernels/elementwise.hpp"
 #include "fer/ops/cast.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/elementwise.hpp"
-#endif
+#include "fer/ops/common.hpp"
 
 namespace fer {
 
 namespace ops_detail {
 
-inline Tensor unary(cpu::Unary op, const Tensor& x_in, double alpha = 0.0) {
+inline Tensor unary(kernels::Unary op, const Tensor& x_in, double alpha = 0.0) {
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty_like(x);
   autograd::apply(
-      cpu::unary_name(op), {x}, {y}, [=] { FER_KERNEL(x, unary_forward, op, x, y, alpha); },
+      kernels::unary_name(op), {x}, {y},
+      [=] { kernels::unary_forward({op, kernels::ref(x), kernels::ref(y), {}, {}, alpha}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, unary_backward, op, x, y, y.grad(), x.grad_buffer(), alpha);
+        if (x.requires_grad())
+          kernels::unary_backward(
+              {op, kernels::ref(x), kernels::ref(y), kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), alpha});
       });
   return y;
 }
@@ -36,7 +37,7 @@ inline Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
-inline Tensor binary(cpu::Binary op, const char* name, const Tensor& a_arg, const Tensor& b_arg) {
+inline Tensor binary(kernels::Binary op, const char* name, const Tensor& a_arg, const Tensor& b_arg) {
   Tensor a_in = a_arg, b_in = b_arg;
   if (autocast_enabled()) autocast_pair(a_in, b_in);  // e.g. a 16-bit branch added to an f32 one
   require_same_device(name, {&a_in, &b_in});
@@ -44,10 +45,11 @@ inline Tensor binary(cpu::Binary op, const char* name, const Tensor& a_arg, cons
   Tensor a = contiguous(a_in), b = contiguous(b_in);
   Tensor y = Tensor::empty(broadcast_shape(name, a.shape(), b.shape()), a.dtype(), a.device());
   autograd::apply(
-      name, {a, b}, {y}, [=] { FER_KERNEL(y, binary_forward, op, a, b, y); },
+      name, {a, b}, {y}, [=] { kernels::binary_forward({op, kernels::ref(a), kernels::ref(b), kernels::ref(y)}); },
       [=] {
-        FER_KERNEL(y, binary_backward, op, a, b, y.grad(), a.requires_grad() ? a.grad_buffer() : Tensor(),
-                   b.requires_grad() ? b.grad_buffer() : Tensor());
+        kernels::binary_backward({op, kernels::ref(a), kernels::ref(b), {}, kernels::ref(y.grad()),
+                                  kernels::ref(a.requires_grad() ? a.grad_buffer() : Tensor()),
+                                  kernels::ref(b.requires_grad() ? b.grad_buffer() : Tensor())});
       });
   return y;
 }
@@ -55,35 +57,35 @@ inline Tensor binary(cpu::Binary op, const char* name, const Tensor& a_arg, cons
 }  // namespace ops_detail
 
 // ---- activations (PyTorch semantics, including the derivative at kinks)
-inline Tensor relu(const Tensor& x) { return ops_detail::unary(cpu::Unary::relu, x); }
-inline Tensor relu6(const Tensor& x) { return ops_detail::unary(cpu::Unary::relu6, x); }
+inline Tensor relu(const Tensor& x) { return ops_detail::unary(kernels::Unary::relu, x); }
+inline Tensor relu6(const Tensor& x) { return ops_detail::unary(kernels::Unary::relu6, x); }
 inline Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01) {
-  return ops_detail::unary(cpu::Unary::leaky_relu, x, negative_slope);
+  return ops_detail::unary(kernels::Unary::leaky_relu, x, negative_slope);
 }
-inline Tensor gelu(const Tensor& x) { return ops_detail::unary(cpu::Unary::gelu, x); }  // exact (erf) form
-inline Tensor silu(const Tensor& x) { return ops_detail::unary(cpu::Unary::silu, x); }
-inline Tensor hardswish(const Tensor& x) { return ops_detail::unary(cpu::Unary::hardswish, x); }
-inline Tensor hardsigmoid(const Tensor& x) { return ops_detail::unary(cpu::Unary::hardsigmoid, x); }
-inline Tensor sigmoid(const Tensor& x) { return ops_detail::unary(cpu::Unary::sigmoid, x); }
-inline Tensor tanh(const Tensor& x) { return ops_detail::unary(cpu::Unary::tanh, x); }
+inline Tensor gelu(const Tensor& x) { return ops_detail::unary(kernels::Unary::gelu, x); }  // exact (erf) form
+inline Tensor silu(const Tensor& x) { return ops_detail::unary(kernels::Unary::silu, x); }
+inline Tensor hardswish(const Tensor& x) { return ops_detail::unary(kernels::Unary::hardswish, x); }
+inline Tensor hardsigmoid(const Tensor& x) { return ops_detail::unary(kernels::Unary::hardsigmoid, x); }
+inline Tensor sigmoid(const Tensor& x) { return ops_detail::unary(kernels::Unary::sigmoid, x); }
+inline Tensor tanh(const Tensor& x) { return ops_detail::unary(kernels::Unary::tanh, x); }
 
 // ---- unary math
-inline Tensor exp(const Tensor& x) { return ops_detail::unary(cpu::Unary::exp, x); }
-inline Tensor log(const Tensor& x) { return ops_detail::unary(cpu::Unary::log, x); }
-inline Tensor sqrt(const Tensor& x) { return ops_detail::unary(cpu::Unary::sqrt, x); }
-inline Tensor rsqrt(const Tensor& x) { return ops_detail::unary(cpu::Unary::rsqrt, x); }
-inline Tensor square(const Tensor& x) { return ops_detail::unary(cpu::Unary::square, x); }
-inline Tensor neg(const Tensor& x) { return ops_detail::unary(cpu::Unary::neg, x); }
-inline Tensor abs(const Tensor& x) { return ops_detail::unary(cpu::Unary::abs, x); }
+inline Tensor exp(const Tensor& x) { return ops_detail::unary(kernels::Unary::exp, x); }
+inline Tensor log(const Tensor& x) { return ops_detail::unary(kernels::Unary::log, x); }
+inline Tensor sqrt(const Tensor& x) { return ops_detail::unary(kernels::Unary::sqrt, x); }
+inline Tensor rsqrt(const Tensor& x) { return ops_detail::unary(kernels::Unary::rsqrt, x); }
+inline Tensor square(const Tensor& x) { return ops_detail::unary(kernels::Unary::square, x); }
+inline Tensor neg(const Tensor& x) { return ops_detail::unary(kernels::Unary::neg, x); }
+inline Tensor abs(const Tensor& x) { return ops_detail::unary(kernels::Unary::abs, x); }
 
 // ---- y = a * x + b with scalars
 inline Tensor affine(const Tensor& x_in, double a, double b = 0.0) {
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty_like(x);
   autograd::apply(
-      "affine", {x}, {y}, [=] { FER_KERNEL(x, affine_scalar_forward, x, y, a, b); },
+      "affine", {x}, {y}, [=] { kernels::affine_scalar_forward({kernels::ref(x), kernels::ref(y), a, b}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, axpy, y.grad(), x.grad_buffer(), a);
+        if (x.requires_grad()) kernels::axpy({kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), a});
       });
   return y;
 }
@@ -91,10 +93,10 @@ inline Tensor scale(const Tensor& x, double s) { return affine(x, s, 0.0); }
 inline Tensor add_scalar(const Tensor& x, double s) { return affine(x, 1.0, s); }
 
 // ---- broadcasting binary ops (numpy rules)
-inline Tensor add(const Tensor& a, const Tensor& b) { return ops_detail::binary(cpu::Binary::add, "add", a, b); }
-inline Tensor sub(const Tensor& a, const Tensor& b) { return ops_detail::binary(cpu::Binary::sub, "sub", a, b); }
-inline Tensor mul(const Tensor& a, const Tensor& b) { return ops_detail::binary(cpu::Binary::mul, "mul", a, b); }
-inline Tensor div(const Tensor& a, const Tensor& b) { return ops_detail::binary(cpu::Binary::div, "div", a, b); }
+inline Tensor add(const Tensor& a, const Tensor& b) { return ops_detail::binary(kernels::Binary::add, "add", a, b); }
+inline Tensor sub(const Tensor& a, const Tensor& b) { return ops_detail::binary(kernels::Binary::sub, "sub", a, b); }
+inline Tensor mul(const Tensor& a, const Tensor& b) { return ops_detail::binary(kernels::Binary::mul, "mul", a, b); }
+inline Tensor div(const Tensor& a, const Tensor& b) { return ops_detail::binary(kernels::Binary::div, "div", a, b); }
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
@@ -125,11 +127,14 @@ inline Tensor sum(const Tensor& x_in, std::vector<int> dims = {}, bool keepdim =
   autograd::apply(
       "sum", {x}, {y},
       [=] {
-        FER_KERNEL(x, sum_to, x, y_kept);
-        if (scale_by != 1.0) FER_KERNEL(x, affine_scalar_forward, y_kept, y_kept, scale_by, 0.0);
+        kernels::sum_to({kernels::ref(x), kernels::ref(y_kept)});
+        if (scale_by != 1.0)
+          kernels::affine_scalar_forward({kernels::ref(y_kept), kernels::ref(y_kept), scale_by, 0.0});
       },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, broadcast_add, y.grad().view_as_shape(kept), x.grad_buffer(), scale_by);
+        if (x.requires_grad())
+          kernels::broadcast_add(
+              {kernels::ref(y.grad().view_as_shape(kept)), kernels::ref(x.grad_buffer()), scale_by});
       });
   return y;
 }

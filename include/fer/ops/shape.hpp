@@ -6,12 +6,9 @@
 #include <numeric>
 #include <vector>
 
-#include "fer/backend/cpu/shape.hpp"
+#include "fer/kernels/elementwise.hpp"
+#include "fer/kernels/shape.hpp"
 #include "fer/ops/common.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/elementwise.hpp"
-#include "fer/backend/cuda/shape.hpp"
-#endif
 
 namespace fer {
 
@@ -26,9 +23,12 @@ inline int wrap_dim(const char* op, int dim, int rank) {
 inline Tensor strided_gather(const char* op, const Tensor& x, const Shape& out_shape, int64_t offset, const Shape& strides) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   autograd::apply(
-      op, {x}, {y}, [=] { FER_KERNEL(x, gather_strided, x, offset, strides, y, false); },
+      op, {x}, {y},
+      [=] { kernels::gather_strided({kernels::ref(x), offset, strides, kernels::ref(y), false, kernels::span_of(x)}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, scatter_strided, y.grad(), x.grad_buffer(), offset, strides, true);
+        if (!x.requires_grad()) return;
+        const Tensor gx = x.grad_buffer();
+        kernels::scatter_strided({kernels::ref(y.grad()), kernels::ref(gx), offset, strides, true, kernels::span_of(gx)});
       });
   return y;
 }
@@ -60,7 +60,7 @@ inline Tensor reshape(const Tensor& x_in, Shape shape) {
   autograd::apply(
       "reshape", {x}, {y}, [] {},
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, axpy, y.grad(), x.grad_buffer(), 1.0);
+        if (x.requires_grad()) kernels::axpy({kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), 1.0});
       });
   return y;
 }
@@ -144,12 +144,16 @@ inline Tensor concat(const std::vector<Tensor>& xs_in, int dim) {
   autograd::apply(
       "concat", xs, {y},
       [=] {
-        for (size_t k = 0; k < xs.size(); ++k) FER_KERNEL(y, scatter_strided, xs[k], y, offsets[k], ystrides, false);
+        for (size_t k = 0; k < xs.size(); ++k)
+          kernels::scatter_strided(
+              {kernels::ref(xs[k]), kernels::ref(y), offsets[k], ystrides, false, kernels::span_of(y)});
       },
       [=] {
+        const Tensor gy = y.grad();
         for (size_t k = 0; k < xs.size(); ++k)
           if (xs[k].requires_grad())
-            FER_KERNEL(y, gather_strided, y.grad(), offsets[k], ystrides, xs[k].grad_buffer(), true);
+            kernels::gather_strided(
+                {kernels::ref(gy), offsets[k], ystrides, kernels::ref(xs[k].grad_buffer()), true, kernels::span_of(gy)});
       });
   return y;
 }
@@ -202,9 +206,10 @@ inline Tensor pad2d(const Tensor& x_in, std::array<int64_t, 4> pad, double value
   Tensor y = Tensor::empty({x.size(0), ho, wo, x.size(3)}, x.dtype(), x.device());
   int64_t top = pad[0], left = pad[2];
   autograd::apply(
-      "pad2d", {x}, {y}, [=] { FER_KERNEL(x, pad2d_forward, x, y, top, left, value); },
+      "pad2d", {x}, {y}, [=] { kernels::pad2d_forward({kernels::ref(x), kernels::ref(y), {}, {}, top, left, value}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, pad2d_backward, y.grad(), x.grad_buffer(), top, left);
+        if (x.requires_grad())
+          kernels::pad2d_backward({{}, {}, kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), top, left});
       });
   return y;
 }

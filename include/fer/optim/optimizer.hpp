@@ -3,24 +3,19 @@
 // created on first use, zero_grad, and the state as named tensors for checkpoints.
 //
 // Parameters live on the CPU or on a CUDA device (f32 or f64; a 16-bit model keeps f32 master weights, which is
-// the caller's business). On CUDA, a step runs one multi-tensor kernel launch per parameter group (and dtype,
-// device and per-tensor scalar such as Adam's step count), with the CPU loop's arithmetic.
+// the caller's business). A step makes one multi-tensor kernel call (fer/kernels/optim.hpp) per parameter group
+// (and dtype, device and per-tensor scalar such as Adam's step count), with the same arithmetic on both backends.
 //
 // State names follow torch.optim's state_dict layout: "state.<i>.<key>" for parameter i counted across the
 // groups in order (e.g. "state.3.exp_avg"), and "param_groups.<g>.lr" / ".weight_decay" as f64 scalars.
-#include <algorithm>
-#include <cmath>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "fer/core/parallel.hpp"
 #include "fer/core/tensor.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/optim.hpp"
-#endif
+#include "fer/kernels/optim.hpp"
+#include "fer/ops/common.hpp"
 
 namespace fer::optim {
 
@@ -160,62 +155,33 @@ class Optimizer {
     return *s += 1.0;
   }
 
-  // Runs f(lo, hi) over the elements of one parameter on both cores (inline for small tensors).
-  template <class F>
-  static void for_elements(int64_t n, F&& f) {
-    parallel_for(0, n, 1 << 15, f);
-  }
-
-  // The element-wise update of one parameter: run(lo, hi) updates its elements [lo, hi).
-  struct ElementJob {
-    int64_t n;
-    std::function<void(int64_t, int64_t)> run;
-  };
-  // Runs every parameter's update in one parallel region (one fork/join per step instead of one per parameter):
-  // the concatenation of all parameters is cut into equal ranges, one per thread.
-  static void run_jobs(const std::vector<ElementJob>& jobs) {
-    int64_t total = 0;
-    for (const ElementJob& j : jobs) total += j.n;
-    parallel_for(0, total, 1 << 15, [&](int64_t lo, int64_t hi) {
-      int64_t base = 0;
-      for (const ElementJob& j : jobs) {
-        const int64_t a = std::max(lo, base), b = std::min(hi, base + j.n);
-        if (a < b) j.run(a - base, b - base);
-        base += j.n;
-        if (base >= hi) break;
-      }
-    });
-  }
-
   std::vector<ParamGroup> groups_;
   std::vector<std::map<std::string, Tensor>> state_;  // per parameter, flat over groups
 
-#ifdef FER_WITH_CUDA
-  // The CUDA parameters of one multi-tensor launch: one group, dtype and device, and one value of `key` (a
+  // The parameters of one multi-tensor kernel call: one group, dtype and device, and one value of `key` (a
   // per-tensor scalar of the update: SGD's first-step flag, Adam's step count).
-  struct CudaBatch {
+  struct Batch {
     const ParamGroup* group;
     DType dtype;
     Device device;
     double key;
-    std::vector<gpu::MultiTensorItem> items;
+    std::vector<kernels::MultiTensorItem> items;
   };
   // The batch of (group, p's dtype and device, key), appended in first-seen order (the same order every step, so
-  // launch k reuses table slot k).
-  static std::vector<gpu::MultiTensorItem>& cuda_batch(std::vector<CudaBatch>& batches, const ParamGroup& g,
-                                                       const Tensor& p, double key) {
-    for (CudaBatch& b : batches)
+  // call k reuses table slot k).
+  static std::vector<kernels::MultiTensorItem>& batch_of(std::vector<Batch>& batches, const ParamGroup& g,
+                                                         const Tensor& p, double key) {
+    for (Batch& b : batches)
       if (b.group == &g && b.dtype == p.dtype() && b.device == p.device() && b.key == key) return b.items;
     batches.push_back({&g, p.dtype(), p.device(), key, {}});
     return batches.back().items;
   }
-  // The device-table cache of the k-th launch of a step.
-  gpu::TableCache& table_cache(size_t k) {
+  // The device-table cache of the k-th call of a step.
+  kernels::TableCache* table_cache(size_t k) {
     if (table_caches_.size() <= k) table_caches_.resize(k + 1);
-    return table_caches_[k];
+    return &table_caches_[k];
   }
-  std::vector<gpu::TableCache> table_caches_;
-#endif
+  std::vector<kernels::TableCache> table_caches_;
 
  private:
   std::vector<const Tensor*> flat_params() const {

@@ -6,21 +6,23 @@
 #include <cmath>
 #include <vector>
 
-#include "fer/core/dtype.hpp"
 #include "fer/core/tensor.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/optim.hpp"
-#endif
+#include "fer/kernels/optim.hpp"
+#include "fer/ops/common.hpp"
 
 namespace fer::train {
 
 namespace detail {
-// The defined gradients of `params` that live on a CUDA device (all on one device: the GPU side checks).
-inline std::vector<Tensor> cuda_grads(const std::vector<Tensor>& params) {
-  std::vector<Tensor> out;
+// The defined gradients of `params`: those on a CUDA device (all on one device: the CUDA side checks) and those on
+// the CPU, in parameter order.
+struct GradLists {
+  std::vector<kernels::TensorRef> cuda, cpu;
+};
+inline GradLists grads_by_device(const std::vector<Tensor>& params) {
+  GradLists out;
   for (const Tensor& p : params) {
     Tensor g = p.grad();
-    if (g.defined() && g.device().is_cuda()) out.push_back(g);
+    if (g.defined()) (g.device().is_cuda() ? out.cuda : out.cpu).push_back(kernels::ref(g));
   }
   return out;
 }
@@ -29,18 +31,9 @@ inline std::vector<Tensor> cuda_grads(const std::vector<Tensor>& params) {
 // The global L2 norm of the parameters' gradients (undefined gradients count as zero).
 inline double grad_norm(const std::vector<Tensor>& params) {
   double sq = 0;
-#ifdef FER_WITH_CUDA
-  if (std::vector<Tensor> gs = detail::cuda_grads(params); !gs.empty()) sq += gpu::sum_of_squares(gs);
-#endif
-  for (const Tensor& p : params) {
-    Tensor g = p.grad();
-    if (!g.defined() || !g.device().is_cpu()) continue;
-    dispatch_float(g.dtype(), "clip_grad_norm", [&](auto tag) {
-      using T = decltype(tag);
-      const T* d = g.data<T>();
-      for (int64_t i = 0; i < g.numel(); ++i) sq += double(d[i]) * double(d[i]);
-    });
-  }
+  detail::GradLists gs = detail::grads_by_device(params);
+  kernels::sum_of_squares({std::move(gs.cuda), 1.0, &sq});
+  kernels::sum_of_squares({std::move(gs.cpu), 1.0, &sq});
   return std::sqrt(sq);
 }
 
@@ -48,18 +41,9 @@ inline double clip_grad_norm(const std::vector<Tensor>& params, double max_norm)
   double total = grad_norm(params);
   double coef = max_norm / (total + 1e-6);
   if (coef < 1.0 && std::isfinite(total)) {
-#ifdef FER_WITH_CUDA
-    if (std::vector<Tensor> gs = detail::cuda_grads(params); !gs.empty()) gpu::scale_(gs, coef);
-#endif
-    for (const Tensor& p : params) {
-      Tensor g = p.grad();
-      if (!g.defined() || !g.device().is_cpu()) continue;
-      dispatch_float(g.dtype(), "clip_grad_norm", [&](auto tag) {
-        using T = decltype(tag);
-        T* d = g.data<T>();
-        for (int64_t i = 0; i < g.numel(); ++i) d[i] = T(double(d[i]) * coef);
-      });
-    }
+    detail::GradLists gs = detail::grads_by_device(params);
+    kernels::scale_grads({std::move(gs.cuda), coef});
+    kernels::scale_grads({std::move(gs.cpu), coef});
   }
   return total;
 }

@@ -7,11 +7,9 @@
 #include <cmath>
 #include <vector>
 
-#include "fer/core/dtype.hpp"
 #include "fer/core/tensor.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/optim.hpp"
-#endif
+#include "fer/kernels/optim.hpp"
+#include "fer/train/grad_clip.hpp"
 
 namespace fer::train {
 
@@ -28,25 +26,9 @@ class DynamicLossScaler {
   // Divides every gradient by the scale; returns false (and zeroes nothing) when any gradient is not finite.
   bool unscale(const std::vector<Tensor>& params) const {
     bool finite = true;
-#ifdef FER_WITH_CUDA
-    std::vector<Tensor> device_grads;
-    for (const Tensor& p : params)
-      if (Tensor g = p.grad(); g.defined() && g.device().is_cuda()) device_grads.push_back(g);
-    if (!device_grads.empty()) finite = gpu::unscale_and_check(device_grads, scale_);
-#endif
-    for (const Tensor& p : params) {
-      Tensor g = p.grad();
-      if (!g.defined() || !g.device().is_cpu()) continue;
-      dispatch_float(g.dtype(), "loss scaling", [&](auto tag) {
-        using T = decltype(tag);
-        T* d = g.data<T>();
-        T inv = T(1.0 / scale_);
-        for (int64_t i = 0; i < g.numel(); ++i) {
-          d[i] *= inv;
-          finite = finite && std::isfinite(double(d[i]));
-        }
-      });
-    }
+    detail::GradLists gs = detail::grads_by_device(params);
+    kernels::unscale_and_check({std::move(gs.cuda), scale_, nullptr, &finite});
+    kernels::unscale_and_check({std::move(gs.cpu), scale_, nullptr, &finite});
     return finite;
   }
 
