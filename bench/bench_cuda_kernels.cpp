@@ -28,7 +28,6 @@
 #include "fer/kernels/elementwise.hpp"
 #include "fer/kernels/gemm.hpp"
 #include "fer/kernels/loss.hpp"
-#include "fer/backend/cuda/modconv.hpp"
 #include "fer/kernels/modconv.hpp"
 #include "fer/ops/norm.hpp"  // the norm kernel contract and make_norm_workspace
 #include "fer/kernels/optim.hpp"
@@ -623,19 +622,19 @@ void register_stylegan2() {
   const double conv_flops = 2.0 * double(n * hw * hw * ch) * double(k * k * ch);
   for (bool backward : {false, true})
     reg(std::string("sample_conv 3x3 ") + (backward ? "bwd" : "fwd") + " f32 16x32x32x512", [=] {
-      const cpu::SampleConv sc = cpu::plan_sample_conv(n, hw, hw, ch, ch, k, k, false, 1, 1, 1);
+      const kernels::SampleConv sc = kernels::plan_sample_conv(n, hw, hw, ch, ch, k, k, false, 1, 1, 1);
       Tensor x = device_rand({n, hw, hw, ch}, DType::f32), w = device_rand({n * ch, k, k, ch}, DType::f32, -0.05, 0.05);
       Tensor y = Tensor::empty({n, hw, hw, ch}, DType::f32, kDev);
-      const size_t wsb = gpu::sample_conv_workspace_bytes(sc, DType::f32, kDev);
+      const size_t wsb = kernels::sample_conv_workspace_bytes_cuda(sc, DType::f32, kDev.index);
       Tensor ws = wsb > 0 ? Tensor::empty({int64_t(wsb)}, DType::u8, kDev) : Tensor();
       Case c;
       if (!backward) {
-        c.fn = [=] { gpu::sample_conv_forward(sc, x, w, y, ws); };
+        c.fn = [=] { kernels::sample_conv_forward_cuda({sc, kernels::ref(x), kernels::ref(w), kernels::ref(y), kernels::ref(ws)}); };
         c.flops = conv_flops;
       } else {
         Tensor gy = device_rand({n, hw, hw, ch}, DType::f32), gx = device_zeros({n, hw, hw, ch}, DType::f32);
         Tensor gw = device_zeros({n * ch, k, k, ch}, DType::f32);
-        c.fn = [=] { gpu::sample_conv_backward(sc, x, w, gy, gx, gw, ws, Tensor()); };
+        c.fn = [=] { kernels::sample_conv_backward_cuda({sc, kernels::ref(x), kernels::ref(w), kernels::ref(gy), kernels::ref(gx), kernels::ref(gw), kernels::ref(ws), {}}); };
         c.flops = 2 * conv_flops;
       }
       return c;

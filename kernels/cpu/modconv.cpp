@@ -1,13 +1,12 @@
 // Modulated-convolution kernels: per-sample weight modulation/demodulation (parallel over (sample, output
 // channel) pairs) and the per-sample convolutions (on the conv kernels, parallel over samples).
-#include "fer/backend/cpu/modconv.hpp"
+#include "fer/kernels/modconv.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include "fer/core/parallel.hpp"
 #include "fer/kernels/elementwise.hpp"
-#include "fer/kernels/modconv.hpp"
 #include "fer/ops/common.hpp"
 
 namespace fer::kernels {
@@ -141,11 +140,20 @@ void modulate_weights_backward_cpu(const ModulateBackwardArgs& a) {
   });
 }
 
-}  // namespace fer::kernels
-
-namespace fer::cpu {
-
 namespace {
+
+// A Tensor over a contract's host memory (the caller keeps it alive for the call), so the per-sample loop below can
+// cut it into samples as Tensor views.
+Tensor borrow(const TensorRef& r) {
+  if (!r.defined()) return Tensor();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage =
+      std::make_shared<Storage>(r.raw_data(), size_t(r.numel()) * dtype_size(r.dtype()), Device::cpu(), nullptr);
+  impl->shape = r.shape();
+  impl->strides = r.strides();
+  impl->dtype = r.dtype();
+  return Tensor(std::move(impl));
+}
 
 // Rows [first, first + count) of contiguous t along dim 0, as a view sharing t's storage (no autograd).
 Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
@@ -200,9 +208,9 @@ SampleConv plan_sample_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
   return sc;
 }
 
-using kernels::ref;
-
-void sample_conv_forward(const SampleConv& sc, const Tensor& x, const Tensor& w, const Tensor& y, const Tensor& ws) {
+void sample_conv_forward_cpu(const SampleConvForwardArgs& a) {
+  const SampleConv& sc = a.sc;
+  const Tensor x = borrow(a.x), w = borrow(a.w), y = borrow(a.y), ws = borrow(a.ws);
   const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
   for_each_sample(sc, ws, [&](int64_t n, const Tensor& wsn) {
     const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), yn = rows_of(y, n, 1);
@@ -215,8 +223,10 @@ void sample_conv_forward(const SampleConv& sc, const Tensor& x, const Tensor& w,
   });
 }
 
-void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx,
-                          const Tensor& gw, const Tensor& ws, const Tensor& gx_scratch) {
+void sample_conv_backward_cpu(const SampleConvBackwardArgs& a) {
+  const SampleConv& sc = a.sc;
+  const Tensor x = borrow(a.x), w = borrow(a.w), gy = borrow(a.gy), gx = borrow(a.gx), gw = borrow(a.gw);
+  const Tensor ws = borrow(a.ws), gx_scratch = borrow(a.gx_scratch);
   const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
   for_each_sample(sc, ws, [&](int64_t n, const Tensor& wsn) {
     const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), gyn = rows_of(gy, n, 1);
@@ -236,4 +246,4 @@ void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

@@ -7,6 +7,7 @@
 #include "fer/kernels/loss.hpp"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ref_checks.hpp"
+#include "kernels/cuda/scratch.hpp"
 
 namespace fer::cuda {
 
@@ -339,23 +340,6 @@ CrossEntropyArgs args_of(const char* op, const TensorRef& logits, const TensorRe
           s.ignore_index, s.prob_targets};
 }
 
-// One f64 on the device from the caching allocator, for the normalizer the forward kernel sums.
-class DeviceDouble {
- public:
-  explicit DeviceDouble(int device) : alloc_(caching_allocator(device)) {
-    p_ = static_cast<double*>(alloc_.allocate(sizeof(double), &granted_));
-  }
-  ~DeviceDouble() { alloc_.deallocate(p_, granted_); }
-  DeviceDouble(const DeviceDouble&) = delete;
-  DeviceDouble& operator=(const DeviceDouble&) = delete;
-  double* get() const { return p_; }
-
- private:
-  Allocator& alloc_;
-  size_t granted_ = 0;
-  double* p_ = nullptr;
-};
-
 }  // namespace
 
 }  // namespace fer::cuda
@@ -391,9 +375,9 @@ double cross_entropy_forward_cuda(const CrossEntropyForwardArgs& a) {
                                        lse.raw_data(), nullptr, dev);
     return double(n);
   }
-  const cuda::DeviceDouble normalizer(dev);
+  const cuda::DeviceScratch normalizer(sizeof(double), dev);
   cuda::launch_cross_entropy_forward(logits.dtype(), logits.raw_data(), ca, n, c, row_loss.raw_data(), lse.raw_data(),
-                                     normalizer.get(), dev);
+                                     static_cast<double*>(normalizer.get()), dev);
   double total = 0;
   cuda::copy(&total, normalizer.get(), sizeof(double), cuda::CopyKind::device_to_host, dev);  // waits
   return total;

@@ -139,23 +139,23 @@ TEST_CASE("sample_conv: plain and transposed per-sample convolution, outputs ful
       CAPTURE(dtype_name(dt));
       CAPTURE(transposed);
       const int64_t n = 3, h = 5, wd = 6, cin = 4, cout = 5, k = 3, stride = transposed ? 2 : 1, pad = transposed ? 0 : 1;
-      cpu::SampleConv sc = cpu::plan_sample_conv(n, h, wd, cin, cout, k, k, transposed, stride, pad, pad);
+      kernels::SampleConv sc = kernels::plan_sample_conv(n, h, wd, cin, cout, k, k, transposed, stride, pad, pad);
       Tensor x = random_cpu({n, h, wd, cin}, gen, -1, 1, dt);
       Tensor w = random_cpu({n * (transposed ? cin : cout), k, k, transposed ? cout : cin}, gen, -1, 1, dt);
       Tensor yc = Tensor::empty({n, sc.out_h, sc.out_w, cout}, dt);
       Tensor ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, dt) : Tensor();
-      cpu::sample_conv_forward(sc, x, w, yc, ws);
+      kernels::sample_conv_forward_cpu({sc, kernels::ref(x), kernels::ref(w), kernels::ref(yc), kernels::ref(ws)});
       Tensor yg = poisoned(yc.shape(), dt);
-      fer::gpu::sample_conv_forward(sc, x.to(cuda_test::cuda0()), w.to(cuda_test::cuda0()), yg, Tensor());  // workspace from the allocator
+      kernels::sample_conv_forward_cuda({sc, kernels::ref(x.to(cuda_test::cuda0())), kernels::ref(w.to(cuda_test::cuda0())), kernels::ref(yg), {}});  // workspace from the allocator
       CHECK(rel_l2(yg, yc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
       // Backward with the op's workspace size.
       Tensor gy = random_cpu(yc.shape(), gen, -1, 1, dt);
       Tensor gxc = random_cpu(x.shape(), gen, -1, 1, dt), gwc = random_cpu(w.shape(), gen, -1, 1, dt);
       Tensor gxg = gxc.to(cuda_test::cuda0()), gwg = gwc.to(cuda_test::cuda0());
-      cpu::sample_conv_backward(sc, x, w, gy, gxc, gwc, ws, transposed ? Tensor::empty_like(x) : Tensor());
-      const size_t bytes = fer::gpu::sample_conv_workspace_bytes(sc, dt, cuda_test::cuda0());
+      kernels::sample_conv_backward_cpu({sc, kernels::ref(x), kernels::ref(w), kernels::ref(gy), kernels::ref(gxc), kernels::ref(gwc), kernels::ref(ws), kernels::ref(transposed ? Tensor::empty_like(x) : Tensor())});
+      const size_t bytes = kernels::sample_conv_workspace_bytes_cuda(sc, dt, cuda_test::cuda0().index);
       Tensor wsg = bytes > 0 ? Tensor::empty({int64_t(bytes)}, DType::u8, cuda_test::cuda0()) : Tensor();
-      fer::gpu::sample_conv_backward(sc, x.to(cuda_test::cuda0()), w.to(cuda_test::cuda0()), gy.to(cuda_test::cuda0()), gxg, gwg, wsg, Tensor());
+      kernels::sample_conv_backward_cuda({sc, kernels::ref(x.to(cuda_test::cuda0())), kernels::ref(w.to(cuda_test::cuda0())), kernels::ref(gy.to(cuda_test::cuda0())), kernels::ref(gxg), kernels::ref(gwg), kernels::ref(wsg), {}});
       CHECK(rel_l2(gxg, gxc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
       CHECK(rel_l2(gwg, gwc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
     }

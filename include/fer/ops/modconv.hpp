@@ -6,11 +6,7 @@
 // injection.
 #include <optional>
 
-#include "fer/backend/cpu/modconv.hpp"
 #include "fer/kernels/modconv.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/modconv.hpp"
-#endif
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/upfirdn2d.hpp"
 
@@ -58,7 +54,7 @@ inline Tensor modulate(const char* op, const Tensor& w_in, const Tensor& s_in, b
   return y;
 }
 
-// y[n] = conv(x[n], w[n]) for every sample n with its own weight (see cpu::SampleConv): plain with w
+// y[n] = conv(x[n], w[n]) for every sample n with its own weight (see kernels::SampleConv): plain with w
 // [N*Cout, kh, kw, Cin], or transposed (PyTorch's conv_transpose2d) with w [N*Cin, kh, kw, Cout]. Recorded;
 // differentiable in x and w.
 inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_in, bool transposed, int64_t stride,
@@ -67,8 +63,8 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
   const int64_t wrows = w_in.size(0) / n, cout = transposed ? w_in.size(3) : wrows;
   FER_CHECK(w_in.size(0) == n * wrows && (transposed ? wrows == cin : w_in.size(3) == cin), op, ": per-sample weights ",
             w_in.shape().str(), " do not match x ", x_in.shape().str());
-  const cpu::SampleConv sc = cpu::plan_sample_conv(n, x_in.size(1), x_in.size(2), cin, cout, w_in.size(1), w_in.size(2),
-                                                   transposed, stride, pad_y, pad_x);
+  const kernels::SampleConv sc = kernels::plan_sample_conv(n, x_in.size(1), x_in.size(2), cin, cout, w_in.size(1),
+                                                           w_in.size(2), transposed, stride, pad_y, pad_x);
   FER_CHECK(sc.out_h >= 1 && sc.out_w >= 1 && sc.plan.g.kh > 0, op, ": the ", w_in.size(1), "x", w_in.size(2),
             " kernel does not fit input ", x_in.shape().str(), " with padding (", pad_y, ", ", pad_x, ")");
   require_same_device(op, {&x_in, &w_in});
@@ -81,16 +77,20 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
     ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, x.dtype()) : Tensor();
     gx_scratch = transposed && grad_enabled() && x.requires_grad() ? Tensor::empty_like(x) : Tensor();
   } else {
-#ifdef FER_WITH_CUDA
-    const size_t bytes = gpu::sample_conv_workspace_bytes(sc, x.dtype(), x.device());
+    const size_t bytes = kernels::sample_conv_workspace_bytes_cuda(sc, x.dtype(), x.device().index);
     if (bytes > 0) ws = Tensor::empty({int64_t(bytes)}, DType::u8, x.device());
-#endif
   }
   autograd::apply(
-      op, {x, w}, {y}, [=] { FER_KERNEL(x, sample_conv_forward, sc, x, w, y, ws); },
+      op, {x, w}, {y},
       [=] {
-        FER_KERNEL(x, sample_conv_backward, sc, x, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
-                   w.requires_grad() ? w.grad_buffer() : Tensor(), ws, gx_scratch);
+        using kernels::ref;
+        kernels::sample_conv_forward({sc, ref(x), ref(w), ref(y), ref(ws)});
+      },
+      [=] {
+        using kernels::ref;
+        kernels::sample_conv_backward({sc, ref(x), ref(w), ref(y.grad()),
+                                       ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
+                                       ref(w.requires_grad() ? w.grad_buffer() : Tensor()), ref(ws), ref(gx_scratch)});
       });
   return y;
 }
