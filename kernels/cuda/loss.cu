@@ -141,7 +141,7 @@ __device__ __forceinline__ int64_t class_of(const CrossEntropyArgs& a, int64_t i
   return (y < 0 || y >= c) ? -2 : y;
 }
 
-// q_ik of the header (cpu::CrossEntropySpec) for class k; y is row i's class (class targets).
+// q_ik of the header (kernels::CrossEntropySpec) for class k; y is row i's class (class targets).
 template <class T>
 __device__ __forceinline__ A<T> coefficient(const CrossEntropyArgs& a, const T* w, int64_t i, int64_t k, int64_t y,
                                             int64_t c) {
