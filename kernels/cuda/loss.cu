@@ -401,7 +401,8 @@ void cross_entropy_backward_cuda(const CrossEntropyBackwardArgs& a) {
 
 void cross_entropy_reduce_cuda(const CrossEntropyReduceArgs& a) {
   const int dev = cuda::cuda_device_of("cross_entropy", {&a.rows, &a.out});
-  FER_CHECK(a.out.numel() == 1 && a.out.dtype() == a.rows.dtype(), "cross_entropy: the reduced loss must be one element");
+  FER_CHECK(a.out.numel() == 1 && a.out.dtype() == a.rows.dtype(),
+            "cross_entropy: the reduced loss must be one element");
   cuda::launch_sum_rows(a.rows.dtype(), a.rows.raw_data(), a.rows.numel(), a.divisor, a.out.raw_data(), dev);
 }
 

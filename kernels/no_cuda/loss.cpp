@@ -8,5 +8,7 @@ void softmax_backward_cuda(const SoftmaxBackwardArgs&) { no_cuda("softmax_backwa
 double cross_entropy_forward_cuda(const CrossEntropyForwardArgs&) { no_cuda("cross_entropy_forward"); }
 void cross_entropy_backward_cuda(const CrossEntropyBackwardArgs&) { no_cuda("cross_entropy_backward"); }
 void cross_entropy_reduce_cuda(const CrossEntropyReduceArgs&) { no_cuda("cross_entropy_reduce"); }
-void cross_entropy_backward_scalar_cuda(const CrossEntropyBackwardScalarArgs&) { no_cuda("cross_entropy_backward_scalar"); }
+void cross_entropy_backward_scalar_cuda(const CrossEntropyBackwardScalarArgs&) {
+  no_cuda("cross_entropy_backward_scalar");
+}
 }  // namespace fer::kernels

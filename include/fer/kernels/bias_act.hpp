@@ -39,7 +39,9 @@ struct BiasActBackwardArgs {
 // y = clamp(act(x + b) * gain, -clamp, clamp).
 void bias_act_forward_cpu(const BiasActForwardArgs&);
 void bias_act_forward_cuda(const BiasActForwardArgs&);
-inline void bias_act_forward(const BiasActForwardArgs& a) { run_on(a.x, bias_act_forward_cpu, bias_act_forward_cuda, a); }
+inline void bias_act_forward(const BiasActForwardArgs& a) {
+  run_on(a.x, bias_act_forward_cpu, bias_act_forward_cuda, a);
+}
 
 // gx += dy/dx * gy (zero where clamped); gb[c] += sum of dy/dx * gy over all but the last dim.
 void bias_act_backward_cpu(const BiasActBackwardArgs&);

@@ -66,7 +66,9 @@ inline void softmax_forward(const SoftmaxForwardArgs& a) { run_on(a.x, softmax_f
 // gx += the backward of (log-)softmax given its output y.
 void softmax_backward_cpu(const SoftmaxBackwardArgs&);
 void softmax_backward_cuda(const SoftmaxBackwardArgs&);
-inline void softmax_backward(const SoftmaxBackwardArgs& a) { run_on(a.y, softmax_backward_cpu, softmax_backward_cuda, a); }
+inline void softmax_backward(const SoftmaxBackwardArgs& a) {
+  run_on(a.y, softmax_backward_cpu, softmax_backward_cuda, a);
+}
 
 // Writes per-row losses and lse, and returns the normalizer PyTorch's mean reduction divides by: the sum of w[y_i]
 // over non-ignored rows (class targets) or N (probability targets). On CUDA this waits for the device (one copy).

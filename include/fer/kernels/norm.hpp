@@ -71,13 +71,17 @@ struct IncrementArgs {
 // variance [C] (all in x's dtype). Two passes (mean, then squared deviations), accumulated in double.
 void batch_norm_stats_cpu(const BatchNormStatsArgs&);
 void batch_norm_stats_cuda(const BatchNormStatsArgs&);
-inline void batch_norm_stats(const BatchNormStatsArgs& a) { run_on(a.x, batch_norm_stats_cpu, batch_norm_stats_cuda, a); }
+inline void batch_norm_stats(const BatchNormStatsArgs& a) {
+  run_on(a.x, batch_norm_stats_cpu, batch_norm_stats_cuda, a);
+}
 
 // y = (x - mean) * invstd * weight + bias (weight/bias may be undefined = 1/0); relu: y = max(y, 0) in the same
 // pass (fused BN + ReLU).
 void batch_norm_apply_cpu(const BatchNormApplyArgs&);
 void batch_norm_apply_cuda(const BatchNormApplyArgs&);
-inline void batch_norm_apply(const BatchNormApplyArgs& a) { run_on(a.x, batch_norm_apply_cpu, batch_norm_apply_cuda, a); }
+inline void batch_norm_apply(const BatchNormApplyArgs& a) {
+  run_on(a.x, batch_norm_apply_cpu, batch_norm_apply_cuda, a);
+}
 
 // Backward of batch_norm_apply. batch_stats: mean/invstd are this batch's statistics (training), so the gradient
 // flows through them too; otherwise they are constants (eval). relu_out: defined for a fused BN + ReLU, its output
@@ -96,7 +100,9 @@ inline void inverse_std(const InverseStdArgs& a) { run_on(a.var, inverse_std_cpu
 // running = (1 - momentum) * running + momentum * value * scale   (PyTorch's momentum convention)
 void running_update_cpu(const RunningUpdateArgs&);
 void running_update_cuda(const RunningUpdateArgs&);
-inline void running_update(const RunningUpdateArgs& a) { run_on(a.running, running_update_cpu, running_update_cuda, a); }
+inline void running_update(const RunningUpdateArgs& a) {
+  run_on(a.running, running_update_cpu, running_update_cuda, a);
+}
 
 // LayerNorm over the last dim: y, and per-row mean and invstd [M] (x's dtype) saved for the backward pass.
 void layer_norm_forward_cpu(const LayerNormForwardArgs&);

@@ -39,7 +39,9 @@ struct UpFirDnBackwardArgs {
 // y = upfirdn2d(x) with filter f (overwrites y).
 void upfirdn2d_forward_cpu(const UpFirDnForwardArgs&);
 void upfirdn2d_forward_cuda(const UpFirDnForwardArgs&);
-inline void upfirdn2d_forward(const UpFirDnForwardArgs& a) { run_on(a.x, upfirdn2d_forward_cpu, upfirdn2d_forward_cuda, a); }
+inline void upfirdn2d_forward(const UpFirDnForwardArgs& a) {
+  run_on(a.x, upfirdn2d_forward_cpu, upfirdn2d_forward_cuda, a);
+}
 
 // gx += the adjoint of upfirdn2d applied to gy.
 void upfirdn2d_backward_cpu(const UpFirDnBackwardArgs&);

@@ -102,8 +102,8 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
 // Differentiable in w and styles.
 inline Tensor modulate_weights(const Tensor& w, const Tensor& styles, bool demodulate = true, double eps = 1e-8) {
   FER_CHECK(w.defined() && w.dim() == 4 && styles.defined(), "modulate_weights: weight must be 4-d [O, kh, kw, I]");
-  return ops_detail::modulate("modulate_weights", w, styles, demodulate, eps, kernels::ModulatedLayout::per_sample, false,
-                              {styles.size(0), w.size(0), w.size(1), w.size(2), w.size(3)});
+  return ops_detail::modulate("modulate_weights", w, styles, demodulate, eps, kernels::ModulatedLayout::per_sample,
+                              false, {styles.size(0), w.size(0), w.size(1), w.size(2), w.size(3)});
 }
 
 struct ModConvParams {
@@ -143,8 +143,8 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
   Tensor y;
   if (p.up == 1) {
     // conv2d correlates: the kernel is rotated when NVIDIA asks for a true convolution (flip_weight false).
-    Tensor wm = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::per_sample, !flip_weight,
-                                     {n * o, kh, kw, in});
+    Tensor wm = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::per_sample,
+                                     !flip_weight, {n * o, kh, kw, in});
     y = ops_detail::sample_conv2d(op, x, wm, false, 1, p.padding, p.padding);
   } else {
     Tensor f = p.resample_filter.defined() ? p.resample_filter : setup_filter({1, 3, 3, 1}, true, x.dtype());
@@ -156,8 +156,8 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
     const int64_t py0 = up.pad_y0 - (kh - 1), py1 = up.pad_y1 - (kh - p.up);
     const int64_t pxt = std::max<int64_t>(std::min(-px0, -px1), 0), pyt = std::max<int64_t>(std::min(-py0, -py1), 0);
     // The transposed convolution uses the kernel rotated exactly when flip_weight is set.
-    Tensor wt = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::transposed, flip_weight,
-                                     {n * in, kh, kw, o});
+    Tensor wt = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::transposed,
+                                     flip_weight, {n * in, kh, kw, o});
     Tensor t = ops_detail::sample_conv2d(op, x, wt, true, p.up, pyt, pxt);
     UpFirDnParams fir;
     fir.pad_x0 = px0 + pxt, fir.pad_x1 = px1 + pxt, fir.pad_y0 = py0 + pyt, fir.pad_y1 = py1 + pyt;
