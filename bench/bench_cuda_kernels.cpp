@@ -21,21 +21,20 @@
 #include <string>
 #include <vector>
 
-#include "fer/backend/cuda/bias_act.hpp"
+#include "fer/kernels/bias_act.hpp"
 #include "fer/kernels/cast.hpp"
 #include "fer/kernels/conv.hpp"
 #include "fer/kernels/dropout.hpp"
 #include "fer/kernels/elementwise.hpp"
 #include "fer/kernels/gemm.hpp"
-#include "fer/backend/cuda/loss.hpp"
-#include "fer/backend/cuda/modconv.hpp"
-#include "fer/backend/cuda/norm.hpp"
+#include "fer/kernels/loss.hpp"
+#include "fer/kernels/modconv.hpp"
+#include "fer/ops/norm.hpp"  // the norm kernel contract and make_norm_workspace
 #include "fer/kernels/optim.hpp"
 #include "fer/kernels/pool.hpp"
 #include "fer/kernels/runtime.hpp"
 #include "fer/kernels/shape.hpp"
-#include "fer/ops/common.hpp"
-#include "fer/backend/cuda/upfirdn2d.hpp"
+#include "fer/kernels/upfirdn2d.hpp"
 #include "fer/core/tensor.hpp"
 #include "kernels/cuda/conv_parts.hpp"
 
@@ -293,14 +292,14 @@ void register_pointwise() {
       const double gain = std::sqrt(2.0);
       reg("bias_act lrelu fwd" + tail, [dt, s, gain] {
         Tensor x = device_rand(s, dt), b = device_rand({s[3]}, dt), y = Tensor::empty(s, dt, kDev);
-        return Case{[x, b, y, gain] { gpu::bias_act_forward(x, b, y, Activation::lrelu, 0.2, gain, 256.0); },
+        return Case{[x, b, y, gain] { kernels::bias_act_forward_cuda({kernels::ref(x), kernels::ref(b), kernels::ref(y), Activation::lrelu, 0.2, gain, 256.0}); },
                     2 * numel(s) * es(dt)};
       });
       reg("bias_act lrelu bwd" + tail, [dt, s, gain] {
         Tensor x = device_rand(s, dt), b = device_rand({s[3]}, dt), gy = device_rand(s, dt);
         Tensor gx = device_zeros(s, dt), gb = device_zeros({s[3]}, dt);
-        Tensor partials = Tensor::empty({gpu::kBiasActPartialRows, s[3]}, gpu::bias_act_partials_dtype(dt), kDev);
-        return Case{[=] { gpu::bias_act_backward(x, b, gy, gx, gb, partials, Activation::lrelu, 0.2, gain, 256.0); },
+        Tensor partials = Tensor::empty({kernels::kBiasActPartialRows, s[3]}, kernels::bias_act_partials_dtype(dt), kDev);
+        return Case{[=] { kernels::bias_act_backward_cuda({kernels::ref(x), kernels::ref(b), kernels::ref(gy), kernels::ref(gx), kernels::ref(gb), kernels::ref(partials), Activation::lrelu, 0.2, gain, 256.0}); },
                     4 * numel(s) * es(dt)};
       });
     }
@@ -357,24 +356,24 @@ void register_norm() {
       const std::string tail = std::string(" ") + dn(dt) + " " + shape_name(s);
       reg("batch_norm stats" + tail, [=] {
         Tensor x = device_rand(s, dt);
-        gpu::NormWorkspace ws = gpu::make_norm_workspace(m, c, dt, kDev);
+        NormWorkspaceTensors ws = make_norm_workspace(m, c, dt, kDev);
         Tensor mean = Tensor::empty({c}, dt, kDev), invstd = Tensor::empty({c}, dt, kDev),
                var = Tensor::empty({c}, dt, kDev);
-        return Case{[=] { gpu::batch_norm_stats(x, ws, mean, invstd, var, 1e-5); }, numel(s) * es(dt)};
+        return Case{[=] { kernels::batch_norm_stats_cuda({kernels::ref(x), ws.ref(), kernels::ref(mean), kernels::ref(invstd), kernels::ref(var), 1e-5}); }, numel(s) * es(dt)};
       });
       reg("batch_norm apply" + tail, [=] {
         Tensor x = device_rand(s, dt), y = Tensor::empty(s, dt, kDev);
-        gpu::NormWorkspace ws = gpu::make_norm_workspace(m, c, dt, kDev);
+        NormWorkspaceTensors ws = make_norm_workspace(m, c, dt, kDev);
         Tensor mean = device_rand({c}, dt), invstd = device_rand({c}, dt, 0.5, 2);
         Tensor weight = device_rand({c}, dt), bias = device_rand({c}, dt);
-        return Case{[=] { gpu::batch_norm_apply(x, mean, invstd, weight, bias, ws, y); }, 2 * numel(s) * es(dt)};
+        return Case{[=] { kernels::batch_norm_apply_cuda({kernels::ref(x), kernels::ref(mean), kernels::ref(invstd), kernels::ref(weight), kernels::ref(bias), ws.ref(), kernels::ref(y)}); }, 2 * numel(s) * es(dt)};
       });
       reg("batch_norm bwd" + tail, [=] {
         Tensor x = device_rand(s, dt), gy = device_rand(s, dt), gx = device_zeros(s, dt);
-        gpu::NormWorkspace ws = gpu::make_norm_workspace(m, c, dt, kDev);
+        NormWorkspaceTensors ws = make_norm_workspace(m, c, dt, kDev);
         Tensor mean = device_rand({c}, dt), invstd = device_rand({c}, dt, 0.5, 2), weight = device_rand({c}, dt);
         Tensor gw = device_zeros({c}, dt), gb = device_zeros({c}, dt);
-        return Case{[=] { gpu::batch_norm_backward(x, mean, invstd, weight, gy, true, ws, gx, gw, gb); },
+        return Case{[=] { kernels::batch_norm_backward_cuda({kernels::ref(x), kernels::ref(mean), kernels::ref(invstd), kernels::ref(weight), kernels::ref(gy), true, ws.ref(), kernels::ref(gx), kernels::ref(gw), kernels::ref(gb), {}}); },
                     4 * numel(s) * es(dt)};
       });
     }
@@ -388,15 +387,15 @@ void register_norm() {
         Tensor x = device_rand(s, dt), y = Tensor::empty(s, dt, kDev);
         Tensor weight = device_rand({c}, dt), bias = device_rand({c}, dt);
         Tensor mean = Tensor::empty({m}, dt, kDev), invstd = Tensor::empty({m}, dt, kDev);
-        return Case{[=] { gpu::layer_norm_forward(x, weight, bias, 1e-6, y, mean, invstd); },
+        return Case{[=] { kernels::layer_norm_forward_cuda({kernels::ref(x), kernels::ref(weight), kernels::ref(bias), 1e-6, kernels::ref(y), kernels::ref(mean), kernels::ref(invstd)}); },
                     (2 * numel(s) + 2 * double(m)) * es(dt)};
       });
       reg("layer_norm bwd" + tail, [=] {
         Tensor x = device_rand(s, dt), gy = device_rand(s, dt), gx = device_zeros(s, dt);
         Tensor weight = device_rand({c}, dt), gw = device_zeros({c}, dt), gb = device_zeros({c}, dt);
         Tensor mean = device_rand({m}, dt), invstd = device_rand({m}, dt, 0.5, 2);
-        gpu::NormWorkspace ws = gpu::make_norm_workspace(m, c, dt, kDev);
-        return Case{[=] { gpu::layer_norm_backward(x, weight, mean, invstd, gy, ws, gx, gw, gb); },
+        NormWorkspaceTensors ws = make_norm_workspace(m, c, dt, kDev);
+        return Case{[=] { kernels::layer_norm_backward_cuda({kernels::ref(x), kernels::ref(weight), kernels::ref(mean), kernels::ref(invstd), kernels::ref(gy), ws.ref(), kernels::ref(gx), kernels::ref(gw), kernels::ref(gb)}); },
                     (4 * numel(s) + 2 * double(m)) * es(dt)};
       });
     }
@@ -461,13 +460,13 @@ void register_loss() {
       const std::string tail = std::string(" ") + dn(dt) + " " + shape_name(s);
       reg("softmax fwd" + tail, [=] {
         Tensor x = device_rand(s, dt, -4, 4), y = Tensor::empty(s, dt, kDev);
-        return Case{[=] { gpu::softmax_forward(x, y, rows, cls, 1, false); }, 2 * numel(s) * es(dt)};
+        return Case{[=] { kernels::softmax_forward_cuda({kernels::ref(x), kernels::ref(y), rows, cls, 1, false}); }, 2 * numel(s) * es(dt)};
       });
       reg("softmax bwd" + tail, [=] {
         Tensor x = device_rand(s, dt, -4, 4), y = Tensor::empty(s, dt, kDev);
-        gpu::softmax_forward(x, y, rows, cls, 1, false);
+        kernels::softmax_forward_cuda({kernels::ref(x), kernels::ref(y), rows, cls, 1, false});
         Tensor gy = device_rand(s, dt), gx = device_zeros(s, dt);
-        return Case{[=] { gpu::softmax_backward(y, gy, gx, rows, cls, 1, false); }, 4 * numel(s) * es(dt)};
+        return Case{[=] { kernels::softmax_backward_cuda({kernels::ref(y), kernels::ref(gy), kernels::ref(gx), rows, cls, 1, false}); }, 4 * numel(s) * es(dt)};
       });
     }
     // Cross-entropy runs in f32 (autocast casts the logits up), class targets, mean reduction.
@@ -483,8 +482,9 @@ void register_loss() {
       Tensor rl = Tensor::empty({rows}, DType::f32, kDev), lse = Tensor::empty({rows}, DType::f32, kDev);
       auto weight = std::make_shared<Tensor>();
       return Case{[=] {
-                    gpu::cross_entropy_forward(logits, tgt, gpu::CrossEntropySpec{weight.get(), 0.0, -100, false}, rl,
-                                               lse);
+                    kernels::cross_entropy_forward_cuda({kernels::ref(logits), kernels::ref(tgt),
+                                                         {kernels::ref(*weight), 0.0, -100, false}, kernels::ref(rl),
+                                                         kernels::ref(lse)});
                   },
                   numel(s) * 4 + double(rows) * (8 + 4 + 4)};
     });
@@ -492,12 +492,13 @@ void register_loss() {
       Tensor logits = device_rand(s, DType::f32, -4, 4), tgt = targets();
       Tensor rl = Tensor::empty({rows}, DType::f32, kDev), lse = Tensor::empty({rows}, DType::f32, kDev);
       auto weight = std::make_shared<Tensor>();
-      const gpu::CrossEntropySpec spec{weight.get(), 0.0, -100, false};
-      gpu::cross_entropy_forward(logits, tgt, spec, rl, lse);
+      const kernels::CrossEntropySpec spec{kernels::ref(*weight), 0.0, -100, false};
+      kernels::cross_entropy_forward_cuda({kernels::ref(logits), kernels::ref(tgt), spec, kernels::ref(rl), kernels::ref(lse)});
       Tensor grad = Tensor::full(Shape{}, 1.0, DType::f32).to(kDev), gl = device_zeros(s, DType::f32);
       return Case{[=] {
-                    gpu::cross_entropy_backward_scalar(logits, tgt, gpu::CrossEntropySpec{weight.get(), 0.0, -100, false},
-                                                       lse, grad, double(rows), gl);
+                    kernels::cross_entropy_backward_scalar_cuda(
+                        {kernels::ref(logits), kernels::ref(tgt), {kernels::ref(*weight), 0.0, -100, false},
+                         kernels::ref(lse), kernels::ref(grad), double(rows), kernels::ref(gl)});
                   },
                   3 * numel(s) * 4 + double(rows) * (8 + 4)};
     });
@@ -590,12 +591,12 @@ void register_stylegan2() {
     reg("upfirdn2d up2 fwd f32 " + shape_name(s), [=] {
       Tensor x = device_rand(s, DType::f32), f = device_rand({4, 4}, DType::f32, 0, 0.25);
       Tensor y = Tensor::empty(so, DType::f32, kDev);
-      return Case{[=] { gpu::upfirdn2d_forward(x, f, y, p); }, (numel(s) + numel(so)) * 4};
+      return Case{[=] { kernels::upfirdn2d_forward_cuda({kernels::ref(x), kernels::ref(f), kernels::ref(y), p}); }, (numel(s) + numel(so)) * 4};
     });
     reg("upfirdn2d up2 bwd f32 " + shape_name(s), [=] {
       Tensor gy = device_rand(so, DType::f32), f = device_rand({4, 4}, DType::f32, 0, 0.25);
       Tensor gx = device_zeros(s, DType::f32);
-      return Case{[=] { gpu::upfirdn2d_backward(f, gy, gx, p); }, (numel(so) + 2 * numel(s)) * 4};
+      return Case{[=] { kernels::upfirdn2d_backward_cuda({kernels::ref(f), kernels::ref(gy), kernels::ref(gx), p}); }, (numel(so) + 2 * numel(s)) * 4};
     });
   }
   const int64_t n = 16, ch = 512, k = 3, hw = 32;
@@ -603,36 +604,36 @@ void register_stylegan2() {
   reg("modulate_weights fwd f32 16x512x3x3x512", [=] {
     Tensor w = device_rand({ch, k, k, ch}, DType::f32), s = device_rand({n, ch}, DType::f32, 0.5, 1.5);
     Tensor y = Tensor::empty({n * ch, k, k, ch}, DType::f32, kDev), dcoef = Tensor::empty({n, ch}, DType::f32, kDev);
-    return Case{[=] { gpu::modulate_weights_forward(w, s, y, dcoef, cpu::ModulatedLayout::per_sample, false, 1e-8); },
+    return Case{[=] { kernels::modulate_weights_forward_cuda({kernels::ref(w), kernels::ref(s), kernels::ref(y), kernels::ref(dcoef), kernels::ModulatedLayout::per_sample, false, 1e-8}); },
                 (nw + ny) * 4};
   });
   reg("modulate_weights bwd f32 16x512x3x3x512", [=] {
     Tensor w = device_rand({ch, k, k, ch}, DType::f32), s = device_rand({n, ch}, DType::f32, 0.5, 1.5);
     Tensor y = Tensor::empty({n * ch, k, k, ch}, DType::f32, kDev), dcoef = Tensor::empty({n, ch}, DType::f32, kDev);
-    gpu::modulate_weights_forward(w, s, y, dcoef, cpu::ModulatedLayout::per_sample, false, 1e-8);
+    kernels::modulate_weights_forward_cuda({kernels::ref(w), kernels::ref(s), kernels::ref(y), kernels::ref(dcoef), kernels::ModulatedLayout::per_sample, false, 1e-8});
     Tensor gy = device_rand({n * ch, k, k, ch}, DType::f32), gw = device_zeros({ch, k, k, ch}, DType::f32);
     Tensor gs = device_zeros({n, ch}, DType::f32), dot = Tensor::empty({n, ch}, DType::f32, kDev);
     return Case{[=] {
-                  gpu::modulate_weights_backward(w, s, dcoef, gy, gw, gs, dot, cpu::ModulatedLayout::per_sample, false);
+                  kernels::modulate_weights_backward_cuda({kernels::ref(w), kernels::ref(s), kernels::ref(dcoef), kernels::ref(gy), kernels::ref(gw), kernels::ref(gs), kernels::ref(dot), kernels::ModulatedLayout::per_sample, false});
                 },
                 (ny + 3 * nw) * 4};
   });
   const double conv_flops = 2.0 * double(n * hw * hw * ch) * double(k * k * ch);
   for (bool backward : {false, true})
     reg(std::string("sample_conv 3x3 ") + (backward ? "bwd" : "fwd") + " f32 16x32x32x512", [=] {
-      const cpu::SampleConv sc = cpu::plan_sample_conv(n, hw, hw, ch, ch, k, k, false, 1, 1, 1);
+      const kernels::SampleConv sc = kernels::plan_sample_conv(n, hw, hw, ch, ch, k, k, false, 1, 1, 1);
       Tensor x = device_rand({n, hw, hw, ch}, DType::f32), w = device_rand({n * ch, k, k, ch}, DType::f32, -0.05, 0.05);
       Tensor y = Tensor::empty({n, hw, hw, ch}, DType::f32, kDev);
-      const size_t wsb = gpu::sample_conv_workspace_bytes(sc, DType::f32, kDev);
+      const size_t wsb = kernels::sample_conv_workspace_bytes_cuda(sc, DType::f32, kDev.index);
       Tensor ws = wsb > 0 ? Tensor::empty({int64_t(wsb)}, DType::u8, kDev) : Tensor();
       Case c;
       if (!backward) {
-        c.fn = [=] { gpu::sample_conv_forward(sc, x, w, y, ws); };
+        c.fn = [=] { kernels::sample_conv_forward_cuda({sc, kernels::ref(x), kernels::ref(w), kernels::ref(y), kernels::ref(ws)}); };
         c.flops = conv_flops;
       } else {
         Tensor gy = device_rand({n, hw, hw, ch}, DType::f32), gx = device_zeros({n, hw, hw, ch}, DType::f32);
         Tensor gw = device_zeros({n * ch, k, k, ch}, DType::f32);
-        c.fn = [=] { gpu::sample_conv_backward(sc, x, w, gy, gx, gw, ws, Tensor()); };
+        c.fn = [=] { kernels::sample_conv_backward_cuda({sc, kernels::ref(x), kernels::ref(w), kernels::ref(gy), kernels::ref(gx), kernels::ref(gw), kernels::ref(ws), {}}); };
         c.flops = 2 * conv_flops;
       }
       return c;

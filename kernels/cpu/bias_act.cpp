@@ -1,5 +1,5 @@
 // Fused bias + activation + gain + clamp: one pass over NHWC rows (bias along the contiguous channel dim).
-#include "fer/backend/cpu/bias_act.hpp"
+#include "fer/kernels/bias_act.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,7 @@ const char* activation_name(Activation a) {
   return names[int(a)];
 }
 
-namespace cpu {
+namespace kernels {
 
 namespace {
 
@@ -95,7 +95,7 @@ void with_activation(Activation act, F&& f) {
 struct Rows {
   int64_t C, rows;
 };
-Rows rows_of(const Tensor& x) {
+Rows rows_of(const TensorRef& x) {
   const int64_t C = x.dim() ? x.size(-1) : 1;
   return {C, C ? x.numel() / C : 0};
 }
@@ -107,7 +107,7 @@ T clamp_bound(double clamp) {
 }
 
 template <Activation A, class T>
-void forward_impl(const Tensor& x, const Tensor& b, const Tensor& y, T alpha, T gain, T clamp) {
+void forward_impl(const TensorRef& x, const TensorRef& b, const TensorRef& y, T alpha, T gain, T clamp) {
   const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
   const int64_t C = extent.C, rows = extent.rows;
   const T* px = x.data<T>();
@@ -126,8 +126,8 @@ void forward_impl(const Tensor& x, const Tensor& b, const Tensor& y, T alpha, T 
 }
 
 template <Activation A, class T>
-void backward_impl(const Tensor& x, const Tensor& b, const Tensor& gy, const Tensor& gx, const Tensor& gb,
-                   const Tensor& partials, T alpha, T gain, T clamp) {
+void backward_impl(const TensorRef& x, const TensorRef& b, const TensorRef& gy, const TensorRef& gx,
+                   const TensorRef& gb, const TensorRef& partials, T alpha, T gain, T clamp) {
   const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
   const int64_t C = extent.C, rows = extent.rows;
   const T* px = x.data<T>();
@@ -171,8 +171,10 @@ void backward_impl(const Tensor& x, const Tensor& b, const Tensor& gy, const Ten
 
 }  // namespace
 
-void bias_act_forward(const Tensor& x, const Tensor& b, const Tensor& y, Activation act, double alpha, double gain,
-                      double clamp) {
+void bias_act_forward_cpu(const BiasActForwardArgs& args) {
+  const TensorRef &x = args.x, &b = args.b, &y = args.y;
+  const Activation act = args.act;
+  const double alpha = args.alpha, gain = args.gain, clamp = args.clamp;
   dispatch_float(x.dtype(), "bias_act", [&](auto tag) {
     using T = decltype(tag);
     with_activation(
@@ -180,8 +182,10 @@ void bias_act_forward(const Tensor& x, const Tensor& b, const Tensor& y, Activat
   });
 }
 
-void bias_act_backward(const Tensor& x, const Tensor& b, const Tensor& gy, const Tensor& gx, const Tensor& gb,
-                       const Tensor& partials, Activation act, double alpha, double gain, double clamp) {
+void bias_act_backward_cpu(const BiasActBackwardArgs& args) {
+  const TensorRef &x = args.x, &b = args.b, &gy = args.gy, &gx = args.gx, &gb = args.gb, &partials = args.partials;
+  const Activation act = args.act;
+  const double alpha = args.alpha, gain = args.gain, clamp = args.clamp;
   dispatch_float(x.dtype(), "bias_act backward", [&](auto tag) {
     using T = decltype(tag);
     with_activation(act, [&](auto a) {
@@ -190,5 +194,5 @@ void bias_act_backward(const Tensor& x, const Tensor& b, const Tensor& gy, const
   });
 }
 
-}  // namespace cpu
+}  // namespace kernels
 }  // namespace fer

@@ -1,6 +1,6 @@
 // Softmax and fused softmax cross-entropy: one pass for the log-sum-exp per row, another for the loss, all rows in
 // parallel. Loss sums accumulate in double.
-#include "fer/backend/cpu/loss.hpp"
+#include "fer/kernels/loss.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,9 +10,12 @@
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
-void softmax_forward(const Tensor& x, const Tensor& y, int64_t outer, int64_t dim, int64_t inner, bool log) {
+void softmax_forward_cpu(const SoftmaxForwardArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
+  const int64_t outer = a.outer, dim = a.dim, inner = a.inner;
+  const bool log = a.log;
   dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -34,8 +37,10 @@ void softmax_forward(const Tensor& x, const Tensor& y, int64_t outer, int64_t di
   });
 }
 
-void softmax_backward(const Tensor& y, const Tensor& gy, const Tensor& gx, int64_t outer, int64_t dim, int64_t inner,
-                      bool log) {
+void softmax_backward_cpu(const SoftmaxBackwardArgs& a) {
+  const TensorRef &y = a.y, &gy = a.gy, &gx = a.gx;
+  const int64_t outer = a.outer, dim = a.dim, inner = a.inner;
+  const bool log = a.log;
   dispatch_float(y.dtype(), "softmax backward", [&](auto tag) {
     using T = decltype(tag);
     const T *py = y.data<T>(), *pg = gy.data<T>();
@@ -62,7 +67,7 @@ namespace {
 
 // Per-row coefficients q (see the header) written into `q` (length C); returns false for an ignored row.
 template <class T>
-bool row_coefficients(const Tensor& target, const CrossEntropySpec& s, const T* w, int64_t i, int64_t c, double* q) {
+bool row_coefficients(const TensorRef& target, const CrossEntropySpec& s, const T* w, int64_t i, int64_t c, double* q) {
   double eps = s.label_smoothing;
   if (s.prob_targets) {
     const T* t = target.data<T>() + i * c;
@@ -78,13 +83,14 @@ bool row_coefficients(const Tensor& target, const CrossEntropySpec& s, const T* 
 
 }  // namespace
 
-double cross_entropy_forward(const Tensor& logits, const Tensor& target, const CrossEntropySpec& spec,
-                             const Tensor& row_loss, const Tensor& lse) {
+double cross_entropy_forward_cpu(const CrossEntropyForwardArgs& a) {
+  const TensorRef &logits = a.logits, &target = a.target, &row_loss = a.row_loss, &lse = a.lse;
+  const CrossEntropySpec& spec = a.spec;
   return dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) -> double {
     using T = decltype(tag);
     int64_t n = logits.size(0), c = logits.size(1);
     const T* z = logits.data<T>();
-    const T* w = spec.weight->defined() ? spec.weight->data<T>() : nullptr;
+    const T* w = spec.weight.defined() ? spec.weight.data<T>() : nullptr;
     T *pl = row_loss.data<T>(), *plse = lse.data<T>();
     parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
       std::vector<double> q(static_cast<size_t>(c));
@@ -116,13 +122,15 @@ double cross_entropy_forward(const Tensor& logits, const Tensor& target, const C
   });
 }
 
-void cross_entropy_backward(const Tensor& logits, const Tensor& target, const CrossEntropySpec& spec, const Tensor& lse,
-                            const Tensor& row_scale, double scale, const Tensor& glogits) {
+void cross_entropy_backward_cpu(const CrossEntropyBackwardArgs& a) {
+  const TensorRef &logits = a.logits, &target = a.target, &lse = a.lse, &row_scale = a.row_scale, &glogits = a.glogits;
+  const CrossEntropySpec& spec = a.spec;
+  const double scale = a.scale;
   dispatch_float(logits.dtype(), "cross_entropy backward", [&](auto tag) {
     using T = decltype(tag);
     int64_t n = logits.size(0), c = logits.size(1);
     const T *z = logits.data<T>(), *plse = lse.data<T>();
-    const T* w = spec.weight->defined() ? spec.weight->data<T>() : nullptr;
+    const T* w = spec.weight.defined() ? spec.weight.data<T>() : nullptr;
     const T* rs = row_scale.defined() ? row_scale.data<T>() : nullptr;
     T* gz = glogits.data<T>();
     parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
@@ -140,4 +148,4 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Cr
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

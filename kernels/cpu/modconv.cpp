@@ -1,6 +1,6 @@
 // Modulated-convolution kernels: per-sample weight modulation/demodulation (parallel over (sample, output
 // channel) pairs) and the per-sample convolutions (on the conv kernels, parallel over samples).
-#include "fer/backend/cpu/modconv.hpp"
+#include "fer/kernels/modconv.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "fer/kernels/elementwise.hpp"
 #include "fer/ops/common.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
@@ -19,7 +19,7 @@ struct ModSizes {
   int64_t N, O, K, I;  // samples, output channels, kernel taps (kh * kw), input channels
 };
 
-ModSizes mod_sizes(const Tensor& w, const Tensor& s) {
+ModSizes mod_sizes(const TensorRef& w, const TensorRef& s) {
   return {s.size(0), w.size(0), w.size(1) * w.size(2), w.size(3)};
 }
 
@@ -38,7 +38,7 @@ struct ModIndex {
 int64_t grain_for(int64_t work_per_item) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(work_per_item, 1)); }
 
 template <class T>
-void modulate_forward_impl(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
+void modulate_forward_impl(const TensorRef& w, const TensorRef& s, const TensorRef& y, const TensorRef& dcoef,
                            ModulatedLayout layout, bool flip, T eps) {
   const ModSizes z = mod_sizes(w, s);
   const ModIndex at{z, layout, flip};
@@ -76,8 +76,9 @@ void modulate_forward_impl(const Tensor& w, const Tensor& s, const Tensor& y, co
 
 // With a = w * s and y = a * d, d = (sum a^2 + eps)^(-1/2): dL/da = d * g - d^3 * <g, a> * a per (n, o).
 template <class T>
-void modulate_backward_impl(const Tensor& w, const Tensor& s, const Tensor& dcoef, const Tensor& gy, const Tensor& gw,
-                            const Tensor& gs, const Tensor& dot, ModulatedLayout layout, bool flip) {
+void modulate_backward_impl(const TensorRef& w, const TensorRef& s, const TensorRef& dcoef, const TensorRef& gy,
+                            const TensorRef& gw, const TensorRef& gs, const TensorRef& dot, ModulatedLayout layout,
+                            bool flip) {
   const ModSizes z = mod_sizes(w, s);
   const ModIndex at{z, layout, flip};
   const T* pw = w.data<T>();
@@ -123,6 +124,37 @@ void modulate_backward_impl(const Tensor& w, const Tensor& s, const Tensor& dcoe
   }
 }
 
+}  // namespace
+
+void modulate_weights_forward_cpu(const ModulateForwardArgs& a) {
+  dispatch_float(a.w.dtype(), "modulate_weights", [&](auto tag) {
+    using T = decltype(tag);
+    modulate_forward_impl<T>(a.w, a.s, a.y, a.dcoef, a.layout, a.flip, T(a.eps));
+  });
+}
+
+void modulate_weights_backward_cpu(const ModulateBackwardArgs& a) {
+  dispatch_float(a.w.dtype(), "modulate_weights backward", [&](auto tag) {
+    using T = decltype(tag);
+    modulate_backward_impl<T>(a.w, a.s, a.dcoef, a.gy, a.gw, a.gs, a.dot, a.layout, a.flip);
+  });
+}
+
+namespace {
+
+// A Tensor over a contract's host memory (the caller keeps it alive for the call), so the per-sample loop below can
+// cut it into samples as Tensor views.
+Tensor borrow(const TensorRef& r) {
+  if (!r.defined()) return Tensor();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage =
+      std::make_shared<Storage>(r.raw_data(), size_t(r.numel()) * dtype_size(r.dtype()), Device::cpu(), nullptr);
+  impl->shape = r.shape();
+  impl->strides = r.strides();
+  impl->dtype = r.dtype();
+  return Tensor(std::move(impl));
+}
+
 // Rows [first, first + count) of contiguous t along dim 0, as a view sharing t's storage (no autograd).
 Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
   auto impl = std::make_shared<TensorImpl>(*t.impl());
@@ -152,23 +184,6 @@ void for_each_sample(const SampleConv& sc, const Tensor& ws, F&& body) {
 
 }  // namespace
 
-void modulate_weights_forward(const Tensor& w, const Tensor& s, const Tensor& y, const Tensor& dcoef,
-                              ModulatedLayout layout, bool flip, double eps) {
-  dispatch_float(w.dtype(), "modulate_weights", [&](auto tag) {
-    using T = decltype(tag);
-    modulate_forward_impl<T>(w, s, y, dcoef, layout, flip, T(eps));
-  });
-}
-
-void modulate_weights_backward(const Tensor& w, const Tensor& s, const Tensor& dcoef, const Tensor& gy,
-                               const Tensor& gw, const Tensor& gs, const Tensor& dot, ModulatedLayout layout,
-                               bool flip) {
-  dispatch_float(w.dtype(), "modulate_weights backward", [&](auto tag) {
-    using T = decltype(tag);
-    modulate_backward_impl<T>(w, s, dcoef, gy, gw, gs, dot, layout, flip);
-  });
-}
-
 SampleConv plan_sample_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t kh, int64_t kw,
                             bool transposed, int64_t stride, int64_t pad_y, int64_t pad_x) {
   SampleConv sc;
@@ -193,9 +208,9 @@ SampleConv plan_sample_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
   return sc;
 }
 
-using kernels::ref;
-
-void sample_conv_forward(const SampleConv& sc, const Tensor& x, const Tensor& w, const Tensor& y, const Tensor& ws) {
+void sample_conv_forward_cpu(const SampleConvForwardArgs& a) {
+  const SampleConv& sc = a.sc;
+  const Tensor x = borrow(a.x), w = borrow(a.w), y = borrow(a.y), ws = borrow(a.ws);
   const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
   for_each_sample(sc, ws, [&](int64_t n, const Tensor& wsn) {
     const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), yn = rows_of(y, n, 1);
@@ -208,8 +223,10 @@ void sample_conv_forward(const SampleConv& sc, const Tensor& x, const Tensor& w,
   });
 }
 
-void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx,
-                          const Tensor& gw, const Tensor& ws, const Tensor& gx_scratch) {
+void sample_conv_backward_cpu(const SampleConvBackwardArgs& a) {
+  const SampleConv& sc = a.sc;
+  const Tensor x = borrow(a.x), w = borrow(a.w), gy = borrow(a.gy), gx = borrow(a.gx), gw = borrow(a.gw);
+  const Tensor ws = borrow(a.ws), gx_scratch = borrow(a.gx_scratch);
   const int64_t wrows = sc.transposed ? sc.cin : sc.cout;
   for_each_sample(sc, ws, [&](int64_t n, const Tensor& wsn) {
     const Tensor xn = rows_of(x, n, 1), wn = rows_of(w, n * wrows, wrows), gyn = rows_of(gy, n, 1);
@@ -218,7 +235,7 @@ void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w
       if (gx.defined()) {
         const Tensor sn = rows_of(gx_scratch, n, 1);
         kernels::conv2d_forward_cpu({sc.plan, ref(gyn), ref(wn), {}, ref(sn), ref(wsn)});
-        kernels::axpy_cpu({ref(sn), ref(rows_of(gx, n, 1)), 1.0});
+        kernels::axpy_cpu({kernels::ref(sn), kernels::ref(rows_of(gx, n, 1)), 1.0});
       }
       if (gw.defined()) kernels::conv2d_backward_weight_cpu({sc.plan, ref(xn), ref(gyn), ref(gwn), ref(wsn), {}});
     } else {
@@ -229,4 +246,4 @@ void sample_conv_backward(const SampleConv& sc, const Tensor& x, const Tensor& w
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

@@ -1,7 +1,7 @@
 // Batch norm and layer norm on channels-last data: rows of C contiguous values, vectorizable over C. Reductions over
 // rows use a fixed row partition with double accumulators (summed in a fixed order, so results do not depend on
 // the thread count); reductions along a row use several independent double lanes so they vectorize too.
-#include "fer/backend/cpu/norm.hpp"
+#include "fer/kernels/norm.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,19 +9,17 @@
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
-constexpr int64_t kChunkWork = 16384;  // elements per reduction chunk, at least
-constexpr int64_t kMaxChunks = 64;
 constexpr int64_t kRowWork = 16384;  // elements per task of the elementwise passes
 constexpr int kLanes = 8;
 
 struct Rows {
   int64_t m, c;
 };
-Rows rows_of(const Tensor& x) {
+Rows rows_of(const TensorRef& x) {
   int64_t c = x.size(x.dim() - 1);
   return {c ? x.numel() / c : 0, c};
 }
@@ -56,18 +54,16 @@ inline double lane_sum(int64_t n, F&& term) {
 }
 
 template <class T>
-const T* ptr_or_null(const Tensor& t) {
+const T* ptr_or_null(const TensorRef& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
 }  // namespace
 
-int64_t norm_row_chunks(int64_t m, int64_t c) {
-  return std::clamp<int64_t>(m * c / kChunkWork, 1, std::clamp<int64_t>(m, 1, kMaxChunks));
-}
-
-void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& mean, const Tensor& invstd,
-                      const Tensor& var, double eps) {
+void batch_norm_stats_cpu(const BatchNormStatsArgs& a) {
+  const TensorRef &x = a.x, &mean = a.mean, &invstd = a.invstd, &var = a.var;
+  const NormWorkspace& ws = a.ws;
+  const double eps = a.eps;
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
@@ -111,8 +107,10 @@ void batch_norm_stats(const Tensor& x, const NormWorkspace& ws, const Tensor& me
   });
 }
 
-void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                      const Tensor& bias, const NormWorkspace& ws, const Tensor& y, bool relu) {
+void batch_norm_apply_cpu(const BatchNormApplyArgs& a) {
+  const TensorRef &x = a.x, &mean = a.mean, &invstd = a.invstd, &weight = a.weight, &bias = a.bias, &y = a.y;
+  const NormWorkspace& ws = a.ws;
+  const bool relu = a.relu;
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
@@ -148,9 +146,9 @@ namespace {
 
 // batch_norm_backward for element type T; kRelu: the BN's output went through a fused ReLU (pr, its output).
 template <class T, bool kRelu>
-void batch_norm_backward_rows(const Tensor& x, const T* pm, const T* pi, const T* pw, const T* pg, const T* pr,
-                              bool batch_stats, const NormWorkspace& ws, const Tensor& gx, const Tensor& gweight,
-                              const Tensor& gbias) {
+void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, const T* pw, const T* pg, const T* pr,
+                              bool batch_stats, const NormWorkspace& ws, const TensorRef& gx, const TensorRef& gweight,
+                              const TensorRef& gbias) {
   const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
   int64_t m = extent.m, c = extent.c;
   const T* px = x.data<T>();
@@ -214,9 +212,11 @@ void batch_norm_backward_rows(const Tensor& x, const T* pm, const T* pi, const T
 
 }  // namespace
 
-void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
-                         const Tensor& gy, bool batch_stats, const NormWorkspace& ws, const Tensor& gx,
-                         const Tensor& gweight, const Tensor& gbias, const Tensor& relu_out) {
+void batch_norm_backward_cpu(const BatchNormBackwardArgs& a) {
+  const TensorRef &x = a.x, &mean = a.mean, &invstd = a.invstd, &weight = a.weight, &gy = a.gy, &gx = a.gx,
+                  &gweight = a.gweight, &gbias = a.gbias, &relu_out = a.relu_out;
+  const NormWorkspace& ws = a.ws;
+  const bool batch_stats = a.batch_stats;
   dispatch_float(x.dtype(), "batch_norm backward", [&](auto tag) {
     using T = decltype(tag);
     const T *pm = mean.data<T>(), *pi = invstd.data<T>(), *pg = gy.data<T>();
@@ -226,7 +226,9 @@ void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invs
   });
 }
 
-void inverse_std(const Tensor& var, const Tensor& invstd, double eps) {
+void inverse_std_cpu(const InverseStdArgs& a) {
+  const TensorRef &var = a.var, &invstd = a.invstd;
+  const double eps = a.eps;
   dispatch_float(var.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     const T* v = var.data<T>();
@@ -235,7 +237,9 @@ void inverse_std(const Tensor& var, const Tensor& invstd, double eps) {
   });
 }
 
-void running_update(const Tensor& running, const Tensor& value, double momentum, double scale) {
+void running_update_cpu(const RunningUpdateArgs& a) {
+  const TensorRef &running = a.running, &value = a.value;
+  const double momentum = a.momentum, scale = a.scale;
   dispatch_float(running.dtype(), "batch_norm running statistics", [&](auto tag) {
     using T = decltype(tag);
     T* r = running.data<T>();
@@ -245,8 +249,9 @@ void running_update(const Tensor& running, const Tensor& value, double momentum,
   });
 }
 
-void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const Tensor& y,
-                        const Tensor& mean, const Tensor& invstd) {
+void layer_norm_forward_cpu(const LayerNormForwardArgs& a) {
+  const TensorRef &x = a.x, &weight = a.weight, &bias = a.bias, &y = a.y, &mean = a.mean, &invstd = a.invstd;
+  const double eps = a.eps;
   dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {
     using T = decltype(tag);
     const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
@@ -271,9 +276,10 @@ void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
   });
 }
 
-void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& invstd,
-                         const Tensor& gy, const NormWorkspace& ws, const Tensor& gx, const Tensor& gweight,
-                         const Tensor& gbias) {
+void layer_norm_backward_cpu(const LayerNormBackwardArgs& a) {
+  const TensorRef &x = a.x, &weight = a.weight, &mean = a.mean, &invstd = a.invstd, &gy = a.gy, &gx = a.gx,
+                  &gweight = a.gweight, &gbias = a.gbias;
+  const NormWorkspace& ws = a.ws;
   dispatch_float(x.dtype(), "layer_norm backward", [&](auto tag) {
     using T = decltype(tag);
     const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
@@ -323,4 +329,6 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
   });
 }
 
-}  // namespace fer::cpu
+void increment_i64_cpu(const IncrementArgs& a) { *a.t.data<int64_t>() += 1; }
+
+}  // namespace fer::kernels

@@ -1,12 +1,12 @@
 // upfirdn2d on NHWC: every output pixel gathers the few input pixels its filter taps land on (the inserted
 // zeros and the padding are never materialised), vectorised over channels, rows in parallel.
-#include "fer/backend/cpu/upfirdn2d.hpp"
+#include "fer/kernels/upfirdn2d.hpp"
 
 #include <algorithm>
 
 #include "fer/core/parallel.hpp"
 
-namespace fer::cpu {
+namespace fer::kernels {
 
 namespace {
 
@@ -102,13 +102,15 @@ void backward_impl(const Geometry& g, const T* pgy, const Filter<T>& filt, T* pg
   });
 }
 
-Geometry geometry(const Tensor& x, const Tensor& f, const Tensor& y) {
+Geometry geometry(const TensorRef& x, const TensorRef& f, const TensorRef& y) {
   return {x.size(0), x.size(1), x.size(2), x.size(3), f.size(0), f.size(1), y.size(1), y.size(2)};
 }
 
 }  // namespace
 
-void upfirdn2d_forward(const Tensor& x, const Tensor& f, const Tensor& y, const UpFirDnParams& p) {
+void upfirdn2d_forward_cpu(const UpFirDnForwardArgs& a) {
+  const TensorRef &x = a.x, &f = a.f, &y = a.y;
+  const UpFirDnParams& p = a.p;
   const Geometry g = geometry(x, f, y);
   dispatch_float(x.dtype(), "upfirdn2d", [&](auto tag) {
     using T = decltype(tag);
@@ -116,7 +118,9 @@ void upfirdn2d_forward(const Tensor& x, const Tensor& f, const Tensor& y, const 
   });
 }
 
-void upfirdn2d_backward(const Tensor& f, const Tensor& gy, const Tensor& gx, const UpFirDnParams& p) {
+void upfirdn2d_backward_cpu(const UpFirDnBackwardArgs& a) {
+  const TensorRef &f = a.f, &gy = a.gy, &gx = a.gx;
+  const UpFirDnParams& p = a.p;
   const Geometry g = geometry(gx, f, gy);
   dispatch_float(gx.dtype(), "upfirdn2d backward", [&](auto tag) {
     using T = decltype(tag);
@@ -124,4 +128,4 @@ void upfirdn2d_backward(const Tensor& f, const Tensor& gy, const Tensor& gx, con
   });
 }
 
-}  // namespace fer::cpu
+}  // namespace fer::kernels

@@ -1,7 +1,10 @@
 // Fused bias + activation + gain + clamp (StyleGAN2's bias_act) on CUDA: one pass forward; backward writes the
 // input gradient and per-chunk column sums for the bias (fixed row ranges, fixed order: deterministic, no atomics).
-#include "kernels/cuda/bias_act_launch.hpp"
+#include <algorithm>
+
+#include "fer/kernels/bias_act.hpp"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ref_checks.hpp"
 
 namespace fer::cuda {
 
@@ -164,8 +167,6 @@ Params<C> params_of(int act, double alpha, double gain, double clamp) {
   return Params<C>{act, C(alpha), C(gain), clamp >= 0 ? C(clamp) : C(INFINITY), clamp >= 0};
 }
 
-}  // namespace
-
 void launch_bias_act_forward(const void* x, const void* b, void* y, int64_t rows, int64_t C, int act, double alpha,
                              double gain, double clamp, DType dt, int device) {
   const int64_t n = rows * C;
@@ -210,4 +211,51 @@ void launch_bias_act_backward(const void* x, const void* b, const void* gy, void
   check_launch("bias_act_backward");
 }
 
+static_assert(int(Activation::swish) == 8 && int(Activation::linear) == 0, "launcher codes follow fer::Activation");
+
+int64_t channels(const kernels::TensorRef& x) { return x.dim() ? x.size(-1) : 1; }
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+void bias_act_forward_cuda(const BiasActForwardArgs& a) {
+  const char* op = "bias_act";
+  const TensorRef &x = a.x, &b = a.b, &y = a.y;
+  const int dev = cuda::cuda_device_of(op, {&x, &b, &y}, true);
+  const int64_t C = cuda::channels(x), rows = C ? x.numel() / C : 0;
+  FER_CHECK(y.numel() == x.numel(), op, ": y ", y.shape().str(), " vs x ", x.shape().str());
+  FER_CHECK(!b.defined() || b.numel() == C, op, ": bias ", b.shape().str(), " for ", C, " channels");
+  cuda::launch_bias_act_forward(x.raw_data(), b.defined() ? b.raw_data() : nullptr, y.raw_data(), rows, C, int(a.act),
+                                a.alpha, a.gain, a.clamp, x.dtype(), dev);
+}
+
+void bias_act_backward_cuda(const BiasActBackwardArgs& a) {
+  const char* op = "bias_act backward";
+  const TensorRef &x = a.x, &b = a.b, &gy = a.gy, &gx = a.gx, &gb = a.gb, &partials = a.partials;
+  if (!gx.defined() && !gb.defined()) return;
+  const int dev = cuda::cuda_device_of(op, {&x, &b, &gy, &gx, &gb}, true);
+  const int64_t C = cuda::channels(x), rows = C ? x.numel() / C : 0;
+  FER_CHECK(gy.numel() == x.numel() && (!gx.defined() || gx.numel() == x.numel()), op, ": gradient shapes ",
+            gy.shape().str(), " for x ", x.shape().str());
+  void* part = nullptr;
+  int64_t chunks = 1;
+  if (gb.defined()) {
+    FER_CHECK(gb.numel() == C, op, ": bias gradient ", gb.shape().str(), " for ", C, " channels");
+    FER_CHECK(partials.defined() && partials.on_cuda() && partials.device == dev && partials.is_contiguous() &&
+                  partials.dtype() == bias_act_partials_dtype(x.dtype()) && partials.dim() == 2 &&
+                  partials.size(0) >= 1 && partials.size(1) == C,
+              op, ": partials must be [P, ", C, "] ", dtype_name(bias_act_partials_dtype(x.dtype())), " on cuda:", dev,
+              ", got ", partials.defined() ? partials.shape().str() : std::string("undefined"));
+    // About 64 rows per chunk (8 per thread row), at most P chunks: fixed by the shapes, hence deterministic.
+    chunks = std::clamp<int64_t>((rows + 63) / 64, 1, partials.size(0));
+    part = partials.raw_data();
+  }
+  cuda::launch_bias_act_backward(x.raw_data(), b.defined() ? b.raw_data() : nullptr, gy.raw_data(),
+                                 gx.defined() ? gx.raw_data() : nullptr, gb.defined() ? gb.raw_data() : nullptr, part,
+                                 chunks, rows, C, int(a.act), a.alpha, a.gain, a.clamp, x.dtype(), dev);
+}
+
+}  // namespace fer::kernels

@@ -4,12 +4,25 @@
 // (the normalizer, the reduced loss) run in one block with a fixed per-thread stride and a fixed tree.
 #include <cmath>
 
+#include "fer/kernels/loss.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/loss_launch.hpp"
+#include "kernels/cuda/ref_checks.hpp"
+#include "kernels/cuda/scratch.hpp"
 
 namespace fer::cuda {
 
 namespace {
+
+// The contract's CrossEntropySpec with raw pointers, as the kernels take it: weight [c] in the logits' dtype or null;
+// target i64/i32 [n] class indices, or probabilities [n, c] in the logits' dtype.
+struct CrossEntropyArgs {
+  const void* weight;
+  const void* target;
+  bool target_i64;
+  double label_smoothing;
+  int64_t ignore_index;
+  bool prob_targets;
+};
 
 template <class T> using C = typename Compute<T>::type;
 // Accumulators: double for f32/f64 (the CPU's precision), float for the 16-bit types.
@@ -128,7 +141,7 @@ __device__ __forceinline__ int64_t class_of(const CrossEntropyArgs& a, int64_t i
   return (y < 0 || y >= c) ? -2 : y;
 }
 
-// q_ik of the header (cpu::CrossEntropySpec) for class k; y is row i's class (class targets).
+// q_ik of the header (kernels::CrossEntropySpec) for class k; y is row i's class (class targets).
 template <class T>
 __device__ __forceinline__ A<T> coefficient(const CrossEntropyArgs& a, const T* w, int64_t i, int64_t k, int64_t y,
                                             int64_t c) {
@@ -232,7 +245,12 @@ __global__ void cross_entropy_backward_rows(const T* __restrict__ z, CrossEntrop
   }
 }
 
-}  // namespace
+// The launchers. Gradients accumulate (+=).
+// launch_cross_entropy_forward: per-row losses and log-sum-exp of logits [n, c]; with class targets and `normalizer`
+// non-null, also *normalizer (device f64) = sum of w[y_i] over non-ignored rows. An out-of-range class gives NaN.
+// launch_cross_entropy_backward: gz_i += g_i * ((sum_c q_ic) softmax_i - q_i), with g_i = gscale[i * gscale_stride]
+// / divisor when gscale is non-null (a device tensor in the logits' dtype: per-row with stride 1, one scalar with
+// stride 0), else `scale`. launch_sum_rows: *out = (sum of rows[0..n)) / divisor, in double in a fixed order.
 
 void launch_softmax_forward(DType dt, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, bool log,
                             int device) {
@@ -304,4 +322,102 @@ void launch_sum_rows(DType dt, const void* rows, int64_t n, double divisor, void
   });
 }
 
+using kernels::CrossEntropySpec;
+using kernels::TensorRef;
+
+CrossEntropyArgs args_of(const char* op, const TensorRef& logits, const TensorRef& target, const CrossEntropySpec& s) {
+  const TensorRef& w = s.weight;
+  FER_CHECK(logits.dim() == 2, op, ": logits must be [N, C], got ", logits.shape().str());
+  if (s.prob_targets)
+    FER_CHECK(target.dtype() == logits.dtype() && target.shape() == logits.shape(), op,
+              ": probability targets must match the logits ", logits.shape().str());
+  else
+    FER_CHECK((target.dtype() == DType::i64 || target.dtype() == DType::i32) && target.numel() == logits.size(0), op,
+              ": targets must be i64/i32 [", logits.size(0), "]");
+  if (w.defined())
+    FER_CHECK(w.dtype() == logits.dtype() && w.numel() == logits.size(1), op, ": weight must be [", logits.size(1), "]");
+  return {w.defined() ? w.raw_data() : nullptr, target.raw_data(), target.dtype() == DType::i64, s.label_smoothing,
+          s.ignore_index, s.prob_targets};
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+void softmax_forward_cuda(const SoftmaxForwardArgs& a) {
+  const TensorRef &x = a.x, &y = a.y;
+  const int dev = cuda::cuda_device_of(a.log ? "log_softmax" : "softmax", {&x, &y});
+  FER_CHECK(x.numel() == a.outer * a.dim * a.inner && y.numel() == x.numel() && y.dtype() == x.dtype(),
+            "softmax: sizes do not match");
+  cuda::launch_softmax_forward(x.dtype(), x.raw_data(), y.raw_data(), a.outer, a.dim, a.inner, a.log, dev);
+}
+
+void softmax_backward_cuda(const SoftmaxBackwardArgs& a) {
+  const TensorRef &y = a.y, &gy = a.gy, &gx = a.gx;
+  const int dev = cuda::cuda_device_of("softmax backward", {&y, &gy, &gx});
+  FER_CHECK(y.numel() == a.outer * a.dim * a.inner && gy.numel() == y.numel() && gx.numel() == y.numel() &&
+                gy.dtype() == y.dtype() && gx.dtype() == y.dtype(),
+            "softmax backward: sizes do not match");
+  cuda::launch_softmax_backward(y.dtype(), y.raw_data(), gy.raw_data(), gx.raw_data(), a.outer, a.dim, a.inner, a.log,
+                                dev);
+}
+
+double cross_entropy_forward_cuda(const CrossEntropyForwardArgs& a) {
+  const TensorRef &logits = a.logits, &target = a.target, &row_loss = a.row_loss, &lse = a.lse;
+  const int dev = cuda::cuda_device_of("cross_entropy", {&logits, &target, &a.spec.weight, &row_loss, &lse});
+  const cuda::CrossEntropyArgs ca = cuda::args_of("cross_entropy", logits, target, a.spec);
+  const int64_t n = logits.size(0), c = logits.size(1);
+  FER_CHECK(row_loss.numel() == n && lse.numel() == n, "cross_entropy: row_loss and lse must be [", n, "]");
+  if (a.spec.prob_targets) {
+    cuda::launch_cross_entropy_forward(logits.dtype(), logits.raw_data(), ca, n, c, row_loss.raw_data(),
+                                       lse.raw_data(), nullptr, dev);
+    return double(n);
+  }
+  const cuda::DeviceScratch normalizer(sizeof(double), dev);
+  cuda::launch_cross_entropy_forward(logits.dtype(), logits.raw_data(), ca, n, c, row_loss.raw_data(), lse.raw_data(),
+                                     static_cast<double*>(normalizer.get()), dev);
+  double total = 0;
+  cuda::copy(&total, normalizer.get(), sizeof(double), cuda::CopyKind::device_to_host, dev);  // waits
+  return total;
+}
+
+void cross_entropy_backward_cuda(const CrossEntropyBackwardArgs& a) {
+  const TensorRef &logits = a.logits, &target = a.target, &lse = a.lse, &row_scale = a.row_scale,
+                  &glogits = a.glogits;
+  const int dev =
+      cuda::cuda_device_of("cross_entropy backward", {&logits, &target, &a.spec.weight, &lse, &row_scale, &glogits});
+  const cuda::CrossEntropyArgs ca = cuda::args_of("cross_entropy backward", logits, target, a.spec);
+  const int64_t n = logits.size(0), c = logits.size(1);
+  FER_CHECK(glogits.shape() == logits.shape() && glogits.dtype() == logits.dtype() && lse.numel() == n,
+            "cross_entropy backward: gradient or lse does not match the logits");
+  FER_CHECK(!row_scale.defined() || (row_scale.numel() == n && row_scale.dtype() == logits.dtype()),
+            "cross_entropy backward: row_scale must be [", n, "]");
+  cuda::launch_cross_entropy_backward(logits.dtype(), logits.raw_data(), ca, lse.raw_data(), n, c,
+                                      row_scale.defined() ? row_scale.raw_data() : nullptr, 1, 1.0, a.scale,
+                                      glogits.raw_data(), dev);
+}
+
+void cross_entropy_reduce_cuda(const CrossEntropyReduceArgs& a) {
+  const int dev = cuda::cuda_device_of("cross_entropy", {&a.rows, &a.out});
+  FER_CHECK(a.out.numel() == 1 && a.out.dtype() == a.rows.dtype(),
+            "cross_entropy: the reduced loss must be one element");
+  cuda::launch_sum_rows(a.rows.dtype(), a.rows.raw_data(), a.rows.numel(), a.divisor, a.out.raw_data(), dev);
+}
+
+void cross_entropy_backward_scalar_cuda(const CrossEntropyBackwardScalarArgs& a) {
+  const TensorRef &logits = a.logits, &target = a.target, &lse = a.lse, &grad = a.grad, &glogits = a.glogits;
+  const int dev =
+      cuda::cuda_device_of("cross_entropy backward", {&logits, &target, &a.spec.weight, &lse, &grad, &glogits});
+  const cuda::CrossEntropyArgs ca = cuda::args_of("cross_entropy backward", logits, target, a.spec);
+  const int64_t n = logits.size(0), c = logits.size(1);
+  FER_CHECK(glogits.shape() == logits.shape() && glogits.dtype() == logits.dtype() && lse.numel() == n,
+            "cross_entropy backward: gradient or lse does not match the logits");
+  FER_CHECK(grad.numel() == 1 && grad.dtype() == logits.dtype(), "cross_entropy backward: upstream gradient must be "
+            "one element of the logits' dtype");
+  cuda::launch_cross_entropy_backward(logits.dtype(), logits.raw_data(), ca, lse.raw_data(), n, c, grad.raw_data(), 0,
+                                      a.divisor, 0.0, glogits.raw_data(), dev);
+}
+
+}  // namespace fer::kernels

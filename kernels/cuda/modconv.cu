@@ -5,13 +5,16 @@
 // (cuDNN has no NHWC double kernels).
 #include <cudnn.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <map>
 #include <mutex>
 
+#include "fer/kernels/modconv.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/modconv_launch.hpp"
+#include "kernels/cuda/ref_checks.hpp"
+#include "kernels/cuda/scratch.hpp"
 
 namespace fer::cuda {
 
@@ -25,6 +28,13 @@ namespace {
   } while (0)
 
 // ------------------------------------------------------------------------------------------------ modulation
+
+// W'[n, o, k, i] = w[o, k, i] * s[n, i] (* dcoef[n, o]), written at the layout's position (k reversed when flip).
+struct ModGeom {
+  int64_t n, o, k, i;  // samples, output channels, kernel taps, input channels
+  bool transposed;     // layout [N, I, K, O] instead of [N, O, K, I]
+  bool flip;
+};
 
 // Flat position of W'[n, o, k, i] in the output layout.
 __device__ __forceinline__ int64_t mod_index(const ModGeom& g, int64_t n, int64_t o, int64_t k, int64_t i) {
@@ -142,6 +152,17 @@ void modulate_switch(DType dtype, const char* what, F&& f) {
 }
 
 // ------------------------------------------------------------------------------------------------ direct convolution
+
+// A grouped convolution A: input [1, h, w, groups*c] -> output [1, ho, wo, groups*o], weight [groups*o, kh, kw, c]
+// (NHWC / KRSC), cross-correlation with `stride` and symmetric zero padding (pad_h, pad_w).
+struct GroupConvGeom {
+  int64_t groups, h, w, c, o, kh, kw, ho, wo, stride, pad_h, pad_w;
+};
+enum class ConvPass {
+  forward,          // out = A(in)             a = in,   b = weight, out = output
+  backward_data,    // out = A^T(gout)         a = gout, b = weight, out = input-shaped
+  backward_filter,  // out = dA/dw (in, gout)  a = in,   b = gout,   out = weight-shaped
+};
 
 // Direct kernels of the grouped convolution (used for f64). beta 0 never reads `out` (it may hold NaN).
 template <class T>
@@ -346,6 +367,9 @@ CudnnPlan& plan_for(const GroupConvGeom& g, ConvPass pass, int device) {
 
 // ------------------------------------------------------------------------------------------------ launchers
 
+namespace {
+
+// dcoef may be null (no demodulation).
 void modulate_forward_launch(const ModGeom& g, const void* w, const void* s, void* y, void* dcoef, double eps,
                              DType dtype, int device) {
   if (g.n * g.o * g.k * g.i <= 0) return;
@@ -358,6 +382,7 @@ void modulate_forward_launch(const ModGeom& g, const void* w, const void* s, voi
   check_launch("modulate_weights_forward");
 }
 
+// gw / gs may be null; dcoef null = no demodulation, else `dot` is [N, O] scratch.
 void modulate_backward_launch(const ModGeom& g, const void* w, const void* s, const void* dcoef, const void* gy,
                               void* gw, void* gs, void* dot, DType dtype, int device) {
   if (g.n * g.o * g.k * g.i <= 0 || (!gw && !gs)) return;
@@ -388,11 +413,14 @@ void modulate_backward_launch(const ModGeom& g, const void* w, const void* s, co
   });
 }
 
+// Scratch bytes the pass needs (chooses the algorithm once per geometry, pass, dtype and device, and caches it).
 size_t group_conv_workspace(const GroupConvGeom& g, ConvPass pass, DType dtype, int device) {
   if (dtype != DType::f32) return 0;  // the direct kernels need none
   return plan_for(g, pass, device).workspace;
 }
 
+// out = A-pass(a, b) + beta * out, with beta 0 (overwrite) or 1 (accumulate). `ws` holds `ws_bytes` >=
+// group_conv_workspace(...) bytes of device memory (may be null when that is 0).
 void group_conv_launch(const GroupConvGeom& g, ConvPass pass, const void* a, const void* b, void* out, double beta,
                        void* ws, size_t ws_bytes, DType dtype, int device) {
   FER_CHECK(beta == 0.0 || beta == 1.0, "grouped convolution: beta must be 0 or 1, got ", beta);
@@ -425,4 +453,108 @@ void group_conv_launch(const GroupConvGeom& g, ConvPass pass, const void* a, con
   FER_CHECK(status == CUDNN_STATUS_SUCCESS, "grouped convolution: cuDNN failed: ", cudnnGetErrorString(status));
 }
 
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+namespace {
+cuda::ModGeom mod_geom(const TensorRef& w, const TensorRef& s, ModulatedLayout layout, bool flip) {
+  return {s.size(0), w.size(0), w.size(1) * w.size(2), w.size(3), layout == ModulatedLayout::transposed, flip};
+}
+void* ptr(const TensorRef& t) { return t.defined() ? t.raw_data() : nullptr; }
+
+// The convolution A of a SampleConv: sc.plan.g is one sample's convolution (for `transposed`, the one y -> x), and
+// the batch becomes the groups.
+cuda::GroupConvGeom conv_geom(const SampleConv& sc) {
+  const ConvGeometry& g = sc.plan.g;
+  FER_CHECK(g.stride_h == g.stride_w && g.dil_h == 1 && g.dil_w == 1 && g.groups == 1,
+            "sample_conv: unexpected plan (strides ", g.stride_h, ", ", g.stride_w, ")");
+  return {sc.samples, g.h, g.w, g.c, g.o, g.kh, g.kw, g.ho, g.wo, g.stride_h, g.pad_top, g.pad_left};
+}
+
+// x, w and y hold the element counts of the geometry (y-space and x-space swap for the transposed convolution).
+void check_sizes(const char* op, const SampleConv& sc, const cuda::GroupConvGeom& g, const TensorRef& x,
+                 const TensorRef& w, const TensorRef& y) {
+  const int64_t in = g.groups * g.h * g.w * g.c, out = g.groups * g.ho * g.wo * g.o;
+  FER_CHECK(x.numel() == (sc.transposed ? out : in) && y.numel() == (sc.transposed ? in : out) &&
+                w.numel() == g.groups * g.o * g.kh * g.kw * g.c,
+            op, ": x ", x.shape().str(), ", w ", w.shape().str(), ", y ", y.shape().str(), " do not match the plan");
+}
+
+// One pass of the grouped convolution, with the op's workspace when it is large enough, else scratch from the
+// caching allocator.
+void run(const cuda::GroupConvGeom& g, cuda::ConvPass pass, const TensorRef& a, const TensorRef& b,
+         const TensorRef& out, double beta, const TensorRef& ws, int device) {
+  const size_t need = cuda::group_conv_workspace(g, pass, out.dtype(), device);
+  const size_t have = ws.defined() ? size_t(ws.numel()) * dtype_size(ws.dtype()) : 0;
+  void* scratch = nullptr;
+  size_t bytes = 0;
+  cuda::DeviceScratch owned;
+  if (need > 0 && ws.defined() && ws.on_cuda() && ws.device == device && ws.is_contiguous() && have >= need) {
+    scratch = ws.raw_data(), bytes = have;
+  } else if (need > 0) {
+    owned = cuda::DeviceScratch(need, device);
+    scratch = owned.get(), bytes = need;
+  }
+  cuda::group_conv_launch(g, pass, a.raw_data(), b.raw_data(), out.raw_data(), beta, scratch, bytes, out.dtype(),
+                          device);
+}
+
+}  // namespace
+
+void modulate_weights_forward_cuda(const ModulateForwardArgs& a) {
+  const char* op = "modulate_weights";
+  const TensorRef &w = a.w, &s = a.s, &y = a.y, &dcoef = a.dcoef;
+  const int dev = cuda::cuda_device_of(op, {&w, &s, &y, &dcoef}, true);
+  const cuda::ModGeom g = mod_geom(w, s, a.layout, a.flip);
+  FER_CHECK(y.numel() == g.n * g.o * g.k * g.i && (!dcoef.defined() || dcoef.numel() == g.n * g.o), op,
+            ": output sizes do not match weight ", w.shape().str(), " and styles ", s.shape().str());
+  cuda::modulate_forward_launch(g, w.raw_data(), s.raw_data(), y.raw_data(), ptr(dcoef), a.eps, w.dtype(), dev);
+}
+
+void modulate_weights_backward_cuda(const ModulateBackwardArgs& a) {
+  const char* op = "modulate_weights backward";
+  const TensorRef &w = a.w, &s = a.s, &dcoef = a.dcoef, &gy = a.gy, &gw = a.gw, &gs = a.gs, &dot = a.dot;
+  const int dev = cuda::cuda_device_of(op, {&w, &s, &dcoef, &gy, &gw, &gs, &dot}, true);
+  const cuda::ModGeom g = mod_geom(w, s, a.layout, a.flip);
+  FER_CHECK(gy.numel() == g.n * g.o * g.k * g.i, op, ": gradient ", gy.shape().str(), " does not match");
+  FER_CHECK(!dcoef.defined() || (dot.defined() && dot.numel() >= g.n * g.o), op, ": demodulation needs dot [N, O]");
+  cuda::modulate_backward_launch(g, w.raw_data(), s.raw_data(), ptr(dcoef), gy.raw_data(), ptr(gw), ptr(gs), ptr(dot),
+                                 w.dtype(), dev);
+}
+
+size_t sample_conv_workspace_bytes_cuda(const SampleConv& sc, DType dtype, int device) {
+  const cuda::GroupConvGeom g = conv_geom(sc);
+  size_t bytes = 0;
+  for (cuda::ConvPass pass : {cuda::ConvPass::forward, cuda::ConvPass::backward_data, cuda::ConvPass::backward_filter})
+    bytes = std::max(bytes, cuda::group_conv_workspace(g, pass, dtype, device));
+  return bytes;
+}
+
+void sample_conv_forward_cuda(const SampleConvForwardArgs& a) {
+  const SampleConv& sc = a.sc;
+  const int dev = cuda::cuda_device_of("sample_conv", {&a.x, &a.w, &a.y}, true);
+  const cuda::GroupConvGeom g = conv_geom(sc);
+  check_sizes("sample_conv", sc, g, a.x, a.w, a.y);
+  // Plain: y = A(x). Transposed: A maps y-space to x-space, so y = A^T(x).
+  run(g, sc.transposed ? cuda::ConvPass::backward_data : cuda::ConvPass::forward, a.x, a.w, a.y, 0.0, a.ws, dev);
+}
+
+void sample_conv_backward_cuda(const SampleConvBackwardArgs& a) {
+  const SampleConv& sc = a.sc;
+  const TensorRef &x = a.x, &w = a.w, &gy = a.gy, &gx = a.gx, &gw = a.gw;
+  const int dev = cuda::cuda_device_of("sample_conv backward", {&x, &w, &gy, &gx, &gw}, true);
+  const cuda::GroupConvGeom g = conv_geom(sc);
+  check_sizes("sample_conv backward", sc, g, x, w, gy);
+  if (sc.transposed) {  // y = A^T x: dx = A gy, dw from (input gy, output-gradient x)
+    if (gx.defined()) run(g, cuda::ConvPass::forward, gy, w, gx, 1.0, a.ws, dev);
+    if (gw.defined()) run(g, cuda::ConvPass::backward_filter, gy, x, gw, 1.0, a.ws, dev);
+  } else {
+    if (gx.defined()) run(g, cuda::ConvPass::backward_data, gy, w, gx, 1.0, a.ws, dev);
+    if (gw.defined()) run(g, cuda::ConvPass::backward_filter, x, gy, gw, 1.0, a.ws, dev);
+  }
+}
+
+}  // namespace fer::kernels

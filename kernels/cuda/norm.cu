@@ -1,10 +1,11 @@
 // Batch norm and layer norm on channels-last [m, c] data. Column reductions (batch statistics, parameter
-// gradients) split the rows into the fixed chunks of cpu::norm_row_chunks: one block column tile per chunk sums its
+// gradients) split the rows into the fixed chunks of kernels::norm_row_chunks: one block column tile per chunk sums its
 // rows in double with a fixed thread-to-row assignment and a fixed tree, and a second kernel adds the chunks in
 // order, so results never depend on scheduling (no atomics). Row reductions (layer norm) use one warp per row with
 // a butterfly shuffle in double, which every lane ends with bit-identical.
+#include "fer/kernels/norm.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/norm_launch.hpp"
+#include "kernels/cuda/ref_checks.hpp"
 
 namespace fer::cuda {
 
@@ -254,7 +255,9 @@ __global__ void increment_i64_kernel(int64_t* p) {
   if (blockIdx.x == 0 && threadIdx.x == 0) *p += 1;
 }
 
-}  // namespace
+// The launchers take contiguous [m, c] data (channels last); `acc` is the f64 workspace of (2 * chunks + 2) * c
+// values (NormWorkspace::acc), `chunks` the fixed row partition of the column reductions (norm_row_chunks).
+// Gradients accumulate (+=); a null gradient pointer is skipped.
 
 void launch_batch_norm_stats(DType dt, const void* x, int64_t m, int64_t c, int64_t chunks, double* acc, void* mean,
                              void* invstd, void* var, double eps, int device) {
@@ -372,4 +375,98 @@ void launch_increment_i64(int64_t* p, int device) {
   check_launch("increment_i64");
 }
 
+using kernels::NormWorkspace;
+using kernels::TensorRef;
+
+struct Rows {
+  int64_t m, c;
+};
+Rows rows_of(const TensorRef& x) {
+  int64_t c = x.size(x.dim() - 1);
+  return {c ? x.numel() / c : 0, c};
+}
+
+const void* cptr(const TensorRef& t) { return t.defined() ? t.raw_data() : nullptr; }
+void* ptr(const TensorRef& t) { return t.defined() ? t.raw_data() : nullptr; }
+
+// The workspace's f64 accumulator, checked to hold the (2 * chunks + 2) * c values the kernels use.
+double* acc_of(const char* op, const NormWorkspace& ws, int64_t chunks, int64_t c, int device) {
+  FER_CHECK(ws.acc.defined() && ws.acc.dtype() == DType::f64 && ws.acc.on_cuda() && ws.acc.device == device &&
+                ws.acc.numel() >= (2 * chunks + 2) * c,
+            op, ": the workspace must be an f64 accumulator of [2 * chunks + 2, C] on the input's device");
+  return ws.acc.data<double>();
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+void batch_norm_stats_cuda(const BatchNormStatsArgs& a) {
+  const int dev = cuda::cuda_device_of("batch_norm", {&a.x, &a.mean, &a.invstd, &a.var});
+  const cuda::Rows r = cuda::rows_of(a.x);
+  const int64_t chunks = norm_row_chunks(r.m, r.c);
+  cuda::launch_batch_norm_stats(a.x.dtype(), a.x.raw_data(), r.m, r.c, chunks,
+                                cuda::acc_of("batch_norm", a.ws, chunks, r.c, dev), a.mean.raw_data(),
+                                a.invstd.raw_data(), cuda::ptr(a.var), a.eps, dev);
+}
+
+void batch_norm_apply_cuda(const BatchNormApplyArgs& a) {
+  const int dev = cuda::cuda_device_of("batch_norm", {&a.x, &a.mean, &a.invstd, &a.weight, &a.bias, &a.y});
+  const cuda::Rows r = cuda::rows_of(a.x);
+  cuda::launch_batch_norm_apply(a.x.dtype(), a.x.raw_data(), r.m, r.c, a.mean.raw_data(), a.invstd.raw_data(),
+                                cuda::cptr(a.weight), cuda::cptr(a.bias), cuda::acc_of("batch_norm", a.ws, 1, r.c, dev),
+                                a.y.raw_data(), a.relu, dev);
+}
+
+void batch_norm_backward_cuda(const BatchNormBackwardArgs& a) {
+  const int dev = cuda::cuda_device_of(
+      "batch_norm backward", {&a.x, &a.mean, &a.invstd, &a.weight, &a.gy, &a.gx, &a.gweight, &a.gbias, &a.relu_out});
+  const cuda::Rows r = cuda::rows_of(a.x);
+  const int64_t chunks = norm_row_chunks(r.m, r.c);
+  cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), a.mean.raw_data(), a.invstd.raw_data(),
+                                   cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks, a.batch_stats,
+                                   cuda::acc_of("batch_norm backward", a.ws, chunks, r.c, dev), cuda::ptr(a.gx),
+                                   cuda::ptr(a.gweight), cuda::ptr(a.gbias), cuda::cptr(a.relu_out), dev);
+}
+
+void inverse_std_cuda(const InverseStdArgs& a) {
+  const int dev = cuda::cuda_device_of("batch_norm", {&a.var, &a.invstd});
+  cuda::launch_inverse_std(a.var.dtype(), a.var.raw_data(), a.invstd.raw_data(), a.var.numel(), a.eps, dev);
+}
+
+void running_update_cuda(const RunningUpdateArgs& a) {
+  const int dev = cuda::cuda_device_of("batch_norm running statistics", {&a.running, &a.value});
+  cuda::launch_running_update(a.running.dtype(), a.running.raw_data(), a.value.raw_data(), a.running.numel(),
+                              a.momentum, a.scale, dev);
+}
+
+void layer_norm_forward_cuda(const LayerNormForwardArgs& a) {
+  const int dev = cuda::cuda_device_of("layer_norm", {&a.x, &a.weight, &a.bias, &a.y, &a.mean, &a.invstd});
+  const cuda::Rows r = cuda::rows_of(a.x);
+  cuda::launch_layer_norm_forward(a.x.dtype(), a.x.raw_data(), cuda::cptr(a.weight), cuda::cptr(a.bias), r.m, r.c,
+                                  a.eps, a.y.raw_data(), a.mean.raw_data(), a.invstd.raw_data(), dev);
+}
+
+void layer_norm_backward_cuda(const LayerNormBackwardArgs& a) {
+  const int dev = cuda::cuda_device_of("layer_norm backward",
+                                       {&a.x, &a.weight, &a.mean, &a.invstd, &a.gy, &a.gx, &a.gweight, &a.gbias});
+  const cuda::Rows r = cuda::rows_of(a.x);
+  const int64_t chunks = norm_row_chunks(r.m, r.c);
+  double* acc = a.gweight.defined() || a.gbias.defined()
+                    ? cuda::acc_of("layer_norm backward", a.ws, chunks, r.c, dev)
+                    : nullptr;
+  cuda::launch_layer_norm_backward(a.x.dtype(), a.x.raw_data(), cuda::cptr(a.weight), a.mean.raw_data(),
+                                   a.invstd.raw_data(), a.gy.raw_data(), r.m, r.c, chunks, acc, cuda::ptr(a.gx),
+                                   cuda::ptr(a.gweight), cuda::ptr(a.gbias), dev);
+}
+
+void increment_i64_cuda(const IncrementArgs& a) {
+  const int dev = cuda::cuda_device_of("increment_i64", {&a.t});
+  FER_CHECK(a.t.dtype() == DType::i64 && a.t.numel() == 1, "increment_i64: needs a one-element i64 tensor, got ",
+            dtype_name(a.t.dtype()), " ", a.t.shape().str());
+  cuda::launch_increment_i64(a.t.data<int64_t>(), dev);
+}
+
+}  // namespace fer::kernels

@@ -1,12 +1,22 @@
 // upfirdn2d on NHWC, one thread per output element (channel fastest, so a warp reads consecutive channels). The
 // forward gathers the taps that land on input samples; the backward is the adjoint written as a gather over the
 // outputs that read each input sample, so neither pass needs atomics. Same tap order as the CPU kernel.
+#include "fer/kernels/upfirdn2d.hpp"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/upfirdn2d_launch.hpp"
+#include "kernels/cuda/ref_checks.hpp"
 
 namespace fer::cuda {
 
 namespace {
+
+struct UpFirDnGeom {
+  int64_t n, h, w, c;    // input [n, h, w, c]
+  int64_t fh, fw;        // filter [fh, fw]
+  int64_t oh, ow;        // output [n, oh, ow, c]
+  int64_t up_x, up_y, down_x, down_y, pad_x0, pad_y0;
+  bool flip;
+  double gain;
+};
 
 __device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 __device__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
@@ -76,8 +86,6 @@ __global__ void backward_kernel(UpFirDnGeom g, const T* __restrict__ f, const T*
   }
 }
 
-}  // namespace
-
 void upfirdn2d_forward_launch(const UpFirDnGeom& g, const void* x, const void* f, void* y, DType dtype, int device) {
   const int64_t total = g.n * g.oh * g.ow * g.c;
   if (total <= 0) return;
@@ -100,4 +108,44 @@ void upfirdn2d_backward_launch(const UpFirDnGeom& g, const void* f, const void* 
   check_launch("upfirdn2d_backward");
 }
 
+// y = upfirdn2d(x) (overwrites y) and gx += adjoint(gy), from the contract's tensors.
+UpFirDnGeom geom(const kernels::TensorRef& x, const kernels::TensorRef& f, const kernels::TensorRef& y,
+                 const UpFirDnParams& p) {
+  UpFirDnGeom g{};
+  g.n = x.size(0), g.h = x.size(1), g.w = x.size(2), g.c = x.size(3);
+  g.fh = f.size(0), g.fw = f.size(1);
+  g.oh = y.size(1), g.ow = y.size(2);
+  g.up_x = p.up_x, g.up_y = p.up_y, g.down_x = p.down_x, g.down_y = p.down_y;
+  g.pad_x0 = p.pad_x0, g.pad_y0 = p.pad_y0;
+  g.flip = p.flip_filter;
+  g.gain = p.gain;
+  return g;
+}
+
+int check(const char* op, const kernels::TensorRef& a, const kernels::TensorRef& f, const kernels::TensorRef& b) {
+  const int device = cuda_device_of(op, {&a, &f, &b}, true);
+  FER_CHECK(a.dim() == 4 && b.dim() == 4 && f.dim() == 2 && a.size(0) == b.size(0) && a.size(3) == b.size(3), op,
+            ": shapes ", a.shape().str(), ", ", f.shape().str(), ", ", b.shape().str());
+  return device;
+}
+
+}  // namespace
+
 }  // namespace fer::cuda
+
+namespace fer::kernels {
+
+void upfirdn2d_forward_cuda(const UpFirDnForwardArgs& a) {
+  const int device = cuda::check("upfirdn2d", a.x, a.f, a.y);
+  cuda::upfirdn2d_forward_launch(cuda::geom(a.x, a.f, a.y, a.p), a.x.raw_data(), a.f.raw_data(), a.y.raw_data(),
+                                 a.x.dtype(), device);
+}
+
+void upfirdn2d_backward_cuda(const UpFirDnBackwardArgs& a) {
+  if (!a.gx.defined()) return;
+  const int device = cuda::check("upfirdn2d backward", a.gx, a.f, a.gy);
+  cuda::upfirdn2d_backward_launch(cuda::geom(a.gx, a.f, a.gy, a.p), a.f.raw_data(), a.gy.raw_data(), a.gx.raw_data(),
+                                  a.gx.dtype(), device);
+}
+
+}  // namespace fer::kernels

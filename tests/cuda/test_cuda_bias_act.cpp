@@ -7,7 +7,7 @@
 
 #include "cuda/cuda_parity.hpp"
 
-#include "fer/backend/cuda/bias_act.hpp"
+#include "fer/kernels/bias_act.hpp"
 #include "fer/ops/bias_act.hpp"
 
 using namespace fer;
@@ -53,17 +53,17 @@ TEST_CASE("bias gradient is deterministic and every output is written") {
   Generator g(5);
   Tensor x = random_cpu({257, 45}, g, -2, 2).to(dev()), b = random_cpu({45}, g).to(dev());
   Tensor gy = random_cpu({257, 45}, g).to(dev());
-  Tensor partials = Tensor::empty({gpu::kBiasActPartialRows, 45}, DType::f32, dev());
+  Tensor partials = Tensor::empty({kernels::kBiasActPartialRows, 45}, DType::f32, dev());
   Tensor gb1 = Tensor::zeros({45}, DType::f32, dev()), gb2 = Tensor::zeros({45}, DType::f32, dev());
-  gpu::bias_act_backward(x, b, gy, Tensor(), gb1, partials, Activation::swish, 0.0, 1.0, -1.0);
-  gpu::bias_act_backward(x, b, gy, Tensor(), gb2, partials, Activation::swish, 0.0, 1.0, -1.0);
+  kernels::bias_act_backward_cuda({kernels::ref(x), kernels::ref(b), kernels::ref(gy), {}, kernels::ref(gb1), kernels::ref(partials), Activation::swish, 0.0, 1.0, -1.0});
+  kernels::bias_act_backward_cuda({kernels::ref(x), kernels::ref(b), kernels::ref(gy), {}, kernels::ref(gb2), kernels::ref(partials), Activation::swish, 0.0, 1.0, -1.0});
   Tensor h1 = gb1.host(), h2 = gb2.host();
   CHECK(std::memcmp(h1.raw_data(), h2.raw_data(), h1.nbytes()) == 0);
 
   Tensor y = poisoned({257, 45});
-  gpu::bias_act_forward(x, b, y, Activation::elu, 0.0, 1.3, 0.9);
+  kernels::bias_act_forward_cuda({kernels::ref(x), kernels::ref(b), kernels::ref(y), Activation::elu, 0.0, 1.3, 0.9});
   Tensor yc = Tensor::empty({257, 45});
-  cpu::bias_act_forward(x.host(), b.host(), yc, Activation::elu, 0.0, 1.3, 0.9);
+  kernels::bias_act_forward_cpu({kernels::ref(x.host()), kernels::ref(b.host()), kernels::ref(yc), Activation::elu, 0.0, 1.3, 0.9});
   CHECK(rel_l2(y, yc) <= kTolF32);
 }
 

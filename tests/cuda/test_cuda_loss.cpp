@@ -9,7 +9,7 @@
 #include "cuda/cuda_parity.hpp"
 
 #include "fer/autograd/tape.hpp"
-#include "fer/backend/cuda/loss.hpp"
+#include "fer/kernels/loss.hpp"
 #include "fer/ops/loss.hpp"
 
 using namespace fer;
@@ -121,17 +121,17 @@ TEST_CASE("every output element is written (outputs poisoned with NaN)") {
   Tensor x = random_cpu({n, c}, g, -4, 4);
   Tensor xd = x.to(dev0());
   Tensor y = Tensor::empty({n, c});
-  cpu::softmax_forward(x, y, n, c, 1, true);
+  kernels::softmax_forward_cpu({kernels::ref(x), kernels::ref(y), n, c, 1, true});
   Tensor yd = poisoned({n, c});
-  fer::gpu::softmax_forward(xd, yd, n, c, 1, true);
+  kernels::softmax_forward_cuda({kernels::ref(xd), kernels::ref(yd), n, c, 1, true});
   CHECK(rel_l2(yd, y) <= kTolF32);
   Tensor t = classes(n, c, 41, DType::i64, Device::cpu()), w = class_weights(c, DType::f32, Device::cpu());
   Tensor rows = Tensor::empty({n}), lse = Tensor::empty({n});
-  cpu::CrossEntropySpec spec{&w, 0.1, -100, false};
-  double norm = cpu::cross_entropy_forward(x, t, spec, rows, lse);
+  kernels::CrossEntropySpec spec{kernels::ref(w), 0.1, -100, false};
+  double norm = kernels::cross_entropy_forward_cpu({kernels::ref(x), kernels::ref(t), spec, kernels::ref(rows), kernels::ref(lse)});
   Tensor wd = w.to(dev0()), rows_d = poisoned({n}), lse_d = poisoned({n});
-  cpu::CrossEntropySpec spec_d{&wd, 0.1, -100, false};
-  double norm_d = fer::gpu::cross_entropy_forward(xd, t.to(dev0()), spec_d, rows_d, lse_d);
+  kernels::CrossEntropySpec spec_d{kernels::ref(wd), 0.1, -100, false};
+  double norm_d = kernels::cross_entropy_forward_cuda({kernels::ref(xd), kernels::ref(t.to(dev0())), spec_d, kernels::ref(rows_d), kernels::ref(lse_d)});
   CHECK(std::abs(norm_d - norm) <= 1e-6 * std::abs(norm));
   CHECK(rel_l2(rows_d, rows) <= kTolF32);
   CHECK(rel_l2(lse_d, lse) <= kTolF32);

@@ -100,18 +100,18 @@ TEST_CASE("modulate_weights: both layouts and flip, written in full, with their 
   for (DType dt : {DType::f64, DType::f32}) {
     for (bool demod : {true, false}) {
       for (bool flip : {false, true}) {
-        for (cpu::ModulatedLayout layout : {cpu::ModulatedLayout::per_sample, cpu::ModulatedLayout::transposed}) {
+        for (kernels::ModulatedLayout layout : {kernels::ModulatedLayout::per_sample, kernels::ModulatedLayout::transposed}) {
           CAPTURE(dtype_name(dt));
           CAPTURE(demod);
           CAPTURE(flip);
           const int64_t n = 3, o = 5, kh = 3, kw = 2, in = 7;
           Tensor w = random_cpu({o, kh, kw, in}, gen, -1, 1, dt), s = random_cpu({n, in}, gen, 0.5, 1.5, dt);
-          Shape shape = layout == cpu::ModulatedLayout::per_sample ? Shape{n * o, kh, kw, in} : Shape{n * in, kh, kw, o};
+          Shape shape = layout == kernels::ModulatedLayout::per_sample ? Shape{n * o, kh, kw, in} : Shape{n * in, kh, kw, o};
           Tensor yc = Tensor::empty(shape, dt), dc = demod ? Tensor::empty({n, o}, dt) : Tensor();
-          cpu::modulate_weights_forward(w, s, yc, dc, layout, flip, 1e-8);
+          kernels::modulate_weights_forward_cpu({kernels::ref(w), kernels::ref(s), kernels::ref(yc), kernels::ref(dc), layout, flip, 1e-8});
           Tensor yg = poisoned(shape, dt), dg = demod ? poisoned({n, o}, dt) : Tensor();
           Tensor wg = w.to(cuda_test::cuda0()), sg = s.to(cuda_test::cuda0());
-          fer::gpu::modulate_weights_forward(wg, sg, yg, dg, layout, flip, 1e-8);
+          kernels::modulate_weights_forward_cuda({kernels::ref(wg), kernels::ref(sg), kernels::ref(yg), kernels::ref(dg), layout, flip, 1e-8});
           const double tol = dt == DType::f64 ? kTolF64 : kTolF32;
           CHECK(rel_l2(yg, yc) <= tol);
           if (demod) CHECK(rel_l2(dg, dc) <= tol);
@@ -119,10 +119,10 @@ TEST_CASE("modulate_weights: both layouts and flip, written in full, with their 
           Tensor gy = random_cpu(shape, gen, -1, 1, dt);
           Tensor gwc = random_cpu(w.shape(), gen, -1, 1, dt), gsc = random_cpu(s.shape(), gen, -1, 1, dt);
           Tensor gwg = gwc.to(cuda_test::cuda0()), gsg = gsc.to(cuda_test::cuda0());
-          cpu::modulate_weights_backward(w, s, dc, gy, gwc, gsc, demod ? Tensor::empty({n, o}, dt) : Tensor(), layout,
-                                         flip);
-          fer::gpu::modulate_weights_backward(wg, sg, dg, gy.to(cuda_test::cuda0()), gwg, gsg, demod ? poisoned({n, o}, dt) : Tensor(),
-                                         layout, flip);
+          kernels::modulate_weights_backward_cpu({kernels::ref(w), kernels::ref(s), kernels::ref(dc), kernels::ref(gy), kernels::ref(gwc),
+                                                  kernels::ref(gsc), kernels::ref(demod ? Tensor::empty({n, o}, dt) : Tensor()), layout, flip});
+          kernels::modulate_weights_backward_cuda({kernels::ref(wg), kernels::ref(sg), kernels::ref(dg), kernels::ref(gy.to(cuda_test::cuda0())), kernels::ref(gwg),
+                                                   kernels::ref(gsg), kernels::ref(demod ? poisoned({n, o}, dt) : Tensor()), layout, flip});
           const double tol_grad = dt == DType::f64 ? 1e-10 : 1e-4;
           CHECK(rel_l2(gwg, gwc) <= tol_grad);
           CHECK(rel_l2(gsg, gsc) <= tol_grad);
@@ -139,23 +139,23 @@ TEST_CASE("sample_conv: plain and transposed per-sample convolution, outputs ful
       CAPTURE(dtype_name(dt));
       CAPTURE(transposed);
       const int64_t n = 3, h = 5, wd = 6, cin = 4, cout = 5, k = 3, stride = transposed ? 2 : 1, pad = transposed ? 0 : 1;
-      cpu::SampleConv sc = cpu::plan_sample_conv(n, h, wd, cin, cout, k, k, transposed, stride, pad, pad);
+      kernels::SampleConv sc = kernels::plan_sample_conv(n, h, wd, cin, cout, k, k, transposed, stride, pad, pad);
       Tensor x = random_cpu({n, h, wd, cin}, gen, -1, 1, dt);
       Tensor w = random_cpu({n * (transposed ? cin : cout), k, k, transposed ? cout : cin}, gen, -1, 1, dt);
       Tensor yc = Tensor::empty({n, sc.out_h, sc.out_w, cout}, dt);
       Tensor ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, dt) : Tensor();
-      cpu::sample_conv_forward(sc, x, w, yc, ws);
+      kernels::sample_conv_forward_cpu({sc, kernels::ref(x), kernels::ref(w), kernels::ref(yc), kernels::ref(ws)});
       Tensor yg = poisoned(yc.shape(), dt);
-      fer::gpu::sample_conv_forward(sc, x.to(cuda_test::cuda0()), w.to(cuda_test::cuda0()), yg, Tensor());  // workspace from the allocator
+      kernels::sample_conv_forward_cuda({sc, kernels::ref(x.to(cuda_test::cuda0())), kernels::ref(w.to(cuda_test::cuda0())), kernels::ref(yg), {}});  // workspace from the allocator
       CHECK(rel_l2(yg, yc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
       // Backward with the op's workspace size.
       Tensor gy = random_cpu(yc.shape(), gen, -1, 1, dt);
       Tensor gxc = random_cpu(x.shape(), gen, -1, 1, dt), gwc = random_cpu(w.shape(), gen, -1, 1, dt);
       Tensor gxg = gxc.to(cuda_test::cuda0()), gwg = gwc.to(cuda_test::cuda0());
-      cpu::sample_conv_backward(sc, x, w, gy, gxc, gwc, ws, transposed ? Tensor::empty_like(x) : Tensor());
-      const size_t bytes = fer::gpu::sample_conv_workspace_bytes(sc, dt, cuda_test::cuda0());
+      kernels::sample_conv_backward_cpu({sc, kernels::ref(x), kernels::ref(w), kernels::ref(gy), kernels::ref(gxc), kernels::ref(gwc), kernels::ref(ws), kernels::ref(transposed ? Tensor::empty_like(x) : Tensor())});
+      const size_t bytes = kernels::sample_conv_workspace_bytes_cuda(sc, dt, cuda_test::cuda0().index);
       Tensor wsg = bytes > 0 ? Tensor::empty({int64_t(bytes)}, DType::u8, cuda_test::cuda0()) : Tensor();
-      fer::gpu::sample_conv_backward(sc, x.to(cuda_test::cuda0()), w.to(cuda_test::cuda0()), gy.to(cuda_test::cuda0()), gxg, gwg, wsg, Tensor());
+      kernels::sample_conv_backward_cuda({sc, kernels::ref(x.to(cuda_test::cuda0())), kernels::ref(w.to(cuda_test::cuda0())), kernels::ref(gy.to(cuda_test::cuda0())), kernels::ref(gxg), kernels::ref(gwg), kernels::ref(wsg), {}});
       CHECK(rel_l2(gxg, gxc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
       CHECK(rel_l2(gwg, gwc) <= (dt == DType::f64 ? kTolF64 : kTolF32));
     }

@@ -9,7 +9,7 @@
 #include "cuda/cuda_parity.hpp"
 
 #include "fer/autograd/tape.hpp"
-#include "fer/backend/cuda/norm.hpp"
+#include "fer/kernels/norm.hpp"
 #include "fer/ops/norm.hpp"
 
 using namespace fer;
@@ -99,22 +99,22 @@ TEST_CASE("every output element is written (outputs poisoned with NaN)") {
   const int64_t m = 77, c = 35;
   Tensor x = random_cpu({m, c}, g, -1, 2), w = random_cpu({c}, g), b = random_cpu({c}, g);
   Tensor xd = x.to(dev0()), wd = w.to(dev0()), bd = b.to(dev0());
-  cpu::NormWorkspace ws = cpu::make_norm_workspace(m, c, DType::f32);
+  NormWorkspaceTensors ws = make_norm_workspace(m, c, DType::f32);
   Tensor mean = Tensor::empty({c}), invstd = Tensor::empty({c}), var = Tensor::empty({c}), y = Tensor::empty({m, c});
-  cpu::batch_norm_stats(x, ws, mean, invstd, var, 1e-5);
-  cpu::batch_norm_apply(x, mean, invstd, w, b, ws, y);
-  fer::gpu::NormWorkspace wsd = fer::gpu::make_norm_workspace(m, c, DType::f32, dev0());
+  kernels::batch_norm_stats_cpu({kernels::ref(x), ws.ref(), kernels::ref(mean), kernels::ref(invstd), kernels::ref(var), 1e-5});
+  kernels::batch_norm_apply_cpu({kernels::ref(x), kernels::ref(mean), kernels::ref(invstd), kernels::ref(w), kernels::ref(b), ws.ref(), kernels::ref(y)});
+  NormWorkspaceTensors wsd = make_norm_workspace(m, c, DType::f32, dev0());
   Tensor mean_d = poisoned({c}), invstd_d = poisoned({c}), var_d = poisoned({c}), y_d = poisoned({m, c});
-  fer::gpu::batch_norm_stats(xd, wsd, mean_d, invstd_d, var_d, 1e-5);
-  fer::gpu::batch_norm_apply(xd, mean_d, invstd_d, wd, bd, wsd, y_d);
+  kernels::batch_norm_stats_cuda({kernels::ref(xd), wsd.ref(), kernels::ref(mean_d), kernels::ref(invstd_d), kernels::ref(var_d), 1e-5});
+  kernels::batch_norm_apply_cuda({kernels::ref(xd), kernels::ref(mean_d), kernels::ref(invstd_d), kernels::ref(wd), kernels::ref(bd), wsd.ref(), kernels::ref(y_d)});
   CHECK(rel_l2(mean_d, mean) <= kTolF32);
   CHECK(rel_l2(invstd_d, invstd) <= kTolF32);
   CHECK(rel_l2(var_d, var) <= kTolF32);
   CHECK(rel_l2(y_d, y) <= kTolF32);
   Tensor lm = Tensor::empty({m}), li = Tensor::empty({m}), ly = Tensor::empty({m, c});
-  cpu::layer_norm_forward(x, w, b, 1e-6, ly, lm, li);
+  kernels::layer_norm_forward_cpu({kernels::ref(x), kernels::ref(w), kernels::ref(b), 1e-6, kernels::ref(ly), kernels::ref(lm), kernels::ref(li)});
   Tensor lm_d = poisoned({m}), li_d = poisoned({m}), ly_d = poisoned({m, c});
-  fer::gpu::layer_norm_forward(xd, wd, bd, 1e-6, ly_d, lm_d, li_d);
+  kernels::layer_norm_forward_cuda({kernels::ref(xd), kernels::ref(wd), kernels::ref(bd), 1e-6, kernels::ref(ly_d), kernels::ref(lm_d), kernels::ref(li_d)});
   CHECK(rel_l2(lm_d, lm) <= kTolF32);
   CHECK(rel_l2(li_d, li) <= kTolF32);
   CHECK(rel_l2(ly_d, ly) <= kTolF32);

@@ -89,7 +89,7 @@ TEST_CASE("upfirdn2d: the output is fully written (poisoned buffer) and the help
   // Direct backend call into a NaN-filled output.
   UpFirDnParams p = upsample2d_params(4, 4, 2);
   Tensor y = poisoned(up_c.shape());
-  fer::gpu::upfirdn2d_forward(x.to(cuda_test::cuda0()), f.to(cuda_test::cuda0()), y, p);
+  kernels::upfirdn2d_forward_cuda({kernels::ref(x.to(cuda_test::cuda0())), kernels::ref(f.to(cuda_test::cuda0())), kernels::ref(y), p});
   CHECK(rel_l2(y, up_c) <= kTolF32);
 }
 

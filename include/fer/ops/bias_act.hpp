@@ -5,12 +5,9 @@
 #include <optional>
 #include <vector>
 
-#include "fer/backend/cpu/bias_act.hpp"
 #include "fer/core/parallel.hpp"
+#include "fer/kernels/bias_act.hpp"
 #include "fer/ops/common.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/bias_act.hpp"
-#endif
 
 namespace fer {
 
@@ -50,20 +47,21 @@ inline Tensor bias_act(const Tensor& x_in, const Tensor& bias_in = Tensor(), Act
   // allocates nothing.
   Tensor partials;
   if (b.defined() && b.requires_grad()) {
-#ifdef FER_WITH_CUDA
     if (on_cuda)
-      partials = Tensor::empty({gpu::kBiasActPartialRows, b.size(0)}, gpu::bias_act_partials_dtype(x.dtype()), x.device());
-#endif
-    if (!on_cuda) partials = Tensor::empty({num_threads(), b.size(0)}, x.dtype());
+      partials = Tensor::empty({kernels::kBiasActPartialRows, b.size(0)}, kernels::bias_act_partials_dtype(x.dtype()),
+                               x.device());
+    else partials = Tensor::empty({num_threads(), b.size(0)}, x.dtype());
   }
   autograd::apply(
       op, b.defined() ? std::vector<Tensor>{x, b} : std::vector<Tensor>{x}, {y},
-      [=] { FER_KERNEL(x, bias_act_forward, x, b, y, act, a, g, clamp); },
+      [=] { kernels::bias_act_forward({kernels::ref(x), kernels::ref(b), kernels::ref(y), act, a, g, clamp}); },
       [=] {
         bool gx = x.requires_grad(), gb = b.defined() && b.requires_grad();
         if (gx || gb)
-          FER_KERNEL(x, bias_act_backward, x, b, y.grad(), gx ? x.grad_buffer() : Tensor(),
-                     gb ? b.grad_buffer() : Tensor(), partials, act, a, g, clamp);
+          kernels::bias_act_backward({kernels::ref(x), kernels::ref(b), kernels::ref(y.grad()),
+                                      kernels::ref(gx ? x.grad_buffer() : Tensor()),
+                                      kernels::ref(gb ? b.grad_buffer() : Tensor()), kernels::ref(partials), act, a, g,
+                                      clamp});
       });
   return y;
 }

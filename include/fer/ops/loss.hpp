@@ -1,12 +1,9 @@
 #pragma once
 // Softmax, log-softmax and cross-entropy with autograd, with PyTorch 1.13's semantics for class weights, label
 // smoothing, ignore_index, probability targets and reductions. Losses are 0-d tensors (reduction none: [N]).
-#include "fer/backend/cpu/loss.hpp"
+#include "fer/kernels/loss.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/cast.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/loss.hpp"
-#endif
 
 namespace fer {
 
@@ -23,9 +20,11 @@ inline Tensor softmax_impl(const Tensor& x_arg, int dim, bool log) {
   for (int k = d + 1; k < r; ++k) inner *= x.size(k);
   Tensor y = Tensor::empty_like(x);
   autograd::apply(
-      op, {x}, {y}, [=] { FER_KERNEL(x, softmax_forward, x, y, outer, n, inner, log); },
+      op, {x}, {y}, [=] { kernels::softmax_forward({kernels::ref(x), kernels::ref(y), outer, n, inner, log}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, softmax_backward, y, y.grad(), x.grad_buffer(), outer, n, inner, log);
+        if (x.requires_grad())
+          kernels::softmax_backward(
+              {kernels::ref(y), kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), outer, n, inner, log});
       });
   return y;
 }
@@ -51,7 +50,7 @@ inline Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target, cons
   FER_CHECK(logits_in.defined() && target.defined(), "cross_entropy: undefined logits or target");
   require_rank("cross_entropy", logits_in, 2, "logits [N, C]");
   require_same_device("cross_entropy", {&logits_in, &target, &opt.weight});
-  [[maybe_unused]] const bool on_cuda = logits_in.device().is_cuda();
+  const bool on_cuda = logits_in.device().is_cuda();
   int64_t n = logits_in.size(0), c = logits_in.size(1);
   FER_CHECK(c >= 1, "cross_entropy: no classes in ", logits_in.shape().str());
   FER_CHECK(opt.label_smoothing >= 0 && opt.label_smoothing <= 1, "cross_entropy: label_smoothing must be in [0, 1], got ",
@@ -86,38 +85,40 @@ inline Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target, cons
   Reduction red = opt.reduction;
   double eps = opt.label_smoothing;
   int64_t ignore = opt.ignore_index;
-  auto spec = [=](const Tensor& w) { return cpu::CrossEntropySpec{&w, eps, ignore, probs}; };
+  // Refs are taken when the kernels run (fer/ops/common.hpp).
+  auto spec = [=](const Tensor& w) { return kernels::CrossEntropySpec{kernels::ref(w), eps, ignore, probs}; };
   autograd::apply(
       "cross_entropy", {logits}, {y},
       [=] {
-        double norm = FER_KERNEL(logits, cross_entropy_forward, logits, tgt, spec(weight), rows, lse);
+        using kernels::ref;
+        double norm = kernels::cross_entropy_forward({ref(logits), ref(tgt), spec(weight), ref(rows), ref(lse)});
         normalizer.set_flat(0, norm);
         if (red == Reduction::none) return;
-#ifdef FER_WITH_CUDA
         if (on_cuda) {
-          gpu::cross_entropy_reduce(rows, red == Reduction::mean ? norm : 1.0, y);
+          kernels::cross_entropy_reduce_cuda({ref(rows), red == Reduction::mean ? norm : 1.0, ref(y)});
           return;
         }
-#endif
         double s = 0;
         for (int64_t i = 0; i < n; ++i) s += rows.flat(i);
         y.set_flat(0, red == Reduction::mean ? s / norm : s);
       },
       [=] {
         if (!logits.requires_grad()) return;
+        using kernels::ref;
         Tensor g = y.grad();
         if (red == Reduction::none) {
-          FER_KERNEL(logits, cross_entropy_backward, logits, tgt, spec(weight), lse, g, 0.0, logits.grad_buffer());
+          kernels::cross_entropy_backward(
+              {ref(logits), ref(tgt), spec(weight), ref(lse), ref(g), 0.0, ref(logits.grad_buffer())});
         } else {
-#ifdef FER_WITH_CUDA
           if (on_cuda) {  // the upstream gradient stays on the device
-            gpu::cross_entropy_backward_scalar(logits, tgt, spec(weight), lse, g,
-                                               red == Reduction::mean ? normalizer.flat(0) : 1.0, logits.grad_buffer());
+            kernels::cross_entropy_backward_scalar_cuda({ref(logits), ref(tgt), spec(weight), ref(lse), ref(g),
+                                                         red == Reduction::mean ? normalizer.flat(0) : 1.0,
+                                                         ref(logits.grad_buffer())});
             return;
           }
-#endif
           double scale = g.flat(0) / (red == Reduction::mean ? normalizer.flat(0) : 1.0);
-          cpu::cross_entropy_backward(logits, tgt, spec(weight), lse, Tensor(), scale, logits.grad_buffer());
+          kernels::cross_entropy_backward_cpu(
+              {ref(logits), ref(tgt), spec(weight), ref(lse), kernels::TensorRef{}, scale, ref(logits.grad_buffer())});
         }
       });
   return y;

@@ -6,10 +6,7 @@
 // injection.
 #include <optional>
 
-#include "fer/backend/cpu/modconv.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/modconv.hpp"
-#endif
+#include "fer/kernels/modconv.hpp"
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/upfirdn2d.hpp"
 
@@ -33,7 +30,7 @@ inline void check_modulation(const char* op, const Tensor& w, const Tensor& styl
 // The modulated (and, with `demodulate`, demodulated) weights in `layout`, kernel rotated by 180 degrees when
 // `flip`, as a tensor of `out_shape`. Differentiable in w and styles.
 inline Tensor modulate(const char* op, const Tensor& w_in, const Tensor& s_in, bool demodulate, double eps,
-                       cpu::ModulatedLayout layout, bool flip, const Shape& out_shape) {
+                       kernels::ModulatedLayout layout, bool flip, const Shape& out_shape) {
   check_modulation(op, w_in, s_in);
   FER_CHECK(eps >= 0, op, ": eps must be >= 0, got ", eps);
   Tensor w = contiguous(w_in), s = contiguous(s_in);
@@ -42,16 +39,22 @@ inline Tensor modulate(const char* op, const Tensor& w_in, const Tensor& s_in, b
   Tensor dcoef = demodulate ? Tensor::empty({n, o}, w.dtype(), w.device()) : Tensor();
   Tensor dot = demodulate ? Tensor::empty({n, o}, w.dtype(), w.device()) : Tensor();  // backward scratch
   autograd::apply(
-      op, {w, s}, {y}, [=] { FER_KERNEL(w, modulate_weights_forward, w, s, y, dcoef, layout, flip, eps); },
+      op, {w, s}, {y},
       [=] {
-        FER_KERNEL(w, modulate_weights_backward, w, s, dcoef, y.grad(),
-                   w.requires_grad() ? w.grad_buffer() : Tensor(), s.requires_grad() ? s.grad_buffer() : Tensor(), dot,
-                   layout, flip);
+        using kernels::ref;
+        kernels::modulate_weights_forward({ref(w), ref(s), ref(y), ref(dcoef), layout, flip, eps});
+      },
+      [=] {
+        using kernels::ref;
+        kernels::modulate_weights_backward({ref(w), ref(s), ref(dcoef), ref(y.grad()),
+                                            ref(w.requires_grad() ? w.grad_buffer() : Tensor()),
+                                            ref(s.requires_grad() ? s.grad_buffer() : Tensor()), ref(dot), layout,
+                                            flip});
       });
   return y;
 }
 
-// y[n] = conv(x[n], w[n]) for every sample n with its own weight (see cpu::SampleConv): plain with w
+// y[n] = conv(x[n], w[n]) for every sample n with its own weight (see kernels::SampleConv): plain with w
 // [N*Cout, kh, kw, Cin], or transposed (PyTorch's conv_transpose2d) with w [N*Cin, kh, kw, Cout]. Recorded;
 // differentiable in x and w.
 inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_in, bool transposed, int64_t stride,
@@ -60,8 +63,8 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
   const int64_t wrows = w_in.size(0) / n, cout = transposed ? w_in.size(3) : wrows;
   FER_CHECK(w_in.size(0) == n * wrows && (transposed ? wrows == cin : w_in.size(3) == cin), op, ": per-sample weights ",
             w_in.shape().str(), " do not match x ", x_in.shape().str());
-  const cpu::SampleConv sc = cpu::plan_sample_conv(n, x_in.size(1), x_in.size(2), cin, cout, w_in.size(1), w_in.size(2),
-                                                   transposed, stride, pad_y, pad_x);
+  const kernels::SampleConv sc = kernels::plan_sample_conv(n, x_in.size(1), x_in.size(2), cin, cout, w_in.size(1),
+                                                           w_in.size(2), transposed, stride, pad_y, pad_x);
   FER_CHECK(sc.out_h >= 1 && sc.out_w >= 1 && sc.plan.g.kh > 0, op, ": the ", w_in.size(1), "x", w_in.size(2),
             " kernel does not fit input ", x_in.shape().str(), " with padding (", pad_y, ", ", pad_x, ")");
   require_same_device(op, {&x_in, &w_in});
@@ -74,16 +77,20 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
     ws = sc.workspace > 0 ? Tensor::empty({sc.workspace}, x.dtype()) : Tensor();
     gx_scratch = transposed && grad_enabled() && x.requires_grad() ? Tensor::empty_like(x) : Tensor();
   } else {
-#ifdef FER_WITH_CUDA
-    const size_t bytes = gpu::sample_conv_workspace_bytes(sc, x.dtype(), x.device());
+    const size_t bytes = kernels::sample_conv_workspace_bytes_cuda(sc, x.dtype(), x.device().index);
     if (bytes > 0) ws = Tensor::empty({int64_t(bytes)}, DType::u8, x.device());
-#endif
   }
   autograd::apply(
-      op, {x, w}, {y}, [=] { FER_KERNEL(x, sample_conv_forward, sc, x, w, y, ws); },
+      op, {x, w}, {y},
       [=] {
-        FER_KERNEL(x, sample_conv_backward, sc, x, w, y.grad(), x.requires_grad() ? x.grad_buffer() : Tensor(),
-                   w.requires_grad() ? w.grad_buffer() : Tensor(), ws, gx_scratch);
+        using kernels::ref;
+        kernels::sample_conv_forward({sc, ref(x), ref(w), ref(y), ref(ws)});
+      },
+      [=] {
+        using kernels::ref;
+        kernels::sample_conv_backward({sc, ref(x), ref(w), ref(y.grad()),
+                                       ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
+                                       ref(w.requires_grad() ? w.grad_buffer() : Tensor()), ref(ws), ref(gx_scratch)});
       });
   return y;
 }
@@ -95,8 +102,8 @@ inline Tensor sample_conv2d(const char* op, const Tensor& x_in, const Tensor& w_
 // Differentiable in w and styles.
 inline Tensor modulate_weights(const Tensor& w, const Tensor& styles, bool demodulate = true, double eps = 1e-8) {
   FER_CHECK(w.defined() && w.dim() == 4 && styles.defined(), "modulate_weights: weight must be 4-d [O, kh, kw, I]");
-  return ops_detail::modulate("modulate_weights", w, styles, demodulate, eps, cpu::ModulatedLayout::per_sample, false,
-                              {styles.size(0), w.size(0), w.size(1), w.size(2), w.size(3)});
+  return ops_detail::modulate("modulate_weights", w, styles, demodulate, eps, kernels::ModulatedLayout::per_sample,
+                              false, {styles.size(0), w.size(0), w.size(1), w.size(2), w.size(3)});
 }
 
 struct ModConvParams {
@@ -136,8 +143,8 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
   Tensor y;
   if (p.up == 1) {
     // conv2d correlates: the kernel is rotated when NVIDIA asks for a true convolution (flip_weight false).
-    Tensor wm = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, cpu::ModulatedLayout::per_sample, !flip_weight,
-                                     {n * o, kh, kw, in});
+    Tensor wm = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::per_sample,
+                                     !flip_weight, {n * o, kh, kw, in});
     y = ops_detail::sample_conv2d(op, x, wm, false, 1, p.padding, p.padding);
   } else {
     Tensor f = p.resample_filter.defined() ? p.resample_filter : setup_filter({1, 3, 3, 1}, true, x.dtype());
@@ -149,8 +156,8 @@ inline Tensor modulated_conv2d(const Tensor& x, const Tensor& w, const Tensor& s
     const int64_t py0 = up.pad_y0 - (kh - 1), py1 = up.pad_y1 - (kh - p.up);
     const int64_t pxt = std::max<int64_t>(std::min(-px0, -px1), 0), pyt = std::max<int64_t>(std::min(-py0, -py1), 0);
     // The transposed convolution uses the kernel rotated exactly when flip_weight is set.
-    Tensor wt = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, cpu::ModulatedLayout::transposed, flip_weight,
-                                     {n * in, kh, kw, o});
+    Tensor wt = ops_detail::modulate(op, w, styles, p.demodulate, p.eps, kernels::ModulatedLayout::transposed,
+                                     flip_weight, {n * in, kh, kw, o});
     Tensor t = ops_detail::sample_conv2d(op, x, wt, true, p.up, pyt, pxt);
     UpFirDnParams fir;
     fir.pad_x0 = px0 + pxt, fir.pad_x1 = px1 + pxt, fir.pad_y0 = py0 + pyt, fir.pad_y1 = py1 + pyt;

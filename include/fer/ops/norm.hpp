@@ -1,14 +1,21 @@
 #pragma once
 // Normalization over the channel (last) dim with autograd: batch norm (training with running statistics, eval),
 // batch norm fused with a following ReLU, and layer norm (ConvNeXt's channels-last LayerNorm).
-#include "fer/backend/cpu/norm.hpp"
+#include "fer/kernels/norm.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/cast.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/norm.hpp"
-#endif
 
 namespace fer {
+
+// The kernels' workspace (fer/kernels/norm.hpp) as tensors on one device; ref() is what the kernels see of it.
+struct NormWorkspaceTensors {
+  Tensor acc, coef;
+  kernels::NormWorkspace ref() const { return {kernels::ref(acc), kernels::ref(coef)}; }
+};
+inline NormWorkspaceTensors make_norm_workspace(int64_t m, int64_t c, DType dtype, Device device = Device::cpu()) {
+  return {Tensor::empty({2 * kernels::norm_row_chunks(m, c) + 2, c}, DType::f64, device),
+          Tensor::empty({3, c}, dtype, device)};
+}
 
 namespace ops_detail {
 inline void check_channel_param(const char* op, const Tensor& p, int64_t c, const char* what, const Tensor& x) {
@@ -32,11 +39,8 @@ inline bool may_need_grad(std::initializer_list<const Tensor*> inputs) {
 }
 
 // The kernels' workspace, on x's device.
-inline cpu::NormWorkspace norm_workspace(int64_t m, int64_t c, const Tensor& x) {
-#ifdef FER_WITH_CUDA
-  if (x.device().is_cuda()) return gpu::make_norm_workspace(m, c, x.dtype(), x.device());
-#endif
-  return cpu::make_norm_workspace(m, c, x.dtype());
+inline NormWorkspaceTensors norm_workspace(int64_t m, int64_t c, const Tensor& x) {
+  return make_norm_workspace(m, c, x.dtype(), x.device());
 }
 
 // batch_norm, or batch_norm_relu when `relu`.
@@ -65,36 +69,32 @@ inline Tensor batch_norm_maybe_relu(bool relu, const Tensor& x_arg, const Tensor
   Tensor y = Tensor::empty_like(x);
   Tensor mean = Tensor::empty({c}, x.dtype(), x.device()), invstd = Tensor::empty({c}, x.dtype(), x.device());
   Tensor var = batch_stats ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
-  const cpu::NormWorkspace ws = norm_workspace(m, c, x);
+  const NormWorkspaceTensors ws = norm_workspace(m, c, x);
   bool update = training && running_mean.defined();
   autograd::apply(
       relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias}, {y},
       [=] {
+        using kernels::ref;
         if (batch_stats) {
-          FER_KERNEL(x, batch_norm_stats, x, ws, mean, invstd, var, eps);
+          kernels::batch_norm_stats({ref(x), ws.ref(), ref(mean), ref(invstd), ref(var), eps});
           if (update) {
-            FER_KERNEL(x, running_update, running_mean, mean, momentum, 1.0);
-            FER_KERNEL(x, running_update, running_var, var, momentum, double(m) / double(m - 1));
+            kernels::running_update({ref(running_mean), ref(mean), momentum, 1.0});
+            kernels::running_update({ref(running_var), ref(var), momentum, double(m) / double(m - 1)});
           }
         } else {
           mean.copy_(running_mean);
-          FER_KERNEL(x, inverse_std, running_var, invstd, eps);
+          kernels::inverse_std({ref(running_var), ref(invstd), eps});
         }
-        if (training && num_batches_tracked.defined()) {
-#ifdef FER_WITH_CUDA
-          if (num_batches_tracked.device().is_cuda()) gpu::increment_i64(num_batches_tracked);
-          else
-#endif
-            num_batches_tracked.set_flat(0, num_batches_tracked.flat(0) + 1);
-        }
-        FER_KERNEL(x, batch_norm_apply, x, mean, invstd, weight, bias, ws, y, relu);
+        if (training && num_batches_tracked.defined()) kernels::increment_i64({ref(num_batches_tracked)});
+        kernels::batch_norm_apply({ref(x), ref(mean), ref(invstd), ref(weight), ref(bias), ws.ref(), ref(y), relu});
       },
       [=] {
-        FER_KERNEL(x, batch_norm_backward, x, mean, invstd, weight, y.grad(), batch_stats, ws,
-                                 x.requires_grad() ? x.grad_buffer() : Tensor(),
-                                 weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
-                                 bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor(),
-                                 relu ? y : Tensor());
+        using kernels::ref;
+        kernels::batch_norm_backward({ref(x), ref(mean), ref(invstd), ref(weight), ref(y.grad()), batch_stats, ws.ref(),
+                                      ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
+                                      ref(weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor()),
+                                      ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor()),
+                                      ref(relu ? y : Tensor())});
       });
   return y;
 }
@@ -134,14 +134,20 @@ inline Tensor layer_norm(const Tensor& x_arg, const Tensor& weight_in, const Ten
   Tensor x = contiguous(x_in), weight = contiguous_or_undefined(weight_in), bias = contiguous_or_undefined(bias_in);
   Tensor y = Tensor::empty_like(x);
   Tensor mean = Tensor::empty({rows}, x.dtype(), x.device()), invstd = Tensor::empty({rows}, x.dtype(), x.device());
-  const cpu::NormWorkspace ws = may_need_grad({&x, &weight, &bias}) ? norm_workspace(rows, c, x) : cpu::NormWorkspace{};
+  const NormWorkspaceTensors ws =
+      may_need_grad({&x, &weight, &bias}) ? norm_workspace(rows, c, x) : NormWorkspaceTensors{};
   autograd::apply(
       "layer_norm", {x, weight, bias}, {y},
-      [=] { FER_KERNEL(x, layer_norm_forward, x, weight, bias, eps, y, mean, invstd); },
       [=] {
-        FER_KERNEL(x, layer_norm_backward, x, weight, mean, invstd, y.grad(), ws, x.requires_grad() ? x.grad_buffer() : Tensor(),
-                                 weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor(),
-                                 bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor());
+        using kernels::ref;
+        kernels::layer_norm_forward({ref(x), ref(weight), ref(bias), eps, ref(y), ref(mean), ref(invstd)});
+      },
+      [=] {
+        using kernels::ref;
+        kernels::layer_norm_backward({ref(x), ref(weight), ref(mean), ref(invstd), ref(y.grad()), ws.ref(),
+                                      ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
+                                      ref(weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor()),
+                                      ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor())});
       });
   return y;
 }

@@ -4,11 +4,8 @@
 // usual filter and the padding rules of 2x up/downsampling.
 #include <vector>
 
-#include "fer/backend/cpu/upfirdn2d.hpp"
+#include "fer/kernels/upfirdn2d.hpp"
 #include "fer/ops/common.hpp"
-#ifdef FER_WITH_CUDA
-#include "fer/backend/cuda/upfirdn2d.hpp"
-#endif
 
 namespace fer {
 
@@ -50,9 +47,10 @@ inline Tensor upfirdn2d(const Tensor& x_in, const Tensor& filter, const UpFirDnP
   Tensor x = contiguous(x_in);
   Tensor y = Tensor::empty({x.size(0), span_y / p.down_y + 1, span_x / p.down_x + 1, x.size(3)}, x.dtype(), x.device());
   autograd::apply(
-      op, {x}, {y}, [=] { FER_KERNEL(x, upfirdn2d_forward, x, f, y, p); },
+      op, {x}, {y}, [=] { kernels::upfirdn2d_forward({kernels::ref(x), kernels::ref(f), kernels::ref(y), p}); },
       [=] {
-        if (x.requires_grad()) FER_KERNEL(x, upfirdn2d_backward, f, y.grad(), x.grad_buffer(), p);
+        if (x.requires_grad())
+          kernels::upfirdn2d_backward({kernels::ref(f), kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), p});
       });
   return y;
 }
