@@ -1,7 +1,7 @@
 #pragma once
 // What every kernels/cuda/*.cu file shares: the stream to launch on, grid sizes, float conversions of the storage
-// types, and the dtype switch. Only CUDA headers and fer/core/dtype.hpp are included: nvcc never compiles the
-// framework (tensors, autograd, models); the Tensor-level glue in kernels/gpu/*.cpp calls the launchers.
+// types, and the dtype switch. Only CUDA headers, fer/core/ and the kernel contracts (fer/kernels/) are included:
+// nvcc never compiles the framework (tensors, autograd, models).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

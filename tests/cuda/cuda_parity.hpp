@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fer/autograd/tape.hpp"
-#include "fer/backend/cuda/runtime.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "fer/core/allocator.hpp"
 #include "fer/core/rng.hpp"
 #include "fer/core/tensor.hpp"

@@ -7,15 +7,6 @@
 #include "fer/kernels/shape.hpp"
 #include "fer/kernels/tensor_ref.hpp"
 
-// Runs the kernel `fn` of the backend that holds `t`: fer::cpu::fn on the CPU, fer::gpu::fn on a CUDA device (the
-// CUDA backend mirrors the CPU backend's signatures, declared in fer/backend/cuda/<family>.hpp). Builds without
-// CUDA compile only the CPU call.
-#ifdef FER_WITH_CUDA
-#define FER_KERNEL(t, fn, ...) ((t).device().is_cuda() ? ::fer::gpu::fn(__VA_ARGS__) : ::fer::cpu::fn(__VA_ARGS__))
-#else
-#define FER_KERNEL(t, fn, ...) ::fer::cpu::fn(__VA_ARGS__)
-#endif
-
 namespace fer::kernels {
 
 // What a kernel sees of `t` (fer/kernels/tensor_ref.hpp); an undefined tensor gives an undefined ref (an optional
