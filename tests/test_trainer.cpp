@@ -184,7 +184,7 @@ TEST_CASE("freezing, a lower backbone learning rate, and a 1000-class checkpoint
   for (int64_t i = 0; i < model.features[0].state_dict()[0].second.numel(); ++i)
     after.push_back(model.features[0].state_dict()[0].second.flat(i));
   CHECK(before == after);  // frozen
-  auto groups = train::trainer_detail::make_optimizer(model, cfg)->param_groups();
+  auto groups = train::make_optimizer(model, cfg)->param_groups();
   REQUIRE(groups.size() == 4);  // head/backbone x decay/no decay
   CHECK(*groups[0].lr == doctest::Approx(cfg.lr));
   CHECK(*groups[2].lr == doctest::Approx(cfg.lr * 0.1));
@@ -289,7 +289,7 @@ TEST_CASE("resuming needs the optimizer state; a checkpoint without one is an er
   train::fit(model, train, &val, nullptr, pp, pp, cfg);
   // checkpoints/best holds weights only.
   REQUIRE(!std::filesystem::exists(out / "checkpoints/best/optimizer.safetensors"));
-  auto opt = train::trainer_detail::make_optimizer(model, cfg);
+  auto opt = train::make_optimizer(model, cfg);
   CHECK_THROWS_WITH_AS(train::load_checkpoint(out / "checkpoints/best", model, opt.get()),
                        doctest::Contains("optimizer.safetensors: missing"), Error);
   cfg.epochs = 2, cfg.resume = out / "checkpoints" / "best";

@@ -69,7 +69,8 @@ class RunRecorder {
       tb_.scalar("val/macro_f1", v.macro_f1, epoch);
     }
     std::string log_csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_macro_f1,lr,seconds,images_per_second\n";
-    for (const auto& h : history) log_csv += std::to_string(h["epoch"].get<int64_t>()) + "," + h["csv"].get<std::string>() + "\n";
+    for (const auto& h : history)
+      log_csv += std::to_string(h["epoch"].get<int64_t>()) + "," + h["csv"].get<std::string>() + "\n";
     io::write_file_atomically(cfg_.out / "log.csv", log_csv);
     if (!cfg_.quiet)
       std::printf("epoch %lld/%lld  train loss %.4f acc %.4f  val loss %.4f acc %.4f macro-F1 %.4f  %.1f s, %.0f img/s\n",
@@ -77,8 +78,10 @@ class RunRecorder {
                   t.images_per_second);
   }
 
+  // Why the run stopped before its last epoch.
   void early_stop() const {
-    if (!cfg_.quiet) std::printf("early stopping: no validation macro-F1 improvement for %lld epochs\n", (long long)cfg_.patience);
+    if (!cfg_.quiet)
+      std::printf("early stopping: no validation macro-F1 improvement for %lld epochs\n", (long long)cfg_.patience);
   }
 
   // metrics.json's account of the run (the caller adds "val" and "test").

@@ -18,7 +18,9 @@
 
 namespace fer::train {
 
-inline nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+inline nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 // How far a run is: what a checkpoint carries from epoch to epoch and across a resume.
 struct RunProgress {

@@ -13,7 +13,8 @@ namespace fer::train {
 
 // On entry the parameters hold the gradient at w; `gradient_here` zeroes it and computes it again at the current
 // weights. On return the parameters hold w and the gradient at the climbed point.
-inline void sharpness_aware_gradient(const std::vector<Tensor>& params, double rho, const std::function<void()>& gradient_here) {
+inline void sharpness_aware_gradient(const std::vector<Tensor>& params, double rho,
+                                     const std::function<void()>& gradient_here) {
   const double norm = grad_norm(params) + 1e-12;
   std::vector<Tensor> climb;
   for (const Tensor& p : params) {

@@ -52,8 +52,10 @@ class TrainingEpochs {
   TrainingEpochs(Model& model, TrainStep<Model>& step, const data::ImageSet& set, const data::Preprocess& pp,
                  const TrainConfig& cfg, int64_t batches)
       : model_(model), step_(step), set_(set), pp_(pp), cfg_(cfg), batches_(batches), progress_(cfg.quiet) {
-    if (cfg.balanced_sampler) balanced_ = std::make_unique<data::BalancedSampler>(set.labels(), size_t(set.num_classes()), cfg.seed);
-    else shuffle_ = std::make_unique<data::ShuffleSampler>(set.size(), cfg.seed);
+    if (cfg.balanced_sampler)
+      balanced_ = std::make_unique<data::BalancedSampler>(set.labels(), size_t(set.num_classes()), cfg.seed);
+    else
+      shuffle_ = std::make_unique<data::ShuffleSampler>(set.size(), cfg.seed);
   }
 
   // Trains epoch `epoch` (0-based). A NaN or Inf loss throws what `nonfinite_loss(loss, epoch, batch, lr)` throws.

@@ -81,7 +81,8 @@ class TrainStep {
   }
 
  private:
-  StepResult loss_and_gradient(const Tensor& images, const Tensor& labels, const std::function<void(double)>& on_nonfinite) {
+  StepResult loss_and_gradient(const Tensor& images, const Tensor& labels,
+                               const std::function<void(double)>& on_nonfinite) {
     StepResult r;
     Tensor loss;
     {

@@ -8,6 +8,7 @@
 //   evaluate.hpp         validation and test passes
 //   run_checkpoints.hpp  the run's progress, its checkpoints and resuming from them
 //   recorder.hpp         log.csv, TensorBoard, plots, metrics.json
+// with the settings in train_config.hpp and the optimizer and schedule they build in optimizer_setup.hpp.
 //
 // A model is any nn::Module with `Tensor forward(const Tensor& x)` taking NHWC images and giving logits [N, C].
 #include <cmath>
@@ -37,10 +38,6 @@ struct FitResult {
   nlohmann::json metrics;    // what metrics.json holds
 };
 
-namespace trainer_detail {
-using train::make_optimizer;  // its former home
-}  // namespace trainer_detail
-
 // Settings fit refuses before it trains; creates cfg.out.
 inline void prepare_fit(const data::ImageSet& train_set, const TrainConfig& cfg) {
   FER_CHECK(train_set.size() > 0 || cfg.epochs == 0, "train: empty training set");
@@ -57,6 +54,7 @@ inline void prepare_fit(const data::ImageSet& train_set, const TrainConfig& cfg)
   FER_CHECK(!(cfg.amp == "fp16" && cfg.sam_rho > 0), "train: SAM with --amp fp16 is not supported (use --amp bf16)");
 }
 
+// What the epochs recorded in `p` come to (metrics aside).
 inline FitResult fit_result(const RunProgress& p, bool stopped_early) {
   FitResult r;
   r.epochs_run = p.epochs, r.best_epoch = p.best_epoch, r.best_val_f1 = p.best_val_f1;
@@ -111,7 +109,8 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
   load_best_weights(model, cfg.out);
   FitResult res = fit_result(progress, stopped_early);
   res.metrics = recorder.summary(progress, stopped_early);
-  if (val_set && val_set->size() > 0) res.metrics["val"] = split_metrics(evaluate(model, *val_set, eval_pp, eval_batch), *val_set);
+  if (val_set && val_set->size() > 0)
+    res.metrics["val"] = split_metrics(evaluate(model, *val_set, eval_pp, eval_batch), *val_set);
   if (test_set && test_set->size() > 0) {
     EvalResult test = evaluate(model, *test_set, eval_pp, eval_batch);
     res.metrics["test"] = split_metrics(test, *test_set);
