@@ -34,7 +34,7 @@
 #include "fer/report/curves_plot.hpp"
 #include "fer/report/tensorboard_summaries.hpp"
 #include "models/cam_layers.hpp"
-#include "models/registry.hpp"
+#include "models/model_factory.hpp"
 
 using namespace fer;
 namespace fs = std::filesystem;
@@ -114,7 +114,7 @@ Run load_run(const Common& c, const std::string& subcommand) {
   r.cfg = train::load_run_config(c.run);
   FER_CHECK(c.checkpoint == "best" || c.checkpoint == "last", "--checkpoint must be best or last, not '", c.checkpoint, "'");
   fs::path ck = train::verified_weights(fs::path(c.run) / "checkpoints" / c.checkpoint);
-  r.model = train::make_run_model(r.cfg);
+  r.model = train::make_run_model(r.cfg, models::zoo_factory());
   nn::load_safetensors(*r.model, ck.string());
   r.model->eval();
   r.out = fs::path(c.run) / "analysis" / (c.name.empty() ? subcommand + "_" + c.split : c.name);

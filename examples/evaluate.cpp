@@ -23,6 +23,7 @@
 #include "fer/data/subsets.hpp"
 #include "fer/metrics/subgroup_report.hpp"
 #include "fer/report/curves_plot.hpp"
+#include "models/model_factory.hpp"
 
 using namespace fer;
 
@@ -38,7 +39,7 @@ nlohmann::json evaluate_ensemble(const std::vector<std::string>& runs, const dat
   for (const std::string& run : runs) {
     train::RunConfig rc = train::load_run_config(run);
     train::check_run_classes(rc, set, run);
-    auto m = train::make_run_model(rc);
+    auto m = train::make_run_model(rc, models::zoo_factory());
     std::filesystem::path w = train::run_weights(run);
     nn::load_safetensors(*m, w.string());
     train::EvalResult r = train::evaluate(*m, set, rc.preprocess(), batch_size);
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
     } else {
       FER_CHECK(!checkpoint.empty() || !weights.empty(), "give --run DIR, or --checkpoint/--weights with --model and --data_root");
       FER_CHECK(!data_root.empty(), "--data_root is required without --run");
-      train::check_model_name(model);
+      train::check_model_name(model, models::model_names());
       train::check_input_size(model, input_size);
     }
     train::check_batch_size(batch_size);
@@ -167,7 +168,7 @@ int main(int argc, char** argv) {
                   e["macro_f1_gain_over_best_member"]["ci95_high"].get<double>(), dir.string().c_str());
       return 0;
     }
-    auto m = train::make_run_model(rc);
+    auto m = train::make_run_model(rc, models::zoo_factory());
     std::filesystem::path w = !weights.empty() ? std::filesystem::path(weights)
                               : !checkpoint.empty() ? train::verified_weights(checkpoint)
                                                     : train::run_weights(run);

@@ -70,114 +70,143 @@ int run_dump(const models::Stylegan2Generator& G, const std::string& io_path, co
   return 0;
 }
 
+struct GenerateFlags {
+  std::string generator, classes = "all", seeds = "0-9", noise_mode = "const", out, io_path, dump, class_names;
+  int64_t per_class = 10, size = 64, cutoff = -1, batch = 8;
+  double psi = 0.7;
+  bool grayscale = false;
+};
+
+void add_flags(CLI::App& app, GenerateFlags& f) {
+  app.add_option("--generator", f.generator, "NVIDIA network pickle (.pkl) or safetensors with G_ema")->required();
+  app.add_option("--classes", f.classes, "'all' or class names separated by commas");
+  app.add_option("--class-names", f.class_names, "names of the generator's classes in label order (default: FER2013's seven)");
+  app.add_option("--per-class", f.per_class, "images per class (seeds taken in order from --seeds)");
+  app.add_option("--seeds", f.seeds, "seed range A-B");
+  app.add_option("--trunc", f.psi, "truncation psi");
+  app.add_option("--trunc-cutoff", f.cutoff, "truncate only the first N ws (default: all)");
+  app.add_option("--noise-mode", f.noise_mode, "const, random or none");
+  app.add_option("--size", f.size, "output side in pixels (48, 64, 128, 224, ...)");
+  app.add_flag("--grayscale", f.grayscale, "write 1-channel images (FER2013 is grayscale)");
+  app.add_option("--batch", f.batch, "images per generator call");
+  app.add_option("--out", f.out, "output directory");
+  app.add_option("--io", f.io_path, "safetensors with z (and c) to run instead of seeds");
+  app.add_option("--dump", f.dump, "with --io: where to write ws and img");
+}
+
+// What the dataset holds: the generator's class names, the classes wanted (indices) and the first seed.
+struct DatasetPlan {
+  std::vector<std::string> names;
+  std::vector<int64_t> wanted;
+  int64_t seed_lo = 0;
+};
+
+DatasetPlan plan_dataset(const GenerateFlags& f, const models::Stylegan2Config& cfg) {
+  FER_CHECK(!f.out.empty(), "--out DIR is required");
+  FER_CHECK(f.size >= 8 && f.size <= 4096, "--size ", f.size, " is out of range");
+  FER_CHECK(f.per_class >= 1 && f.batch >= 1, "--per-class and --batch must be >= 1");
+  DatasetPlan p;
+  p.names = f.class_names.empty() ? data::fer2013_class_names() : split_list(f.class_names);
+  if (cfg.c_dim == 0) p.names = {"unlabeled"};
+  FER_CHECK(cfg.c_dim == 0 || int64_t(p.names.size()) == cfg.c_dim, f.generator, " has ", cfg.c_dim, " classes but ",
+            p.names.size(), " class names are given (use --class-names)");
+  if (f.classes == "all") {
+    for (size_t k = 0; k < p.names.size(); ++k) p.wanted.push_back(int64_t(k));
+  } else {
+    for (const std::string& n : split_list(f.classes)) {
+      auto it = std::find(p.names.begin(), p.names.end(), n);
+      FER_CHECK(it != p.names.end(), "--classes: '", n, "' is not a class of the generator");
+      p.wanted.push_back(int64_t(it - p.names.begin()));
+    }
+  }
+  auto [seed_lo, seed_hi] = parse_range(f.seeds);
+  FER_CHECK(seed_hi - seed_lo + 1 >= f.per_class, "--seeds ", f.seeds, " holds ", seed_hi - seed_lo + 1,
+            " seeds, fewer than --per-class ", f.per_class);
+  p.seed_lo = seed_lo;
+  return p;
+}
+
+// The images of one class into OUT/<class>/ (rows of the manifest, the first few into the preview's row `row`).
+int64_t write_class(const models::Stylegan2Generator& G, const GenerateFlags& f, const DatasetPlan& p, size_t row,
+                    models::NoiseMode noise, std::string& manifest, io::Image& preview) {
+  const auto& cfg = G.config();
+  const int64_t cls = p.wanted[row], size = f.size, cols = std::min<int64_t>(f.per_class, 8);
+  const std::string& name = p.names[size_t(cls)];
+  auto dir = std::filesystem::path(f.out) / name;
+  std::filesystem::create_directories(dir);
+  int64_t written = 0;
+  for (int64_t start = 0; start < f.per_class; start += f.batch) {
+    int64_t b = std::min(f.batch, f.per_class - start);
+    Tensor z = Tensor::empty({b, cfg.z_dim});
+    Tensor c = Tensor::zeros({b, std::max<int64_t>(cfg.c_dim, 1)});
+    for (int64_t i = 0; i < b; ++i) {
+      NumpyRandomState rs(uint32_t(p.seed_lo + start + i));
+      for (int64_t d = 0; d < cfg.z_dim; ++d) z.set_flat(i * cfg.z_dim + d, rs.randn());
+      if (cfg.c_dim > 0) c.set_flat(i * cfg.c_dim + cls, 1.0);
+    }
+    Generator noise_gen(uint64_t(p.seed_lo + start));
+    Tensor img = G.generate(z, cfg.c_dim > 0 ? c : Tensor(), f.psi, f.cutoff, noise, noise_gen);
+    std::vector<uint8_t> px = models::Stylegan2Generator::to_pixels(img);
+    Tensor u8 = Tensor::from_vector<uint8_t>(px, img.shape());
+    Tensor resized = size == cfg.img_resolution ? u8 : data::resize_bilinear(u8, size, size, true);
+    for (int64_t i = 0; i < b; ++i) {
+      io::Image im;
+      im.height = im.width = size, im.channels = cfg.img_channels;
+      const uint8_t* src = resized.data<uint8_t>() + i * size * size * cfg.img_channels;
+      im.pixels.assign(src, src + size * size * cfg.img_channels);
+      if (f.grayscale) im = to_gray(im);
+      char file[64];
+      std::snprintf(file, sizeof(file), "seed%06lld.png", (long long)(p.seed_lo + start + i));
+      io::write_png(dir / file, im);
+      manifest += name + "/" + file + "," + name + "," + std::to_string(p.seed_lo + start + i) + "," +
+                  std::to_string(f.psi) + "\n";
+      int64_t col = start + i;
+      if (col < cols)
+        for (int64_t y = 0; y < size; ++y)
+          std::copy(im.row(y), im.row(y) + size * im.channels, preview.row(int64_t(row) * size + y) + col * size * im.channels);
+      ++written;
+    }
+  }
+  std::printf("generate: %s: %lld images\n", name.c_str(), (long long)f.per_class);
+  return written;
+}
+
+// OUT/<class>/seedNNNNNN.png for every wanted class, manifest.csv and preview.png.
+int write_dataset(const models::Stylegan2Generator& G, const GenerateFlags& f, const DatasetPlan& p, models::NoiseMode noise) {
+  std::filesystem::create_directories(f.out);
+  std::string manifest = "file,class,seed,psi\n";
+  io::Image preview;
+  preview.height = f.size * int64_t(p.wanted.size()), preview.width = f.size * std::min<int64_t>(f.per_class, 8);
+  preview.channels = f.grayscale ? 1 : G.config().img_channels;
+  preview.pixels.assign(size_t(preview.height * preview.width * preview.channels), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t written = 0;
+  for (size_t row = 0; row < p.wanted.size(); ++row) written += write_class(G, f, p, row, noise, manifest, preview);
+  io::write_file_atomically(std::filesystem::path(f.out) / "manifest.csv", manifest);
+  io::write_png(std::filesystem::path(f.out) / "preview.png", preview);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("generate: %lld images in %.1f s (%.1f images/s) -> %s (manifest.csv, preview.png)\n", (long long)written, s,
+              double(written) / s, f.out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"Synthesize a labelled FER image-folder dataset with a class-conditional StyleGAN2-ADA generator"};
-  std::string generator, classes_arg = "all", seeds = "0-9", noise_mode = "const", out, io_path, dump, names_arg;
-  int64_t per_class = 10, size = 64, cutoff = -1, batch = 8;
-  double psi = 0.7;
-  bool grayscale = false;
-  app.add_option("--generator", generator, "NVIDIA network pickle (.pkl) or safetensors with G_ema")->required();
-  app.add_option("--classes", classes_arg, "'all' or class names separated by commas");
-  app.add_option("--class-names", names_arg, "names of the generator's classes in label order (default: FER2013's seven)");
-  app.add_option("--per-class", per_class, "images per class (seeds taken in order from --seeds)");
-  app.add_option("--seeds", seeds, "seed range A-B");
-  app.add_option("--trunc", psi, "truncation psi");
-  app.add_option("--trunc-cutoff", cutoff, "truncate only the first N ws (default: all)");
-  app.add_option("--noise-mode", noise_mode, "const, random or none");
-  app.add_option("--size", size, "output side in pixels (48, 64, 128, 224, ...)");
-  app.add_flag("--grayscale", grayscale, "write 1-channel images (FER2013 is grayscale)");
-  app.add_option("--batch", batch, "images per generator call");
-  app.add_option("--out", out, "output directory");
-  app.add_option("--io", io_path, "safetensors with z (and c) to run instead of seeds");
-  app.add_option("--dump", dump, "with --io: where to write ws and img");
+  GenerateFlags flags;
+  add_flags(app, flags);
   CLI11_PARSE(app, argc, argv);
-
   try {
-    auto G = models::Stylegan2Generator::load(generator);
-    const auto& cfg = G.config();
-    models::NoiseMode noise = models::parse_noise_mode(noise_mode);
-    if (!io_path.empty()) {
-      FER_CHECK(!dump.empty(), "--io needs --dump OUT.safetensors");
-      return run_dump(G, io_path, dump, psi, cutoff, noise);
+    auto G = models::Stylegan2Generator::load(flags.generator);
+    models::NoiseMode noise = models::parse_noise_mode(flags.noise_mode);
+    if (!flags.io_path.empty()) {
+      FER_CHECK(!flags.dump.empty(), "--io needs --dump OUT.safetensors");
+      return run_dump(G, flags.io_path, flags.dump, flags.psi, flags.cutoff, noise);
     }
-    FER_CHECK(!out.empty(), "--out DIR is required");
-    FER_CHECK(size >= 8 && size <= 4096, "--size ", size, " is out of range");
-    FER_CHECK(per_class >= 1 && batch >= 1, "--per-class and --batch must be >= 1");
-    std::vector<std::string> names = names_arg.empty() ? data::fer2013_class_names() : split_list(names_arg);
-    if (cfg.c_dim == 0) names = {"unlabeled"};
-    FER_CHECK(cfg.c_dim == 0 || int64_t(names.size()) == cfg.c_dim, generator, " has ", cfg.c_dim, " classes but ",
-              names.size(), " class names are given (use --class-names)");
-    std::vector<int64_t> wanted;
-    if (classes_arg == "all") {
-      for (size_t k = 0; k < names.size(); ++k) wanted.push_back(int64_t(k));
-    } else {
-      for (const std::string& n : split_list(classes_arg)) {
-        auto it = std::find(names.begin(), names.end(), n);
-        FER_CHECK(it != names.end(), "--classes: '", n, "' is not a class of the generator");
-        wanted.push_back(int64_t(it - names.begin()));
-      }
-    }
-    auto [seed_lo, seed_hi] = parse_range(seeds);
-    FER_CHECK(seed_hi - seed_lo + 1 >= per_class, "--seeds ", seeds, " holds ", seed_hi - seed_lo + 1, " seeds, fewer than --per-class ",
-              per_class);
-
-    std::filesystem::create_directories(out);
-    std::string manifest = "file,class,seed,psi\n";
-    int64_t cols = std::min<int64_t>(per_class, 8), channels_out = grayscale ? 1 : cfg.img_channels;
-    io::Image preview;
-    preview.height = size * int64_t(wanted.size()), preview.width = size * cols, preview.channels = channels_out;
-    preview.pixels.assign(size_t(preview.height * preview.width * preview.channels), 0);
-    auto t0 = std::chrono::steady_clock::now();
-    int64_t written = 0;
-    for (size_t row = 0; row < wanted.size(); ++row) {
-      int64_t cls = wanted[row];
-      auto dir = std::filesystem::path(out) / names[size_t(cls)];
-      std::filesystem::create_directories(dir);
-      for (int64_t start = 0; start < per_class; start += batch) {
-        int64_t b = std::min(batch, per_class - start);
-        Tensor z = Tensor::empty({b, cfg.z_dim});
-        Tensor c = Tensor::zeros({b, std::max<int64_t>(cfg.c_dim, 1)});
-        for (int64_t i = 0; i < b; ++i) {
-          NumpyRandomState rs(uint32_t(seed_lo + start + i));
-          for (int64_t d = 0; d < cfg.z_dim; ++d) z.set_flat(i * cfg.z_dim + d, rs.randn());
-          if (cfg.c_dim > 0) c.set_flat(i * cfg.c_dim + cls, 1.0);
-        }
-        Generator noise_gen(uint64_t(seed_lo + start));
-        Tensor img = G.generate(z, cfg.c_dim > 0 ? c : Tensor(), psi, cutoff, noise, noise_gen);
-        std::vector<uint8_t> px = models::Stylegan2Generator::to_pixels(img);
-        Tensor u8 = Tensor::from_vector<uint8_t>(px, img.shape());
-        Tensor resized = size == cfg.img_resolution ? u8 : data::resize_bilinear(u8, size, size, true);
-        for (int64_t i = 0; i < b; ++i) {
-          io::Image im;
-          im.height = im.width = size, im.channels = cfg.img_channels;
-          const uint8_t* src = resized.data<uint8_t>() + i * size * size * cfg.img_channels;
-          im.pixels.assign(src, src + size * size * cfg.img_channels);
-          if (grayscale) im = to_gray(im);
-          char file[64];
-          std::snprintf(file, sizeof(file), "seed%06lld.png", (long long)(seed_lo + start + i));
-          io::write_png(dir / file, im);
-          manifest += names[size_t(cls)] + "/" + file + "," + names[size_t(cls)] + "," + std::to_string(seed_lo + start + i) +
-                      "," + std::to_string(psi) + "\n";
-          int64_t col = start + i;
-          if (col < cols)
-            for (int64_t y = 0; y < size; ++y)
-              std::copy(im.row(y), im.row(y) + size * im.channels,
-                        preview.row(int64_t(row) * size + y) + col * size * im.channels);
-          ++written;
-        }
-      }
-      std::printf("generate: %s: %lld images\n", names[size_t(cls)].c_str(), (long long)per_class);
-    }
-    io::write_file_atomically(std::filesystem::path(out) / "manifest.csv", manifest);
-    io::write_png(std::filesystem::path(out) / "preview.png", preview);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("generate: %lld images in %.1f s (%.1f images/s) -> %s (manifest.csv, preview.png)\n", (long long)written, s,
-                double(written) / s, out.c_str());
-    return 0;
+    return write_dataset(G, flags, plan_dataset(flags, G.config()), noise);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "generate: error: %s\n", e.what());
     return 1;

@@ -23,7 +23,7 @@
 #include "fer/train/run_eval.hpp"
 #include "fer/vision/annotate.hpp"
 #include "fer/vision/face_detector.hpp"
-#include "models/registry.hpp"
+#include "models/model_factory.hpp"
 
 using namespace fer;
 namespace fs = std::filesystem;
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
       if (imagenet_norm) cfg.mean = {0.485f, 0.456f, 0.406f}, cfg.std = {0.229f, 0.224f, 0.225f};
       weights_path = weights;
     }
-    auto model = train::make_run_model(cfg);
+    auto model = train::make_run_model(cfg, models::zoo_factory());
     Generator gen(0);  // load_sample takes one; predict does not augment
     std::printf("%s\n", nn::load_weights(*model, weights_path).summary(weights_path).c_str());
     model->eval();

@@ -39,6 +39,7 @@
 #include "fer/sweep/runner.hpp"
 #include "fer/sweep/state.hpp"
 #include "fer/train/run_description.hpp"
+#include "models/model_factory.hpp"
 #include "models/stylegan2.hpp"
 
 using namespace fer;
@@ -290,261 +291,313 @@ int emit_slurm(const SweepConfig& c, const std::string& config_path, int64_t sha
   return 0;
 }
 
+// The command line: sweep settings (overriding the YAML file's), and what to do with them.
+struct SweepFlags {
+  std::string config_path, models, ratios, seeds, shard, slurm_script, subset_fractions, kill_after;
+  std::vector<std::string> merge_dirs;
+  int64_t slurm_shards = 4, stop_after = 0;
+  SweepConfig cli;
+  CLI::Option *models_opt, *ratios_opt, *seeds_opt, *epochs, *input_size, *batch_size, *lr, *optimizer, *schedule, *real,
+      *synthetic, *limit_train, *limit_eval, *max_classes, *attributes, *subset_fractions_opt, *out, *device, *amp,
+      *auto_augment, *label_space, *clean;
+};
+
+void add_flags(CLI::App& app, SweepFlags& f) {
+  SweepConfig& cli = f.cli;
+  app.add_option("--config", f.config_path, "YAML sweep configuration");
+  f.models_opt = app.add_option("--models", f.models, "comma-separated model names");
+  f.ratios_opt = app.add_option("--ratios", f.ratios, "comma-separated real-data ratios in [0, 1]");
+  f.seeds_opt = app.add_option("--seeds", f.seeds, "comma-separated seeds");
+  f.epochs = app.add_option("--epochs", cli.epochs);
+  f.input_size = app.add_option("--input_size", cli.input_size);
+  f.batch_size = app.add_option("--batch_size", cli.batch_size);
+  f.lr = app.add_option("--lr", cli.lr);
+  f.optimizer = app.add_option("--optimizer", cli.optimizer, "sgd, adam, adamw");
+  f.schedule = app.add_option("--schedule", cli.schedule, "none, step, cosine, onecycle");
+  f.real = app.add_option("--real", cli.real, "fashion-mnist, a FER2013 CSV, or an image-folder root");
+  f.synthetic = app.add_option("--synthetic", cli.synthetic, "an image folder, or generator:G.{pkl,safetensors}");
+  f.limit_train = app.add_option("--limit_train", cli.limit_train, "keep this many real training images (stratified)");
+  f.limit_eval = app.add_option("--limit_eval", cli.limit_eval, "keep this many validation and test images");
+  f.max_classes = app.add_option("--max_classes", cli.max_classes, "keep classes 0..k-1");
+  f.attributes = app.add_option("--attributes", cli.attributes, "per-image attributes CSV (file,<attr>,...): subgroup reports");
+  f.subset_fractions_opt = app.add_option("--subset_fractions", f.subset_fractions,
+                                          "'|'-separated --subset_fraction specs, a sweep axis (e.g. gender=female:1.0,male:0.75|"
+                                          "gender=female:0.75,male:1.0)");
+  f.out = app.add_option("--out", cli.out, "sweep directory");
+  f.device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
+  f.amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
+  f.auto_augment = app.add_option("--auto_augment", cli.auto_augment, "autoaugment, randaugment or trivialaugment (torchvision's policies)");
+  f.label_space = app.add_option("--label_space", cli.label_space,
+                                 "class order of numbered folders: fer2013, affectnet, ferplus or custom:a,b,...");
+  f.clean = app.add_flag("--clean", cli.clean, "drop blank and duplicate images within and across splits (cleaning.csv)");
+  app.add_option("--shard", f.shard, "run only shard i/n of the runs (round-robin)");
+  app.add_option("--emit-slurm", f.slurm_script, "write a Slurm job-array script and exit");
+  app.add_option("--slurm-shards", f.slurm_shards, "number of array tasks for --emit-slurm");
+  app.add_option("--merge", f.merge_dirs, "sweep directories whose runs make one report in --out")->expected(1, -1);
+  app.add_option("--stop-after", f.stop_after, "stop cleanly after this many runs (as a Ctrl-C would)")->group("");
+  app.add_option("--kill-after", f.kill_after, "RUN:EPOCH: SIGKILL this process once that epoch of that run is checkpointed "
+                 "(the resume test's kill at a known point)")->group("");
+}
+
+// The sweep's settings: the embedded demo when nothing is given, else the YAML file with the flags over it.
+SweepConfig resolve_config(const SweepFlags& f) {
+  SweepConfig c;
+  const SweepConfig& cli = f.cli;
+  bool any_setting = !f.config_path.empty();
+  for (auto* o : {f.models_opt, f.ratios_opt, f.seeds_opt, f.epochs, f.input_size, f.batch_size, f.lr, f.optimizer,
+                  f.schedule, f.real, f.synthetic, f.limit_train, f.limit_eval, f.max_classes, f.label_space, f.clean})
+    any_setting = any_setting || o->count() > 0;
+  any_setting = any_setting || f.attributes->count() || f.subset_fractions_opt->count();
+  if (!any_setting) apply_demo(c);
+  if (!f.config_path.empty()) load_yaml(f.config_path, c);
+  if (f.models_opt->count()) c.models = parse_list<std::string>(f.models, "models");
+  if (f.ratios_opt->count()) c.ratios = parse_list<double>(f.ratios, "ratios");
+  if (f.seeds_opt->count()) c.seeds = parse_list<uint64_t>(f.seeds, "seeds");
+  if (f.epochs->count()) c.epochs = cli.epochs;
+  if (f.input_size->count()) c.input_size = cli.input_size;
+  if (f.batch_size->count()) c.batch_size = cli.batch_size;
+  if (f.lr->count()) c.lr = cli.lr;
+  if (f.optimizer->count()) c.optimizer = cli.optimizer;
+  if (f.schedule->count()) c.schedule = cli.schedule;
+  if (f.real->count()) c.real = cli.real;
+  if (f.synthetic->count()) c.synthetic = cli.synthetic;
+  if (f.limit_train->count()) c.limit_train = cli.limit_train;
+  if (f.limit_eval->count()) c.limit_eval = cli.limit_eval;
+  if (f.max_classes->count()) c.max_classes = cli.max_classes;
+  if (f.attributes->count()) c.attributes = cli.attributes;
+  if (f.subset_fractions_opt->count()) {
+    c.subset_fractions.clear();
+    std::stringstream ss(f.subset_fractions);
+    for (std::string s; std::getline(ss, s, '|');)
+      if (!s.empty()) c.subset_fractions.push_back(s);
+  }
+  for (const auto& s : c.subset_fractions) (void)data::parse_subset_fractions(s);  // malformed specs fail now
+  FER_CHECK(c.subset_fractions.empty() || !c.attributes.empty(), "--subset_fractions needs --attributes FILE.csv");
+  if (f.out->count()) c.out = cli.out;
+  if (f.device->count()) c.device = cli.device;
+  if (f.amp->count()) c.amp = cli.amp;
+  if (f.auto_augment->count()) c.auto_augment = cli.auto_augment;
+  if (f.label_space->count()) c.label_space = cli.label_space;
+  if (f.clean->count()) c.clean = cli.clean;
+  try {
+    parse_device(c.device);
+  } catch (const std::invalid_argument& e) {
+    fail("--device: ", e.what());
+  }
+  return c;
+}
+
+// The real splits and the synthetic images, once for every run, described on stdout and in OUT/sweep.json.
+struct Study {
+  data::DataOptions options;
+  data::Splits splits;
+  sweep::StudyData data;
+  sweep::StudyInfo info;
+};
+
+Study load_study(const SweepConfig& c, const std::filesystem::path& out) {
+  Study st;
+  data::DataOptions& dopt = st.options;
+  dopt.max_classes = c.max_classes, dopt.limit_train = c.limit_train, dopt.limit_eval = c.limit_eval;
+  dopt.ferplus_csv = c.ferplus, dopt.val_fraction = c.val_fraction, dopt.label_space = c.label_space, dopt.clean = c.clean;
+  data::Splits& splits = st.splits;
+  splits = data::load_splits(c.real, dopt);
+  std::printf("%s", data::notes_text(splits).c_str());
+  if (c.clean) {
+    data::write_cleaning_csv(out / "cleaning.csv", splits.cleaning);
+    std::printf("--clean dropped %zu images (listed with reasons and duplicate partners in %s)\n", splits.cleaning.size(),
+                (out / "cleaning.csv").string().c_str());
+  }
+  sweep::StudyData& study = st.data;
+  study.real_train = splits.train, study.val = splits.val, study.test = splits.test;
+  study.description = splits.description;
+  bool needs_synthetic = std::any_of(c.ratios.begin(), c.ratios.end(), [](double r) { return r < 1.0; });
+  if (needs_synthetic) {
+    FER_CHECK(!c.synthetic.empty(), "ratios below 1.0 need synthetic data (--synthetic DIR or generator:G.pkl)");
+    if (c.synthetic.rfind("generator:", 0) == 0) {
+      auto counts = data::count_classes(splits.train->labels(), size_t(splits.train->num_classes()));
+      int64_t per_class = c.synthetic_per_class ? c.synthetic_per_class : *std::max_element(counts.begin(), counts.end());
+      study.synthetic = synthesize(c.synthetic.substr(10), out / "synthetic_cache", splits.train->class_names(),
+                                   per_class, c.trunc, c.input_size);
+    } else {
+      size_t before = splits.notes.size();
+      study.synthetic = data::load_synthetic(c.synthetic, splits.train->class_names(), !c.label_space.empty(), &splits.notes);
+      for (size_t k = before; k < splits.notes.size(); ++k) std::printf("note: %s\n", splits.notes[k].c_str());
+    }
+    study.description += "; synthetic: " + c.synthetic;
+  }
+  std::printf("data: %s: %lld train, %lld val, %lld test images, %lld classes%s\n", splits.description.c_str(),
+              (long long)splits.train->size(), (long long)splits.val->size(), (long long)splits.test->size(),
+              (long long)splits.train->num_classes(),
+              study.synthetic ? (", " + std::to_string(study.synthetic->size()) + " synthetic").c_str() : "");
+  sweep::StudyInfo& info = st.info;
+  info.data = splits.description + ": " + std::to_string(splits.train->size()) + " train, " +
+              std::to_string(splits.val->size()) + " val, " + std::to_string(splits.test->size()) + " test images, " +
+              std::to_string(splits.train->num_classes()) + " classes (" + data::describe_classes(splits.train->class_names()) + ")";
+  info.synthetic = needs_synthetic ? c.synthetic : "";
+  info.fer_version = fer_version();
+  info.settings = c.settings();
+  info.settings_fingerprint = c.settings_fingerprint();
+  info.notes = splits.notes;
+  sweep::write_study_file(out / "sweep.json", info);
+  return st;
+}
+
+// What every run shares: training settings, augmentation, mixing, and config.json's record of the data.
+sweep::RunSettings run_settings(const SweepConfig& c, const Study& st, const std::filesystem::path& out) {
+  sweep::RunSettings settings;
+  // What evaluate/analyze --run need to rebuild each run's data (config.json's data object).
+  settings.data_info = {{"data_root", c.real},          {"ferplus", c.ferplus},         {"clean", c.clean},
+                        {"max_classes", c.max_classes}, {"limit_train", c.limit_train}, {"limit_eval", c.limit_eval},
+                        {"val_fraction", c.val_fraction}, {"split_seed", st.options.seed}, {"label_space", c.label_space},
+                        {"synthetic", c.synthetic.rfind("generator:", 0) == 0 ? (out / "synthetic_cache").string() : c.synthetic},
+                        {"test_is_validation", st.splits.test_is_validation}};
+  settings.input_size = c.input_size;
+  settings.augment = c.augment;
+  settings.auto_augment = data::parse_auto_augment(c.auto_augment);
+  settings.synthetic_multiple = c.synthetic_multiple;
+  settings.mix_mode = c.mix_mode == "real_plus_synthetic" ? data::MixOptions::Mode::real_plus_synthetic
+                                                          : data::MixOptions::Mode::fixed_total;
+  train::TrainConfig& tc = settings.train;
+  tc.epochs = c.epochs, tc.batch_size = c.batch_size, tc.optimizer = c.optimizer, tc.lr = c.lr;
+  tc.weight_decay = c.weight_decay, tc.schedule = c.schedule, tc.warmup_epochs = c.warmup_epochs;
+  tc.label_smoothing = c.label_smoothing, tc.balanced_sampler = c.balanced_sampler, tc.class_weights = c.class_weights;
+  tc.patience = c.patience;
+  tc.device = parse_device(c.device);
+  tc.amp = c.amp;
+  tc.interrupted = [] { return g_interrupted.load(); };
+  return settings;
+}
+
+// --kill-after RUN:EPOCH: the checkpoint hook that kills this process at that point of that run (none otherwise).
+std::function<void(int64_t)> kill_hook(const std::string& kill_after, const sweep::RunSpec& run) {
+  if (kill_after.empty() || kill_after.rfind(run.id() + ":", 0) != 0) return nullptr;
+  int64_t at = std::stoll(kill_after.substr(run.id().size() + 1));
+  return [at](int64_t epochs_done) {
+    if (epochs_done == at) std::raise(SIGKILL);
+  };
+}
+
+// Trains the runs of this invocation not yet done, recording each in the sweep state (a failed run is recorded and
+// the sweep goes on). Returns 130 when stopped (Ctrl-C, --stop-after), else 0.
+int train_runs(const std::vector<sweep::RunSpec>& mine, const SweepConfig& c, const SweepFlags& f, const Study& st,
+               sweep::RunSettings& settings, sweep::SweepState& state, const std::filesystem::path& out) {
+  int64_t done_before = 0;
+  for (const auto& r : mine) done_before += state.is_done(r.id());
+  std::printf("sweep: %zu runs in this %s, %lld already done -> %s\n", mine.size(), f.shard.empty() ? "sweep" : "shard",
+              (long long)done_before, out.string().c_str());
+  double spent = 0;
+  int64_t finished_now = 0, position = 0;
+  for (const auto& run : mine) {
+    ++position;
+    if (state.is_done(run.id())) continue;
+    if (g_interrupted || (f.stop_after > 0 && finished_now >= f.stop_after)) {
+      std::printf("sweep: stopped; rerun the same command to continue (%s)\n", (out / "sweep_state.json").string().c_str());
+      return 130;
+    }
+    int64_t left = int64_t(mine.size()) - done_before - finished_now;
+    std::printf("\n=== run %lld/%zu: %s  (%lld left%s)\n", (long long)position, mine.size(), run.id().c_str(),
+                (long long)left,
+                finished_now ? (", ETA " + train::format_duration(spent / double(finished_now) * double(left))).c_str() : "");
+    auto t0 = std::chrono::steady_clock::now();
+    train::FitResult fr;
+    settings.train.checkpointed = kill_hook(f.kill_after, run);
+    const std::filesystem::path dir = out / "runs" / run.id();
+    try {
+      sweep::StudyData run_study = st.data;  // the run's --subset_fraction draw of the real training set
+      run_study.real_train = data::apply_subset_options(st.data.real_train, {c.attributes, "", run.subset_fraction, run.seed},
+                                                        dir / "subset_manifest.csv");
+      fr = sweep::run_one(run, run_study, settings, dir, models::zoo_factory());
+      if (!c.attributes.empty() && !fr.interrupted && std::filesystem::exists(dir / "predictions.csv"))
+        metrics::write_subgroup_reports(dir, metrics::read_predictions_csv(dir / "predictions.csv"), c.attributes, "", {}, true);
+    } catch (const std::exception& e) {
+      state.mark(run.id(), {"failed", 0, 0, e.what()});
+      std::fprintf(stderr, "sweep: run %s failed: %s\n", run.id().c_str(), e.what());
+      continue;
+    }
+    if (fr.interrupted) {
+      std::printf("sweep: interrupted during %s; its last finished epoch is checkpointed. Rerun the same command to "
+                  "continue.\n", run.id().c_str());
+      return 130;
+    }
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    spent += wall;
+    ++finished_now;
+    state.mark(run.id(), {"done", wall, fr.images_per_second, ""});
+  }
+  return 0;
+}
+
+// The report over every finished run of the whole plan found in OUT (one per --subset_fraction when given), its
+// first lines, and the failed runs; exit status 1 when any failed.
+int write_reports(const std::vector<sweep::RunSpec>& runs, const SweepConfig& c, Study& st, const sweep::SweepState& state,
+           const std::filesystem::path& out) {
+  sweep::StudyInfo& info = st.info;
+  const int num_classes = int(st.splits.train->num_classes());
+  std::vector<sweep::RunResult> results;
+  for (const auto& run : runs) {
+    sweep::RunResult r;
+    if (state.is_done(run.id()) && sweep::load_run_result(out / "runs" / run.id(), run, r)) results.push_back(r);
+    auto rec = state.runs().find(run.id());
+    if (rec != state.runs().end() && rec->second.status == "failed") info.failed.push_back({run.id(), rec->second.error});
+  }
+  for (const auto& f : c.subset_fractions) {  // one report per subset fraction, in subsets/<label>/
+    std::vector<sweep::RunResult> of_f;
+    for (const auto& r : results)
+      if (r.spec.subset_fraction == f) of_f.push_back(r);
+    if (of_f.empty()) continue;
+    sweep::write_sweep_report(out / "subsets" / sweep::subset_fraction_label(f), of_f, c.models, c.ratios, num_classes, info);
+    std::printf("report for --subset_fraction %s: %s\n", f.c_str(), (out / "subsets" / sweep::subset_fraction_label(f)).string().c_str());
+  }
+  if (!c.subset_fractions.empty()) results.clear();  // the per-subset reports replace the one over all runs
+
+  if (!results.empty() || (!info.failed.empty() && c.subset_fractions.empty())) {
+    sweep::write_sweep_report(out, results, c.models, c.ratios, num_classes, info);
+    std::printf("\nreport: %s (summary.md, summary.json, summary.yaml, *_vs_realrate.png, index.html)\n", out.string().c_str());
+    std::ifstream md(out / "summary.md");
+    std::string line;
+    for (int i = 0; i < 14 && std::getline(md, line); ++i) std::printf("%s\n", line.c_str());
+  }
+  if (!info.failed.empty()) {
+    print_failed(info);
+    return 1;
+  }
+  return 0;
+}
+
+void print_demo_note(const SweepConfig& c) {
+  std::printf("demo: no configuration given, so this is the embedded demo sweep: %zu models x %zu ratios on %lld "
+              "Fashion-MNIST images (7 classes standing in for FER2013's emotions) mixed with images from a small "
+              "random-weight StyleGAN2 generator; see README.md for the real study.\n",
+              c.models.size(), c.ratios.size(), (long long)c.limit_train);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"fer: the real/synthetic FER study (models x real-data ratios x seeds) with its report"};
-  std::string config_path, models, ratios, seeds, shard_arg, slurm_script;
-  std::vector<std::string> merge_dirs;
-  int64_t slurm_shards = 4, stop_after = 0;
-  SweepConfig cli;
-  app.add_option("--config", config_path, "YAML sweep configuration");
-  auto* o_models = app.add_option("--models", models, "comma-separated model names");
-  auto* o_ratios = app.add_option("--ratios", ratios, "comma-separated real-data ratios in [0, 1]");
-  auto* o_seeds = app.add_option("--seeds", seeds, "comma-separated seeds");
-  auto* o_epochs = app.add_option("--epochs", cli.epochs);
-  auto* o_size = app.add_option("--input_size", cli.input_size);
-  auto* o_batch = app.add_option("--batch_size", cli.batch_size);
-  auto* o_lr = app.add_option("--lr", cli.lr);
-  auto* o_opt = app.add_option("--optimizer", cli.optimizer, "sgd, adam, adamw");
-  auto* o_sched = app.add_option("--schedule", cli.schedule, "none, step, cosine, onecycle");
-  auto* o_real = app.add_option("--real", cli.real, "fashion-mnist, a FER2013 CSV, or an image-folder root");
-  auto* o_synth = app.add_option("--synthetic", cli.synthetic, "an image folder, or generator:G.{pkl,safetensors}");
-  auto* o_ltrain = app.add_option("--limit_train", cli.limit_train, "keep this many real training images (stratified)");
-  auto* o_leval = app.add_option("--limit_eval", cli.limit_eval, "keep this many validation and test images");
-  auto* o_maxc = app.add_option("--max_classes", cli.max_classes, "keep classes 0..k-1");
-  std::string subset_fractions;
-  auto* o_attr = app.add_option("--attributes", cli.attributes, "per-image attributes CSV (file,<attr>,...): subgroup reports");
-  auto* o_subf = app.add_option("--subset_fractions", subset_fractions,
-                                "'|'-separated --subset_fraction specs, a sweep axis (e.g. gender=female:1.0,male:0.75|"
-                                "gender=female:0.75,male:1.0)");
-  auto* o_out = app.add_option("--out", cli.out, "sweep directory");
-  auto* o_device = app.add_option("--device", cli.device, "cpu, cuda or cuda:N");
-  auto* o_amp = app.add_option("--amp", cli.amp, "mixed precision on CUDA: off, bf16 or fp16");
-  auto* o_aa = app.add_option("--auto_augment", cli.auto_augment, "autoaugment, randaugment or trivialaugment (torchvision's policies)");
-  auto* o_space = app.add_option("--label_space", cli.label_space,
-                                 "class order of numbered folders: fer2013, affectnet, ferplus or custom:a,b,...");
-  auto* o_clean = app.add_flag("--clean", cli.clean, "drop blank and duplicate images within and across splits (cleaning.csv)");
-  app.add_option("--shard", shard_arg, "run only shard i/n of the runs (round-robin)");
-  app.add_option("--emit-slurm", slurm_script, "write a Slurm job-array script and exit");
-  app.add_option("--slurm-shards", slurm_shards, "number of array tasks for --emit-slurm");
-  app.add_option("--merge", merge_dirs, "sweep directories whose runs make one report in --out")->expected(1, -1);
-  app.add_option("--stop-after", stop_after, "stop cleanly after this many runs (as a Ctrl-C would)")->group("");
-  std::string kill_after;
-  app.add_option("--kill-after", kill_after, "RUN:EPOCH: SIGKILL this process once that epoch of that run is checkpointed "
-                 "(the resume test's kill at a known point)")->group("");
+  SweepFlags flags;
+  add_flags(app, flags);
   CLI11_PARSE(app, argc, argv);
-
   try {
-    SweepConfig c;
-    bool any_setting = !config_path.empty();
-    for (auto* o : {o_models, o_ratios, o_seeds, o_epochs, o_size, o_batch, o_lr, o_opt, o_sched, o_real, o_synth, o_ltrain,
-                    o_leval, o_maxc, o_space, o_clean})
-      any_setting = any_setting || o->count() > 0;
-    any_setting = any_setting || o_attr->count() || o_subf->count();
-    if (!merge_dirs.empty()) return merge(merge_dirs, o_out->count() ? cli.out : "runs/merged");
-    if (!any_setting) apply_demo(c);
-    if (!config_path.empty()) load_yaml(config_path, c);
-    if (o_models->count()) c.models = parse_list<std::string>(models, "models");
-    if (o_ratios->count()) c.ratios = parse_list<double>(ratios, "ratios");
-    if (o_seeds->count()) c.seeds = parse_list<uint64_t>(seeds, "seeds");
-    if (o_epochs->count()) c.epochs = cli.epochs;
-    if (o_size->count()) c.input_size = cli.input_size;
-    if (o_batch->count()) c.batch_size = cli.batch_size;
-    if (o_lr->count()) c.lr = cli.lr;
-    if (o_opt->count()) c.optimizer = cli.optimizer;
-    if (o_sched->count()) c.schedule = cli.schedule;
-    if (o_real->count()) c.real = cli.real;
-    if (o_synth->count()) c.synthetic = cli.synthetic;
-    if (o_ltrain->count()) c.limit_train = cli.limit_train;
-    if (o_leval->count()) c.limit_eval = cli.limit_eval;
-    if (o_maxc->count()) c.max_classes = cli.max_classes;
-    if (o_attr->count()) c.attributes = cli.attributes;
-    if (o_subf->count()) {
-      c.subset_fractions.clear();
-      std::stringstream ss(subset_fractions);
-      for (std::string f; std::getline(ss, f, '|');)
-        if (!f.empty()) c.subset_fractions.push_back(f);
-    }
-    for (const auto& f : c.subset_fractions) (void)data::parse_subset_fractions(f);  // malformed specs fail now
-    FER_CHECK(c.subset_fractions.empty() || !c.attributes.empty(), "--subset_fractions needs --attributes FILE.csv");
-    if (o_out->count()) c.out = cli.out;
-    if (o_device->count()) c.device = cli.device;
-    if (o_amp->count()) c.amp = cli.amp;
-    if (o_aa->count()) c.auto_augment = cli.auto_augment;
-    if (o_space->count()) c.label_space = cli.label_space;
-    if (o_clean->count()) c.clean = cli.clean;
-    try {
-      parse_device(c.device);
-    } catch (const std::invalid_argument& e) {
-      fail("--device: ", e.what());
-    }
-    if (!slurm_script.empty()) return emit_slurm(c, config_path, slurm_shards, slurm_script);
-    if (c.demo)
-      std::printf("demo: no configuration given, so this is the embedded demo sweep: %zu models x %zu ratios on %lld "
-                  "Fashion-MNIST images (7 classes standing in for FER2013's emotions) mixed with images from a small "
-                  "random-weight StyleGAN2 generator; see README.md for the real study.\n",
-                  c.models.size(), c.ratios.size(), (long long)c.limit_train);
-
-    // Runs of this invocation.
+    if (!flags.merge_dirs.empty()) return merge(flags.merge_dirs, flags.out->count() ? flags.cli.out : "runs/merged");
+    SweepConfig c = resolve_config(flags);
+    if (!flags.slurm_script.empty()) return emit_slurm(c, flags.config_path, flags.slurm_shards, flags.slurm_script);
+    if (c.demo) print_demo_note(c);
     auto runs = sweep::plan_runs(c.models, c.ratios, c.seeds,
                                  c.subset_fractions.empty() ? std::vector<std::string>{""} : c.subset_fractions);
     for (const auto& m : c.models) (void)models::make_model(m, 2, c.input_size);  // unknown names fail now, not at run 17
-    std::vector<sweep::RunSpec> mine = shard_arg.empty() ? runs : sweep::shard_runs(runs, sweep::parse_shard(shard_arg));
+    std::vector<sweep::RunSpec> mine = flags.shard.empty() ? runs : sweep::shard_runs(runs, sweep::parse_shard(flags.shard));
     std::filesystem::path out(c.out);
     std::filesystem::create_directories(out);
     sweep::SweepState state = sweep::SweepState::open(out / "sweep_state.json", c.fingerprint());
-
-    // Data, once.
-    data::DataOptions dopt;
-    dopt.max_classes = c.max_classes, dopt.limit_train = c.limit_train, dopt.limit_eval = c.limit_eval;
-    dopt.ferplus_csv = c.ferplus, dopt.val_fraction = c.val_fraction, dopt.label_space = c.label_space, dopt.clean = c.clean;
-    data::Splits splits = data::load_splits(c.real, dopt);
-    std::printf("%s", data::notes_text(splits).c_str());
-    if (c.clean) {
-      data::write_cleaning_csv(out / "cleaning.csv", splits.cleaning);
-      std::printf("--clean dropped %zu images (listed with reasons and duplicate partners in %s)\n", splits.cleaning.size(),
-                  (out / "cleaning.csv").string().c_str());
-    }
-    sweep::StudyData study;
-    study.real_train = splits.train, study.val = splits.val, study.test = splits.test;
-    study.description = splits.description;
-    bool needs_synthetic = std::any_of(c.ratios.begin(), c.ratios.end(), [](double r) { return r < 1.0; });
-    if (needs_synthetic) {
-      FER_CHECK(!c.synthetic.empty(), "ratios below 1.0 need synthetic data (--synthetic DIR or generator:G.pkl)");
-      if (c.synthetic.rfind("generator:", 0) == 0) {
-        auto counts = data::count_classes(splits.train->labels(), size_t(splits.train->num_classes()));
-        int64_t per_class = c.synthetic_per_class ? c.synthetic_per_class : *std::max_element(counts.begin(), counts.end());
-        study.synthetic = synthesize(c.synthetic.substr(10), out / "synthetic_cache", splits.train->class_names(),
-                                     per_class, c.trunc, c.input_size);
-      } else {
-        size_t before = splits.notes.size();
-        study.synthetic = data::load_synthetic(c.synthetic, splits.train->class_names(), !c.label_space.empty(), &splits.notes);
-        for (size_t k = before; k < splits.notes.size(); ++k) std::printf("note: %s\n", splits.notes[k].c_str());
-      }
-      study.description += "; synthetic: " + c.synthetic;
-    }
-    std::printf("data: %s: %lld train, %lld val, %lld test images, %lld classes%s\n", splits.description.c_str(),
-                (long long)splits.train->size(), (long long)splits.val->size(), (long long)splits.test->size(),
-                (long long)splits.train->num_classes(),
-                study.synthetic ? (", " + std::to_string(study.synthetic->size()) + " synthetic").c_str() : "");
-    sweep::StudyInfo info;
-    info.data = splits.description + ": " + std::to_string(splits.train->size()) + " train, " +
-                std::to_string(splits.val->size()) + " val, " + std::to_string(splits.test->size()) + " test images, " +
-                std::to_string(splits.train->num_classes()) + " classes (" + data::describe_classes(splits.train->class_names()) + ")";
-    info.synthetic = needs_synthetic ? c.synthetic : "";
-    info.fer_version = fer_version();
-    info.settings = c.settings();
-    info.settings_fingerprint = c.settings_fingerprint();
-    info.notes = splits.notes;
-    sweep::write_study_file(out / "sweep.json", info);
-
-    sweep::RunSettings settings;
-    // What evaluate/analyze --run need to rebuild each run's data (config.json's data object).
-    settings.data_info = {{"data_root", c.real},          {"ferplus", c.ferplus},         {"clean", c.clean},
-                          {"max_classes", c.max_classes}, {"limit_train", c.limit_train}, {"limit_eval", c.limit_eval},
-                          {"val_fraction", c.val_fraction}, {"split_seed", dopt.seed},    {"label_space", c.label_space},
-                          {"synthetic", c.synthetic.rfind("generator:", 0) == 0 ? (out / "synthetic_cache").string() : c.synthetic},
-                          {"test_is_validation", splits.test_is_validation}};
-    settings.input_size = c.input_size;
-    settings.augment = c.augment;
-    settings.auto_augment = data::parse_auto_augment(c.auto_augment);
-    settings.synthetic_multiple = c.synthetic_multiple;
-    settings.mix_mode = c.mix_mode == "real_plus_synthetic" ? data::MixOptions::Mode::real_plus_synthetic
-                                                            : data::MixOptions::Mode::fixed_total;
-    train::TrainConfig& tc = settings.train;
-    tc.epochs = c.epochs, tc.batch_size = c.batch_size, tc.optimizer = c.optimizer, tc.lr = c.lr;
-    tc.weight_decay = c.weight_decay, tc.schedule = c.schedule, tc.warmup_epochs = c.warmup_epochs;
-    tc.label_smoothing = c.label_smoothing, tc.balanced_sampler = c.balanced_sampler, tc.class_weights = c.class_weights;
-    tc.patience = c.patience;
-    tc.device = parse_device(c.device);
-    tc.amp = c.amp;
-    tc.interrupted = [] { return g_interrupted.load(); };
+    Study study = load_study(c, out);
+    sweep::RunSettings settings = run_settings(c, study, out);
     std::signal(SIGINT, on_sigint);
-
-    int64_t done_before = 0;
-    for (const auto& r : mine) done_before += state.is_done(r.id());
-    std::printf("sweep: %zu runs in this %s, %lld already done -> %s\n", mine.size(), shard_arg.empty() ? "sweep" : "shard",
-                (long long)done_before, out.string().c_str());
-    double spent = 0;
-    int64_t finished_now = 0, position = 0;
-    for (const auto& run : mine) {
-      ++position;
-      if (state.is_done(run.id())) continue;
-      if (g_interrupted || (stop_after > 0 && finished_now >= stop_after)) {
-        std::printf("sweep: stopped; rerun the same command to continue (%s)\n", (out / "sweep_state.json").string().c_str());
-        return 130;
-      }
-      int64_t left = int64_t(mine.size()) - done_before - finished_now;
-      std::printf("\n=== run %lld/%zu: %s  (%lld left%s)\n", (long long)position, mine.size(), run.id().c_str(),
-                  (long long)left,
-                  finished_now ? (", ETA " + train::trainer_detail::fmt_duration(spent / double(finished_now) * double(left))).c_str() : "");
-      auto t0 = std::chrono::steady_clock::now();
-      train::FitResult fr;
-      settings.train.checkpointed = nullptr;
-      if (!kill_after.empty() && kill_after.rfind(run.id() + ":", 0) == 0) {
-        int64_t at = std::stoll(kill_after.substr(run.id().size() + 1));
-        settings.train.checkpointed = [at](int64_t epochs_done) {
-          if (epochs_done == at) std::raise(SIGKILL);
-        };
-      }
-      try {
-        sweep::StudyData run_study = study;  // the run's --subset_fraction draw of the real training set
-        run_study.real_train = data::apply_subset_options(study.real_train, {c.attributes, "", run.subset_fraction, run.seed},
-                                                          out / "runs" / run.id() / "subset_manifest.csv");
-        fr = sweep::run_one(run, run_study, settings, out / "runs" / run.id());
-        if (!c.attributes.empty() && !fr.interrupted && std::filesystem::exists(out / "runs" / run.id() / "predictions.csv"))
-          metrics::write_subgroup_reports(out / "runs" / run.id(), metrics::read_predictions_csv(out / "runs" / run.id() / "predictions.csv"),
-                                          c.attributes, "", {}, true);
-      } catch (const std::exception& e) {
-        state.mark(run.id(), {"failed", 0, 0, e.what()});
-        std::fprintf(stderr, "sweep: run %s failed: %s\n", run.id().c_str(), e.what());
-        continue;
-      }
-      if (fr.interrupted) {
-        std::printf("sweep: interrupted during %s; its last finished epoch is checkpointed. Rerun the same command to "
-                    "continue.\n", run.id().c_str());
-        return 130;
-      }
-      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      spent += wall;
-      ++finished_now;
-      state.mark(run.id(), {"done", wall, fr.images_per_second, ""});
-    }
-
-    // Report over every finished run of the whole plan found in this directory.
-    std::vector<sweep::RunResult> results;
-    for (const auto& run : runs) {
-      sweep::RunResult r;
-      if (state.is_done(run.id()) && sweep::load_run_result(out / "runs" / run.id(), run, r)) results.push_back(r);
-      auto rec = state.runs().find(run.id());
-      if (rec != state.runs().end() && rec->second.status == "failed") info.failed.push_back({run.id(), rec->second.error});
-    }
-    for (const auto& f : c.subset_fractions) {  // one report per subset fraction, in subsets/<label>/
-      std::vector<sweep::RunResult> of_f;
-      for (const auto& r : results)
-        if (r.spec.subset_fraction == f) of_f.push_back(r);
-      if (of_f.empty()) continue;
-      sweep::write_sweep_report(out / "subsets" / sweep::subset_fraction_label(f), of_f, c.models, c.ratios,
-                                int(splits.train->num_classes()), info);
-      std::printf("report for --subset_fraction %s: %s\n", f.c_str(), (out / "subsets" / sweep::subset_fraction_label(f)).string().c_str());
-    }
-    if (!c.subset_fractions.empty()) results.clear();  // the per-subset reports replace the one over all runs
-
-    if (!results.empty() || (!info.failed.empty() && c.subset_fractions.empty())) {
-      sweep::write_sweep_report(out, results, c.models, c.ratios, int(splits.train->num_classes()), info);
-      std::printf("\nreport: %s (summary.md, summary.json, summary.yaml, *_vs_realrate.png, index.html)\n", out.string().c_str());
-      std::ifstream md(out / "summary.md");
-      std::string line;
-      for (int i = 0; i < 14 && std::getline(md, line); ++i) std::printf("%s\n", line.c_str());
-    }
-    if (!info.failed.empty()) {
-      print_failed(info);
-      return 1;
-    }
-    return 0;
+    if (int stopped = train_runs(mine, c, flags, study, settings, state, out)) return stopped;
+    return write_reports(runs, c, study, state, out);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_sweep: error: %s\n", e.what());
     return 1;

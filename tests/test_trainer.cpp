@@ -10,6 +10,7 @@
 #include "fer/train/trainer.hpp"
 #include "models/baselines.hpp"
 #include "models/custom_cnn.hpp"
+#include "models/model_factory.hpp"
 #include "models/resnet.hpp"
 
 using namespace fer;
@@ -183,7 +184,7 @@ TEST_CASE("freezing, a lower backbone learning rate, and a 1000-class checkpoint
   for (int64_t i = 0; i < model.features[0].state_dict()[0].second.numel(); ++i)
     after.push_back(model.features[0].state_dict()[0].second.flat(i));
   CHECK(before == after);  // frozen
-  auto groups = train::trainer_detail::make_optimizer(model, cfg)->param_groups();
+  auto groups = train::make_optimizer(model, cfg)->param_groups();
   REQUIRE(groups.size() == 4);  // head/backbone x decay/no decay
   CHECK(*groups[0].lr == doctest::Approx(cfg.lr));
   CHECK(*groups[2].lr == doctest::Approx(cfg.lr * 0.1));
@@ -288,7 +289,7 @@ TEST_CASE("resuming needs the optimizer state; a checkpoint without one is an er
   train::fit(model, train, &val, nullptr, pp, pp, cfg);
   // checkpoints/best holds weights only.
   REQUIRE(!std::filesystem::exists(out / "checkpoints/best/optimizer.safetensors"));
-  auto opt = train::trainer_detail::make_optimizer(model, cfg);
+  auto opt = train::make_optimizer(model, cfg);
   CHECK_THROWS_WITH_AS(train::load_checkpoint(out / "checkpoints/best", model, opt.get()),
                        doctest::Contains("optimizer.safetensors: missing"), Error);
   cfg.epochs = 2, cfg.resume = out / "checkpoints" / "best";
@@ -394,7 +395,7 @@ TEST_CASE("run_one writes config.json and resumes a directory only with the same
   SquaresStudy st;
   sweep::RunSpec run{"mlp", 1.0, 5, 0};
   sweep::RunSettings s = small_settings();
-  train::FitResult first = sweep::run_one(run, st.data, s, dir);
+  train::FitResult first = sweep::run_one(run, st.data, s, dir, models::zoo_factory());
   CHECK_FALSE(first.already_finished);
 
   // config.json: what rebuilds the model, and how it was trained.
@@ -411,7 +412,7 @@ TEST_CASE("run_one writes config.json and resumes a directory only with the same
 
   // The same settings: finished, nothing touched.
   auto before = times_of(dir);
-  train::FitResult again = sweep::run_one(run, st.data, s, dir);
+  train::FitResult again = sweep::run_one(run, st.data, s, dir, models::zoo_factory());
   CHECK(again.already_finished);
   CHECK(again.metrics["test"]["accuracy"] == first.metrics["test"]["accuracy"]);
   CHECK(times_of(dir) == before);
@@ -420,7 +421,7 @@ TEST_CASE("run_one writes config.json and resumes a directory only with the same
   sweep::RunSettings other = small_settings();
   other.train.lr = 0.01;
   other.hidden_head = 8;
-  std::string e = error_of([&] { sweep::run_one(run, st.data, other, dir); });
+  std::string e = error_of([&] { sweep::run_one(run, st.data, other, dir, models::zoo_factory()); });
   CHECK(e.find("train/lr: 0.01 (now) vs 0.003") != std::string::npos);
   CHECK(e.find("hidden_head: 8 (now) vs 0") != std::string::npos);
   CHECK(e.find("--force-new") != std::string::npos);
@@ -428,19 +429,19 @@ TEST_CASE("run_one writes config.json and resumes a directory only with the same
   // Other data (another selection of images) is another run too.
   SquaresStudy more;
   more.data.test = std::make_shared<data::InMemoryImageSet>(squares(18, 3));
-  CHECK(error_of([&] { sweep::run_one(run, more.data, s, dir); }).find("data/splits/test") != std::string::npos);
+  CHECK(error_of([&] { sweep::run_one(run, more.data, s, dir, models::zoo_factory()); }).find("data/splits/test") != std::string::npos);
 
   // More epochs with the same settings continue the run.
   sweep::RunSettings longer = small_settings();
   longer.train.epochs = 2;
-  train::FitResult cont = sweep::run_one(run, st.data, longer, dir);
+  train::FitResult cont = sweep::run_one(run, st.data, longer, dir, models::zoo_factory());
   CHECK_FALSE(cont.already_finished);
   CHECK(cont.epochs_run == 2);
   CHECK(train::load_run_config(dir).train["epochs"] == 2);
 
   // --force-new: the old directory is kept aside, the new run starts from nothing.
   other.force_new = true;
-  train::FitResult fresh = sweep::run_one(run, st.data, other, dir);
+  train::FitResult fresh = sweep::run_one(run, st.data, other, dir, models::zoo_factory());
   CHECK(fresh.epochs_run == 1);
   CHECK(train::load_run_config(dir).hidden_head == 8);
   int aside = 0;

@@ -1,6 +1,6 @@
 #pragma once
 // One (model, real ratio, seed) run of the study: the real/synthetic mix (manifest written), the model from the
-// registry, training with validation, test metrics of the best checkpoint, all in the run's directory, which
+// program's factory (train/model_factory.hpp), training with validation, test metrics of the best checkpoint, all in the run's directory, which
 // describes itself in config.json (train/run_config.hpp).
 //
 // An existing run directory is never reused silently: it is resumed only when its config.json has the same settings
@@ -17,9 +17,10 @@
 #include "fer/sweep/plan.hpp"
 #include "fer/train/run_config.hpp"
 #include "fer/train/run_description.hpp"
+#include "fer/nn/layers.hpp"
 #include "fer/nn/load_weights.hpp"
+#include "fer/train/model_factory.hpp"
 #include "fer/train/trainer.hpp"
-#include "models/registry.hpp"
 
 namespace fer::sweep {
 
@@ -134,7 +135,9 @@ inline std::filesystem::path move_aside(const std::filesystem::path& dir) {
 
 }  // namespace runner_detail
 
-inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const RunSettings& s, const std::filesystem::path& dir) {
+// Trains `run` in `dir` with a model that `make_model` builds.
+inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const RunSettings& s, const std::filesystem::path& dir,
+                                const train::ModelFactory& make_model) {
   using namespace runner_detail;
   data::MixOptions mo;
   mo.mode = s.mix_mode;
@@ -207,8 +210,8 @@ inline train::FitResult run_one(const RunSpec& run, const StudyData& d, const Ru
 
   Generator init(run.seed * 7919 + 17);
   manual_seed(run.seed);  // dropout masks
-  auto model = models::make_model(run.model, d.real_train->num_classes(), s.input_size, init, s.hidden_head, s.head_dropout,
-                                  s.drop_path);
+  std::shared_ptr<nn::Layer> model =
+      make_model({run.model, d.real_train->num_classes(), s.input_size, s.hidden_head, s.head_dropout, s.drop_path}, init);
   if (!s.pretrained.empty()) {
     nn::WeightsOptions wo;
     wo.pretrained = true;

@@ -15,11 +15,12 @@
 #include "fer/io/sha256.hpp"
 #include "fer/metrics/groups.hpp"
 #include "fer/report/curves_plot.hpp"
+#include "fer/nn/layers.hpp"
 #include "fer/train/checkpoint.hpp"
+#include "fer/train/model_factory.hpp"
 #include "fer/train/run_config.hpp"
 #include "fer/train/run_description.hpp"
 #include "fer/train/trainer.hpp"
-#include "models/registry.hpp"
 
 namespace fer::train {
 
@@ -28,11 +29,10 @@ inline std::filesystem::path run_eval_dir(const std::filesystem::path& run_dir, 
   return run_dir / "eval" / (split + "-" + split_fingerprint(set));
 }
 
-// The model a run trained (architecture, classes, input size, hidden head), with fresh weights.
-inline std::shared_ptr<nn::Layer> make_run_model(const RunConfig& c) {
+// The model a run trained (architecture, classes, input size, hidden head), with fresh weights from `make_model`.
+inline std::shared_ptr<nn::Layer> make_run_model(const RunConfig& c, const ModelFactory& make_model) {
   Generator unused(0);
-  return models::make_model(c.model, c.num_classes, c.input_size, unused, c.hidden_head,
-                            c.hidden_head > 0 ? c.head_dropout : 0.5);
+  return make_model({c.model, c.num_classes, c.input_size, c.hidden_head, c.hidden_head > 0 ? c.head_dropout : 0.5}, unused);
 }
 
 // The data source a run was trained and tested on, as config.json records it: its root (empty if none is recorded)

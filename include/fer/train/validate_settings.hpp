@@ -7,10 +7,10 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "fer/core/device.hpp"
 #include "fer/core/error.hpp"
-#include "models/registry.hpp"
 
 namespace fer::train {
 
@@ -30,11 +30,13 @@ inline void check_non_negative(double v, const std::string& flag) {
   FER_CHECK(std::isfinite(v) && v >= 0, flag, " must be a finite number >= 0, got ", v);
 }
 
-inline void check_model_name(const std::string& name, const std::string& flag = "--model") {
-  for (const auto& n : models::model_names())
+// `known`: the names the program's model factory builds (models::model_names()).
+inline void check_model_name(const std::string& name, const std::vector<std::string>& known_names,
+                             const std::string& flag = "--model") {
+  for (const auto& n : known_names)
     if (n == name) return;
   std::string known;
-  for (const auto& n : models::model_names()) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& n : known_names) known += (known.empty() ? "" : ", ") + n;
   fail(flag, ": unknown model '", name, "' (known: ", known, ")");
 }
 
