@@ -29,6 +29,15 @@ check csv_header grep -q "^file,face,x,y,width,height,detector_score,predicted,p
 # Probabilities of each face sum to 1.
 check probabilities_sum_to_one awk -F, 'NR > 1 && $2 != "" { s = 0; for (i = 9; i <= NF; i++) s += $i; if (s < 0.9999 || s > 1.0001) bad = 1 } END { exit bad }' "$work/pred.csv"
 check annotated_copies test "$(ls "$work/annotated" | grep -c '\.png$')" -eq 4
+# Batch norm folded into the convolutions (the default) and apart (--no-fold): the same rows, probabilities within
+# 1e-5 (they are written with 6 decimals; folding changes only rounding).
+"$bin/predict" --model shufflenet_v2_x0_5 --weights "$w" --classes $classes --input_size 48 --detect-faces --no-fold \
+  "$data/photos" --out "$work/pred_unfolded.csv" > "$work/pred_unfolded.log" 2>&1
+check predict_no_fold_exit test $? -eq 0
+check fold_same_probabilities awk -F, 'NR == FNR { row[FNR] = $0; next }
+  { n = split(row[FNR], a, ","); if (NF != n) bad = 1
+    for (i = 1; i <= NF; i++) if (i < 9) { if ($i != a[i]) bad = 1 } else if ($i - a[i] > 1e-5 || a[i] - $i > 1e-5) bad = 1 }
+  END { exit bad || FNR < 5 }' "$work/pred.csv" "$work/pred_unfolded.csv"
 
 # --run DIR: a run trained from the same .pt; its config.json gives model, classes, size and normalization.
 if [ -d /usr/share/datasets/fashion-mnist ]; then
