@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", nn::load_weights(*model, weights_path).summary(weights_path).c_str());
     model->eval();
     // conv -> BN pairs as one conv (as train::evaluate runs them): the same probabilities up to rounding, faster.
-    if (!no_fold) nn::fold_batch_norm(*model);
+    if (!no_fold) std::printf("batch norm: %lld conv -> BN pairs folded into their convolutions\n", (long long)nn::fold_batch_norm(*model));
     const data::Preprocess pp = cfg.preprocess();
     if (detect) std::printf("faces: %s\n", vision::face_detector_name().c_str());
 
