@@ -41,7 +41,7 @@ nlohmann::json evaluate_ensemble(const std::vector<std::string>& runs, const dat
     train::check_run_classes(rc, set, run);
     auto m = train::make_run_model(rc, models::zoo_factory());
     std::filesystem::path w = train::run_weights(run);
-    nn::load_safetensors(*m, w.string());
+    std::printf("  weights %s\n", nn::load_weights(*m, w.string()).summary(w.string()).c_str());  // strict
     train::EvalResult r = train::evaluate(*m, set, rc.preprocess(), batch_size);
     analysis::MemberPredictions mp{run, {}, r.labels, r.probs, rc.num_classes};
     for (int64_t i = 0; i < set.size(); ++i) mp.ids.push_back(set.id(i));
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
                  "given several times: an ensemble of those runs on the first run's data");
   app.add_option("--groups", groups, "emotion groups, e.g. \"positive=happy,surprise;negative=angry,disgust,fear,sad;"
                  "neutral=neutral\": metrics with probabilities summed within groups");
-  app.add_option("--checkpoint", checkpoint, "checkpoint directory or model.safetensors (default with --run: its best)");
+  app.add_option("--checkpoint", checkpoint, "checkpoint directory, or a weights file (safetensors or PyTorch .pt/.pth; default with --run: its best); loaded strictly");
   app.add_option("--weights", weights, "a weights file instead of a checkpoint: safetensors or PyTorch .pt/.pth (loaded strictly)");
   app.add_option("--model", model);
   app.add_option("--hidden_head", hidden_head, "> 0: the model has the transfer head of this width");
@@ -172,8 +172,7 @@ int main(int argc, char** argv) {
     std::filesystem::path w = !weights.empty() ? std::filesystem::path(weights)
                               : !checkpoint.empty() ? train::verified_weights(checkpoint)
                                                     : train::run_weights(run);
-    if (weights.empty()) nn::load_safetensors(*m, w.string());
-    else std::printf("weights %s\n", nn::load_weights(*m, w.string()).summary(w.string()).c_str());
+    std::printf("weights %s\n", nn::load_weights(*m, w.string()).summary(w.string()).c_str());  // strict
     std::filesystem::path dir = !out.empty() ? std::filesystem::path(out)
                                 : !run.empty() ? train::run_eval_dir(run, split, *set)
                                                : std::filesystem::path("runs/eval");

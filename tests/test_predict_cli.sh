@@ -45,6 +45,22 @@ JSON
   check predict_run test $? -eq 0
   check predict_run_rows test "$(grep -c "two_faces.jpg,[01]," "$work/run_pred.csv")" -eq 2
   check predict_run_classes grep -q "p_T-shirt/top" "$work/run_pred.csv"
+  # Batch norm folded into the convolutions (the default) and apart (--no-fold), on a ResNet-18 run (all its conv ->
+  # BN pairs, running statistics from training): the same rows, probabilities within 1e-5 (written with 6 decimals;
+  # folding changes only rounding).
+  "$bin/train" --data_root fashion-mnist --max_classes 7 --limit_train 14 --limit_eval 7 --model resnet18 \
+    --input_size 32 --epochs 1 --batch_size 7 --out "$work/run_r18" > "$work/train_r18.log" 2>&1
+  check run_r18_trained test $? -eq 0
+  "$bin/predict" --run "$work/run_r18" --detect-faces "$data/photos" --out "$work/pred_folded.csv" > "$work/folded.log" 2>&1
+  check predict_folded test $? -eq 0
+  check predict_folds grep -q "batch norm: [1-9][0-9]* conv -> BN pairs folded" "$work/folded.log"
+  "$bin/predict" --run "$work/run_r18" --detect-faces --no-fold "$data/photos" --out "$work/pred_unfolded.csv" \
+    > "$work/unfolded.log" 2>&1
+  check predict_no_fold test $? -eq 0
+  check fold_same_probabilities awk -F, 'NR == FNR { row[FNR] = $0; next }
+    { n = split(row[FNR], a, ","); if (NF != n) bad = 1
+      for (i = 1; i <= NF; i++) if (i < 9) { if ($i != a[i]) bad = 1 } else if ($i - a[i] > 1e-5 || a[i] - $i > 1e-5) bad = 1 }
+    END { exit bad || FNR < 5 }' "$work/pred_folded.csv" "$work/pred_unfolded.csv"
   "$bin/predict" --run "$work/run" --model resnet18 "$data/photos" --out "$work/x.csv" > "$work/conflict.log" 2>&1
   check refuses_run_with_model test $? -eq 1
   check refuses_run_with_model_message grep -q "do not combine it with --model" "$work/conflict.log"

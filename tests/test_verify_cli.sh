@@ -27,6 +27,13 @@ w=$data/verify/shufflenet_v2_x0_5_c7_f16.pt
 expect verify_pass 0 "shufflenet_v2_x0_5: PASS" "$bin/verify" --model shufflenet_v2_x0_5 --weights "$w" --io "$io" --train-step \
   --dump "$work/dump.safetensors"
 expect verify_dump 0 "dump.safetensors" ls -s "$work/dump.safetensors"
+# Eval mode with conv -> BN pairs folded (the default, as evaluate and predict run) and apart (--no-fold): both
+# within the tolerance, and the folded run does fold.
+expect verify_folded 0 "conv -> BN pairs folded into their convolutions" "$bin/verify" --model shufflenet_v2_x0_5 \
+  --weights "$w" --io "$io" --float32-only
+expect verify_no_fold 0 "shufflenet_v2_x0_5: PASS" "$bin/verify" --model shufflenet_v2_x0_5 --weights "$w" --io "$io" \
+  --no-fold --float32-only
+expect verify_no_fold_says 0 "run apart \(--no-fold\)" cat "$work/verify_no_fold.log"
 # Above the tolerance: exit 1.
 expect verify_tolerance 1 "FAIL" "$bin/verify" --model shufflenet_v2_x0_5 --weights "$w" --io "$io" --tol 1e-12 --float32-only
 # Weights of another model: refused (exit 2), with the missing and unexpected keys listed.
@@ -49,6 +56,15 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     --pretrained "$data/pt/zip_f32.pt" --input_size 32 --epochs 1 --out "$work/refused"
   expect evaluate_pt 0 "torch zip, 338 tensors\): 338 loaded" "$bin/evaluate" --weights "$w" --model shufflenet_v2_x0_5 \
     --data_root fashion-mnist --max_classes 7 --limit_eval 14 --input_size 48 --out "$work/eval_pt"
+  # --checkpoint takes a weights file of any format too, through the same strict loader as --weights.
+  expect evaluate_checkpoint_pt 0 "torch zip, 338 tensors\): 338 loaded" "$bin/evaluate" --checkpoint "$w" \
+    --model shufflenet_v2_x0_5 --data_root fashion-mnist --max_classes 7 --limit_eval 14 --input_size 48 \
+    --out "$work/eval_checkpoint_pt"
+  expect evaluate_checkpoint_dir 0 "model.safetensors \(safetensors, [0-9]+ tensors\): [0-9]+ loaded" "$bin/evaluate" \
+    --checkpoint "$work/thesis/checkpoints/best" --model tf_efficientnet_b0_ns --data_root fashion-mnist --max_classes 8 \
+    --limit_eval 16 --input_size 32 --imagenet_norm --out "$work/thesis_eval_checkpoint"
+  expect evaluate_checkpoint_strict 1 "missing: conv1.weight" "$bin/evaluate" --checkpoint "$data/pt/zip_f32.pt" \
+    --model resnet18 --data_root fashion-mnist --max_classes 8 --limit_eval 16 --input_size 32 --out "$work/eval_refused2"
   expect evaluate_pt_weights 1 "missing: conv1.weight" "$bin/evaluate" --weights "$data/pt/zip_f32.pt" --model resnet18 \
     --data_root fashion-mnist --max_classes 8 --limit_eval 16 --input_size 32 --out "$work/eval_refused"
 fi

@@ -14,7 +14,9 @@ parameters are perturbed and its running statistics are measured on random image
                   with --train-step also train_input/train_target (4 images at the first size), loss and grad.<param>
                   of one training-mode step (batch norm in training mode, dropout and stochastic depth off, as verify
                   runs it), for every parameter or those named by --grads; and logits64_<S>, loss64, grad64.<param>:
-                  the same computed in float64, so that verify can tell rounding sensitivity from error
+                  the same computed in float64, so that verify can tell rounding sensitivity from error; and
+                  loss32spread, grad32spread.<param>: the largest relative L2 distance from float64 of PyTorch's
+                  float32 step over variants that change only rounding (see float32_variants)
 tf_efficientnet_b0_ns needs timm (not a Debian package): run with a Python that has it (see tools/make_fixtures.py).
 """
 import argparse
@@ -83,6 +85,43 @@ def no_random_layers(model):
             m.eval()
 
 
+def train_step(model, state, x, target, memory_format=torch.contiguous_format):
+    """Loss and gradients of one verify training step from `state`, on a copy of the model."""
+    m = copy.deepcopy(model)
+    m.load_state_dict(state)
+    m = m.to(memory_format=memory_format)
+    no_random_layers(m)
+    m.zero_grad()
+    loss = torch.nn.functional.cross_entropy(m(x.contiguous(memory_format=memory_format)), target)
+    loss.backward()
+    return loss.detach().reshape(1), {n: p.grad.detach().clone() for n, p in m.named_parameters()}
+
+
+def float32_variants(model, state, x, target, gen):
+    """The same float32 step under changes that only move rounding: channels-last layout (other kernels and
+    summation orders, the layout fer computes in), one thread instead of several (other reduction splits) and the
+    input moved by about one float32 rounding (two draws). A training-mode batch norm over few values per channel
+    followed by a ReLU turns an activation within rounding of 0 into a gradient that moves by percents: the spread
+    of these runs around float64 measures that condition, per output."""
+    runs = [train_step(model, state, x, target, torch.channels_last)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs.append(train_step(model, state, x, target))
+    finally:
+        torch.set_num_threads(threads)
+    for _ in range(2):
+        nudged = (x.double() * (1 + 2.0 ** -24 * torch.randn(x.shape, generator=gen, dtype=torch.float64))).float()
+        runs.append(train_step(model, state, nudged, target))
+    return runs
+
+
+def max_rel_err(runs, exact):
+    """Largest relative L2 distance of float32 runs from the float64 result, as a one-element float64 tensor."""
+    den = exact.double().norm().clamp_min(1e-300)
+    return torch.tensor([max(float((r.double() - exact.double()).norm() / den) for r in runs)], dtype=torch.float64)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
@@ -148,11 +187,14 @@ def main():
         loss64.backward()
         io["loss64"] = loss64.detach().reshape(1)
         grads64 = dict(model64.named_parameters())
+        variants = float32_variants(model, state, x, target, gen)
+        io["loss32spread"] = max_rel_err([loss.detach().reshape(1)] + [v[0] for v in variants], io["loss64"])
         wanted = None if a.grads == "all" else set(a.grads.split(","))
         for n, p in model.named_parameters():
             if wanted is None or n in wanted:
                 io["grad." + n] = p.grad
                 io["grad64." + n] = grads64[n].grad
+                io["grad32spread." + n] = max_rel_err([p.grad] + [v[1][n] for v in variants], grads64[n].grad)
         missing = (wanted or set()) - {n for n, _ in model.named_parameters()}
         assert not missing, f"no such parameters: {sorted(missing)}"
     save_safetensors(a.io_out, io, {"model": a.model, "num_classes": str(a.num_classes), "torch": torch.__version__})
