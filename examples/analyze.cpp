@@ -25,6 +25,7 @@
 #include "fer/analysis/trustworthiness.hpp"
 #include "fer/analysis/tsne.hpp"
 #include "fer/data/sources.hpp"
+#include "fer/nn/load_weights.hpp"
 #include "fer/nn/state_dict.hpp"
 #include "fer/report/scatter_plot.hpp"
 #include "fer/train/checkpoint.hpp"
@@ -115,7 +116,7 @@ Run load_run(const Common& c, const std::string& subcommand) {
   FER_CHECK(c.checkpoint == "best" || c.checkpoint == "last", "--checkpoint must be best or last, not '", c.checkpoint, "'");
   fs::path ck = train::verified_weights(fs::path(c.run) / "checkpoints" / c.checkpoint);
   r.model = train::make_run_model(r.cfg, models::zoo_factory());
-  nn::load_safetensors(*r.model, ck.string());
+  nn::load_weights(*r.model, ck.string());  // strict, as evaluate, predict and verify load
   r.model->eval();
   r.out = fs::path(c.run) / "analysis" / (c.name.empty() ? subcommand + "_" + c.split : c.name);
   fs::create_directories(r.out);
