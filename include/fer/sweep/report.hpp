@@ -11,7 +11,6 @@
 //
 // A run directory holds metrics.json ({"test": {"accuracy", "macro_f1", "auroc_macro", "macro_precision",
 // "macro_recall", ...}, "wall_seconds", "images_per_second", ...}) and predictions.csv (id,true,predicted,p_0..).
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -264,9 +263,7 @@ inline nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, c
           fmt(run["images_per_second"].is_number() ? run["images_per_second"].get<double>() : NAN, 1) + " |\n";
 
   io::write_file_atomically(out_dir / "summary.json", summary.dump(2) + "\n");
-  YAML::Emitter ye;
-  ye << report::to_yaml(summary);
-  io::write_file_atomically(out_dir / "summary.yaml", std::string(ye.c_str()) + "\n");
+  report::write_yaml_file(out_dir / "summary.yaml", summary);
   io::write_file_atomically(out_dir / "summary.md", md);
 
   std::string html =

@@ -483,9 +483,7 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
   }
   report::write_run_hparams(tb, cfg, run_info);
   io::write_file_atomically(cfg.out / "metrics.json", m.dump(2) + "\n");
-  YAML::Emitter yaml;
-  yaml << report::to_yaml(m);
-  io::write_file_atomically(cfg.out / "metrics.yaml", std::string(yaml.c_str()) + "\n");
+  report::write_yaml_file(cfg.out / "metrics.yaml", m);
   res.metrics = m;
   return res;
 }

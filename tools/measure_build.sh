@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Build cost of fer in CPU seconds (user+sys, so a machine shared with other jobs still gives comparable figures):
+#   1. a clean build of every target (library, examples, tests, benches), ccache disabled;
+#   2. the rebuild after touching include/fer/core/tensor.hpp;
+#   3. the rebuild after touching include/fer/train/trainer.hpp, per program.
+# Every compile and link runs under /usr/bin/time (through CMake's compiler/linker launchers), so the script also
+# lists the translation units that cost most.
+#
+#   tools/measure_build.sh [SOURCE_DIR [BUILD_DIR]]
+#   FER_MEASURE_JOBS=2 (parallel jobs)   FER_MEASURE_CUDA=ON|OFF (default ON, sm_90 only)   FER_MEASURE_TOP=15
+#
+# BUILD_DIR (default SOURCE_DIR/build-measure) is deleted first. Ninja is used (no make recursion in the figures).
+set -euo pipefail
+
+# Launcher mode: CMake calls "measure_build.sh --tu LOG <compiler or linker command...>".
+if [[ "${1:-}" == "--tu" ]]; then
+  log=$2; shift 2
+  out=unknown
+  args=("$@")
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ "${args[i]}" == "-o" ]] && out=${args[i + 1]:-unknown}
+  done
+  times=$(mktemp)
+  status=0
+  /usr/bin/time -f "%U %S" -o "$times" "$@" || status=$?
+  printf '%s %s\n' "$(tail -n 1 "$times")" "$out" >> "$log"
+  rm -f "$times"
+  exit $status
+fi
+
+self=$(readlink -f "$0")
+src=$(readlink -f "${1:-$(dirname "$self")/..}")
+build=${2:-$src/build-measure}
+jobs=${FER_MEASURE_JOBS:-2}
+cuda=${FER_MEASURE_CUDA:-ON}
+top=${FER_MEASURE_TOP:-15}
+log=$build/measure_tu.log
+export CCACHE_DISABLE=1
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Sums of the launcher log: "cpu_s compiles links" (a link is a command whose output has no .o).
+summary() {
+  awk '{cpu = $1 + $2; if ($3 ~ /\.o$/) {c++; cc += cpu} else {l++; lc += cpu}}
+       END {printf "%.1f CPU-s in %d compiles (%.1f CPU-s) and %d links (%.1f CPU-s)", cc + lc, c, cc, l, lc}' "$log"
+}
+
+# Runs the build, prints total CPU-s of the whole build process tree (ninja, cmake and compilers included).
+timed_build() {
+  local t; t=$(mktemp)
+  : > "$log"
+  /usr/bin/time -f "%U %S %e" -o "$t" cmake --build "$build" -j "$jobs" > "$build/measure_build.out" 2>&1 ||
+    { tail -n 30 "$build/measure_build.out"; echo "measure_build: build failed" >&2; exit 1; }
+  awk '{printf "%.1f CPU-s (user %.1f + sys %.1f), wall %.0f s", $1 + $2, $1, $2, $3}' "$t"
+  rm -f "$t"
+}
+
+echo "source  $src ($(git -C "$src" describe --always --dirty 2>/dev/null || echo '?'))"
+echo "build   $build, -j$jobs, ninja, Release, CUDA $cuda, ccache disabled; $(nproc) cores, load $(load)"
+rm -rf "$build"
+cuda_args=(-DFER_WITH_CUDA=OFF)
+if [[ "$cuda" == ON ]]; then
+  cuda_args=(-DFER_WITH_CUDA=ON -DFER_CUDA_ARCHITECTURES=90 "-DCMAKE_CUDA_COMPILER_LAUNCHER=$self;--tu;$log")
+fi
+cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" \
+  "-DCMAKE_CXX_COMPILER_LAUNCHER=$self;--tu;$log" "-DCMAKE_CXX_LINKER_LAUNCHER=$self;--tu;$log" \
+  > "$build.configure.log" 2>&1 || { tail -n 30 "$build.configure.log"; exit 1; }
+mv "$build.configure.log" "$build/configure.log"
+
+echo
+echo "== clean build of all targets"
+echo "total   $(timed_build)"
+echo "        $(summary); load after $(load)"
+cp "$log" "$build/measure_tu.clean.log"
+echo "costliest translation units (CPU-s):"
+awk '$3 ~ /\.o$/ {printf "%8.1f  %s\n", $1 + $2, $3}' "$log" | sort -rn | head -n "$top" |
+  sed -E 's#CMakeFiles/[^ ]*\.dir/##'
+echo "CUDA (.cu) compiles: $(awk '$3 ~ /\.cu\.o$/ {n++; s += $1 + $2} END {printf "%d, %.1f CPU-s", n, s}' "$log")"
+
+for header in include/fer/core/tensor.hpp include/fer/train/trainer.hpp; do
+  echo
+  echo "== rebuild after touching $header"
+  touch "$src/$header"
+  echo "total   $(timed_build)"
+  echo "        $(summary); load after $(load)"
+  cp "$log" "$build/measure_tu.$(basename "$header" .hpp).log"
+  if [[ "$header" == *trainer.hpp ]]; then
+    echo "per program (compile + link CPU-s):"
+    # A program's object is .../<name>.dir/<name>.cpp.o and its link output is .../<name>.
+    awk '{cpu = $1 + $2; n = $3; sub(/.*\//, "", n); sub(/\.cpp\.o$/, "", n); sum[n] += cpu}
+         END {for (p in sum) printf "%8.1f  %s\n", sum[p], p}' "$log" | sort -rn
+  fi
+done
