@@ -3,10 +3,12 @@
 #   1. a clean build of every target (library, examples, tests, benches), ccache disabled;
 #   2. the rebuild after touching include/fer/core/tensor.hpp;
 #   3. the rebuild after touching include/fer/train/trainer.hpp, per program.
+# 2 and 3 are priced from the clean build's per-command CPU times (what ninja would rerun); FER_MEASURE_REBUILD=1
+# also runs those rebuilds and times them.
 # Every compile and link runs under /usr/bin/time (through CMake's compiler/linker launchers), so the script also
 # lists the translation units that cost most.
 #
-#   tools/measure_build.sh [SOURCE_DIR [BUILD_DIR]]
+#   tools/measure_build.sh [SOURCE_DIR [BUILD_DIR]]      (or --price BUILD_DIR: step 2 and 3 on a measured build)
 #   FER_MEASURE_JOBS=2 (parallel jobs)   FER_MEASURE_CUDA=ON|OFF (default ON, sm_90 only)   FER_MEASURE_TOP=15
 #
 # BUILD_DIR (default SOURCE_DIR/build-measure) is deleted first. Ninja is used (no make recursion in the figures).
@@ -29,8 +31,15 @@ if [[ "${1:-}" == "--tu" ]]; then
 fi
 
 self=$(readlink -f "$0")
-src=$(readlink -f "${1:-$(dirname "$self")/..}")
-build=${2:-$src/build-measure}
+price_only=0
+if [[ "${1:-}" == "--price" ]]; then
+  price_only=1
+  build=$(readlink -f "$2")
+  src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+else
+  src=$(readlink -f "${1:-$(dirname "$self")/..}")
+  build=${2:-$src/build-measure}
+fi
 jobs=${FER_MEASURE_JOBS:-2}
 cuda=${FER_MEASURE_CUDA:-ON}
 top=${FER_MEASURE_TOP:-15}
@@ -55,39 +64,54 @@ timed_build() {
   rm -f "$t"
 }
 
-echo "source  $src ($(git -C "$src" describe --always --dirty 2>/dev/null || echo '?'))"
-echo "build   $build, -j$jobs, ninja, Release, CUDA $cuda, ccache disabled; $(nproc) cores, load $(load)"
-rm -rf "$build"
-cuda_args=(-DFER_WITH_CUDA=OFF)
-if [[ "$cuda" == ON ]]; then
-  cuda_args=(-DFER_WITH_CUDA=ON -DFER_CUDA_ARCHITECTURES=90 "-DCMAKE_CUDA_COMPILER_LAUNCHER=$self;--tu;$log")
+if [[ $price_only == 0 ]]; then
+  echo "source  $src ($(git -C "$src" describe --always --dirty 2>/dev/null || echo '?'))"
+  echo "build   $build, -j$jobs, ninja, Release, CUDA $cuda, ccache disabled; $(nproc) cores, load $(load)"
+  rm -rf "$build"
+  cuda_args=(-DFER_WITH_CUDA=OFF)
+  if [[ "$cuda" == ON ]]; then
+    cuda_args=(-DFER_WITH_CUDA=ON -DFER_CUDA_ARCHITECTURES=90 "-DCMAKE_CUDA_COMPILER_LAUNCHER=$self;--tu;$log")
+  fi
+  cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" \
+    "-DCMAKE_CXX_COMPILER_LAUNCHER=$self;--tu;$log" "-DCMAKE_CXX_LINKER_LAUNCHER=$self;--tu;$log" \
+    > "$build.configure.log" 2>&1 || { tail -n 30 "$build.configure.log"; exit 1; }
+  mv "$build.configure.log" "$build/configure.log"
+
+  echo
+  echo "== clean build of all targets"
+  echo "total   $(timed_build)"
+  echo "        $(summary); load after $(load)"
+  cp "$log" "$build/measure_tu.clean.log"
+  echo "costliest translation units (CPU-s):"
+  awk '$3 ~ /\.o$/ {printf "%8.1f  %s\n", $1 + $2, $3}' "$log" | sort -rn | head -n "$top" |
+    sed -E 's#CMakeFiles/[^ ]*\.dir/##'
+  echo "CUDA (.cu) compiles: $(awk '$3 ~ /\.cu\.o$/ {n++; s += $1 + $2} END {printf "%d, %.1f CPU-s", n, s}' "$log")"
 fi
-cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" \
-  "-DCMAKE_CXX_COMPILER_LAUNCHER=$self;--tu;$log" "-DCMAKE_CXX_LINKER_LAUNCHER=$self;--tu;$log" \
-  > "$build.configure.log" 2>&1 || { tail -n 30 "$build.configure.log"; exit 1; }
-mv "$build.configure.log" "$build/configure.log"
 
-echo
-echo "== clean build of all targets"
-echo "total   $(timed_build)"
-echo "        $(summary); load after $(load)"
-cp "$log" "$build/measure_tu.clean.log"
-echo "costliest translation units (CPU-s):"
-awk '$3 ~ /\.o$/ {printf "%8.1f  %s\n", $1 + $2, $3}' "$log" | sort -rn | head -n "$top" |
-  sed -E 's#CMakeFiles/[^ ]*\.dir/##'
-echo "CUDA (.cu) compiles: $(awk '$3 ~ /\.cu\.o$/ {n++; s += $1 + $2} END {printf "%d, %.1f CPU-s", n, s}' "$log")"
-
+# The rebuild a header edit causes: what ninja would run after touching it (a dry run, the header's time stamp put
+# back afterwards), priced with each command's CPU time from the clean build. FER_MEASURE_REBUILD=1 also runs it.
 for header in include/fer/core/tensor.hpp include/fer/train/trainer.hpp; do
   echo
   echo "== rebuild after touching $header"
+  stamp=$(stat -c %Y "$src/$header")
   touch "$src/$header"
-  echo "total   $(timed_build)"
-  echo "        $(summary); load after $(load)"
-  cp "$log" "$build/measure_tu.$(basename "$header" .hpp).log"
+  ninja -C "$build" -n -v 2>/dev/null | sed -nE 's/.* -o ([^ ]+).*/\1/p' > "$build/measure_outputs.txt"
+  touch -d "@$stamp" "$src/$header"
+  awk 'NR == FNR {cost[$3] = $1 + $2; next}
+       {n++; if ($1 ~ /\.o$/) c++; else l++; s += cost[$1]}
+       END {printf "priced  %.1f CPU-s: %d compiles and %d links rerun\n", s, c, l}' \
+    "$build/measure_tu.clean.log" "$build/measure_outputs.txt"
   if [[ "$header" == *trainer.hpp ]]; then
     echo "per program (compile + link CPU-s):"
     # A program's object is .../<name>.dir/<name>.cpp.o and its link output is .../<name>.
-    awk '{cpu = $1 + $2; n = $3; sub(/.*\//, "", n); sub(/\.cpp\.o$/, "", n); sum[n] += cpu}
-         END {for (p in sum) printf "%8.1f  %s\n", sum[p], p}' "$log" | sort -rn
+    awk 'NR == FNR {cost[$3] = $1 + $2; next}
+         {n = $1; sub(/.*\//, "", n); sub(/\.cpp\.o$/, "", n); sum[n] += cost[$1]}
+         END {for (p in sum) printf "%8.1f  %s\n", sum[p], p}' \
+      "$build/measure_tu.clean.log" "$build/measure_outputs.txt" | sort -rn
+  fi
+  if [[ "${FER_MEASURE_REBUILD:-0}" == 1 ]]; then
+    touch "$src/$header"
+    echo "rebuilt $(timed_build)"
+    echo "        $(summary); load after $(load)"
   fi
 done
