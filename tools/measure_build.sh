@@ -88,17 +88,19 @@ if [[ $price_only == 0 ]]; then
   echo "CUDA (.cu) compiles: $(awk '$3 ~ /\.cu\.o$/ {n++; s += $1 + $2} END {printf "%d, %.1f CPU-s", n, s}' "$log")"
 fi
 
-# The rebuild a header edit causes: what ninja would run after touching it (a dry run, the header's time stamp put
-# back afterwards), priced with each command's CPU time from the clean build. FER_MEASURE_REBUILD=1 also runs it.
+# The rebuild a header edit causes: the objects whose recorded dependencies (ninja -t deps) hold the header, and the
+# programs linking one of them (ninja -t inputs), priced with each command's CPU time from the clean build.
+# FER_MEASURE_REBUILD=1 also touches the header and times the real rebuild.
 for header in include/fer/core/tensor.hpp include/fer/train/trainer.hpp; do
   echo
   echo "== rebuild after touching $header"
-  stamp=$(stat -c %Y "$src/$header")
-  touch "$src/$header"
-  ninja -C "$build" -n -v 2>/dev/null | sed -nE 's/.* -o ([^ ]+).*/\1/p' > "$build/measure_outputs.txt"
-  touch -d "@$stamp" "$src/$header"
+  ninja -C "$build" -t deps | awk -v h="$src/$header" '/^[^ ].*: #deps/ {o = $1; sub(/:$/, "", o)} $1 == h {print o}' \
+    > "$build/measure_outputs.txt"
+  awk '$3 !~ /\.o$/ {print $3}' "$build/measure_tu.clean.log" | while read -r program; do
+    if ninja -C "$build" -t inputs "$program" | grep -xFf "$build/measure_outputs.txt" > /dev/null; then echo "$program"; fi
+  done >> "$build/measure_outputs.txt"
   awk 'NR == FNR {cost[$3] = $1 + $2; next}
-       {n++; if ($1 ~ /\.o$/) c++; else l++; s += cost[$1]}
+       {if ($1 ~ /\.o$/) c++; else l++; s += cost[$1]}
        END {printf "priced  %.1f CPU-s: %d compiles and %d links rerun\n", s, c, l}' \
     "$build/measure_tu.clean.log" "$build/measure_outputs.txt"
   if [[ "$header" == *trainer.hpp ]]; then
