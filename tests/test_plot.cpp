@@ -1,6 +1,9 @@
 // Charts: files are valid PNGs of the expected size whose pixels carry the data (colour counts, not just
 // existence), and bad input is refused with a clear error.
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cmath>
 
 #include "png_probe.hpp"
 #include "fer/report/plot.hpp"

@@ -1,5 +1,6 @@
 // The sweep report from run directories: tables with means and CIs, plots, YAML/JSON/Markdown/HTML, significance.
 #include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <fstream>
 

@@ -111,9 +111,7 @@ class RunRecorder {
     if (!metrics.at("history").empty()) save_training_curves(metrics.at("history"), cfg_.out / "curves.png");
     report::write_run_hparams(tb_, cfg_, run_info_);
     io::write_file_atomically(cfg_.out / "metrics.json", metrics.dump(2) + "\n");
-    YAML::Emitter yaml;
-    yaml << report::to_yaml(metrics);
-    io::write_file_atomically(cfg_.out / "metrics.yaml", std::string(yaml.c_str()) + "\n");
+    report::write_yaml_file(cfg_.out / "metrics.yaml", metrics);
   }
 
  private:

@@ -152,9 +152,7 @@ inline RunConfig load_run_config(const std::filesystem::path& run_dir) {
 inline void save_run_config(const std::filesystem::path& run_dir, const RunConfig& c) {
   nlohmann::json j = c.to_json();
   io::write_file_atomically(run_config_path(run_dir), j.dump(2) + "\n");
-  YAML::Emitter yaml;
-  yaml << report::to_yaml(j);
-  io::write_file_atomically(run_dir / "config.yaml", std::string(yaml.c_str()) + "\n");
+  report::write_yaml_file(run_dir / "config.yaml", j);
 }
 
 }  // namespace fer::train

@@ -125,9 +125,7 @@ nlohmann::json evaluate_into(Model& model, const data::ImageSet& set, const data
   j["split_fingerprint"] = describe_split(set);
   if (extend) extend(r, j);
   io::write_file_atomically(out / "metrics.json", j.dump(2) + "\n");
-  YAML::Emitter yaml;
-  yaml << report::to_yaml(j);
-  io::write_file_atomically(out / "metrics.yaml", std::string(yaml.c_str()) + "\n");
+  report::write_yaml_file(out / "metrics.yaml", j);
   return j;
 }
 
