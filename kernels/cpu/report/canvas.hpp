@@ -94,4 +94,21 @@ inline double nice_step(double span, int target) {
 
 inline int decimals_for(double step) { return std::max(0, int(-std::floor(std::log10(step) + 1e-9))); }
 
+// A chart's plotting area: its box on the canvas (left, top, width pw, height ph) and the data ranges it shows.
+struct PlotArea {
+  double left, top, pw, ph;
+  double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  double px(double x) const { return left + (x - x0) / (x1 - x0) * pw; }
+  double py(double y) const { return top + (1 - (y - y0) / (y1 - y0)) * ph; }
+};
+
+// A chart's title above the area, its x label at the canvas's foot and its y label turned up at the left edge.
+inline void draw_chart_titles(Canvas& c, const PlotArea& a, const std::string& title, const std::string& x_label,
+                              const std::string& y_label) {
+  c.color({0, 0, 0});
+  c.text(title, a.left + a.pw / 2, a.top / 2, 18, 0.5, 0.5, true);
+  c.text(x_label, a.left + a.pw / 2, c.height() - 20, 14);
+  c.text(y_label, 22, a.top + a.ph / 2, 14, 0.5, 0.5, false, -M_PI / 2);
+}
+
 }  // namespace fer::report::plot_detail

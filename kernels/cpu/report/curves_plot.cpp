@@ -12,18 +12,14 @@ namespace fer::report {
 
 namespace {
 
-// A unit-square chart: frame, 0.2 grid, axis labels; returns the mapping through px/py.
-struct UnitFrame {
-  double left = 70, top = 50, pw = 0, ph = 0;
-  double px(double x) const { return left + x * pw; }
-  double py(double y) const { return top + (1 - y) * ph; }
-};
+using plot_detail::PlotArea;
 
-UnitFrame draw_unit_frame(plot_detail::Canvas& c, const std::string& title, const std::string& x_label,
-                          const std::string& y_label, double right) {
+// A unit-square chart: frame, 0.2 grid, axis labels; returns the area (both ranges [0, 1]).
+PlotArea draw_unit_frame(plot_detail::Canvas& c, const std::string& title, const std::string& x_label,
+                         const std::string& y_label, double right) {
   using namespace plot_detail;
-  UnitFrame f;
-  f.pw = c.width() - f.left - right, f.ph = c.height() - f.top - 60;
+  const double left = 70, top = 50;
+  const PlotArea f{left, top, c.width() - left - right, c.height() - top - 60};
   c.color({0, 0, 0});
   c.text(title, f.left + f.pw / 2, f.top / 2, 17, 0.5, 0.5, true);
   for (int t = 0; t <= 5; ++t) {
@@ -40,7 +36,7 @@ UnitFrame draw_unit_frame(plot_detail::Canvas& c, const std::string& title, cons
   return f;
 }
 
-void frame_border(plot_detail::Canvas& c, const UnitFrame& f) {
+void frame_border(plot_detail::Canvas& c, const PlotArea& f) {
   c.color({0, 0, 0});
   cairo_set_line_width(c.cr(), 1.5);
   cairo_rectangle(c.cr(), f.left, f.top, f.pw, f.ph);
@@ -48,7 +44,7 @@ void frame_border(plot_detail::Canvas& c, const UnitFrame& f) {
 }
 
 // One polyline per class (points in the curve's own order); NaN points are not drawn.
-void polyline(plot_detail::Canvas& c, const UnitFrame& f, const std::vector<double>& x, const std::vector<double>& y) {
+void polyline(plot_detail::Canvas& c, const PlotArea& f, const std::vector<double>& x, const std::vector<double>& y) {
   bool pen = false;
   cairo_set_line_width(c.cr(), 2.2);
   for (size_t i = 0; i < x.size(); ++i) {
@@ -64,7 +60,7 @@ void polyline(plot_detail::Canvas& c, const UnitFrame& f, const std::vector<doub
 }
 
 // Legend right of the frame: "class (AUC 0.912)", or "class (no AUC)" where the value is undefined.
-void legend(plot_detail::Canvas& c, const UnitFrame& f, const std::vector<std::string>& names,
+void legend(plot_detail::Canvas& c, const PlotArea& f, const std::vector<std::string>& names,
                    const std::vector<double>& values, const std::string& what) {
   for (size_t k = 0; k < names.size(); ++k) {
     double x = f.left + f.pw + 16, y = f.top + 12 + 22 * double(k);
@@ -89,7 +85,7 @@ void save_roc_png(const std::vector<metrics::ClassCurves>& curves, const std::ve
   using namespace plot_detail;
   check_names(curves, class_names);
   Canvas c(width, height);
-  UnitFrame f = draw_unit_frame(c, title, "false positive rate", "true positive rate", 230);
+  PlotArea f = draw_unit_frame(c, title, "false positive rate", "true positive rate", 230);
   c.color({0.3, 0.3, 0.3});
   const double dash[2] = {6.0, 4.0};
   cairo_set_dash(c.cr(), dash, 2, 0);
@@ -112,7 +108,7 @@ void save_pr_png(const std::vector<metrics::ClassCurves>& curves, const std::vec
   using namespace plot_detail;
   check_names(curves, class_names);
   Canvas c(width, height);
-  UnitFrame f = draw_unit_frame(c, title, "recall", "precision", 230);
+  PlotArea f = draw_unit_frame(c, title, "recall", "precision", 230);
   const double dot[2] = {2.0, 4.0};
   for (size_t k = 0; k < curves.size(); ++k) {
     if (!std::isfinite(curves[k].average_precision)) continue;

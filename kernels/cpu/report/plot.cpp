@@ -38,24 +38,20 @@ void save_line_chart_png(const LineChart& chart, const std::filesystem::path& pa
   Canvas c(width, height);
   const double left = 80, right = 200, top = 50, bottom = 70;
   const double pw = width - left - right, ph = height - top - bottom;
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
+  const PlotArea area{left, top, pw, ph, x0, x1, y0, y1};
 
-  c.color({0, 0, 0});
-  c.text(chart.title, left + pw / 2, top / 2, 18, 0.5, 0.5, true);
-  c.text(chart.x_label, left + pw / 2, height - 20, 14);
-  c.text(chart.y_label, 22, top + ph / 2, 14, 0.5, 0.5, false, -M_PI / 2);
+  draw_chart_titles(c, area, chart.title, chart.x_label, chart.y_label);
   // Grid and ticks.
   for (double y = y0; y <= y1 + ystep * 1e-6; y += ystep) {
     c.color({0.85, 0.85, 0.85});
-    c.line(left, py(y), left + pw, py(y), 1);
+    c.line(left, area.py(y), left + pw, area.py(y), 1);
     c.color({0, 0, 0});
-    c.text(format_number(y, decimals_for(ystep)), left - 8, py(y), 12, 1.0, 0.5);
+    c.text(format_number(y, decimals_for(ystep)), left - 8, area.py(y), 12, 1.0, 0.5);
   }
   for (double x = std::ceil(x0 / xstep) * xstep; x <= x1 + xstep * 1e-6; x += xstep) {
     c.color({0, 0, 0});
-    c.line(px(x), top + ph, px(x), top + ph + 5, 1);
-    c.text(format_number(x + 0.0, decimals_for(xstep)), px(x), top + ph + 16, 12);  // + 0.0: no "-0.0"
+    c.line(area.px(x), top + ph, area.px(x), top + ph + 5, 1);
+    c.text(format_number(x + 0.0, decimals_for(xstep)), area.px(x), top + ph + 16, 12);  // + 0.0: no "-0.0"
   }
   c.color({0, 0, 0});
   cairo_set_line_width(c.cr(), 1.5);
@@ -75,17 +71,17 @@ void save_line_chart_png(const LineChart& chart, const std::filesystem::path& pa
         pen_down = false;
         continue;
       }
-      if (pen_down) cairo_line_to(c.cr(), px(s.x[i]), py(s.y[i]));
-      else cairo_move_to(c.cr(), px(s.x[i]), py(s.y[i]));
+      if (pen_down) cairo_line_to(c.cr(), area.px(s.x[i]), area.py(s.y[i]));
+      else cairo_move_to(c.cr(), area.px(s.x[i]), area.py(s.y[i]));
       pen_down = true;
     }
     cairo_stroke(c.cr());
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
-      cairo_arc(c.cr(), px(s.x[i]), py(s.y[i]), 4.5, 0, 2 * M_PI);
+      cairo_arc(c.cr(), area.px(s.x[i]), area.py(s.y[i]), 4.5, 0, 2 * M_PI);
       cairo_fill(c.cr());
       if (!s.err.empty() && std::isfinite(s.err[i]) && s.err[i] > 0) {
-        double xa = px(s.x[i]), lo = py(s.y[i] - s.err[i]), hi = py(s.y[i] + s.err[i]);
+        double xa = area.px(s.x[i]), lo = area.py(s.y[i] - s.err[i]), hi = area.py(s.y[i] + s.err[i]);
         c.line(xa, lo, xa, hi, 1.5);
         c.line(xa - 5, lo, xa + 5, lo, 1.5);
         c.line(xa - 5, hi, xa + 5, hi, 1.5);
@@ -165,17 +161,16 @@ void save_reliability_png(const ReliabilityChart& chart, const std::filesystem::
   Canvas c(size, size);
   const double left = 70, top = 50, right = 30, bottom = 60;
   const double pw = size - left - right, ph = size - top - bottom;
-  auto px = [&](double x) { return left + x * pw; };
-  auto py = [&](double y) { return top + (1 - y) * ph; };
+  const PlotArea area{left, top, pw, ph};
   c.color({0, 0, 0});
   c.text(chart.title + "  (ECE " + format_number(chart.ece, 4) + ")", left + pw / 2, top / 2, 16, 0.5, 0.5, true);
   for (int t = 0; t <= 5; ++t) {
     double v = t / 5.0;
     c.color({0.88, 0.88, 0.88});
-    c.line(left, py(v), left + pw, py(v), 1);
+    c.line(left, area.py(v), left + pw, area.py(v), 1);
     c.color({0, 0, 0});
-    c.text(format_number(v, 1), left - 8, py(v), 12, 1.0, 0.5);
-    c.text(format_number(v, 1), px(v), top + ph + 14, 12);
+    c.text(format_number(v, 1), left - 8, area.py(v), 12, 1.0, 0.5);
+    c.text(format_number(v, 1), area.px(v), top + ph + 14, 12);
   }
   double bw = 1.0 / double(nb);
   // Per-bin sample counts are printed above the bars: a bin of 3 samples and one of 3,000 look alike otherwise.
@@ -184,22 +179,22 @@ void save_reliability_png(const ReliabilityChart& chart, const std::filesystem::
     if (chart.count[b] == 0) continue;
     double lo = bw * double(b);
     c.color(palette(0), 0.85);
-    cairo_rectangle(c.cr(), px(lo) + 1, py(chart.accuracy[b]), bw * pw - 2, ph * chart.accuracy[b]);
+    cairo_rectangle(c.cr(), area.px(lo) + 1, area.py(chart.accuracy[b]), bw * pw - 2, ph * chart.accuracy[b]);
     cairo_fill(c.cr());
     // Gap to the mean confidence of the bin (red: the miscalibration ECE averages).
     c.color(palette(3), 0.6);
     double a = chart.accuracy[b], conf = chart.confidence[b];
-    cairo_rectangle(c.cr(), px(lo) + 1, py(std::max(a, conf)), bw * pw - 2, ph * std::abs(conf - a));
+    cairo_rectangle(c.cr(), area.px(lo) + 1, area.py(std::max(a, conf)), bw * pw - 2, ph * std::abs(conf - a));
     cairo_fill(c.cr());
     c.color({0, 0, 0});
-    double label_y = std::max(py(std::max(a, conf)) - 4, top + count_size);
-    c.text(std::to_string(chart.count[b]), px(lo + bw / 2), label_y, count_size, 0.5, 1.0, false,
+    double label_y = std::max(area.py(std::max(a, conf)) - 4, top + count_size);
+    c.text(std::to_string(chart.count[b]), area.px(lo + bw / 2), label_y, count_size, 0.5, 1.0, false,
            bw * pw < 4 * count_size ? -M_PI / 2 : 0);
   }
   c.color({0.2, 0.2, 0.2});
   const double dash[2] = {6.0, 4.0};
   cairo_set_dash(c.cr(), dash, 2, 0);
-  c.line(px(0), py(0), px(1), py(1), 1.5);
+  c.line(area.px(0), area.py(0), area.px(1), area.py(1), 1.5);
   cairo_set_dash(c.cr(), nullptr, 0, 0);
   c.color({0, 0, 0});
   cairo_set_line_width(c.cr(), 1.5);

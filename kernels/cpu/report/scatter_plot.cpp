@@ -32,22 +32,18 @@ void save_scatter_png(const ScatterChart& chart, const std::filesystem::path& pa
   Canvas c(width, height);
   const double left = 80, right = 220, top = 50, bottom = 70;
   const double pw = width - left - right, ph = height - top - bottom;
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
-  c.color({0, 0, 0});
-  c.text(chart.title, left + pw / 2, top / 2, 18, 0.5, 0.5, true);
-  c.text(chart.x_label, left + pw / 2, height - 20, 14);
-  c.text(chart.y_label, 22, top + ph / 2, 14, 0.5, 0.5, false, -M_PI / 2);
+  const PlotArea area{left, top, pw, ph, x0, x1, y0, y1};
+  draw_chart_titles(c, area, chart.title, chart.x_label, chart.y_label);
   for (double y = std::ceil(y0 / ystep) * ystep; y <= y1; y += ystep) {
     c.color({0.88, 0.88, 0.88});
-    c.line(left, py(y), left + pw, py(y), 1);
+    c.line(left, area.py(y), left + pw, area.py(y), 1);
     c.color({0, 0, 0});
-    c.text(format_number(y + 0.0, decimals_for(ystep)), left - 8, py(y), 12, 1.0, 0.5);
+    c.text(format_number(y + 0.0, decimals_for(ystep)), left - 8, area.py(y), 12, 1.0, 0.5);
   }
   for (double x = std::ceil(x0 / xstep) * xstep; x <= x1; x += xstep) {
     c.color({0, 0, 0});
-    c.line(px(x), top + ph, px(x), top + ph + 5, 1);
-    c.text(format_number(x + 0.0, decimals_for(xstep)), px(x), top + ph + 16, 12);
+    c.line(area.px(x), top + ph, area.px(x), top + ph + 5, 1);
+    c.text(format_number(x + 0.0, decimals_for(xstep)), area.px(x), top + ph + 16, 12);
   }
   c.color({0, 0, 0});
   cairo_set_line_width(c.cr(), 1.5);
@@ -59,7 +55,7 @@ void save_scatter_png(const ScatterChart& chart, const std::filesystem::path& pa
     counts[size_t(chart.group[i])]++;
     if (!std::isfinite(chart.x[i]) || !std::isfinite(chart.y[i])) continue;
     c.color(palette(size_t(chart.group[i])), 0.65);
-    cairo_arc(c.cr(), px(chart.x[i]), py(chart.y[i]), radius, 0, 2 * M_PI);
+    cairo_arc(c.cr(), area.px(chart.x[i]), area.py(chart.y[i]), radius, 0, 2 * M_PI);
     cairo_fill(c.cr());
   }
   for (size_t g = 0; g < chart.group_names.size(); ++g) {
