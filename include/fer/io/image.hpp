@@ -59,20 +59,15 @@ inline Image read_image(const std::filesystem::path& path, int channels = 0) {
   return decode_image(read_bytes(path), path.string(), channels);
 }
 
+// The image with `channels` (1..4; 0 keeps its own), converted as stb converts: luma = (77 r + 150 g + 29 b) >> 8,
+// gray replicated into colour, alpha dropped or made opaque. The JPEG decoder converts through it, so a JPEG
+// converts exactly as stb converts a PNG or BMP.
+Image convert_channels(Image in, int channels);
+
 // Gray -> 3 identical channels; gray+alpha -> 3 channels; RGBA -> RGB (alpha dropped); RGB unchanged.
 inline Image to_rgb(const Image& in) {
-  if (in.channels == 3) return in;
   FER_CHECK(in.channels >= 1 && in.channels <= 4, "to_rgb: ", in.channels, " channels");
-  Image out;
-  out.height = in.height, out.width = in.width, out.channels = 3;
-  out.pixels.resize(size_t(in.height * in.width * 3));
-  int64_t n = in.height * in.width;
-  for (int64_t i = 0; i < n; ++i)
-    for (int k = 0; k < 3; ++k) {
-      int64_t src = in.channels >= 3 ? k : 0;
-      out.pixels[size_t(i * 3 + k)] = in.pixels[size_t(i * in.channels + src)];
-    }
-  return out;
+  return convert_channels(in, 3);
 }
 
 // PNG bytes of an image held in memory.

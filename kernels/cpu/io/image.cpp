@@ -49,6 +49,18 @@ void check_png_chunks(const std::vector<uint8_t>& png, const std::string& name) 
   }
 }
 
+// The size a header declares, checked before any decoding: plausible sides, and the decoded bytes (the decoder
+// works at the file's channels, then converts: the larger of the two is what it allocates) within the budget.
+// Returns those decoded bytes.
+int64_t check_declared_size(const std::string& name, const char* format, int64_t w, int64_t h, int64_t c, int channels,
+                            int64_t max_bytes) {
+  FER_CHECK(w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide, name, ": implausible image size ", w, "x", h);
+  const int64_t decoded = w * h * std::max<int64_t>(std::max<int64_t>(c, channels), 1);
+  FER_CHECK(decoded <= max_bytes, name, ": ", format, " header declares ", w, "x", h, "x", c, " pixels (", decoded,
+            " bytes decoded), more than the budget of ", max_bytes, " bytes");
+  return decoded;
+}
+
 // libjpeg reports errors through a callback that must not return: it jumps back to the decoder with the message.
 // Warnings (corrupt or truncated data that libjpeg would fill in) are errors here too, as PIL refuses truncated files.
 struct JpegErrors {
@@ -67,8 +79,8 @@ void jpeg_warn(j_common_ptr cinfo, int level) {
   if (level < 0) jpeg_fail(cinfo);  // level -1: a warning (corrupt data); >= 0: trace messages, ignored
 }
 
-// stb's conversions between channel counts (luma = (77 r + 150 g + 29 b) >> 8, opaque alpha), so that a JPEG
-// converts exactly as a PNG or BMP does.
+}  // namespace
+
 Image convert_channels(Image in, int channels) {
   if (channels == 0 || channels == in.channels) return in;
   Image out;
@@ -87,6 +99,8 @@ Image convert_channels(Image in, int channels) {
   }
   return out;
 }
+
+namespace {
 
 // libjpeg's two steps, each in a frame that holds no C++ object, so that a longjmp back from an error skips no
 // destructor: false (with the message in errors) when libjpeg fails.
@@ -120,13 +134,10 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, in
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   if (!jpeg_read_header_safely(cinfo, errors)) fail(name, ": corrupt image (JPEG: ", errors.message, ")");
   const int64_t w = cinfo.image_width, h = cinfo.image_height, c = cinfo.num_components;
-  FER_CHECK(w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide, name, ": implausible image size ", w, "x", h);
+  const int64_t decoded = check_declared_size(name, "JPEG", w, h, c, channels, max_bytes);
   FER_CHECK(cinfo.jpeg_color_space == JCS_GRAYSCALE || cinfo.jpeg_color_space == JCS_YCbCr ||
                 cinfo.jpeg_color_space == JCS_RGB,
             name, ": a CMYK/YCCK JPEG (", c, " components) is not supported: convert it to RGB");
-  const int64_t decoded = w * h * std::max<int64_t>(std::max<int64_t>(c, channels), 1);
-  FER_CHECK(decoded <= max_bytes, name, ": JPEG header declares ", w, "x", h, "x", c, " pixels (", decoded,
-            " bytes decoded), more than the budget of ", max_bytes, " bytes");
   // A progressive file is decoded once per scan, and a scan header is a few bytes.
   const int64_t scans = jpeg_scan_count(bytes);
   FER_CHECK(scans * decoded <= 16 * max_bytes, name, ": JPEG of ", w, "x", h, " pixels has ", scans,
@@ -153,11 +164,7 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, i
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &c))
     fail(name, ": not a readable PNG/JPEG/BMP image (", stbi_failure_reason(), ")");
-  FER_CHECK(w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide, name, ": implausible image size ", w, "x", h);
-  // stb decodes at the file's channels, then converts: the larger of the two is what it allocates.
-  const int64_t decoded = int64_t(w) * int64_t(h) * int64_t(std::max(std::max(c, channels), 1));
-  FER_CHECK(decoded <= max_bytes, name, ": ", format, " header declares ", w, "x", h, "x", c, " pixels (", decoded,
-            " bytes decoded), more than the budget of ", max_bytes, " bytes");
+  check_declared_size(name, format, w, h, c, channels, max_bytes);
   // What stb will do beyond the header's size: inflate a PNG's data (at most 8 bytes a pixel, 16-bit RGBA, and a
   // filter byte per row and interlace pass).
   if (format == std::string_view("PNG")) {
