@@ -128,7 +128,7 @@ void unary_backward_typed(Unary op, const T* x, const T* y, const T* gy, T* gx, 
     case Unary::relu:  // a select, not gy * 0/1: keeps inf/nan in gy where x <= 0 out, as PyTorch does
       return parallel_for(0, n, kGrain, [=](int64_t lo, int64_t hi) { relu_backward_range(x, gy, gx, lo, hi); });
     case Unary::relu6:
-      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return (v > zero) & (v < T(6)) ? one : zero; });
+      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return ((v > zero) & (v < T(6))) ? one : zero; });
     case Unary::leaky_relu: return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return v > zero ? one : alpha; });
     case Unary::hardswish:
       return accumulate_grad(x, y, gy, gx, n, [=](T v, T) {
@@ -136,7 +136,7 @@ void unary_backward_typed(Unary op, const T* x, const T* y, const T* gy, T* gx, 
         return v < T(-3) ? zero : (v <= T(3) ? mid : one);
       });
     case Unary::hardsigmoid:
-      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return (v > T(-3)) & (v < T(3)) ? one / T(6) : zero; });
+      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return ((v > T(-3)) & (v < T(3))) ? one / T(6) : zero; });
     case Unary::gelu:
       return for_chunks(n, [&](int64_t lo, int64_t k) {
         auto X = in(x + lo, k);
