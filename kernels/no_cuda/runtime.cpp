@@ -1,7 +1,7 @@
 // The CUDA runtime interface in a build without CUDA: no device is ever available, so tensors stay on the CPU and
 // anything that would reach a device says why it cannot.
-#include "fer/core/error.hpp"
 #include "fer/kernels/runtime.hpp"
+#include "kernels/no_cuda/no_cuda.hpp"
 
 namespace fer {
 bool built_with_cuda() { return false; }
@@ -9,9 +9,7 @@ bool built_with_cuda() { return false; }
 
 namespace fer::cuda {
 
-namespace {
-[[noreturn]] void no_cuda(const char* what) { fail(what, ": this build of fer has no CUDA backend"); }
-}  // namespace
+using kernels::no_cuda;
 
 int device_count() { return 0; }
 std::string device_name(int) { no_cuda("device_name"); }
