@@ -1,9 +1,17 @@
-// Whole-model CPU throughput of the study backbones: a training step (forward, cross-entropy, backward, SGD with
-// momentum) as fer's trainer runs it -- recorded once, replayed per batch -- and an eval forward (no gradients,
-// eval mode), on random NHWC images and labels (7 classes, no loader in the loop).
+// Whole-model throughput of the study backbones, on the CPU or on a CUDA device: a training step (forward,
+// cross-entropy, backward, SGD with momentum) as fer's trainer runs it -- recorded once, replayed per batch -- and
+// an eval forward (no gradients, eval mode), on random NHWC images and labels (7 classes, no loader in the loop).
 //
 //   bench_backbones --models resnet18,densenet121 --modes train,eval --sizes 48,64 [--json out.jsonl]
 //   bench_backbones --models resnet18 --modes train --sizes 64 --profile       # per-op time table
+//   bench_backbones --device cuda --modes train --sizes 64 --train-batch 256 --optimizer adamw --eager --amp bf16
+//
+// On CUDA each timed step ends with a device synchronization; --eager runs the step without record-and-replay
+// (as the trainer does with --amp), --amp bf16 runs the forward under bf16 autocast.
+// Per row it also reports the process's CPU time over the timed steps as a fraction of wall time x threads
+// (`cpu busy`: 1 minus the share of the step the worker threads sat waiting, run with OMP_WAIT_POLICY=passive so
+// that waiting threads sleep instead of spinning) and the process's peak resident memory (max RSS, which only grows:
+// run one configuration per process for a model's own figure).
 //
 // Discipline: the model is built and the step recorded before any timing, then --warmup steps run untimed and
 // --iters steps are timed one by one (steady clock); the median is reported (the machine is shared: the median
@@ -17,17 +25,25 @@
 // clock reads cost ~50 ns each, negligible against the ops).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
+#include "fer/autograd/autocast.hpp"
 #include "fer/autograd/tape.hpp"
 #include "fer/core/parallel.hpp"
+#include "fer/kernels/runtime.hpp"
 #include "fer/ops/loss.hpp"
+#include "fer/optim/adam.hpp"
 #include "fer/optim/sgd.hpp"
 #include "models/registry.hpp"
 
@@ -46,6 +62,9 @@ struct Config {
   int warmup = 3, iters = 10;
   bool profile = false;
   std::string json;
+  Device device = Device::cpu();
+  std::string amp = "off", optimizer = "sgd";
+  bool eager = false;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -71,11 +90,12 @@ Config parse(int argc, char** argv) {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
           "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--json FILE]\n"
+          "                       [--device cpu|cuda] [--amp off|bf16] [--optimizer sgd|adamw] [--eager]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
       std::exit(0);
     }
-    if (a == "--profile") {
-      c.profile = true;
+    if (a == "--profile" || a == "--eager") {
+      (a == "--profile" ? c.profile : c.eager) = true;
       continue;
     }
     FER_CHECK(i + 1 < argc, "bench_backbones: ", a, " needs a value");
@@ -90,12 +110,24 @@ Config parse(int argc, char** argv) {
     else if (a == "--warmup") c.warmup = int(parse_int(a, v));
     else if (a == "--iters") c.iters = int(parse_int(a, v));
     else if (a == "--json") c.json = v;
+    else if (a == "--device") c.device = parse_device(v);
+    else if (a == "--amp") c.amp = v;
+    else if (a == "--optimizer") c.optimizer = v;
     else fail("bench_backbones: unknown option ", a, " (see --help)");
   }
   for (auto& m : c.modes) FER_CHECK(m == "train" || m == "eval", "bench_backbones: mode '", m, "' is not train or eval");
   FER_CHECK(!c.models.empty() && !c.modes.empty() && !c.sizes.empty(), "bench_backbones: empty --models/--modes/--sizes");
   FER_CHECK(c.iters > 0 && c.train_batch > 0 && c.eval_batch > 0, "bench_backbones: --iters and batches must be positive");
   for (int64_t s : c.sizes) FER_CHECK(s > 0, "bench_backbones: --sizes must be positive");
+  FER_CHECK(c.amp == "off" || c.amp == "bf16", "bench_backbones: --amp must be off or bf16, got '", c.amp, "'");
+  FER_CHECK(c.amp == "off" || c.device.is_cuda(), "bench_backbones: --amp bf16 needs --device cuda");
+  FER_CHECK(c.amp == "off" || c.eager, "bench_backbones: --amp bf16 runs eager steps: add --eager");
+  FER_CHECK(c.optimizer == "sgd" || c.optimizer == "adamw", "bench_backbones: --optimizer must be sgd or adamw");
+  FER_CHECK(!(c.profile && (c.eager || c.device.is_cuda())), "bench_backbones: --profile times a replayed CPU step");
+  if (c.device.is_cuda()) {
+    FER_CHECK(built_with_cuda(), "bench_backbones: --device cuda needs a build with the CUDA backend");
+    FER_CHECK(cuda::available(), "bench_backbones: --device cuda but no CUDA device is available");
+  }
   return c;
 }
 
@@ -214,46 +246,96 @@ struct Result {
   int64_t size, batch;
   double median_s, best_s, flops;
   int iters;
+  double cpu_busy;   // process CPU time over the timed steps / (their wall time x threads)
+  double max_rss_mib;
+  std::vector<double> times;
   Profile profile;  // steps == 0 unless --profile on a training step
 };
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+double max_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// Times `iters` calls of `step`, each ended by a device synchronization on CUDA; adds the CPU time they used.
+template <class Step>
+void time_steps(const Config& c, Step&& step, Sample& sample, double& cpu_seconds) {
+  const double cpu0 = process_cpu_seconds();
+  for (int i = 0; i < c.iters; ++i) {
+    auto a = Clock::now();
+    step();
+    if (c.device.is_cuda()) cuda::synchronize(c.device.index);
+    sample.times.push_back(seconds(a, Clock::now()));
+  }
+  cpu_seconds = process_cpu_seconds() - cpu0;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const Config& c, const std::vector<Tensor>& params) {
+  if (c.optimizer == "adamw") return std::make_unique<optim::AdamW>(params);
+  optim::SgdOptions so;
+  so.lr = 0.01;
+  so.momentum = 0.9;
+  return std::make_unique<optim::SGD>(params, so);
+}
 
 Result run_one(const Config& c, const std::string& name, const std::string& mode, int64_t size) {
   const bool train = mode == "train";
   const int64_t batch = train ? c.train_batch : c.eval_batch;
   Generator gen(1);
   auto model = models::make_model(name, kClasses, size, gen);
-  Tensor x = Tensor::rand({batch, size, size, 3}, DType::f32, gen, -2, 2);
+  model->to(c.device);
+  Tensor x = Tensor::rand({batch, size, size, 3}, DType::f32, gen, -2, 2).to(c.device);
   std::vector<int64_t> labels(static_cast<size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) labels[size_t(i)] = i % kClasses;
-  Tensor y = Tensor::from_vector(labels, {batch});
+  Tensor y = Tensor::from_vector(labels, {batch}).to(c.device);
   Sample sample;
-  double flops = 0;
+  double flops = 0, cpu_seconds = 0;
   Result result;
   if (train) {
     model->train();
-    optim::SgdOptions so;
-    so.lr = 0.01;
-    so.momentum = 0.9;
-    optim::SGD opt(model->parameters(), so);
-    opt.zero_grad();
+    auto opt = make_optimizer(c, model->parameters());
+    opt->zero_grad();
     Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
     flops = 3.0 * forward_flops(g);
-    auto step = [&] {
-      opt.zero_grad();
-      g.forward();
-      g.backward();
-      opt.step();
-    };
-    g.backward();  // the capture ran the first forward
-    opt.step();
-    for (int i = 0; i < c.warmup; ++i) step();
-    for (int i = 0; i < c.iters; ++i) {
-      auto a = Clock::now();
-      step();
-      sample.times.push_back(seconds(a, Clock::now()));
+    std::function<void()> step;
+    if (c.eager) {
+      g = Graph();  // the recording served the FLOP count; eager steps build their tape anew
+      opt->zero_grad();
+      step = [&] {
+        opt->zero_grad();
+        Tensor loss;
+        {
+          AutocastGuard autocast(c.amp == "bf16" ? DType::bf16 : DType::f32);
+          loss = cross_entropy(model->forward(x), y);
+        }
+        backward(loss);
+        opt->step();
+      };
+    } else {
+      step = [&] {
+        opt->zero_grad();
+        g.forward();
+        g.backward();
+        opt->step();
+      };
+      g.backward();  // the capture ran the first forward
+      opt->step();
     }
-    if (c.profile)
-      for (int i = 0; i < c.iters; ++i) profiled_step(g, opt, result.profile);
+    for (int i = 0; i < c.warmup; ++i) step();
+    if (c.device.is_cuda()) cuda::synchronize(c.device.index);
+    time_steps(c, step, sample, cpu_seconds);
+    if (c.profile) {
+      auto* sgd = dynamic_cast<optim::SGD*>(opt.get());
+      FER_CHECK(sgd, "bench_backbones: --profile runs with --optimizer sgd");
+      for (int i = 0; i < c.iters; ++i) profiled_step(g, *sgd, result.profile);
+    }
   } else {
     model->eval();
     NoGradGuard no_grad;
@@ -262,11 +344,8 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
       flops = forward_flops(g);
     }
     for (int i = 0; i < c.warmup; ++i) model->forward(x);
-    for (int i = 0; i < c.iters; ++i) {
-      auto a = Clock::now();
-      Tensor logits = model->forward(x);
-      sample.times.push_back(seconds(a, Clock::now()));
-    }
+    if (c.device.is_cuda()) cuda::synchronize(c.device.index);
+    time_steps(c, [&] { Tensor logits = model->forward(x); }, sample, cpu_seconds);
   }
   result.model = name;
   result.mode = mode;
@@ -276,6 +355,11 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
   result.best_s = sample.best();
   result.flops = flops;
   result.iters = c.iters;
+  double wall = 0;
+  for (double t : sample.times) wall += t;
+  result.cpu_busy = c.device.is_cuda() ? NAN : cpu_seconds / (wall * num_threads());
+  result.max_rss_mib = max_rss_mib();
+  result.times = sample.times;
   return result;
 }
 
@@ -290,16 +374,18 @@ int main(int argc, char** argv) {
       FER_CHECK(json.good(), "bench_backbones: cannot open ", c.json, " for appending");
     }
     const char* header =
-        "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
-    std::printf("threads: %d\n%s", num_threads(), header);
+        "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s | cpu busy | max RSS MiB |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    std::printf("device: %s; threads: %d%s%s\n%s", c.device.str().c_str(), num_threads(), c.eager ? "; eager" : "",
+                c.amp == "bf16" ? "; amp bf16" : "", header);
     std::fflush(stdout);
     for (const auto& name : c.models)
       for (const auto& mode : c.modes)
         for (int64_t size : c.sizes) {
           Result r = run_one(c, name, mode, size);
-          std::printf("| %s | %s | %lld | %lld | %.2f | %.2f | %.1f | %.1f |\n", r.model.c_str(), r.mode.c_str(),
-                      (long long)r.size, (long long)r.batch, r.median_s * 1e3, r.best_s * 1e3,
-                      double(r.batch) / r.median_s, r.flops / r.median_s * 1e-9);
+          std::printf("| %s | %s | %lld | %lld | %.2f | %.2f | %.1f | %.1f | %.2f | %.0f |\n", r.model.c_str(),
+                      r.mode.c_str(), (long long)r.size, (long long)r.batch, r.median_s * 1e3, r.best_s * 1e3,
+                      double(r.batch) / r.median_s, r.flops / r.median_s * 1e-9, r.cpu_busy, r.max_rss_mib);
           if (r.profile.steps) {
             print_profile(r.profile, r.model + " train " + std::to_string(r.size) + " px, batch " +
                                          std::to_string(r.batch));
@@ -310,7 +396,12 @@ int main(int argc, char** argv) {
             json << "{\"impl\": \"fer\", \"model\": \"" << r.model << "\", \"mode\": \"" << r.mode
                  << "\", \"size\": " << r.size << ", \"batch\": " << r.batch << ", \"threads\": " << num_threads()
                  << ", \"median_s\": " << r.median_s << ", \"best_s\": " << r.best_s << ", \"flops\": " << r.flops
-                 << ", \"iters\": " << r.iters << "}\n";
+                 << ", \"iters\": " << r.iters << ", \"device\": \"" << c.device.str() << "\", \"amp\": \"" << c.amp
+                 << "\", \"optimizer\": \"" << c.optimizer << "\", \"eager\": " << (c.eager ? "true" : "false")
+                 << ", \"cpu_busy\": " << (std::isnan(r.cpu_busy) ? std::string("null") : std::to_string(r.cpu_busy))
+                 << ", \"max_rss_mib\": " << r.max_rss_mib << ", \"times_s\": [";
+            for (size_t i = 0; i < r.times.size(); ++i) json << (i ? ", " : "") << r.times[i];
+            json << "]}\n";
             json.flush();
           }
         }

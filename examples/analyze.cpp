@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/cli/program.hpp"
 #include "fer/analysis/cam_images.hpp"
 #include "fer/analysis/domain_gap.hpp"
 #include "fer/analysis/embeddings.hpp"
@@ -568,16 +569,15 @@ void add_curves(CLI::App& app) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Analyses of a trained fer run (written into RUN/analysis/<name>/)"};
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Analyses of a trained fer run (written into RUN/analysis/<name>/)");
+  CLI::App& app = *app_owner;
   app.require_subcommand(1);
   add_gradcam(app);
   add_embed(app);
   add_crossdomain(app);
   add_curves(app);
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "analyze: error: %s\n", e.what());
     return 1;

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <string>
 
+#include "fer/cli/program.hpp"
 #include "fer/data/sources.hpp"
 #include "fer/nn/load_weights.hpp"
 #include "fer/train/run_eval.hpp"
@@ -67,8 +68,8 @@ nlohmann::json evaluate_ensemble(const std::vector<std::string>& runs, const dat
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Evaluate a fer model"};
-  app.option_defaults()->always_capture_default();  // --help shows every default
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Evaluate a fer model", /*show_defaults=*/true);
+  CLI::App& app = *app_owner;
   std::vector<std::string> runs;
   std::string run, checkpoint, groups, weights, model = "custom_cnn", data_root, split = "test", out, ferplus;
   int64_t input_size = 48, batch_size = 128, max_classes = 0, limit_eval = 0, hidden_head = 0;
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
   app.add_option("--subgroups", subgroups, "attributes to report per subgroup (comma-separated; default: all)");
   app.add_option("--bootstrap", boot.resamples, "bootstrap resamples of the subgroup confidence intervals");
   app.add_option("--bootstrap_seed", boot.seed);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   try {
     if (!runs.empty()) run = runs[0];
     FER_CHECK(runs.size() < 2 || (checkpoint.empty() && weights.empty()),

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 
+#include "fer/cli/program.hpp"
 #include "fer/data/grid.hpp"
 #include "fer/data/sources.hpp"
 
@@ -17,7 +18,8 @@ using namespace fer;
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Cut labelled faces out of generator grid images"};
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Cut labelled faces out of generator grid images");
+  CLI::App& app = *app_owner;
   std::string in, out, label_space;
   data::GridOptions opt;
   bool list = false;
@@ -33,7 +35,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--label_space", label_space, "fer2013, affectnet, ferplus or custom:a,b,... (needed for numbered folders)");
   app.add_flag("--list_rejected", list);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   try {
     data::LabelSpace space = data::folder_label_space(in, label_space);
     data::GridFolderReport r = data::extract_grid_folder(in, out, opt, space.classes);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/cli/program.hpp"
 #include "fer/data/fashion_mnist.hpp"
 #include "fer/data/sampling.hpp"
 #include "fer/io/atomic_file.hpp"
@@ -173,7 +174,8 @@ int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Config cfg;
-  CLI::App app{"fashion_mnist: the custom CNN on Fashion-MNIST (first proof on real data)"};
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("fashion_mnist: the custom CNN on Fashion-MNIST (first proof on real data)");
+  CLI::App& app = *app_owner;
   app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::PositiveNumber);
   app.add_option("--batch_size", cfg.batch_size, "images per step")->check(CLI::PositiveNumber);
   app.add_option("--lr", cfg.lr, "Adam learning rate")->check(CLI::PositiveNumber);
@@ -184,7 +186,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", cfg.threads, "CPU threads (0: OpenMP's default)")->check(CLI::NonNegativeNumber);
   app.add_option("--data", cfg.data, "directory with the Fashion-MNIST IDX files");
   app.add_flag("--eager", cfg.eager, "run every step eagerly instead of replaying a recorded one");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   try {
     return run(cfg);
   } catch (const std::exception& e) {

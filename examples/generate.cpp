@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/cli/program.hpp"
 #include "fer/core/numpy_random.hpp"
 #include "fer/data/fer2013.hpp"
 #include "fer/data/resize.hpp"
@@ -195,10 +196,11 @@ int write_dataset(const models::Stylegan2Generator& G, const GenerateFlags& f, c
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Synthesize a labelled FER image-folder dataset with a class-conditional StyleGAN2-ADA generator"};
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Synthesize a labelled FER image-folder dataset with a class-conditional StyleGAN2-ADA generator");
+  CLI::App& app = *app_owner;
   GenerateFlags flags;
   add_flags(app, flags);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   try {
     auto G = models::Stylegan2Generator::load(flags.generator);
     models::NoiseMode noise = models::parse_noise_mode(flags.noise_mode);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/cli/program.hpp"
 #include "fer/fer.hpp"
 #include "fer/nn/fold_bn.hpp"
 #include "fer/nn/load_weights.hpp"
@@ -84,7 +85,8 @@ std::string csv_field(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Classify the faces in images (fer)"};
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Classify the faces in images (fer)");
+  CLI::App& app = *app_owner;
   std::vector<std::string> inputs, classes;
   std::string run, model_name, weights, out = "predictions.csv", annotate;
   int64_t num_classes = 0, input_size = 48, channels = 3, batch_size = 32;
@@ -108,7 +110,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch_size", batch_size);
   app.add_option("--out", out, "the predictions CSV");
   app.add_option("--annotate", annotate, "write copies of the photos with boxes and labels into this folder");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   try {
     if (detect && !vision::face_detector_available())
       fail("--detect-faces: this build of fer has no face detector (dlib was not found at build time: install libdlib-dev "

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <string>
 
+#include "fer/cli/program.hpp"
 #include "fer/data/sources.hpp"
 #include "fer/data/subsets.hpp"
 #include "fer/metrics/subgroup_report.hpp"
@@ -263,11 +264,11 @@ int train_run(TrainFlags& f, const data::Splits& s) {
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Train one FER model (fer)"};
-  app.option_defaults()->always_capture_default();  // --help shows every default
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Train one FER model (fer)", /*show_defaults=*/true);
+  CLI::App& app = *app_owner;
   TrainFlags flags;
   add_flags(app, flags);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   try {
     if (!flags.resume.empty()) take_flags_from_run(app, argc, argv, flags);
     check_settings(flags);

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "fer/cli/program.hpp"
 #include "fer/core/numpy_random.hpp"
 #include "fer/data/sources.hpp"
 #include "fer/data/subsets.hpp"
@@ -577,10 +578,11 @@ void print_demo_note(const SweepConfig& c) {
 int main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"fer: the real/synthetic FER study (models x real-data ratios x seeds) with its report"};
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("fer: the real/synthetic FER study (models x real-data ratios x seeds) with its report");
+  CLI::App& app = *app_owner;
   SweepFlags flags;
   add_flags(app, flags);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
   try {
     if (!flags.merge_dirs.empty()) return merge(flags.merge_dirs, flags.out->count() ? flags.cli.out : "runs/merged");
     SweepConfig c = resolve_config(flags);

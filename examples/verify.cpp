@@ -21,9 +21,11 @@
 #include <optional>
 #include <string>
 
+#include "fer/cli/program.hpp"
 #include "fer/fer.hpp"
 #include "fer/nn/fold_bn.hpp"
 #include "fer/nn/load_weights.hpp"
+#include "models/blocks.hpp"
 #include "models/registry.hpp"
 
 using namespace fer;
@@ -52,7 +54,8 @@ Error2 compare(const Tensor& got_t, const Tensor& want_t) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  CLI::App app{"Verify a model with reference weights against reference outputs"};
+  std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Verify a model with reference weights against reference outputs");
+  CLI::App& app = *app_owner;
   std::string model_name, weights, io_path, dump;
   int64_t num_classes = 0, input_size = 0;
   double tol = 1e-4, grad_tol = 1e-3, grad_atol = 1e-6;
@@ -73,7 +76,7 @@ int main(int argc, char** argv) {
                "pairs run folded into one conv, as evaluate and predict run them)");
   app.add_flag("--train-step", train_step, "also compare the loss and gradients of one training step");
   app.add_option("--dump", dump, "write fer's outputs (logits*, loss, grad.*) to this safetensors file");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = fer::cli::parse(app, argc, argv)) return *code;
 
   io::NamedTensors io_tensors;
   std::map<std::string, Tensor> ref;

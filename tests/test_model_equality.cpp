@@ -10,7 +10,10 @@
 #include "det_weights.hpp"
 #include "fixture_json.hpp"
 #include "fer/ops/loss.hpp"
+#include "models/blocks.hpp"
+#include "models/densenet.hpp"
 #include "models/registry.hpp"
+#include "models/resnet.hpp"
 
 using namespace fer;
 

@@ -4,7 +4,13 @@
 
 #include <fstream>
 
+#include "models/convnext.hpp"
+#include "models/densenet.hpp"
+#include "models/efficientnet.hpp"
+#include "models/mobilenetv3.hpp"
 #include "models/registry.hpp"
+#include "models/resnet.hpp"
+#include "models/shufflenetv2.hpp"
 
 using namespace fer;
 

@@ -3,6 +3,7 @@
 // stochastic depth refuse the flag instead of ignoring it.
 #include <doctest/doctest.h>
 
+#include "models/blocks.hpp"
 #include "models/registry.hpp"
 
 using namespace fer;

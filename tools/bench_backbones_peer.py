@@ -17,6 +17,7 @@ One JSON object per layout is appended to --json.
 """
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -98,14 +99,18 @@ def measure(args, layout):
         step()
     warmup_s = time.perf_counter() - t0
     times = []
+    cpu0 = time.process_time()
     for _ in range(args.iters):
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
+    cpu_busy = (time.process_time() - cpu0) / (sum(times) * torch.get_num_threads())
+    max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"impl": "torch-compile" if args.compile else "torch", "layout": layout, "model": args.model,
             "mode": args.mode, "size": args.size, "batch": batch, "threads": torch.get_num_threads(),
             "median_s": statistics.median(times), "best_s": min(times), "flops": flops, "iters": args.iters,
-            "warmup_s": warmup_s, "torch": torch.__version__}
+            "warmup_s": warmup_s, "torch": torch.__version__, "cpu_busy": cpu_busy, "max_rss_mib": max_rss_mib,
+            "times_s": times}
 
 
 def main():

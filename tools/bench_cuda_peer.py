@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch peer of bench/bench_cuda_kernels.cpp and bench/bench_cuda_train.cpp, on the same GPU.
+"""PyTorch peer of bench/bench_cuda_kernels.cpp and of bench/bench_backbones.cpp --device cuda, on the same GPU.
 
     python3 tools/bench_cuda_peer.py [--json OUT.json] [--repetitions 3] [--min-time 0.1] [--steps 30] [--only kernels|train]
-    python3 tools/bench_cuda_peer.py --table --fer kernels.json train.json --torch torch.json   # join (run_cuda_bench.sh)
+    python3 tools/bench_cuda_peer.py --table --fer kernels.json train.jsonl --torch torch.json   # join (run_cuda_bench.sh)
 
 Rows carry fer's benchmark names, and every rate uses fer's formula for that name (bytes of the minimal traffic,
 FLOPs, images), so fer/torch is the inverse ratio of the times. PyTorch runs its natural op for each row: out-of-place
@@ -422,6 +422,14 @@ def fer_results(paths):
     """name -> {unit: [per-repetition values]} from Google Benchmark JSON files."""
     out, context = {}, {}
     for path in paths:
+        if path.endswith(".jsonl"):  # bench_backbones --device cuda: one line per training configuration
+            with open(path) as f:
+                for line in f:
+                    r = json.loads(line)
+                    name = (f"train {r['model']} {'amp-bf16' if r['amp'] == 'bf16' else 'f32'} "
+                            f"{r['size']}x{r['size']} b{r['batch']}")
+                    out.setdefault(name, {}).setdefault("images/s", []).extend(r["batch"] / t for t in r["times_s"])
+            continue
         with open(path) as f:
             data = json.load(f)
         context.update(data.get("context", {}))

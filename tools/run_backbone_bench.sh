@@ -160,10 +160,19 @@ print(f"load average (1 min) before each configuration: min {min(loads):.1f}, me
       f"max {max(loads):.1f} (all values in load.txt)")
 print()
 print("| backbone | step | px | batch | fer images/s | fer GFLOP/s | PyTorch images/s | PyTorch layout "
-      "| fer/PyTorch (median of paired ratios) | range over rounds | fer/torch.compile |")
-print("|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|")
+      "| fer/PyTorch (median of paired ratios) | range over rounds | fer/torch.compile "
+      "| cpu busy fer / PyTorch | max RSS MiB fer / PyTorch |")
+print("|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|")
 summary = {}
 order = {"train": 0, "eval": 1}
+# CPU time over the timed steps / (wall x threads), median over rounds; peak RSS of the process, smallest over
+# rounds (round 1 of PyTorch measures both layouts in one process).
+def busy(runs):
+    v = [r["cpu_busy"] for r in runs.values() if r.get("cpu_busy") is not None]
+    return f"{statistics.median(v):.2f}" if v else "-"
+def rss(runs):
+    v = [r["max_rss_mib"] for r in runs.values() if r.get("max_rss_mib") is not None]
+    return f"{min(v):.0f}" if v else "-"
 for k in sorted(fer, key=lambda k: (k[0], order[k[1]], k[2])):
     f, t = fer[k], torch_best.get(k, {})
     paired = [t[rd]["median_s"] / f[rd]["median_s"] for rd in f if rd in t]
@@ -179,7 +188,8 @@ for k in sorted(fer, key=lambda k: (k[0], order[k[1]], k[2])):
     comp = f"{c['median_s'] / fer_s:.2f}" if c else "-"
     print(f"| {k[0]} | {k[1]} | {k[2]} | {any_f['batch']} | {any_f['batch'] / fer_s:.1f} | "
           f"{any_f['flops'] / fer_s * 1e-9:.1f} | {any_f['batch'] / tor_s:.1f} | {'/'.join(layouts)} | "
-          f"**{ratio:.2f}** | {min(paired):.2f}-{max(paired):.2f} | {comp} |")
+          f"**{ratio:.2f}** | {min(paired):.2f}-{max(paired):.2f} | {comp} | {busy(f)} / {busy(t)} | "
+          f"{rss(f)} / {rss(t)} |")
 print()
 print("fer/PyTorch at a glance (> 1: fer faster; goal: train >= 1.5, eval >= 2):")
 print()

@@ -22,7 +22,7 @@ out=$build/bench_results
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFER_WITH_CUDA=ON -DFER_BUILD_BENCH=ON \
   -DFER_BUILD_TESTS=OFF -DFER_BUILD_EXAMPLES=OFF -DFER_CUDA_ARCHITECTURES="$archs" >/dev/null
-if ! cmake --build "$build" -j"${JOBS:-$(nproc)}" --target bench_cuda_kernels bench_cuda_train >/dev/null; then
+if ! cmake --build "$build" -j"${JOBS:-$(nproc)}" --target bench_cuda_kernels bench_backbones >/dev/null; then
   echo "run_cuda_bench: build failed (is the CUDA toolkit with cuDNN found? see cmake's 'fer: CUDA backend' line)" >&2
   exit 1
 fi
@@ -41,9 +41,13 @@ fi
 fer_json=("$out/kernels.json")
 if [[ -z "$filter" ]]; then
   echo "fer training ..." >&2
-  FER_BENCH_TRAIN_STEPS=$steps "$build/bench/bench_cuda_train" --benchmark_repetitions="$reps" \
-    --benchmark_out="$out/train.json" --benchmark_out_format=json >&2
-  fer_json+=("$out/train.json")
+  rm -f "$out/train.jsonl"
+  for amp in off bf16; do
+    "$build/bench/bench_backbones" --device cuda --modes train --sizes 64 --train-batch 256 --optimizer adamw --eager \
+      --amp "$amp" --warmup 5 --iters "$steps" --json "$out/train.jsonl" \
+      --models resnet18,resnet50,efficientnet_b0,mobilenet_v3_large,shufflenet_v2_x1_0,densenet121,convnext_tiny >&2
+  done
+  fer_json+=("$out/train.jsonl")
 fi
 
 echo "PyTorch peer ..." >&2

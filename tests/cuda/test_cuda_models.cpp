@@ -11,7 +11,9 @@
 #include "fer/ops/cast.hpp"
 #include "fer/ops/loss.hpp"
 #include "models/blocks.hpp"
+#include "models/densenet.hpp"
 #include "models/registry.hpp"
+#include "models/resnet.hpp"
 #include "models/stylegan2.hpp"
 
 using namespace fer;

@@ -3,6 +3,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 namespace fer {
 
@@ -10,11 +12,60 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+namespace detail {
+
+// An error message built part by part. Text, integers and floating-point values go through a handful of functions
+// that every FER_CHECK of a translation unit shares (rather than an ostringstream per argument list), so the many
+// checks of the framework's headers cost little code; other types are streamed as before.
+class ErrorMessage {
+ public:
+  template <class T>
+  void add(const T& v) {
+    if constexpr (std::is_same_v<T, bool>) {
+      add_text(v ? "1" : "0");
+    } else if constexpr (std::is_same_v<T, char> || std::is_same_v<T, signed char> || std::is_same_v<T, unsigned char>) {
+      add_char(char(v));
+    } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+      add_signed((long long)v);
+    } else if constexpr (std::is_integral_v<T>) {
+      add_unsigned((unsigned long long)v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      add_double(double(v));
+    } else if constexpr (std::is_array_v<T>) {
+      add_text(std::string_view(v));
+    } else if constexpr (std::is_same_v<T, const char*> || std::is_same_v<T, char*>) {
+      add_text(v ? std::string_view(v) : std::string_view("(null)"));
+    } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+      add_text(std::string_view(v));
+    } else {
+      std::ostringstream s;
+      s << v;
+      add_text(s.str());
+    }
+  }
+  [[noreturn, gnu::noinline]] void raise() const { throw Error(text_); }
+
+ private:
+  [[gnu::noinline]] void add_text(std::string_view s) { text_.append(s.data(), s.size()); }
+  [[gnu::noinline]] void add_char(char c) { text_.push_back(c); }
+  [[gnu::noinline]] void add_signed(long long v) { text_ += std::to_string(v); }
+  [[gnu::noinline]] void add_unsigned(unsigned long long v) { text_ += std::to_string(v); }
+  // Six significant digits, as an ostream prints a double by default.
+  [[gnu::noinline]] void add_double(double v) {
+    std::ostringstream s;
+    s << v;
+    text_ += s.str();
+  }
+  std::string text_;
+};
+
+}  // namespace detail
+
 template <class... Parts>
-[[noreturn]] inline void fail(const Parts&... parts) {
-  std::ostringstream s;
-  (s << ... << parts);
-  throw Error(s.str());
+[[noreturn]] void fail(const Parts&... parts) {
+  detail::ErrorMessage m;
+  (m.add(parts), ...);
+  m.raise();
 }
 
 }  // namespace fer

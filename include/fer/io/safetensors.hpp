@@ -84,38 +84,50 @@ struct SafetensorsHeader {
 
 namespace detail {
 
-using Json = nlohmann::ordered_json;
+using Json = nlohmann::ordered_json;  // what the writer emits, in insertion order
+
+// A parsed header and the order of its top-level keys (the tensors' order in the file). Parsing uses the std::map
+// JSON type: an ordered object grows a vector that copies its values on reallocation, and copying a value nested
+// ~100000 deep recursed past the stack; a map never copies its values.
+struct ParsedHeader {
+  nlohmann::json json;
+  std::vector<std::string> key_order;
+};
 
 // Parses JSON, rejecting duplicate keys in any object (the JSON library alone would keep the last one).
-inline Json parse_json_rejecting_duplicates(const char* first, const char* last, const std::string& where) {
+inline ParsedHeader parse_json_rejecting_duplicates(const char* first, const char* last, const std::string& where) {
+  using Parsed = nlohmann::json;
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
-  auto callback = [&](int, Json::parse_event_t event, Json& parsed) {
+  std::vector<std::string> key_order;
+  auto callback = [&](int depth, Parsed::parse_event_t event, Parsed& parsed) {
     switch (event) {
-      case Json::parse_event_t::object_start: open_objects.emplace_back(); break;
-      case Json::parse_event_t::object_end:
+      case Parsed::parse_event_t::object_start: open_objects.emplace_back(); break;
+      case Parsed::parse_event_t::object_end:
         if (!open_objects.empty()) open_objects.pop_back();
         break;
-      case Json::parse_event_t::key:
+      case Parsed::parse_event_t::key:
         if (!open_objects.empty() && parsed.is_string() &&
             !open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
           duplicate = parsed.get<std::string>();
+        if (depth == 1 && parsed.is_string()) key_order.push_back(parsed.get<std::string>());
         break;
       default: break;
     }
     return true;
   };
-  Json j;
+  ParsedHeader h;
   try {
-    j = Json::parse(first, last, callback);
+    h.json = Parsed::parse(first, last, callback);
   } catch (const nlohmann::json::exception& e) {
     fail(where, ": header is not valid JSON (", e.what(), ")");
   }
   FER_CHECK(duplicate.empty(), where, ": duplicate key \"", duplicate, "\" in the header");
-  return j;
+  h.key_order = std::move(key_order);
+  return h;
 }
 
-inline uint64_t json_unsigned(const Json& v, const std::string& where, const char* what) {
+inline uint64_t json_unsigned(const nlohmann::json& v, const std::string& where, const char* what) {
   FER_CHECK(v.is_number(), where, ": ", what, " must be an integer, got ", json_excerpt(v, 200));
   FER_CHECK(!v.is_number_float(), where, ": ", what, " must be an integer, got ", json_excerpt(v, 200),
             " (a fraction, or too large for 64 bits)");
@@ -123,7 +135,7 @@ inline uint64_t json_unsigned(const Json& v, const std::string& where, const cha
   return v.get<uint64_t>();
 }
 
-inline SafetensorsEntry parse_entry(const std::string& name, const Json& v, const std::string& file) {
+inline SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& v, const std::string& file) {
   const std::string where = file + ": tensor \"" + name + "\"";
   FER_CHECK(v.is_object(), where, ": entry must be a JSON object, got ", json_excerpt(v, 200));
   for (const char* field : {"dtype", "shape", "data_offsets"})
@@ -131,11 +143,11 @@ inline SafetensorsEntry parse_entry(const std::string& name, const Json& v, cons
   SafetensorsEntry e;
   e.name = name;
 
-  const Json& dt = v["dtype"];
+  const nlohmann::json& dt = v["dtype"];
   FER_CHECK(dt.is_string(), where, ": \"dtype\" must be a string, got ", json_excerpt(dt, 200));
   e.dtype = dtype_from_safetensors_code(dt.get<std::string>(), where);
 
-  const Json& sh = v["shape"];
+  const nlohmann::json& sh = v["shape"];
   FER_CHECK(sh.is_array(), where, ": \"shape\" must be an array, got ", json_excerpt(sh, 200));
   FER_CHECK(sh.size() <= size_t(kMaxDims), where, ": shape has ", sh.size(), " dims (fer supports at most ",
             kMaxDims, ")");
@@ -143,7 +155,7 @@ inline SafetensorsEntry parse_entry(const std::string& name, const Json& v, cons
   // which must not overflow either.
   uint64_t numel = 1, extent = 1;
   bool overflow = false;
-  for (const Json& d : sh) {
+  for (const nlohmann::json& d : sh) {
     uint64_t n = json_unsigned(d, where, "a shape dimension");
     FER_CHECK(n <= uint64_t(INT64_MAX), where, ": shape dimension ", n, " is too large");
     overflow = overflow || __builtin_mul_overflow(numel, n, &numel) ||
@@ -155,7 +167,7 @@ inline SafetensorsEntry parse_entry(const std::string& name, const Json& v, cons
              numel > uint64_t(INT64_MAX) || extent > uint64_t(INT64_MAX);
   FER_CHECK(!overflow, where, ": shape ", json_excerpt(sh, 200), " has too many elements");
 
-  const Json& off = v["data_offsets"];
+  const nlohmann::json& off = v["data_offsets"];
   FER_CHECK(off.is_array() && off.size() == 2, where, ": \"data_offsets\" must be [begin, end], got ", json_excerpt(off, 200));
   e.begin = json_unsigned(off[0], where, "data_offsets[0]");
   e.end = json_unsigned(off[1], where, "data_offsets[1]");
@@ -181,13 +193,15 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, siz
   // The JSON library stops at a NUL byte as if the text ended there; a valid header has none.
   if (const void* nul = std::memchr(first, 0, size_t(n)))
     fail(file, ": header contains a NUL byte at offset ", 8 + (static_cast<const char*>(nul) - first));
-  detail::Json j = detail::parse_json_rejecting_duplicates(first, first + n, file);
+  detail::ParsedHeader parsed = detail::parse_json_rejecting_duplicates(first, first + n, file);
+  const nlohmann::json& j = parsed.json;
   FER_CHECK(j.is_object(), file, ": header must be a JSON object, got a ", j.type_name());
 
   SafetensorsHeader h;
   h.data_start = 8 + n;
   const uint64_t buffer_size = file_size - h.data_start;
-  for (const auto& [key, value] : j.items()) {
+  for (const std::string& key : parsed.key_order) {
+    const nlohmann::json& value = j.at(key);
     if (key == "__metadata__") {
       FER_CHECK(value.is_object(), file, ": \"__metadata__\" must be an object of strings, got ", json_excerpt(value, 200));
       for (const auto& [mk, mv] : value.items()) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "fer/autograd/grad_mode.hpp"
@@ -11,6 +12,7 @@
 #include "fer/data/loader.hpp"
 #include "fer/metrics/classification.hpp"
 #include "fer/nn/fold_bn.hpp"
+#include "fer/nn/layers.hpp"
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/loss.hpp"
 
@@ -23,9 +25,9 @@ struct EvalResult {
   metrics::ClassificationReport report;
 };
 
-// Forward passes in eval mode without the tape; probabilities, mean cross-entropy and the metrics.
+// The passes behind `evaluate`, for any model type.
 template <class Model>
-EvalResult evaluate(Model& model, const data::ImageSet& set, const data::Preprocess& pp, int64_t batch_size) {
+EvalResult evaluate_loop(Model& model, const data::ImageSet& set, const data::Preprocess& pp, int64_t batch_size) {
   FER_CHECK(set.size() > 0, "evaluate: empty dataset");
   InferenceGuard guard;
   bool was_training = model.is_training();
@@ -57,6 +59,16 @@ EvalResult evaluate(Model& model, const data::ImageSet& set, const data::Preproc
 }
 
 // An epoch's validation: loss, accuracy and macro-F1 (NaN without a validation set).
+// Forward passes in eval mode without the tape; probabilities, mean cross-entropy and the metrics. An nn::Layer is
+// evaluated by the instantiation compiled once into the library (kernels/cpu/train/evaluate.cpp).
+EvalResult evaluate(nn::Layer& model, const data::ImageSet& set, const data::Preprocess& pp, int64_t batch_size);
+
+template <class Model>
+  requires(!std::is_base_of_v<nn::Layer, Model>)
+EvalResult evaluate(Model& model, const data::ImageSet& set, const data::Preprocess& pp, int64_t batch_size) {
+  return evaluate_loop(model, set, pp, batch_size);
+}
+
 struct EpochValidation {
   double loss = NAN, accuracy = NAN, macro_f1 = NAN;
 };

@@ -12,15 +12,18 @@
 #include <string>
 
 #include "fer/data/sources.hpp"
+#include "fer/io/atomic_file.hpp"
 #include "fer/io/sha256.hpp"
 #include "fer/metrics/groups.hpp"
 #include "fer/report/curves_plot.hpp"
+#include "fer/report/yaml.hpp"
 #include "fer/nn/layers.hpp"
 #include "fer/train/checkpoint.hpp"
 #include "fer/train/model_factory.hpp"
 #include "fer/train/run_config.hpp"
 #include "fer/train/run_description.hpp"
-#include "fer/train/trainer.hpp"
+#include "fer/train/eval_outputs.hpp"
+#include "fer/train/evaluate.hpp"
 
 namespace fer::train {
 

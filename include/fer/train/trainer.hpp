@@ -14,9 +14,11 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "fer/core/device.hpp"
 #include "fer/data/image_set.hpp"
+#include "fer/nn/layers.hpp"
 #include "fer/train/eval_outputs.hpp"
 #include "fer/train/evaluate.hpp"
 #include "fer/train/optimizer_setup.hpp"
@@ -72,12 +74,11 @@ inline FitResult interrupted_result(const RunProgress& p, int64_t start_epoch) {
   return r;
 }
 
-// Trains `model` on `train_set`, validating on `val_set` each epoch and testing the best checkpoint on `test_set`
-// at the end (either may be null). Writes everything into cfg.out.
+// The loop behind `fit`, for any model type.
 template <class Model>
-FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSet* val_set, const data::ImageSet* test_set,
-              const data::Preprocess& train_pp, const data::Preprocess& eval_pp, const TrainConfig& cfg,
-              const nlohmann::json& run_info = {}) {
+FitResult fit_loop(Model& model, const data::ImageSet& train_set, const data::ImageSet* val_set,
+                   const data::ImageSet* test_set, const data::Preprocess& train_pp, const data::Preprocess& eval_pp,
+                   const TrainConfig& cfg, const nlohmann::json& run_info) {
   prepare_fit(train_set, cfg);
   model.to(cfg.device);  // before the optimizer, which holds the parameters
   const int64_t batches = batches_per_epoch(train_set.size(), cfg), eval_batch = cfg.batch_size * 2;
@@ -118,6 +119,22 @@ FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSe
   }
   recorder.finish(res.metrics);
   return res;
+}
+
+// Trains `model` on `train_set`, validating on `val_set` each epoch and testing the best checkpoint on `test_set`
+// at the end (either may be null). Writes everything into cfg.out.
+// Every nn::Layer trains through the one instantiation compiled into the library (kernels/cpu/train/fit.cpp), so a
+// program that trains does not compile the loop and all its pieces again; other model types instantiate it here.
+FitResult fit(nn::Layer& model, const data::ImageSet& train_set, const data::ImageSet* val_set,
+              const data::ImageSet* test_set, const data::Preprocess& train_pp, const data::Preprocess& eval_pp,
+              const TrainConfig& cfg, const nlohmann::json& run_info = {});
+
+template <class Model>
+  requires(!std::is_base_of_v<nn::Layer, Model>)
+FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSet* val_set, const data::ImageSet* test_set,
+              const data::Preprocess& train_pp, const data::Preprocess& eval_pp, const TrainConfig& cfg,
+              const nlohmann::json& run_info = {}) {
+  return fit_loop(model, train_set, val_set, test_set, train_pp, eval_pp, cfg, run_info);
 }
 
 }  // namespace fer::train
