@@ -87,6 +87,8 @@ void check_all_shapes(const Product& product) {
           for (int64_t pad : {0, 3}) check_product(product, s, trans_a, trans_b, accumulate, pad, rng);
 }
 
+std::string lower_name(CpuIsa isa) { return fer::kernels::cpu_isa_name(isa); }
+
 // cpu::gemm as the kernels call it: outside a parallel region (split over the threads) and inside one.
 void check_gemm_on(CpuIsa isa) {
   if (!fer::kernels::cpu_isa_supported(isa)) {
@@ -105,8 +107,6 @@ void check_gemm_on(CpuIsa isa) {
   });
   fer::kernels::set_cpu_isa("auto");
 }
-
-std::string lower_name(CpuIsa isa) { return fer::kernels::cpu_isa_name(isa); }
 
 }  // namespace
 
@@ -129,6 +129,42 @@ TEST_CASE("f32 GEMM, the AVX-512 kernel's tile and blocking on AVX2 vectors, aga
 #else
   MESSAGE("skipped: this build has no ISA kernels");
 #endif
+}
+
+TEST_CASE("f32 GEMM: every ISA path rounds exactly as the generic (Eigen) path") {
+  // cpu::gemm keeps f32 results independent of the ISA (see gemm.cpp): the micro-kernels take Eigen's k blocks and
+  // the columns Eigen sums in order; GEMV shapes, tiny products and Eigen's edge columns stay on Eigen.
+  const std::vector<Shape> shapes = {{113, 32, 1152}, {50, 37, 600}, {98, 116, 116}, {2, 24, 96}, {300, 64, 576},
+                                     {64, 200, 1500}, {7, 1000, 33}, {1, 40, 300}, {3, 5, 4}};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (const Shape& s : shapes)
+    for (bool trans_a : {false, true})
+      for (bool trans_b : {false, true})
+        for (bool accumulate : {false, true}) {
+          std::vector<float> a(size_t(s.m * s.k)), b(size_t(s.k * s.n)), c0(size_t(s.m * s.n));
+          for (float& v : a) v = dist(rng);
+          for (float& v : b) v = dist(rng);
+          for (float& v : c0) v = dist(rng);
+          auto run = [&](CpuIsa isa) {
+            fer::kernels::set_cpu_isa(isa);
+            std::vector<float> c = c0;
+            fer::cpu::gemm<float>(trans_a, trans_b, s.m, s.n, s.k, a.data(), trans_a ? s.m : s.k, b.data(),
+                                  trans_b ? s.k : s.n, c.data(), s.n, accumulate);
+            return c;
+          };
+          const std::vector<float> generic = run(CpuIsa::generic);
+          for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512}) {
+            if (!fer::kernels::cpu_isa_supported(isa)) continue;
+            int64_t differ = 0;
+            const std::vector<float> c = run(isa);
+            for (size_t i = 0; i < c.size(); ++i) differ += c[i] != generic[i];
+            INFO(lower_name(isa), " m=", s.m, " n=", s.n, " k=", s.k, " trans_a=", trans_a, " trans_b=", trans_b,
+                 " accumulate=", accumulate);
+            CHECK(differ == 0);
+          }
+        }
+  fer::kernels::set_cpu_isa("auto");
 }
 
 TEST_CASE("f32 GEMM with k = 0 writes zeros, or leaves C as it is when accumulating") {

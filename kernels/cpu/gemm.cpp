@@ -30,6 +30,23 @@ void product(C& c, const A& a, const B& b, bool accumulate) {
   else c.noalias() = a * b;
 }
 
+// Eigen computes a row-major C as the column-major C^T, so its register blocks run along our n: whole blocks of
+// 3 packets and one of 2 use one accumulator per element (summing k in order); the rest uses other kernels.
+int64_t eigen_main_columns(int64_t n) {
+  using Traits = Eigen::internal::gebp_traits<float, float>;
+  constexpr int64_t mr = Traits::mr, two = 2 * Traits::LhsProgress;
+  static_assert(mr == 3 * Traits::LhsProgress, "Eigen's f32 kernel is 3 packets high");
+  return n / mr * mr + (n % mr >= two ? two : 0);
+}
+
+// Eigen's k block for a product of depth k (its heuristic from the L1 size; k itself when one block does). It
+// depends on k alone once a block is needed (the sizes passed for m and n only matter below 48, where kc = k).
+int64_t eigen_kc(int64_t k) {
+  Eigen::Index kc = k, rows = 48, cols = 48;
+  Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, rows, cols, Eigen::Index(1));
+  return kc;
+}
+
 // The f32 kernel of the chosen ISA; null for the generic (Eigen) path.
 isa::GemmF32Kernel f32_kernel() {
 #ifdef FER_HAVE_ISA_KERNELS
@@ -75,8 +92,18 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (kernel) {
-      isa::run_gemm_f32(kernel, {trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate});
+    // Matrix-vector products (m or n = 1) stay on Eigen's GEMV (memory-bound). Otherwise the micro-kernels take
+    // the columns that Eigen's own kernel sums one k at a time into one accumulator, as they do, with Eigen's k
+    // blocks: each of those elements rounds exactly as on the generic path. Eigen's narrow edge kernels (8 and
+    // fewer trailing columns, which sum in another order) keep them, so f32 results do not depend on the ISA
+    // (test_model_equality's tf_efficientnet_b0_ns sits at 0.8 of its tolerance; any other rounding fails it).
+    // Tiny products (m + n + k < 20) Eigen computes coefficient-wise: they stay there too.
+    const int64_t cols = kernel && m > 1 && n > 1 ? eigen_main_columns(n) : 0;
+    if (cols > 0 && m + k + (cols == n ? n : std::min(cols, n - cols)) >= 20) {
+      isa::run_gemm_f32(kernel, {trans_a, trans_b, m, cols, k, a, lda, b, ldb, c, ldc, accumulate, eigen_kc(k)});
+      if (cols == n) return;
+      const T* b_rest = trans_b ? b + cols * ldb : b + cols;
+      gemm_serial<T>(trans_a, trans_b, m, n - cols, k, a, lda, b_rest, ldb, c + cols, ldc, accumulate, nullptr);
       return;
     }
   }

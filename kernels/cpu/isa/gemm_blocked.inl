@@ -152,13 +152,20 @@ void tile(int64_t rows, int64_t cols, int64_t kc, const float* ap, int64_t rs, i
 // (a weight gradient's 64 rows); the last, partial sliver is still packed (a vector load would pass B's rows).
 constexpr int64_t kDirectASlivers = 6, kDirectBPanels = 16;
 
+// The k block for a product of depth k when the caller gives none: at most KC, and when k needs several blocks the
+// rule Eigen uses (a multiple of 8 that keeps the number of blocks and makes the last as large as possible).
+inline int64_t k_block(int64_t k, int64_t kc_max) {
+  if (k <= kc_max) return k;
+  if (k % kc_max == 0) return kc_max;
+  return kc_max - 8 * ((kc_max - 1 - k % kc_max) / (8 * (k / kc_max + 1)));
+}
+
 // The whole single-threaded product; m, n, k > 0. a_pack holds MC * KC floats, b_pack KC * round_up(NC, NR).
 template <class V, int MR, int NV, int64_t MC, int64_t KC, int64_t NC>
 void gemm_blocked(const fer::cpu::isa::GemmF32& g, float* a_pack, float* b_pack) {
   constexpr int NR = NV * V::lanes;
   static_assert(MC % MR == 0 && NC % NR == 0, "blocks are whole tiles");
-  // k in equal blocks of at most KC (576 = 2 x 288, not 256 + 256 + 64: a short block pays C's update for little).
-  const int64_t k_blocks = (g.k + KC - 1) / KC, k_step = (g.k + k_blocks - 1) / k_blocks;
+  const int64_t k_step = g.kc > 0 && g.kc <= fer::cpu::isa::kMaxKc ? smaller(g.kc, g.k) : k_block(g.k, KC);
   const bool direct_a = !g.trans_a && (smaller(NC, g.n) + NR - 1) / NR <= kDirectASlivers;
   const bool direct_b = !g.trans_b && (smaller(MC, g.m) + MR - 1) / MR <= kDirectBPanels;
   const int64_t rs = g.trans_a ? 1 : g.lda, cs = g.trans_a ? g.lda : 1;  // op(A)(i, p) = a[i * rs + p * cs]

@@ -24,6 +24,7 @@ struct GemmF32 {
   float* c;
   int64_t ldc;
   bool accumulate;
+  int64_t kc = 0;  // k block when several are needed (0: the kernel's own); at most kMaxKc
 };
 
 // Register tile (mr x nr) and cache blocks: an mc x kc block of A is packed per pass (L2), a kc x nc block of B
@@ -31,12 +32,13 @@ struct GemmF32 {
 struct Blocking {
   int64_t mr, nr, mc, kc, nc;
 };
-inline constexpr Blocking kAvx2Blocking{6, 16, 144, 256, 2048};     // 12 ymm accumulators
+inline constexpr Blocking kAvx2Blocking{6, 16, 144, 288, 2048};     // 12 ymm accumulators
 inline constexpr Blocking kAvx512Blocking{12, 32, 144, 256, 2048};  // 24 zmm accumulators
 
-// Packing buffer sizes (floats) that fit every kernel below.
-inline constexpr int64_t kPackAFloats = 144 * 256;
-inline constexpr int64_t kPackBFloats = 256 * 2048;
+// Packing buffer sizes (floats) that fit every kernel below with k blocks up to kMaxKc.
+inline constexpr int64_t kMaxKc = 512;
+inline constexpr int64_t kPackAFloats = 144 * kMaxKc;
+inline constexpr int64_t kPackBFloats = kMaxKc * 2048;
 
 using GemmF32Kernel = void (*)(const GemmF32&, float* a_pack, float* b_pack);
 
