@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fer/core/error.hpp"
@@ -113,6 +114,26 @@ void check_gemm_on(CpuIsa isa) {
 TEST_CASE("f32 GEMM, generic (Eigen) path, against a double reference") { check_gemm_on(CpuIsa::generic); }
 TEST_CASE("f32 GEMM, AVX2 micro-kernels, against a double reference") { check_gemm_on(CpuIsa::avx2); }
 TEST_CASE("f32 GEMM, AVX-512 micro-kernels, against a double reference") { check_gemm_on(CpuIsa::avx512); }
+
+TEST_CASE("f32 GEMM kernels called directly (every trans case, whatever cpu::gemm routes to Eigen)") {
+#ifdef FER_HAVE_ISA_KERNELS
+  const std::pair<CpuIsa, fer::cpu::isa::GemmF32Kernel> kernels[] = {{CpuIsa::avx2, fer::cpu::isa::gemm_f32_avx2},
+                                                                     {CpuIsa::avx512, fer::cpu::isa::gemm_f32_avx512}};
+  for (const auto& [isa, kernel] : kernels) {
+    CAPTURE(lower_name(isa));
+    if (!fer::kernels::cpu_isa_supported(isa)) {
+      MESSAGE("skipped: this CPU cannot run ", lower_name(isa));
+      continue;
+    }
+    check_all_shapes([kernel = kernel](bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                                       const float* b, int64_t ldb, float* c, int64_t ldc, bool acc) {
+      fer::cpu::isa::run_gemm_f32(kernel, {ta, tb, m, n, k, a, lda, b, ldb, c, ldc, acc});
+    });
+  }
+#else
+  MESSAGE("skipped: this build has no ISA kernels");
+#endif
+}
 
 TEST_CASE("f32 GEMM, the AVX-512 kernel's tile and blocking on AVX2 vectors, against a double reference") {
   // Runs the blocking, packing and edge code of the AVX-512 path (12x32 tiles) also where AVX-512 is missing.

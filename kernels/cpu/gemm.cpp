@@ -98,6 +98,9 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
     // fewer trailing columns, which sum in another order) keep them, so f32 results do not depend on the ISA
     // (test_model_equality's tf_efficientnet_b0_ns sits at 0.8 of its tolerance; any other rounding fails it).
     // Tiny products (m + n + k < 20) Eigen computes coefficient-wise: they stay there too.
+    // Weight-gradient products (A^T B, long k) ran at 0.7-0.9 of Eigen's speed on the AVX2 kernel on the
+    // development machine (bench/README.md), so there the generic path keeps them.
+    if (kernel == isa::gemm_f32_avx2 && trans_a && !trans_b) kernel = nullptr;
     const int64_t cols = kernel && m > 1 && n > 1 ? eigen_main_columns(n) : 0;
     if (cols > 0 && m + k + (cols == n ? n : std::min(cols, n - cols)) >= 20) {
       isa::run_gemm_f32(kernel, {trans_a, trans_b, m, cols, k, a, lda, b, ldb, c, ldc, accumulate, eigen_kc(k)});

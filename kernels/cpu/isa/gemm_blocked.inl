@@ -15,7 +15,13 @@ template <int MR>
 void pack_a(bool trans, const float* a, int64_t lda, int64_t mc, int64_t kc, float* out) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR, out += MR * kc) {
     const int64_t rows = smaller(MR, mc - i0);
-    if (trans) {  // op(A)[i][p] = a[p * lda + i]: MR contiguous values per p
+    if (trans && rows == MR) {  // op(A)[i][p] = a[p * lda + i]: MR contiguous values per p (a fixed-size copy)
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = a + p * lda + i0;
+#pragma GCC unroll 32
+        for (int i = 0; i < MR; ++i) out[p * MR + i] = src[i];
+      }
+    } else if (trans) {
       for (int64_t p = 0; p < kc; ++p) {
         const float* src = a + p * lda + i0;
         for (int64_t i = 0; i < rows; ++i) out[p * MR + i] = src[i];
