@@ -3,6 +3,7 @@
 (tools/bench_torch_peer.py) into one markdown table. Used by tools/run_cpu_bench.sh.
 
     bench/make_table.py --fer peak*.json gemm*.json conv*.json --torch torch*.json
+    bench/make_table.py --fer peak*.json gemm*.json                  # fer alone (ISA rows of bench_gemm)
 
 Several files per side (rounds of the same benchmarks) are merged. Every figure is the best GFLOP/s over
 all repetitions (the machine is shared: interference only ever slows a run down, so the best repetition is
@@ -30,7 +31,7 @@ def fer_rates(paths):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fer", nargs="+", required=True)
-    ap.add_argument("--torch", nargs="+", required=True)
+    ap.add_argument("--torch", nargs="*", default=[])
     args = ap.parse_args()
     fer = fer_rates(args.fer)
     torch_rates = {}
@@ -49,8 +50,11 @@ def main():
             print(f"- {key.removeprefix('peak ')}: {max(fer[key]):.1f} GFLOP/s")
     print()
     reps = len(next(iter(torch_rates.values()), []))
-    print(f"torch {torch_data['torch']} with {torch_data['threads']} threads; fer with 2 OpenMP threads. "
-          f"GFLOP/s: best of {reps} repetitions over {len(args.torch)} rounds (median in parentheses).")
+    if args.torch:
+        print(f"torch {torch_data['torch']} with {torch_data['threads']} threads; fer with 2 OpenMP threads. "
+              f"GFLOP/s: best of {reps} repetitions over {len(args.torch)} rounds (median in parentheses).")
+    else:
+        print("fer with 2 OpenMP threads. GFLOP/s: best of all repetitions (median in parentheses).")
     print()
     print("| shape | fer GFLOP/s | torch GFLOP/s | fer/torch | fer / AVX2 peak | fer / AVX-512 peak |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -58,7 +62,7 @@ def main():
         if name.startswith("peak"):
             continue
         best, med = max(values), statistics.median(values)
-        t = torch.get(name)
+        t = torch.get(name.split(" [")[0])  # bench_gemm's rows name their ISA path: "gemm ... [avx2]"
         t_cell = f"{t['best']:.1f} ({t['median']:.1f})" if t else "-"
         ratio = f"{best / t['best']:.2f}" if t else "-"
         print(f"| {name} | {best:.1f} ({med:.1f}) | {t_cell} | {ratio} | {best / peak256:.2f} | {best / peak512:.2f} |")

@@ -1,11 +1,17 @@
-// Matrix products on Eigen: the row-major GEMM every dense op uses, and the linear / matmul kernels.
+// Matrix products: the row-major GEMM every dense op uses (f32 on the micro-kernels of the ISA that
+// kernels::cpu_isa() chose, kernels/cpu/isa/; f64 and the generic choice on Eigen), and the linear / matmul kernels.
 #include "kernels/cpu/gemm.hpp"
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <memory>
+#include <new>
+#include <type_traits>
 
 #include "fer/core/parallel.hpp"
+#include "fer/kernels/cpu_isa.hpp"
 #include "fer/kernels/gemm.hpp"
+#include "kernels/cpu/isa/gemm_f32.hpp"
 
 namespace fer::cpu {
 
@@ -24,18 +30,85 @@ void product(C& c, const A& a, const B& b, bool accumulate) {
   else c.noalias() = a * b;
 }
 
+// Eigen computes a row-major C as the column-major C^T, so its register blocks run along our n: whole blocks of
+// 3 packets and one of 2 use one accumulator per element (summing k in order); the rest uses other kernels.
+int64_t eigen_main_columns(int64_t n) {
+  using Traits = Eigen::internal::gebp_traits<float, float>;
+  constexpr int64_t mr = Traits::mr, two = 2 * Traits::LhsProgress;
+  static_assert(mr == 3 * Traits::LhsProgress, "Eigen's f32 kernel is 3 packets high");
+  return n / mr * mr + (n % mr >= two ? two : 0);
+}
+
+// Eigen's k block for a product of depth k (its heuristic from the L1 size; k itself when one block does). It
+// depends on k alone once a block is needed (the sizes passed for m and n only matter below 48, where kc = k).
+int64_t eigen_kc(int64_t k) {
+  Eigen::Index kc = k, rows = 48, cols = 48;
+  Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, rows, cols, Eigen::Index(1));
+  return kc;
+}
+
+// The f32 kernel of the chosen ISA; null for the generic (Eigen) path.
+isa::GemmF32Kernel f32_kernel() {
+#ifdef FER_HAVE_ISA_KERNELS
+  switch (kernels::cpu_isa()) {
+    case kernels::CpuIsa::avx2: return isa::gemm_f32_avx2;
+    case kernels::CpuIsa::avx512: return isa::gemm_f32_avx512;
+    default: return nullptr;
+  }
+#else
+  return nullptr;
+#endif
+}
+
 }  // namespace
+
+namespace isa {
+
+void run_gemm_f32(GemmF32Kernel kernel, const GemmF32& g) {
+  // One pair of packing buffers per thread, kept for the thread's life (2.2 MB): no allocation per product.
+  struct Aligned {
+    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  using Buffer = std::unique_ptr<float[], Aligned>;
+  auto make = [](int64_t n) {
+    return Buffer(static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(64))));
+  };
+  thread_local Buffer a_pack = make(kPackAFloats), b_pack = make(kPackBFloats);
+  kernel(g, a_pack.get(), b_pack.get());
+}
+
+}  // namespace isa
 
 namespace {
 
-// One single-threaded product (Eigen runs single-threaded for small products and inside parallel regions).
+// One single-threaded product: on `kernel` (f32 on an ISA's micro-kernels) or Eigen (which runs single-threaded for
+// small products and inside parallel regions).
 template <class T>
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-                 int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+                 int64_t ldb, T* c, int64_t ldc, bool accumulate, isa::GemmF32Kernel kernel) {
   View<T> cm(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
     if (!accumulate) cm.setZero();
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    // Matrix-vector products (m or n = 1) stay on Eigen's GEMV (memory-bound). Otherwise the micro-kernels take
+    // the columns that Eigen's own kernel sums one k at a time into one accumulator, as they do, with Eigen's k
+    // blocks: each of those elements rounds exactly as on the generic path. Eigen's narrow edge kernels (8 and
+    // fewer trailing columns, which sum in another order) keep them, so f32 results do not depend on the ISA
+    // (test_model_equality's tf_efficientnet_b0_ns sits at 0.8 of its tolerance; any other rounding fails it).
+    // Tiny products (m + n + k < 20) Eigen computes coefficient-wise: they stay there too.
+    // Weight-gradient products (A^T B, long k) ran at 0.7-0.9 of Eigen's speed on the AVX2 kernel on the
+    // development machine (bench/README.md), so there the generic path keeps them.
+    if (kernel == isa::gemm_f32_avx2 && trans_a && !trans_b) kernel = nullptr;
+    const int64_t cols = kernel && m > 1 && n > 1 ? eigen_main_columns(n) : 0;
+    if (cols > 0 && m + k + (cols == n ? n : std::min(cols, n - cols)) >= 20) {
+      isa::run_gemm_f32(kernel, {trans_a, trans_b, m, cols, k, a, lda, b, ldb, c, ldc, accumulate, eigen_kc(k)});
+      if (cols == n) return;
+      const T* b_rest = trans_b ? b + cols * ldb : b + cols;
+      gemm_serial<T>(trans_a, trans_b, m, n - cols, k, a, lda, b_rest, ldb, c + cols, ldc, accumulate, nullptr);
+      return;
+    }
   }
   // Stored shapes: A is [m, k] or [k, m]; B is [k, n] or [n, k]. Eigen multiplies transposed views in place.
   ConstView<T> am(a, trans_a ? k : m, trans_a ? m : k, Eigen::OuterStride<>(lda));
@@ -68,9 +141,11 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
           int64_t ldb, T* c, int64_t ldc, bool accumulate) {
   if (m == 0 || n == 0) return;
+  // Chosen before any thread starts (the first call may time the ISAs, or throw for a bad FER_CPU_ISA).
+  const isa::GemmF32Kernel kernel = std::is_same_v<T, float> ? f32_kernel() : nullptr;
   const int64_t parts = num_threads();
   if (parts < 2 || m * n * k < kParallelProduct || in_parallel_region()) {
-    gemm_serial(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    gemm_serial(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, kernel);
     return;
   }
   // Split the longer side of C in slabs of whole 8-wide vectors.
@@ -82,10 +157,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* 
       if (s0 >= s1) continue;
       if (split_rows) {
         const T* a_part = trans_a ? a + s0 : a + s0 * lda;
-        gemm_serial(trans_a, trans_b, s1 - s0, n, k, a_part, lda, b, ldb, c + s0 * ldc, ldc, accumulate);
+        gemm_serial(trans_a, trans_b, s1 - s0, n, k, a_part, lda, b, ldb, c + s0 * ldc, ldc, accumulate, kernel);
       } else {
         const T* b_part = trans_b ? b + s0 * ldb : b + s0;
-        gemm_serial(trans_a, trans_b, m, s1 - s0, k, a, lda, b_part, ldb, c + s0, ldc, accumulate);
+        gemm_serial(trans_a, trans_b, m, s1 - s0, k, a, lda, b_part, ldb, c + s0, ldc, accumulate, kernel);
       }
     }
   });

@@ -1,9 +1,11 @@
 #pragma once
-// The row-major GEMM on Eigen that the CPU kernels build on (kernels/cpu/gemm.cpp): linear and matmul, the
-// convolutions' patch-matrix products, the bias gradients. Private to the CPU kernels (and bench_gemm).
+// The row-major GEMM that the CPU kernels build on (kernels/cpu/gemm.cpp): linear and matmul, the convolutions'
+// patch-matrix products, the bias gradients. Private to the CPU kernels (and bench_gemm, test_gemm_kernels).
+// f32 runs on fer's micro-kernels for the ISA that kernels::cpu_isa() chose (kernels/cpu/isa/), or on Eigen when
+// that choice is "generic"; f64 always on Eigen.
 //
 // Threading: called outside a parallel region, gemm cuts a large product into one slab of C per OpenMP
-// thread and runs each slab as a single-threaded Eigen product (Eigen's own threading is never used, see
+// thread and runs each slab as a single-threaded product (Eigen's own threading is never used, see
 // gemm.cpp). Called inside fer::parallel_for it runs single-threaded. Callers therefore either hand one
 // large product to gemm, or partition the work themselves, never both at once (no oversubscription).
 #include <cstdint>
