@@ -4,6 +4,7 @@
 //
 //   bench_backbones --models resnet18,densenet121 --modes train,eval --sizes 48,64 [--json out.jsonl]
 //   bench_backbones --models resnet18 --modes train --sizes 64 --profile       # per-op time table
+//   bench_backbones --models resnet18,densenet121 --unfused                       # without the training fusions
 //
 // Discipline: the model is built and the step recorded before any timing, then --warmup steps run untimed and
 // --iters steps are timed one by one (steady clock); the median is reported (the machine is shared: the median
@@ -15,6 +16,8 @@
 // --profile times every recorded node's forward and backward, the zeroing of intermediate gradients and the
 // optimizer separately and prints them grouped by op name (a timing hook around each tape node; the per-node
 // clock reads cost ~50 ns each, negligible against the ops).
+// --unfused runs ResNet's last BN, residual add and ReLU apart (nn::fuse_bn_add_relu(false)) and DenseNet's blocks
+// as a concatenation per layer (models::densenet_in_place(false)): the sequences those fusions replace.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +32,7 @@
 #include "fer/core/parallel.hpp"
 #include "fer/ops/loss.hpp"
 #include "fer/optim/sgd.hpp"
+#include "models/densenet.hpp"
 #include "models/registry.hpp"
 
 namespace {
@@ -44,7 +48,7 @@ struct Config {
   std::vector<int64_t> sizes = {64};
   int64_t train_batch = 32, eval_batch = 64;
   int warmup = 3, iters = 10;
-  bool profile = false;
+  bool profile = false, unfused = false;
   std::string json;
 };
 
@@ -70,12 +74,12 @@ Config parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
-          "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--json FILE]\n"
+          "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--json FILE]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
       std::exit(0);
     }
-    if (a == "--profile") {
-      c.profile = true;
+    if (a == "--profile" || a == "--unfused") {
+      (a == "--profile" ? c.profile : c.unfused) = true;
       continue;
     }
     FER_CHECK(i + 1 < argc, "bench_backbones: ", a, " needs a value");
@@ -284,6 +288,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
 int main(int argc, char** argv) {
   try {
     Config c = parse(argc, argv);
+    if (c.unfused) nn::fuse_bn_add_relu(false), models::densenet_in_place(false);
     std::ofstream json;
     if (!c.json.empty()) {
       json.open(c.json, std::ios::app);
@@ -291,7 +296,7 @@ int main(int argc, char** argv) {
     }
     const char* header =
         "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
-    std::printf("threads: %d\n%s", num_threads(), header);
+    std::printf("threads: %d%s\n%s", num_threads(), c.unfused ? ", unfused" : "", header);
     std::fflush(stdout);
     for (const auto& name : c.models)
       for (const auto& mode : c.modes)
