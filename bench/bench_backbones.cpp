@@ -26,6 +26,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "fer/autograd/tape.hpp"
@@ -162,8 +163,10 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
     prof.fwd[op_label(*n)] += seconds(a, Clock::now());
   }
   auto z = Clock::now();
+  std::unordered_set<const TensorImpl*> zeroed;  // once each, as Graph::backward does
   for (const auto& n : g.nodes())
-    for (const Tensor& o : n->outputs) o.zero_grad();
+    for (const Tensor& o : n->outputs)
+      if (zeroed.insert(o.impl()).second) o.zero_grad();
   prof.zero_grads += seconds(z, Clock::now());
   {
     static const std::vector<std::unique_ptr<Node>> none;

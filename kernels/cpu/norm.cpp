@@ -1,11 +1,14 @@
 // Batch norm and layer norm on channels-last data: rows of C contiguous values, vectorizable over C (batch norm's x
-// and gx rows may lie further apart: norm_row_stride). Reductions over
-// rows use a fixed row partition with double accumulators (summed in a fixed order, so results do not depend on
-// the thread count); reductions along a row use several independent double lanes so they vectorize too.
+// and gx rows may lie further apart: norm_row_stride). Reductions over rows use a fixed row partition with double
+// accumulators (summed in a fixed order, so results do not depend on the thread count); reductions along a row use
+// several independent double lanes so they vectorize too.
 #include "fer/kernels/norm.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
@@ -52,6 +55,15 @@ inline double lane_sum(int64_t n, F&& term) {
   for (; j < n; ++j) s += term(j);
   for (int l = 0; l < kLanes; ++l) s += acc[l];
   return s;
+}
+
+// r > 0 ? g : +0, as a bit mask: GCC leaves the select scalar (with a branch) in a loop that widens to double, and
+// vectorizes the mask.
+template <class T>
+inline T positive_or_zero(T g, T r) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const U keep = U(0) - U(r > T(0));
+  return std::bit_cast<T>(U(std::bit_cast<U>(g) & keep));
 }
 
 template <class T>
@@ -159,7 +171,7 @@ void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, cons
   {
     // The gradient reaching the BN at column j of row (gr, rr): gy, or gy where the fused ReLU's output is positive.
     auto grad = [](const T* __restrict gr, const T* __restrict rr, int64_t j) {
-      if constexpr (kRelu) return rr[j] > T(0) ? gr[j] : T(0);
+      if constexpr (kRelu) return positive_or_zero(gr[j], rr[j]);
       else return gr[j];
     };
     const int64_t chunks = norm_row_chunks(m, c);
@@ -277,7 +289,7 @@ void batch_norm_add_relu_backward_cpu(const BatchNormAddReluBackwardArgs& a) {
     const int64_t n = extent.m * extent.c;
     T* pgr = a.gresidual.data<T>();
     parallel_for(0, n, kRowWork, [&](int64_t lo, int64_t hi) {
-      for (int64_t e = lo; e < hi; ++e) pgr[e] += py[e] > T(0) ? pg[e] : T(0);
+      for (int64_t e = lo; e < hi; ++e) pgr[e] += positive_or_zero(pg[e], py[e]);
     });
   });
 }

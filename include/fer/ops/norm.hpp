@@ -1,6 +1,7 @@
 #pragma once
 // Normalization over the channel (last) dim with autograd: batch norm (training with running statistics, eval),
-// batch norm fused with a following ReLU (and with a residual add before it), and layer norm (ConvNeXt's channels-last LayerNorm).
+// batch norm fused with a following ReLU (and with a residual add before it), and layer norm (ConvNeXt's
+// channels-last LayerNorm).
 #include "fer/kernels/norm.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/cast.hpp"
