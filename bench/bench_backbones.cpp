@@ -12,6 +12,7 @@
 // (`cpu busy`: 1 minus the share of the step the worker threads sat waiting, run with OMP_WAIT_POLICY=passive so
 // that waiting threads sleep instead of spinning) and the process's peak resident memory (max RSS, which only grows:
 // run one configuration per process for a model's own figure).
+//   bench_backbones --models resnet18,densenet121 --unfused                       # without the training fusions
 //
 // Discipline: the model is built and the step recorded before any timing, then --warmup steps run untimed and
 // --iters steps are timed one by one (steady clock); the median is reported (the machine is shared: the median
@@ -23,6 +24,8 @@
 // --profile times every recorded node's forward and backward, the zeroing of intermediate gradients and the
 // optimizer separately and prints them grouped by op name (a timing hook around each tape node; the per-node
 // clock reads cost ~50 ns each, negligible against the ops).
+// --unfused runs ResNet's last BN, residual add and ReLU apart (nn::fuse_bn_add_relu(false)) and DenseNet's blocks
+// as a concatenation per layer (models::densenet_in_place(false)): the sequences those fusions replace.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -34,6 +37,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <sys/resource.h>
@@ -45,6 +49,7 @@
 #include "fer/ops/loss.hpp"
 #include "fer/optim/adam.hpp"
 #include "fer/optim/sgd.hpp"
+#include "models/densenet.hpp"
 #include "models/registry.hpp"
 
 namespace {
@@ -60,7 +65,7 @@ struct Config {
   std::vector<int64_t> sizes = {64};
   int64_t train_batch = 32, eval_batch = 64;
   int warmup = 3, iters = 10;
-  bool profile = false;
+  bool profile = false, unfused = false;
   std::string json;
   Device device = Device::cpu();
   std::string amp = "off", optimizer = "sgd";
@@ -89,13 +94,13 @@ Config parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
-          "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--json FILE]\n"
+          "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--json FILE]\n"
           "                       [--device cpu|cuda] [--amp off|bf16] [--optimizer sgd|adamw] [--eager]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
       std::exit(0);
     }
-    if (a == "--profile" || a == "--eager") {
-      (a == "--profile" ? c.profile : c.eager) = true;
+    if (a == "--profile" || a == "--eager" || a == "--unfused") {
+      (a == "--profile" ? c.profile : a == "--eager" ? c.eager : c.unfused) = true;
       continue;
     }
     FER_CHECK(i + 1 < argc, "bench_backbones: ", a, " needs a value");
@@ -190,8 +195,10 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
     prof.fwd[op_label(*n)] += seconds(a, Clock::now());
   }
   auto z = Clock::now();
+  std::unordered_set<const TensorImpl*> zeroed;  // once each, as Graph::backward does
   for (const auto& n : g.nodes())
-    for (const Tensor& o : n->outputs) o.zero_grad();
+    for (const Tensor& o : n->outputs)
+      if (zeroed.insert(o.impl()).second) o.zero_grad();
   prof.zero_grads += seconds(z, Clock::now());
   {
     static const std::vector<std::unique_ptr<Node>> none;
@@ -368,6 +375,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
 int main(int argc, char** argv) {
   try {
     Config c = parse(argc, argv);
+    if (c.unfused) nn::fuse_bn_add_relu(false), models::densenet_in_place(false);
     std::ofstream json;
     if (!c.json.empty()) {
       json.open(c.json, std::ios::app);
@@ -376,8 +384,8 @@ int main(int argc, char** argv) {
     const char* header =
         "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s | cpu busy | max RSS MiB |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    std::printf("device: %s; threads: %d%s%s\n%s", c.device.str().c_str(), num_threads(), c.eager ? "; eager" : "",
-                c.amp == "bf16" ? "; amp bf16" : "", header);
+    std::printf("device: %s; threads: %d%s%s%s\n%s", c.device.str().c_str(), num_threads(), c.eager ? "; eager" : "",
+                c.amp == "bf16" ? "; amp bf16" : "", c.unfused ? "; unfused" : "", header);
     std::fflush(stdout);
     for (const auto& name : c.models)
       for (const auto& mode : c.modes)

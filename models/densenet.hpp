@@ -38,20 +38,46 @@ class DenseLayer : public nn::Layer, public nn::FoldsBatchNorm {
   nn::ConvBnFold conv1_norm2_;
 };
 
+// Whether dense blocks grow their input in one preallocated buffer (default) or concatenate it anew for every layer
+// (torchvision's way; the same values), for measuring.
+inline bool& densenet_in_place_flag() {
+  static bool on = true;
+  return on;
+}
+inline void densenet_in_place(bool on) { densenet_in_place_flag() = on; }
+
 class DenseBlock : public nn::Layer {
  public:
   std::vector<std::shared_ptr<DenseLayer>> layers;
-  DenseBlock(int64_t num_layers, int64_t in, int64_t growth, int64_t bn_size, Generator& gen) {
+  DenseBlock(int64_t num_layers, int64_t in, int64_t growth, int64_t bn_size, Generator& gen) : growth_(growth) {
     for (int64_t i = 0; i < num_layers; ++i) {
       layers.push_back(std::make_shared<DenseLayer>(in + i * growth, growth, bn_size, gen));
       register_module("denselayer" + std::to_string(i + 1), layers.back());
     }
   }
   Tensor forward(const Tensor& x) override {
-    std::vector<Tensor> feats = {x};
-    for (auto& l : layers) feats.push_back(l->forward(feats.size() == 1 ? feats[0] : concat(feats, -1)));
-    return concat(feats, -1);
+    if (!densenet_in_place_flag()) {
+      std::vector<Tensor> feats = {x};
+      for (auto& l : layers) feats.push_back(l->forward(feats.size() == 1 ? feats[0] : concat(feats, -1)));
+      return concat(feats, -1);
+    }
+    // One buffer [N, H, W, C_in + layers * growth]: each layer reads the channels written so far as a view (its
+    // first BN reads the strided rows in place) and its growth lands in the next channels, so nothing is copied but
+    // each layer's new channels; backward, the layers' input gradients add up in the buffer's gradient.
+    ops_detail::require_rank("DenseBlock", x, 4, "input [N, H, W, C]");
+    const int64_t c_final = x.size(3) + int64_t(layers.size()) * growth_;
+    Tensor buf = write_channels(Tensor::empty({x.size(0), x.size(1), x.size(2), c_final}, x.dtype(), x.device()), x, 0);
+    int64_t c = x.size(3);
+    for (auto& l : layers) {
+      const Tensor h = l->forward(channel_prefix(buf, c));
+      write_channels(buf, h, c);
+      c += h.size(3);
+    }
+    return buf;
   }
+
+ private:
+  int64_t growth_;
 };
 
 class Transition : public nn::Layer {

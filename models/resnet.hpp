@@ -51,8 +51,10 @@ class ResNetBlock : public nn::Layer, public nn::FoldsBatchNorm {
   }
   Tensor forward(const Tensor& x) override {
     Tensor h = fold1_.forward_relu(x);  // BN + ReLU fused in training, folded into the conv in eval
-    h = bottleneck_ ? fold3_(fold2_.forward_relu(h)) : fold2_(h);
-    return relu(add(h, downsample ? fold_down_(x) : x));
+    if (bottleneck_) h = fold2_.forward_relu(h);
+    const Tensor identity = downsample ? fold_down_(x) : x;
+    // The last BN, the residual add and the ReLU fused in training (folded conv, add, ReLU in eval).
+    return (bottleneck_ ? fold3_ : fold2_).forward_add_relu(h, identity);
   }
   std::vector<nn::ConvBnFold*> conv_bn_folds() override {
     std::vector<nn::ConvBnFold*> v = {&fold1_, &fold2_};

@@ -430,6 +430,13 @@ inline const std::vector<OpEntry>& ops() {
          [](T t) { return concat({t[0], t[1], t[0]}, -1); }, data_movement()});
     put({"concat middle dim", {{{2, 3, 4}, {32, 512, 64}}, {{2, 2, 4}, {32, 256, 64}}},
          [](T t) { return concat({t[0], t[1]}, 1); }, data_movement()});
+    // DenseNet's block buffer: a layer's channels written in place into a wider (constant) buffer.
+    put({"write_channels into channels [2, 5) of 7", {{{2, 3, 4, 3}, {32, 16, 16, 32}}},
+         [](T t) {
+           const Tensor buf = constant_like(t[0], {t[0].size(0), t[0].size(1), t[0].size(2), t[0].size(3) + 4}, -1, 1, 21);
+           return write_channels(buf, t[0], 2);
+         },
+         data_movement()});
     put({"split dim 1, second piece", {{{2, 5, 3}, {64, 500, 128}}},
          [](T t) { return split(t[0], {1, t[0].size(1) - 3, 2}, 1)[1]; }, data_movement()});
     put({"chunk 3 along the last dim, last piece", {{{2, 3, 8}, {64, 256, 256}}}, [](T t) { return chunk(t[0], 3, -1)[2]; },
@@ -494,6 +501,35 @@ inline const std::vector<OpEntry>& ops() {
       put(e);
       e.name = "batch_norm_relu eval";
       e.run = [](T t) { return batch_norm_relu(t[0], t[1], t[2], running_mean(t[0]), running_var(t[0]), false); };
+      put(e);
+    }
+    {
+      // BN + ReLU reading a channel prefix of a wider buffer in place (rows 7 apart), its input gradient landing in
+      // the buffer's gradient: DenseNet's layers read their growing input so.
+      OpEntry e{"batch_norm_relu training on a channel prefix (strided rows)",
+                {{{3, 2, 3, 5}, {32, 16, 16, 128}, -2, 2}, {{5}, {128}, 0.5, 1.5}, {{5}, {128}, -0.5, 0.5}},
+                [](T t) {
+                  const Shape s = t[0].shape();
+                  const Tensor buf = constant_like(t[0], {s[0], s[1], s[2], s[3] + 2}, -1, 1, 22);
+                  return batch_norm_relu(channel_prefix(write_channels(buf, t[0], 0), s[3]), t[1], t[2], Tensor(), Tensor(), true);
+                },
+                norm_flops};
+      e.cuda_dtypes = {DType::f64, DType::f32};
+      put(e);
+    }
+    {
+      // relu(bn(x) + residual): the 16-bit sign flips of batch_norm_relu apply here too.
+      OpEntry e{"batch_norm_add_relu training, running statistics updated",
+                {{{3, 2, 3, 5}, {32, 32, 32, 64}, -2, 2}, {{5}, {64}, 0.5, 1.5}, {{5}, {64}, -0.5, 0.5},
+                 {{3, 2, 3, 5}, {32, 32, 32, 64}, -1, 1}},
+                [](T t) {
+                  return batch_norm_add_relu(t[0], t[3], t[1], t[2], running_mean(t[0]), running_var(t[0]), true);
+                },
+                per_input(9)};
+      e.cuda_dtypes = {DType::f64, DType::f32};
+      put(e);
+      e.name = "batch_norm_add_relu eval";
+      e.run = [](T t) { return batch_norm_add_relu(t[0], t[3], t[1], t[2], running_mean(t[0]), running_var(t[0]), false); };
       put(e);
     }
     put({"layer_norm, affine", {{{2, 3, 6}, {64, 196, 256}, -2, 2}, {{6}, {256}}, {{6}, {256}}},

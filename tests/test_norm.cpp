@@ -176,6 +176,100 @@ TEST_CASE("batch_norm_relu equals relu(batch_norm) in f32: outputs, gradients, r
   CHECK(max_abs_diff(fused.rv, plain.rv) == 0.0);
 }
 
+TEST_CASE("batch_norm_add_relu equals relu(batch_norm + residual) in f32 and f64: outputs, gradients, statistics") {
+  for (DType dt : {DType::f32, DType::f64}) {
+    CAPTURE(dtype_name(dt));
+    Generator gen(17);
+    const Shape s{4, 5, 5, 24};
+    const Tensor x0 = Tensor::randn(s, dt, gen, 0.3, 1.2), r0 = Tensor::randn(s, dt, gen, -0.2, 1.0);
+    const Tensor gy = Tensor::randn(s, dt, gen);
+    const Tensor w0 = Tensor::rand({24}, dt, gen, 0.5, 1.5), b0 = Tensor::rand({24}, dt, gen, -0.5, 0.5);
+    struct Run {
+      Tensor y, gx, gr, gw, gb, rm, rv, nbt;
+    };
+    auto run = [&](bool fused, bool training) {
+      Tensor x = x0.clone(), r = r0.clone(), w = w0.clone(), b = b0.clone();
+      for (Tensor* t : {&x, &r, &w, &b}) t->set_requires_grad(true);
+      Tensor rm = Tensor::full({24}, 0.1, dt), rv = Tensor::full({24}, 1.5, dt), nbt = Tensor::zeros({1}, DType::i64);
+      Tensor y = fused ? batch_norm_add_relu(x, r, w, b, rm, rv, training, 0.1, 1e-5, nbt)
+                       : relu(add(batch_norm(x, w, b, rm, rv, training, 0.1, 1e-5, nbt), r));
+      backward(y, gy);
+      Run out{y.detach(), x.grad(), r.grad(), w.grad(), b.grad(), rm, rv, nbt};
+      Tape::current().clear();
+      return out;
+    };
+    for (bool training : {true, false}) {
+      CAPTURE(training);
+      const Run plain = run(false, training), fused = run(true, training);
+      int64_t zeros = 0;
+      for (int64_t i = 0; i < fused.y.numel(); ++i) zeros += fused.y.flat(i) == 0.0;
+      CHECK(zeros > fused.y.numel() / 10);  // the ReLU cuts a good part of the outputs
+      CHECK(zeros < fused.y.numel() * 9 / 10);
+      const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
+      CHECK(max_abs_diff(fused.y, plain.y) == 0.0);
+      CHECK(max_abs_diff(fused.gx, plain.gx) < tol);
+      CHECK(max_abs_diff(fused.gr, plain.gr) == 0.0);  // both pass gy where the output is positive
+      CHECK(max_abs_diff(fused.gw, plain.gw) < 10 * tol);
+      CHECK(max_abs_diff(fused.gb, plain.gb) < 10 * tol);
+      CHECK(max_abs_diff(fused.rm, plain.rm) == 0.0);
+      CHECK(max_abs_diff(fused.rv, plain.rv) == 0.0);
+      CHECK(fused.nbt.flat(0) == plain.nbt.flat(0));
+      CHECK(fused.nbt.flat(0) == (training ? 1 : 0));
+    }
+  }
+}
+
+TEST_CASE("gradcheck: batch_norm_add_relu in training and eval, affine or not, residual not requiring grad") {
+  Generator gen(23);
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    Tensor x = rand_input({3, 2, 3, 5}, gen, -2, 2), w = rand_input({5}, gen, 0.5, 1.5), b = rand_input({5}, gen, -0.5, 0.5);
+    Tensor r = rand_input({3, 2, 3, 5}, gen, -1, 1);
+    Tensor rm = Tensor::rand({5}, DType::f64, gen, -0.5, 0.5), rv = Tensor::rand({5}, DType::f64, gen, 0.5, 2.0);
+    auto f = [&](const std::vector<Tensor>& t) {
+      return training ? batch_norm_add_relu(t[0], t[3], t[1], t[2], Tensor(), Tensor(), true)
+                      : batch_norm_add_relu(t[0], t[3], t[1], t[2], rm, rv, false);
+    };
+    CHECK(gradcheck(f, {x, w, b, r}) <= 1.0);
+    const Tensor rc = Tensor::rand({3, 2, 3, 5}, DType::f64, gen, -1, 1);  // a constant residual
+    CHECK(gradcheck([&](const std::vector<Tensor>& t) { return batch_norm_add_relu(t[0], rc, Tensor(), Tensor(), Tensor(), Tensor(), true); },
+                    {x}) <= 1.0);
+  }
+}
+
+TEST_CASE("batch_norm_relu reads a channel prefix of a wider buffer in place, size-1 dims included") {
+  // DenseNet's in-place blocks: the prefix rows are read without a copy and the input gradient lands in the
+  // buffer's gradient, equal to running on a contiguous copy of the prefix.
+  for (const Shape& s : {Shape{3, 2, 3, 5}, Shape{4, 1, 1, 5}, Shape{2, 3, 1, 4}, Shape{1, 1, 6, 3}}) {
+    CAPTURE(s.str());
+    Generator gen(31);
+    const Shape wide{s[0], s[1], s[2], s[3] + 3};
+    const Tensor base = Tensor::randn(wide, DType::f64, gen), gy = Tensor::randn(s, DType::f64, gen);
+    const Tensor w = Tensor::rand({s[3]}, DType::f64, gen, 0.5, 1.5);
+    Tensor buf = base.clone();
+    buf.set_requires_grad(true);
+    const Tensor view = channel_prefix(buf, s[3]);
+    REQUIRE(!view.is_contiguous());
+    const Tensor y = batch_norm_relu(view, w, Tensor(), Tensor(), Tensor(), true);
+    CHECK(Tape::current().size() == 1);  // no contiguous copy recorded
+    backward(y, gy);
+    Tensor copy = slice(base, -1, 0, s[3]).detach();
+    copy.set_requires_grad(true);
+    const Tensor want = batch_norm_relu(copy, w, Tensor(), Tensor(), Tensor(), true);
+    backward(want, gy);
+    CHECK(max_abs_diff(y, want) == 0.0);
+    const Tensor g = buf.grad();
+    double in_prefix = 0, outside = 0;
+    for (int64_t i = 0; i < g.numel(); ++i) {
+      const int64_t ch = i % wide[3], row = i / wide[3];
+      if (ch < s[3]) in_prefix = std::max(in_prefix, std::abs(g.flat(i) - copy.grad().flat(row * s[3] + ch)));
+      else outside = std::max(outside, std::abs(g.flat(i)));
+    }
+    CHECK(in_prefix == 0.0);
+    CHECK(outside == 0.0);
+  }
+}
+
 TEST_CASE("gradcheck: layer_norm (odd widths, affine or not, strided input and weight)") {
   Generator gen(9);
   for (int64_t c : {1, 5, 13, 19}) {  // 13 and 19 exercise both the lane-parallel part and the tail of a row

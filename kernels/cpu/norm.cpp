@@ -1,10 +1,14 @@
-// Batch norm and layer norm on channels-last data: rows of C contiguous values, vectorizable over C. Reductions over
-// rows use a fixed row partition with double accumulators (summed in a fixed order, so results do not depend on
-// the thread count); reductions along a row use several independent double lanes so they vectorize too.
+// Batch norm and layer norm on channels-last data: rows of C contiguous values, vectorizable over C (batch norm's x
+// and gx rows may lie further apart: norm_row_stride). Reductions over rows use a fixed row partition with double
+// accumulators (summed in a fixed order, so results do not depend on the thread count); reductions along a row use
+// several independent double lanes so they vectorize too.
 #include "fer/kernels/norm.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
@@ -53,6 +57,15 @@ inline double lane_sum(int64_t n, F&& term) {
   return s;
 }
 
+// r > 0 ? g : +0, as a bit mask: GCC leaves the select scalar (with a branch) in a loop that widens to double, and
+// vectorizes the mask.
+template <class T>
+inline T positive_or_zero(T g, T r) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const U keep = U(0) - U(r > T(0));
+  return std::bit_cast<T>(U(std::bit_cast<U>(g) & keep));
+}
+
 template <class T>
 const T* ptr_or_null(const TensorRef& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -69,6 +82,7 @@ void batch_norm_stats_cpu(const BatchNormStatsArgs& a) {
     const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
     int64_t m = extent.m, c = extent.c;
     const T* px = x.data<T>();
+    const int64_t lx = norm_row_stride(x);
     const int64_t chunks = norm_row_chunks(m, c);
     double* part = ws.acc.data<double>();
     double* mu = part + 2 * chunks * c;
@@ -78,7 +92,7 @@ void batch_norm_stats_cpu(const BatchNormStatsArgs& a) {
       double* __restrict acc = part + k * c;
       std::fill(acc, acc + c, 0.0);
       for (int64_t i = lo; i < hi; ++i) {
-        const T* __restrict xr = px + i * c;
+        const T* __restrict xr = px + i * lx;
         for (int64_t j = 0; j < c; ++j) acc[j] += double(xr[j]);
       }
     });
@@ -88,7 +102,7 @@ void batch_norm_stats_cpu(const BatchNormStatsArgs& a) {
       double* __restrict acc = part + k * c;
       std::fill(acc, acc + c, 0.0);
       for (int64_t i = lo; i < hi; ++i) {
-        const T* __restrict xr = px + i * c;
+        const T* __restrict xr = px + i * lx;
         for (int64_t j = 0; j < c; ++j) {
           double d = double(xr[j]) - mu[j];
           acc[j] += d * d;
@@ -118,6 +132,7 @@ void batch_norm_apply_cpu(const BatchNormApplyArgs& a) {
     const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>();
     const T *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
     T* py = y.data<T>();
+    const int64_t lx = norm_row_stride(x);
     // Folded into y = x * scale + shift per channel.
     T* scale = ws.coef.data<T>();
     T* shift = scale + c;
@@ -128,7 +143,7 @@ void batch_norm_apply_cpu(const BatchNormApplyArgs& a) {
     }
     parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
-        const T* __restrict xr = px + i * c;
+        const T* __restrict xr = px + i * lx;
         T* __restrict yr = py + i * c;
         if (relu)
           for (int64_t j = 0; j < c; ++j) {
@@ -152,10 +167,11 @@ void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, cons
   const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
   int64_t m = extent.m, c = extent.c;
   const T* px = x.data<T>();
+  const int64_t lx = norm_row_stride(x);
   {
     // The gradient reaching the BN at column j of row (gr, rr): gy, or gy where the fused ReLU's output is positive.
     auto grad = [](const T* __restrict gr, const T* __restrict rr, int64_t j) {
-      if constexpr (kRelu) return rr[j] > T(0) ? gr[j] : T(0);
+      if constexpr (kRelu) return positive_or_zero(gr[j], rr[j]);
       else return gr[j];
     };
     const int64_t chunks = norm_row_chunks(m, c);
@@ -168,7 +184,7 @@ void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, cons
         double* __restrict sgd = sg + c;
         std::fill(sg, sg + 2 * c, 0.0);
         for (int64_t i = lo; i < hi; ++i) {
-          const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
+          const T *__restrict xr = px + i * lx, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
           for (int64_t j = 0; j < c; ++j) {
             double g = double(grad(gr, rr, j));
             sg[j] += g;
@@ -200,10 +216,11 @@ void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, cons
       d[j] = batch_stats ? T(s * sum_g[j] / double(m)) : T(0);
     }
     T* pgx = gx.data<T>();
+    const int64_t lgx = norm_row_stride(gx);
     parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
-        const T *__restrict xr = px + i * c, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
-        T* __restrict gxr = pgx + i * c;
+        const T *__restrict xr = px + i * lx, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
+        T* __restrict gxr = pgx + i * lgx;
         for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
       }
     });
@@ -223,6 +240,57 @@ void batch_norm_backward_cpu(const BatchNormBackwardArgs& a) {
     const T *pw = ptr_or_null<T>(weight), *pr = ptr_or_null<T>(relu_out);
     if (pr) batch_norm_backward_rows<T, true>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, gweight, gbias);
     else batch_norm_backward_rows<T, false>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, gweight, gbias);
+  });
+}
+
+void batch_norm_add_relu_apply_cpu(const BatchNormAddReluApplyArgs& a) {
+  const TensorRef &x = a.x, &mean = a.mean, &invstd = a.invstd, &weight = a.weight, &bias = a.bias,
+                  &residual = a.residual, &y = a.y;
+  const NormWorkspace& ws = a.ws;
+  dispatch_float(x.dtype(), "batch_norm_add_relu", [&](auto tag) {
+    using T = decltype(tag);
+    const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
+    int64_t m = extent.m, c = extent.c;
+    const T *px = x.data<T>(), *pr = residual.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>();
+    const T *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
+    T* py = y.data<T>();
+    const int64_t lx = norm_row_stride(x);
+    T* scale = ws.coef.data<T>();
+    T* shift = scale + c;
+    for (int64_t j = 0; j < c; ++j) {
+      double s = double(pi[j]) * (pw ? double(pw[j]) : 1.0);
+      scale[j] = T(s);
+      shift[j] = T((pb ? double(pb[j]) : 0.0) - double(pm[j]) * s);
+    }
+    parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const T *__restrict xr = px + i * lx, *__restrict rr = pr + i * c;
+        T* __restrict yr = py + i * c;
+        for (int64_t j = 0; j < c; ++j) {
+          // BN's output rounded to T first, then the add: the unfused sequence's values exactly.
+          const T bn = xr[j] * scale[j] + shift[j];
+          const T v = bn + rr[j];
+          yr[j] = v > T(0) ? v : (v == v ? T(0) : v);  // NaN stays NaN, as torch.relu
+        }
+      }
+    });
+  });
+}
+
+void batch_norm_add_relu_backward_cpu(const BatchNormAddReluBackwardArgs& a) {
+  dispatch_float(a.x.dtype(), "batch_norm_add_relu backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T *pm = a.mean.data<T>(), *pi = a.invstd.data<T>(), *pg = a.gy.data<T>(), *py = a.y.data<T>();
+    batch_norm_backward_rows<T, true>(a.x, pm, pi, ptr_or_null<T>(a.weight), pg, py, a.batch_stats, a.ws, a.gx,
+                                      a.gweight, a.gbias);
+    if (!a.gresidual.defined()) return;
+    // The residual's gradient: the add passes the ReLU's gradient through unchanged.
+    const Rows extent = rows_of(a.x);
+    const int64_t n = extent.m * extent.c;
+    T* pgr = a.gresidual.data<T>();
+    parallel_for(0, n, kRowWork, [&](int64_t lo, int64_t hi) {
+      for (int64_t e = lo; e < hi; ++e) pgr[e] += positive_or_zero(pg[e], py[e]);
+    });
   });
 }
 

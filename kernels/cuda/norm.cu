@@ -56,15 +56,15 @@ __device__ __forceinline__ double chunk_total(const double* part, int64_t chunks
 
 template <class T> struct SumTerm {
   const T* x;
-  int64_t c;
-  __device__ void operator()(int64_t i, int64_t j, double* a) const { a[0] += double(load(x, i * c + j)); }
+  int64_t lx;  // row stride of x
+  __device__ void operator()(int64_t i, int64_t j, double* a) const { a[0] += double(load(x, i * lx + j)); }
 };
 template <class T> struct SquaredDeviationTerm {
   const T* x;
   const double* mu;
-  int64_t c;
+  int64_t lx;  // row stride of x
   __device__ void operator()(int64_t i, int64_t j, double* a) const {
-    double d = double(load(x, i * c + j)) - mu[j];
+    double d = double(load(x, i * lx + j)) - mu[j];
     a[0] += d * d;
   }
 };
@@ -76,11 +76,11 @@ __device__ __forceinline__ C<T> masked_grad(const T* g, const T* relu_out, int64
 // sum(gy), sum(gy * (x - mean)) per channel (batch norm backward).
 template <class T> struct BatchNormGradTerm {
   const T *x, *g, *mean, *relu_out;  // relu_out: null, or a fused ReLU's output (gy passes where it is > 0)
-  int64_t c;
+  int64_t c, lx;                     // lx: row stride of x (g and relu_out are contiguous)
   __device__ void operator()(int64_t i, int64_t j, double* a) const {
     double gg = masked_grad(g, relu_out, i * c + j);
     a[0] += gg;
-    a[1] += gg * (double(load(x, i * c + j)) - double(load(mean, j)));
+    a[1] += gg * (double(load(x, i * lx + j)) - double(load(mean, j)));
   }
 };
 // sum(gy * xhat), sum(gy) per channel (layer norm backward; mean/invstd are per row).
@@ -130,12 +130,12 @@ __global__ void batch_norm_coef(const T* mean, const T* invstd, const T* weight,
 }
 
 template <class T>
-__global__ void batch_norm_apply_kernel(const T* __restrict__ x, const double* __restrict__ coef, int64_t m, int64_t c,
-                                        bool relu, T* __restrict__ y) {
+__global__ void batch_norm_apply_kernel(const T* __restrict__ x, int64_t lx, const double* __restrict__ coef, int64_t m,
+                                        int64_t c, bool relu, T* __restrict__ y) {
   for (int64_t j = blockIdx.x * int64_t(kTileX) + threadIdx.x; j < c; j += int64_t(gridDim.x) * kTileX) {
     const C<T> scale = C<T>(coef[j]), shift = C<T>(coef[c + j]);
     for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
-      C<T> v = load(x, i * c + j) * scale + shift;
+      C<T> v = load(x, i * lx + j) * scale + shift;
       if (relu) v = v < C<T>(0) ? C<T>(0) : v;  // NaN stays NaN, as torch.relu
       store(y, i * c + j, v);
     }
@@ -162,16 +162,37 @@ __global__ void batch_norm_backward_final(double* part, int64_t chunks, int64_t 
 
 // gx += a * gy - b * (x - mean) - d
 template <class T>
-__global__ void batch_norm_grad_input(const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ mean,
-                                      const T* __restrict__ relu_out, const double* __restrict__ coef, int64_t m,
-                                      int64_t c, T* __restrict__ gx) {
+__global__ void batch_norm_grad_input(const T* __restrict__ x, int64_t lx, const T* __restrict__ g,
+                                      const T* __restrict__ mean, const T* __restrict__ relu_out,
+                                      const double* __restrict__ coef, int64_t m, int64_t c, T* __restrict__ gx,
+                                      int64_t lgx) {
   for (int64_t j = blockIdx.x * int64_t(kTileX) + threadIdx.x; j < c; j += int64_t(gridDim.x) * kTileX) {
     const C<T> a = C<T>(coef[j]), b = C<T>(coef[c + j]), d = C<T>(coef[2 * c + j]), mu = load(mean, j);
     for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
-      const int64_t e = i * c + j;
-      store(gx, e, load(gx, e) + (a * masked_grad(g, relu_out, e) - b * (load(x, e) - mu) - d));
+      const int64_t e = i * c + j, ex = i * lx + j, egx = i * lgx + j;
+      store(gx, egx, load(gx, egx) + (a * masked_grad(g, relu_out, e) - b * (load(x, ex) - mu) - d));
     }
   }
+}
+
+// y = max(x * scale + shift + r, 0): BN, the residual add and the ReLU in one pass.
+template <class T>
+__global__ void batch_norm_add_relu_kernel(const T* __restrict__ x, int64_t lx, const T* __restrict__ r,
+                                           const double* __restrict__ coef, int64_t m, int64_t c, T* __restrict__ y) {
+  for (int64_t j = blockIdx.x * int64_t(kTileX) + threadIdx.x; j < c; j += int64_t(gridDim.x) * kTileX) {
+    const C<T> scale = C<T>(coef[j]), shift = C<T>(coef[c + j]);
+    for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
+      const C<T> v = (load(x, i * lx + j) * scale + shift) + load(r, i * c + j);
+      store(y, i * c + j, v < C<T>(0) ? C<T>(0) : v);  // NaN stays NaN, as torch.relu
+    }
+  }
+}
+
+// gr += gy where y > 0 (the residual's gradient through the ReLU and the add).
+template <class T>
+__global__ void relu_masked_accumulate(const T* __restrict__ g, const T* __restrict__ y, int64_t n, T* __restrict__ gr) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x)
+    store(gr, e, load(gr, e) + masked_grad(g, y, e));
 }
 
 template <class T>
@@ -255,22 +276,22 @@ __global__ void increment_i64_kernel(int64_t* p) {
   if (blockIdx.x == 0 && threadIdx.x == 0) *p += 1;
 }
 
-// The launchers take contiguous [m, c] data (channels last); `acc` is the f64 workspace of (2 * chunks + 2) * c
+// The launchers take [m, c] data (channels last), contiguous but for batch norm's x and gx (rows lx, lgx apart); `acc` is the f64 workspace of (2 * chunks + 2) * c
 // values (NormWorkspace::acc), `chunks` the fixed row partition of the column reductions (norm_row_chunks).
 // Gradients accumulate (+=); a null gradient pointer is skipped.
 
-void launch_batch_norm_stats(DType dt, const void* x, int64_t m, int64_t c, int64_t chunks, double* acc, void* mean,
-                             void* invstd, void* var, double eps, int device) {
+void launch_batch_norm_stats(DType dt, const void* x, int64_t lx, int64_t m, int64_t c, int64_t chunks, double* acc,
+                             void* mean, void* invstd, void* var, double eps, int device) {
   if (c <= 0) return;
   cudaStream_t s = current_stream(device);
   double* mu = acc + 2 * chunks * c;  // the first total row
   FER_CUDA_FLOAT_SWITCH(dt, "batch_norm", {
     const scalar_t* px = static_cast<const scalar_t*>(x);
     // Two passes (mean, then squared deviations) keep the variance accurate for data with a large mean.
-    run_column_partials<scalar_t, 1>(m, c, chunks, SumTerm<scalar_t>{px, c}, acc, s);
+    run_column_partials<scalar_t, 1>(m, c, chunks, SumTerm<scalar_t>{px, lx}, acc, s);
     batch_mean_final<<<blocks_for(c), kThreads, 0, s>>>(acc, chunks, m, c, mu);
     check_launch("batch_mean_final");
-    run_column_partials<scalar_t, 1>(m, c, chunks, SquaredDeviationTerm<scalar_t>{px, mu, c}, acc, s);
+    run_column_partials<scalar_t, 1>(m, c, chunks, SquaredDeviationTerm<scalar_t>{px, mu, lx}, acc, s);
     batch_var_final<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(acc, mu, chunks, m, c, eps,
                                                                   static_cast<scalar_t*>(mean),
                                                                   static_cast<scalar_t*>(invstd),
@@ -279,7 +300,7 @@ void launch_batch_norm_stats(DType dt, const void* x, int64_t m, int64_t c, int6
   });
 }
 
-void launch_batch_norm_apply(DType dt, const void* x, int64_t m, int64_t c, const void* mean, const void* invstd,
+void launch_batch_norm_apply(DType dt, const void* x, int64_t lx, int64_t m, int64_t c, const void* mean, const void* invstd,
                              const void* weight, const void* bias, double* acc, void* y, bool relu, int device) {
   if (c <= 0) return;
   cudaStream_t s = current_stream(device);
@@ -290,29 +311,57 @@ void launch_batch_norm_apply(DType dt, const void* x, int64_t m, int64_t c, cons
     check_launch("batch_norm_coef");
     if (m <= 0) return;
     batch_norm_apply_kernel<scalar_t><<<grid_rows_cols(m, c), dim3(kTileX, kTileY), 0, s>>>(
-        static_cast<const scalar_t*>(x), acc, m, c, relu, static_cast<scalar_t*>(y));
+        static_cast<const scalar_t*>(x), lx, acc, m, c, relu, static_cast<scalar_t*>(y));
     check_launch("batch_norm_apply");
   });
 }
 
-void launch_batch_norm_backward(DType dt, const void* x, const void* mean, const void* invstd, const void* weight,
-                                const void* gy, int64_t m, int64_t c, int64_t chunks, bool batch_stats, double* acc,
-                                void* gx, void* gweight, void* gbias, const void* relu_out, int device) {
+void launch_batch_norm_backward(DType dt, const void* x, int64_t lx, const void* mean, const void* invstd,
+                                const void* weight, const void* gy, int64_t m, int64_t c, int64_t chunks,
+                                bool batch_stats, double* acc, void* gx, int64_t lgx, void* gweight, void* gbias,
+                                const void* relu_out, int device) {
   if (c <= 0) return;
   cudaStream_t s = current_stream(device);
   FER_CUDA_FLOAT_SWITCH(dt, "batch_norm backward", {
     const scalar_t *px = static_cast<const scalar_t*>(x), *pm = static_cast<const scalar_t*>(mean),
                    *pg = static_cast<const scalar_t*>(gy), *pr = static_cast<const scalar_t*>(relu_out);
     const bool reduce = batch_stats || gweight || gbias;
-    if (reduce) run_column_partials<scalar_t, 2>(m, c, chunks, BatchNormGradTerm<scalar_t>{px, pg, pm, pr, c}, acc, s);
+    if (reduce) run_column_partials<scalar_t, 2>(m, c, chunks, BatchNormGradTerm<scalar_t>{px, pg, pm, pr, c, lx}, acc, s);
     batch_norm_backward_final<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(
         acc, chunks, m, c, reduce, batch_stats, static_cast<const scalar_t*>(invstd),
         static_cast<const scalar_t*>(weight), static_cast<scalar_t*>(gweight), static_cast<scalar_t*>(gbias));
     check_launch("batch_norm_backward_final");
     if (!gx || m <= 0) return;
     batch_norm_grad_input<scalar_t><<<grid_rows_cols(m, c), dim3(kTileX, kTileY), 0, s>>>(
-        px, pg, pm, pr, acc, m, c, static_cast<scalar_t*>(gx));
+        px, lx, pg, pm, pr, acc, m, c, static_cast<scalar_t*>(gx), lgx);
     check_launch("batch_norm_grad_input");
+  });
+}
+
+void launch_batch_norm_add_relu_apply(DType dt, const void* x, int64_t lx, const void* residual, int64_t m, int64_t c,
+                                      const void* mean, const void* invstd, const void* weight, const void* bias,
+                                      double* acc, void* y, int device) {
+  if (c <= 0) return;
+  cudaStream_t s = current_stream(device);
+  FER_CUDA_FLOAT_SWITCH(dt, "batch_norm_add_relu", {
+    batch_norm_coef<scalar_t><<<blocks_for(c), kThreads, 0, s>>>(
+        static_cast<const scalar_t*>(mean), static_cast<const scalar_t*>(invstd),
+        static_cast<const scalar_t*>(weight), static_cast<const scalar_t*>(bias), c, acc);
+    check_launch("batch_norm_coef");
+    if (m <= 0) return;
+    batch_norm_add_relu_kernel<scalar_t><<<grid_rows_cols(m, c), dim3(kTileX, kTileY), 0, s>>>(
+        static_cast<const scalar_t*>(x), lx, static_cast<const scalar_t*>(residual), acc, m, c,
+        static_cast<scalar_t*>(y));
+    check_launch("batch_norm_add_relu");
+  });
+}
+
+void launch_relu_masked_accumulate(DType dt, const void* gy, const void* y, int64_t n, void* gr, int device) {
+  if (n <= 0) return;
+  FER_CUDA_FLOAT_SWITCH(dt, "batch_norm_add_relu backward", {
+    relu_masked_accumulate<scalar_t><<<blocks_for(n), kThreads, 0, current_stream(device)>>>(
+        static_cast<const scalar_t*>(gy), static_cast<const scalar_t*>(y), n, static_cast<scalar_t*>(gr));
+    check_launch("relu_masked_accumulate");
   });
 }
 
@@ -407,7 +456,7 @@ void batch_norm_stats_cuda(const BatchNormStatsArgs& a) {
   const int dev = cuda::cuda_device_of("batch_norm", {&a.x, &a.mean, &a.invstd, &a.var});
   const cuda::Rows r = cuda::rows_of(a.x);
   const int64_t chunks = norm_row_chunks(r.m, r.c);
-  cuda::launch_batch_norm_stats(a.x.dtype(), a.x.raw_data(), r.m, r.c, chunks,
+  cuda::launch_batch_norm_stats(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), r.m, r.c, chunks,
                                 cuda::acc_of("batch_norm", a.ws, chunks, r.c, dev), a.mean.raw_data(),
                                 a.invstd.raw_data(), cuda::ptr(a.var), a.eps, dev);
 }
@@ -415,7 +464,8 @@ void batch_norm_stats_cuda(const BatchNormStatsArgs& a) {
 void batch_norm_apply_cuda(const BatchNormApplyArgs& a) {
   const int dev = cuda::cuda_device_of("batch_norm", {&a.x, &a.mean, &a.invstd, &a.weight, &a.bias, &a.y});
   const cuda::Rows r = cuda::rows_of(a.x);
-  cuda::launch_batch_norm_apply(a.x.dtype(), a.x.raw_data(), r.m, r.c, a.mean.raw_data(), a.invstd.raw_data(),
+  cuda::launch_batch_norm_apply(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), r.m, r.c, a.mean.raw_data(),
+                                a.invstd.raw_data(),
                                 cuda::cptr(a.weight), cuda::cptr(a.bias), cuda::acc_of("batch_norm", a.ws, 1, r.c, dev),
                                 a.y.raw_data(), a.relu, dev);
 }
@@ -425,10 +475,36 @@ void batch_norm_backward_cuda(const BatchNormBackwardArgs& a) {
       "batch_norm backward", {&a.x, &a.mean, &a.invstd, &a.weight, &a.gy, &a.gx, &a.gweight, &a.gbias, &a.relu_out});
   const cuda::Rows r = cuda::rows_of(a.x);
   const int64_t chunks = norm_row_chunks(r.m, r.c);
-  cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), a.mean.raw_data(), a.invstd.raw_data(),
-                                   cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks, a.batch_stats,
-                                   cuda::acc_of("batch_norm backward", a.ws, chunks, r.c, dev), cuda::ptr(a.gx),
-                                   cuda::ptr(a.gweight), cuda::ptr(a.gbias), cuda::cptr(a.relu_out), dev);
+  cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), a.mean.raw_data(),
+                                   a.invstd.raw_data(), cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks,
+                                   a.batch_stats, cuda::acc_of("batch_norm backward", a.ws, chunks, r.c, dev),
+                                   cuda::ptr(a.gx), a.gx.defined() ? norm_row_stride(a.gx) : r.c, cuda::ptr(a.gweight),
+                                   cuda::ptr(a.gbias), cuda::cptr(a.relu_out), dev);
+}
+
+void batch_norm_add_relu_apply_cuda(const BatchNormAddReluApplyArgs& a) {
+  const int dev = cuda::cuda_device_of("batch_norm_add_relu",
+                                       {&a.x, &a.residual, &a.mean, &a.invstd, &a.weight, &a.bias, &a.y});
+  const cuda::Rows r = cuda::rows_of(a.x);
+  cuda::launch_batch_norm_add_relu_apply(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), a.residual.raw_data(), r.m, r.c,
+                                         a.mean.raw_data(), a.invstd.raw_data(), cuda::cptr(a.weight),
+                                         cuda::cptr(a.bias), cuda::acc_of("batch_norm_add_relu", a.ws, 1, r.c, dev),
+                                         a.y.raw_data(), dev);
+}
+
+void batch_norm_add_relu_backward_cuda(const BatchNormAddReluBackwardArgs& a) {
+  const int dev = cuda::cuda_device_of("batch_norm_add_relu backward", {&a.x, &a.mean, &a.invstd, &a.weight, &a.gy, &a.y,
+                                                                        &a.gx, &a.gweight, &a.gbias, &a.gresidual});
+  const cuda::Rows r = cuda::rows_of(a.x);
+  const int64_t chunks = norm_row_chunks(r.m, r.c);
+  cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), a.mean.raw_data(),
+                                   a.invstd.raw_data(), cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks,
+                                   a.batch_stats, cuda::acc_of("batch_norm_add_relu backward", a.ws, chunks, r.c, dev),
+                                   cuda::ptr(a.gx), a.gx.defined() ? norm_row_stride(a.gx) : r.c, cuda::ptr(a.gweight),
+                                   cuda::ptr(a.gbias), a.y.raw_data(), dev);
+  if (a.gresidual.defined())
+    cuda::launch_relu_masked_accumulate(a.x.dtype(), a.gy.raw_data(), a.y.raw_data(), r.m * r.c,
+                                        a.gresidual.raw_data(), dev);
 }
 
 void inverse_std_cuda(const InverseStdArgs& a) {

@@ -6,6 +6,8 @@ namespace fer::kernels {
 void batch_norm_stats_cuda(const BatchNormStatsArgs&) { no_cuda("batch_norm_stats"); }
 void batch_norm_apply_cuda(const BatchNormApplyArgs&) { no_cuda("batch_norm_apply"); }
 void batch_norm_backward_cuda(const BatchNormBackwardArgs&) { no_cuda("batch_norm_backward"); }
+void batch_norm_add_relu_apply_cuda(const BatchNormAddReluApplyArgs&) { no_cuda("batch_norm_add_relu_apply"); }
+void batch_norm_add_relu_backward_cuda(const BatchNormAddReluBackwardArgs&) { no_cuda("batch_norm_add_relu_backward"); }
 void inverse_std_cuda(const InverseStdArgs&) { no_cuda("inverse_std"); }
 void running_update_cuda(const RunningUpdateArgs&) { no_cuda("running_update"); }
 void layer_norm_forward_cuda(const LayerNormForwardArgs&) { no_cuda("layer_norm_forward"); }

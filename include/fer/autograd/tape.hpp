@@ -10,6 +10,7 @@
 // buffers, so the steady state allocates nothing. The same recording is what a CUDA graph captures.
 #include <functional>
 #include <memory>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -127,8 +128,11 @@ class Graph {
     }
     tape.capturing = false;
     g.nodes_ = tape.take();
+    // Once each: a buffer written in place by several nodes (DenseNet's block buffer) is zeroed once per backward.
+    std::unordered_set<const TensorImpl*> seen;
     for (auto& n : g.nodes_)
-      for (const Tensor& o : n->outputs) g.intermediates_.push_back(o);
+      for (const Tensor& o : n->outputs)
+        if (seen.insert(o.impl()).second) g.intermediates_.push_back(o);
     return g;
   }
 

@@ -4,7 +4,9 @@
 // without CUDA links kernels/no_cuda/norm.cpp.
 //
 // Tensors are contiguous, of one dtype, on one device, and viewed as [M, C]; gradients accumulate (+=) into their
-// buffers; undefined tensors are skipped. Reductions over rows are split into a fixed number of row chunks
+// buffers; undefined tensors are skipped. One exception: batch norm's x and gx (stats, apply, backward, and the
+// add_relu variants) may be strided rows, C values each, norm_row_stride apart (a channel prefix of a wider NHWC
+// buffer: DenseNet's layers read and write their growing input in place). Reductions over rows are split into a fixed number of row chunks
 // (norm_row_chunks: it depends on the sizes, not on the thread count, so results are reproducible), each with double
 // accumulators in a workspace the op allocates up front: the kernels allocate nothing, so a replayed step runs
 // allocation-free. Every CUDA reduction is deterministic too (fixed chunks summed in order, no atomics).
@@ -18,6 +20,34 @@ inline int64_t norm_row_chunks(int64_t m, int64_t c) {
   const int64_t most = m < 1 ? 1 : (m > kMaxChunks ? kMaxChunks : m);
   const int64_t want = m * c / kChunkWork;
   return want < 1 ? 1 : (want > most ? most : want);
+}
+
+// The distance between consecutive rows of x viewed as [M, C], or 0 when its rows are not evenly spaced: C when
+// contiguous, the wider buffer's channel count for a channel prefix of NHWC data (the last dim dense, the others
+// stepping uniformly over rows).
+inline int64_t norm_row_stride_or_0(const TensorRef& x) {
+  const int r = x.dim();
+  if (x.is_contiguous()) return r == 0 ? 1 : x.size(r - 1);
+  const int64_t c = x.size(r - 1);
+  if (c > 1 && x.strides()[r - 1] != 1) return 0;
+  // Dims of size 1 may carry any stride: the row stride is the innermost stride of a dim of size > 1, and every
+  // other such dim must step over whole blocks of rows.
+  int64_t rows = 0, block = 1;  // block: rows spanned by one step of the dim under test
+  for (int d = r - 2; d >= 0; --d) {
+    if (x.size(d) > 1) {
+      if (rows == 0) rows = x.strides()[d];
+      else if (x.strides()[d] != rows * block) return 0;
+    }
+    block *= x.size(d);
+  }
+  if (rows == 0) return c;  // a single row
+  return rows >= c ? rows : 0;
+}
+inline int64_t norm_row_stride(const TensorRef& x) {
+  const int64_t s = norm_row_stride_or_0(x);
+  FER_CHECK(s > 0 || x.numel() == 0, "batch_norm: the rows of ", x.shape().str(), " with strides ", x.strides().str(),
+            " are not evenly spaced");
+  return s;
 }
 
 // Scratch for one batch/layer norm node, on the input's device, reused by forward and backward:
@@ -44,6 +74,17 @@ struct BatchNormBackwardArgs {
   bool batch_stats;
   NormWorkspace ws;
   TensorRef gx, gweight, gbias, relu_out;
+};
+struct BatchNormAddReluApplyArgs {
+  TensorRef x, mean, invstd, weight, bias, residual;
+  NormWorkspace ws;
+  TensorRef y;
+};
+struct BatchNormAddReluBackwardArgs {
+  TensorRef x, mean, invstd, weight, gy, y;
+  bool batch_stats;
+  NormWorkspace ws;
+  TensorRef gx, gweight, gbias, gresidual;
 };
 struct InverseStdArgs {
   TensorRef var, invstd;
@@ -90,6 +131,22 @@ void batch_norm_backward_cpu(const BatchNormBackwardArgs&);
 void batch_norm_backward_cuda(const BatchNormBackwardArgs&);
 inline void batch_norm_backward(const BatchNormBackwardArgs& a) {
   run_on(a.x, batch_norm_backward_cpu, batch_norm_backward_cuda, a);
+}
+
+// y = max((x - mean) * invstd * weight + bias + residual, 0) in one pass (BN, residual add and ReLU of a ResNet
+// block; residual has x's shape and is contiguous).
+void batch_norm_add_relu_apply_cpu(const BatchNormAddReluApplyArgs&);
+void batch_norm_add_relu_apply_cuda(const BatchNormAddReluApplyArgs&);
+inline void batch_norm_add_relu_apply(const BatchNormAddReluApplyArgs& a) {
+  run_on(a.x, batch_norm_add_relu_apply_cpu, batch_norm_add_relu_apply_cuda, a);
+}
+
+// Backward of batch_norm_add_relu_apply from its output y (the pre-activation is not kept): gy passes where y > 0,
+// to the residual (gresidual += it) and through the BN as batch_norm_backward with relu_out = y.
+void batch_norm_add_relu_backward_cpu(const BatchNormAddReluBackwardArgs&);
+void batch_norm_add_relu_backward_cuda(const BatchNormAddReluBackwardArgs&);
+inline void batch_norm_add_relu_backward(const BatchNormAddReluBackwardArgs& a) {
+  run_on(a.x, batch_norm_add_relu_backward_cpu, batch_norm_add_relu_backward_cuda, a);
 }
 
 // invstd = 1 / sqrt(var + eps) (eval with running statistics).

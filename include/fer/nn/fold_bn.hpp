@@ -42,6 +42,14 @@ class ConvBnFold {
     return batch_norm_relu(*bn_, conv_->forward(x));
   }
 
+  // relu(pair's output + residual): the folded conv, add and ReLU, or conv then the fused BN + add + ReLU.
+  Tensor forward_add_relu(const Tensor& x, const Tensor& residual) const {
+    FER_CHECK(conv_ && bn_, "ConvBnFold: pair not bound to a conv and a batch norm");
+    if (hooked()) return relu(add((*bn_)((*conv_)(x)), residual));
+    if (folded() && !bn_->is_training()) return relu(add(conv2d(x, weight_, bias_, conv_->params()), residual));
+    return batch_norm_add_relu(*bn_, conv_->forward(x), residual);
+  }
+
   // Whether the pair can be folded: BN must normalize with running statistics in eval mode.
   bool foldable() const { return conv_ && bn_ && bn_->running_mean.defined() && bn_->running_var.defined(); }
   bool folded() const { return weight_.defined(); }

@@ -77,8 +77,12 @@ inline Tensor contiguous(const Tensor& x) {
         y.copy_(x);
       },
       [x, y] {
-        // x's gradient buffer is contiguous (shape of x), so the flat accumulation lines up.
-        if (x.requires_grad()) kernels::axpy({kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), 1.0});
+        // x's gradient buffer is contiguous (shape of x), so the flat accumulation lines up; a view's buffer made
+        // strided on purpose (channel_prefix: a slice of a wider gradient) is added to along its own strides.
+        if (!x.requires_grad()) return;
+        const Tensor gx = x.grad_buffer();
+        if (gx.is_contiguous()) kernels::axpy({kernels::ref(y.grad()), kernels::ref(gx), 1.0});
+        else kernels::scatter_strided({kernels::ref(y.grad()), kernels::ref(gx), 0, gx.strides(), true, kernels::span_of(gx)});
       });
   return y;
 }

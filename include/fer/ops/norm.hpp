@@ -1,6 +1,7 @@
 #pragma once
 // Normalization over the channel (last) dim with autograd: batch norm (training with running statistics, eval),
-// batch norm fused with a following ReLU, and layer norm (ConvNeXt's channels-last LayerNorm).
+// batch norm fused with a following ReLU (and with a residual add before it), and layer norm (ConvNeXt's
+// channels-last LayerNorm).
 #include "fer/kernels/norm.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/cast.hpp"
@@ -43,10 +44,11 @@ inline NormWorkspaceTensors norm_workspace(int64_t m, int64_t c, const Tensor& x
   return make_norm_workspace(m, c, x.dtype(), x.device());
 }
 
-// batch_norm, or batch_norm_relu when `relu`.
+// batch_norm, or batch_norm_relu when `relu`, or batch_norm_add_relu when `residual_arg` is defined (relu then).
 inline Tensor batch_norm_maybe_relu(bool relu, const Tensor& x_arg, const Tensor& weight_in, const Tensor& bias_in,
                                     const Tensor& running_mean, const Tensor& running_var, bool training,
-                                    double momentum, double eps, const Tensor& num_batches_tracked) {
+                                    double momentum, double eps, const Tensor& num_batches_tracked,
+                                    const Tensor& residual_arg = Tensor()) {
   const Tensor x_in = autocast_input(x_arg, AutocastPolicy::upcast);  // statistics in f32 under autocast
   FER_CHECK(x_in.defined() && x_in.dim() >= 2, "batch_norm: input must be at least 2-d [..., C], got ",
             x_in.defined() ? x_in.shape().str() : std::string("undefined"));
@@ -65,14 +67,25 @@ inline Tensor batch_norm_maybe_relu(bool relu, const Tensor& x_arg, const Tensor
   bool batch_stats = training || !running_mean.defined();
   FER_CHECK(!batch_stats || m > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
             x_in.shape().str());
-  Tensor x = contiguous(x_in), weight = contiguous_or_undefined(weight_in), bias = contiguous_or_undefined(bias_in);
-  Tensor y = Tensor::empty_like(x);
+  Tensor residual;
+  if (residual_arg.defined()) {
+    const Tensor r = autocast_input(residual_arg, AutocastPolicy::upcast);
+    require_same_device("batch_norm_add_relu", {&x_in, &r});
+    require_same_dtype("batch_norm_add_relu", x_in, r);
+    FER_CHECK(r.shape() == x_in.shape(), "batch_norm_add_relu: residual ", r.shape().str(), " must have the input's shape ",
+              x_in.shape().str());
+    residual = contiguous(r);
+  }
+  // Evenly spaced rows (a channel prefix of a wider NHWC buffer, DenseNet's growing input) are read in place.
+  Tensor x = kernels::norm_row_stride_or_0(kernels::ref(x_in)) > 0 ? x_in : contiguous(x_in);
+  Tensor weight = contiguous_or_undefined(weight_in), bias = contiguous_or_undefined(bias_in);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({c}, x.dtype(), x.device()), invstd = Tensor::empty({c}, x.dtype(), x.device());
   Tensor var = batch_stats ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
   const NormWorkspaceTensors ws = norm_workspace(m, c, x);
   bool update = training && running_mean.defined();
   autograd::apply(
-      relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias}, {y},
+      residual.defined() ? "batch_norm_add_relu" : relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias, residual}, {y},
       [=] {
         using kernels::ref;
         if (batch_stats) {
@@ -86,10 +99,23 @@ inline Tensor batch_norm_maybe_relu(bool relu, const Tensor& x_arg, const Tensor
           kernels::inverse_std({ref(running_var), ref(invstd), eps});
         }
         if (training && num_batches_tracked.defined()) kernels::increment_i64({ref(num_batches_tracked)});
-        kernels::batch_norm_apply({ref(x), ref(mean), ref(invstd), ref(weight), ref(bias), ws.ref(), ref(y), relu});
+        if (residual.defined())
+          kernels::batch_norm_add_relu_apply(
+              {ref(x), ref(mean), ref(invstd), ref(weight), ref(bias), ref(residual), ws.ref(), ref(y)});
+        else
+          kernels::batch_norm_apply({ref(x), ref(mean), ref(invstd), ref(weight), ref(bias), ws.ref(), ref(y), relu});
       },
       [=] {
         using kernels::ref;
+        if (residual.defined()) {
+          kernels::batch_norm_add_relu_backward(
+              {ref(x), ref(mean), ref(invstd), ref(weight), ref(y.grad()), ref(y), batch_stats, ws.ref(),
+               ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
+               ref(weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor()),
+               ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor()),
+               ref(residual.requires_grad() ? residual.grad_buffer() : Tensor())});
+          return;
+        }
         kernels::batch_norm_backward({ref(x), ref(mean), ref(invstd), ref(weight), ref(y.grad()), batch_stats, ws.ref(),
                                       ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
                                       ref(weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor()),
@@ -121,6 +147,17 @@ inline Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tenso
                               const Tensor& num_batches_tracked = Tensor()) {
   return ops_detail::batch_norm_maybe_relu(true, x, weight, bias, running_mean, running_var, training, momentum, eps,
                                            num_batches_tracked);
+}
+
+// relu(batch_norm(x, ...) + residual) in one pass forward and one backward (the end of a ResNet block, in training):
+// residual has x's shape; as in batch_norm_relu, neither the BN output nor the sum before the ReLU is kept (the
+// backward reads the sign of the output). Values equal the unfused sequence relu(add(batch_norm(x), residual)).
+inline Tensor batch_norm_add_relu(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias,
+                                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                                  double momentum = 0.1, double eps = 1e-5, const Tensor& num_batches_tracked = Tensor()) {
+  FER_CHECK(residual.defined(), "batch_norm_add_relu: undefined residual");
+  return ops_detail::batch_norm_maybe_relu(true, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                                           num_batches_tracked, residual);
 }
 
 // LayerNorm over the last dim (biased variance), weight/bias [C] or undefined.

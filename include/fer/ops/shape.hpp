@@ -1,6 +1,7 @@
 #pragma once
 // Shape and layout ops with autograd: reshape/flatten (views), permute, NHWC<->NCHW, concat, split/chunk, slice,
-// channel shuffle, constant 2-d padding. Everything but reshape materializes a contiguous result.
+// channel shuffle, constant 2-d padding, and writing channels in place (write_channels, channel_prefix).
+// Everything but reshape and the in-place pair materializes a contiguous result.
 #include <algorithm>
 #include <array>
 #include <numeric>
@@ -156,6 +157,56 @@ inline Tensor concat(const std::vector<Tensor>& xs_in, int dim) {
                 {kernels::ref(gy), offsets[k], ystrides, kernels::ref(xs[k].grad_buffer()), true, kernels::span_of(gy)});
       });
   return y;
+}
+
+// Writes x [..., c] into channels [at, at + c) of buf [..., C] (same leading dims; buf contiguous) in place and
+// returns buf. The node's output is buf itself, so its backward (x's gradient += that channel range of buf's) runs
+// after every later reader of buf has added to buf's gradient: DenseNet's block buffer, grown layer by layer
+// without a concatenation per layer.
+inline Tensor write_channels(const Tensor& buf, const Tensor& x_in, int64_t at) {
+  FER_CHECK(buf.defined() && x_in.defined(), "write_channels: undefined tensor");
+  FER_CHECK(buf.is_contiguous(), "write_channels: the buffer must be contiguous");
+  ops_detail::require_same_device("write_channels", {&buf, &x_in});
+  ops_detail::require_same_dtype("write_channels", buf, x_in);
+  const int r = buf.dim();
+  FER_CHECK(r >= 1 && x_in.dim() == r, "write_channels: ", x_in.shape().str(), " into ", buf.shape().str());
+  for (int d = 0; d + 1 < r; ++d)
+    FER_CHECK(x_in.size(d) == buf.size(d), "write_channels: ", x_in.shape().str(), " does not match ", buf.shape().str(),
+              " outside the channels");
+  FER_CHECK(at >= 0 && at + x_in.size(r - 1) <= buf.size(r - 1), "write_channels: channels [", at, ", ",
+            at + x_in.size(r - 1), ") outside ", buf.shape().str());
+  const Tensor x = contiguous(x_in);
+  const Shape strides = buf.strides();
+  autograd::apply(
+      "write_channels", {x}, {buf},
+      [=] { kernels::scatter_strided({kernels::ref(x), kernels::ref(buf), at, strides, false, kernels::span_of(buf)}); },
+      [=] {
+        if (!x.requires_grad()) return;
+        const Tensor gb = buf.grad();
+        kernels::gather_strided({kernels::ref(gb), at, strides, kernels::ref(x.grad_buffer()), true, kernels::span_of(gb)});
+      });
+  return buf;
+}
+
+// Channels [0, c) of buf [..., C] as a view (not recorded; rows of c values, C apart) whose gradient buffer is the
+// same channels of buf's gradient buffer, created now when buf requires grad: ops reading the view (batch norm
+// reads such rows in place) add their input gradient straight into buf's. With write_channels, the growing input of
+// a DenseNet block is read and written in one buffer.
+inline Tensor channel_prefix(const Tensor& buf, int64_t c) {
+  FER_CHECK(buf.defined() && buf.dim() >= 1 && c >= 0 && c <= buf.size(-1), "channel_prefix: ", c, " channels of ",
+            buf.defined() ? buf.shape().str() : std::string("undefined"));
+  auto narrow = [c](const Tensor& t) {
+    auto impl = std::make_shared<TensorImpl>(*t.impl());
+    impl->shape.d[impl->shape.nd - 1] = c;
+    impl->grad.reset();
+    return impl;
+  };
+  auto view = narrow(buf);
+  const bool grad = buf.requires_grad() && grad_enabled();
+  view->requires_grad = grad;
+  view->is_leaf = !grad;
+  if (grad) view->grad = narrow(buf.grad_buffer());
+  return Tensor(std::move(view));
 }
 
 inline std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int dim) {
