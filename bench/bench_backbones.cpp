@@ -4,6 +4,7 @@
 //
 //   bench_backbones --models resnet18,densenet121 --modes train,eval --sizes 48,64 [--json out.jsonl]
 //   bench_backbones --models resnet18 --modes train --sizes 64 --profile       # per-op time table
+//   bench_backbones --models resnet18,densenet121 --unfused          # without the training fusions
 //   bench_backbones --device cuda --modes train --sizes 64 --train-batch 256 --optimizer adamw --eager --amp bf16
 //
 // On CUDA each timed step ends with a device synchronization; --eager runs the step without record-and-replay
@@ -12,7 +13,6 @@
 // (`cpu busy`: 1 minus the share of the step the worker threads sat waiting, run with OMP_WAIT_POLICY=passive so
 // that waiting threads sleep instead of spinning) and the process's peak resident memory (max RSS, which only grows:
 // run one configuration per process for a model's own figure).
-//   bench_backbones --models resnet18,densenet121 --unfused                       # without the training fusions
 //
 // Discipline: the model is built and the step recorded before any timing, then --warmup steps run untimed and
 // --iters steps are timed one by one (steady clock); the median is reported (the machine is shared: the median
