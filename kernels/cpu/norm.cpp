@@ -121,6 +121,21 @@ void batch_norm_stats_cpu(const BatchNormStatsArgs& a) {
   });
 }
 
+namespace {
+
+// Batch norm in eval form per channel: y = x * scale + shift, with scale = invstd * weight and
+// shift = bias - mean * scale, computed in double and rounded once.
+template <class T>
+void fold_scale_shift(const T* mean, const T* invstd, const T* weight, const T* bias, int64_t c, T* scale, T* shift) {
+  for (int64_t j = 0; j < c; ++j) {
+    double s = double(invstd[j]) * (weight ? double(weight[j]) : 1.0);
+    scale[j] = T(s);
+    shift[j] = T((bias ? double(bias[j]) : 0.0) - double(mean[j]) * s);
+  }
+}
+
+}  // namespace
+
 void batch_norm_apply_cpu(const BatchNormApplyArgs& a) {
   const TensorRef &x = a.x, &mean = a.mean, &invstd = a.invstd, &weight = a.weight, &bias = a.bias, &y = a.y;
   const NormWorkspace& ws = a.ws;
@@ -133,14 +148,9 @@ void batch_norm_apply_cpu(const BatchNormApplyArgs& a) {
     const T *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
     T* py = y.data<T>();
     const int64_t lx = norm_row_stride(x);
-    // Folded into y = x * scale + shift per channel.
     T* scale = ws.coef.data<T>();
     T* shift = scale + c;
-    for (int64_t j = 0; j < c; ++j) {
-      double s = double(pi[j]) * (pw ? double(pw[j]) : 1.0);
-      scale[j] = T(s);
-      shift[j] = T((pb ? double(pb[j]) : 0.0) - double(pm[j]) * s);
-    }
+    fold_scale_shift(pm, pi, pw, pb, c, scale, shift);
     parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const T* __restrict xr = px + i * lx;
@@ -257,11 +267,7 @@ void batch_norm_add_relu_apply_cpu(const BatchNormAddReluApplyArgs& a) {
     const int64_t lx = norm_row_stride(x);
     T* scale = ws.coef.data<T>();
     T* shift = scale + c;
-    for (int64_t j = 0; j < c; ++j) {
-      double s = double(pi[j]) * (pw ? double(pw[j]) : 1.0);
-      scale[j] = T(s);
-      shift[j] = T((pb ? double(pb[j]) : 0.0) - double(pm[j]) * s);
-    }
+    fold_scale_shift(pm, pi, pw, pb, c, scale, shift);
     parallel_for(0, m, row_grain(c), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const T *__restrict xr = px + i * lx, *__restrict rr = pr + i * c;
