@@ -24,13 +24,13 @@ namespace {
 using Product = std::function<void(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
                                    float*, int64_t, bool)>;
 
-struct Shape {
+struct GemmShape {
   int64_t m, n, k;
 };
 
 // Edges of every blocking (tiles 6x16 and 12x32, mc 144, kc 256, nc 2048), k = 1, large k, and products large
 // enough for cpu::gemm to split C over the threads.
-const std::vector<Shape> kShapes = {{1, 1, 1},    {1, 1, 9},     {5, 3, 1},     {7, 17, 13},   {6, 16, 256},
+const std::vector<GemmShape> kShapes = {{1, 1, 1},    {1, 1, 9},     {5, 3, 1},     {7, 17, 13},   {6, 16, 256},
                                     {13, 33, 257}, {12, 32, 64},  {25, 70, 600}, {300, 40, 30}, {3, 2100, 9},
                                     {150, 100, 70}, {64, 96, 1100}};
 
@@ -38,7 +38,7 @@ const std::vector<Shape> kShapes = {{1, 1, 1},    {1, 1, 9},     {5, 3, 1},     
 // poisoned (must stay untouched) and, without accumulate, C itself NaN (must be overwritten, never read).
 // Checks |c - exact| <= (k + 2) 2^-23 (sum_p |a_ip b_pj| + |c0_ij|): twice the worst-case bound of a float dot
 // product of length k plus the final additions; an indexing error is of the order of the sum itself.
-void check_product(const Product& product, Shape s, bool trans_a, bool trans_b, bool accumulate, int64_t pad,
+void check_product(const Product& product, GemmShape s, bool trans_a, bool trans_b, bool accumulate, int64_t pad,
                    std::mt19937& rng) {
   const int64_t a_rows = trans_a ? s.k : s.m, a_cols = trans_a ? s.m : s.k;
   const int64_t b_rows = trans_b ? s.n : s.k, b_cols = trans_b ? s.k : s.n;
@@ -81,7 +81,7 @@ void check_product(const Product& product, Shape s, bool trans_a, bool trans_b, 
 
 void check_all_shapes(const Product& product) {
   std::mt19937 rng(17);
-  for (const Shape& s : kShapes)
+  for (const GemmShape& s : kShapes)
     for (bool trans_a : {false, true})
       for (bool trans_b : {false, true})
         for (bool accumulate : {false, true})
@@ -155,11 +155,11 @@ TEST_CASE("f32 GEMM, the AVX-512 kernel's tile and blocking on AVX2 vectors, aga
 TEST_CASE("f32 GEMM: every ISA path rounds exactly as the generic (Eigen) path") {
   // cpu::gemm keeps f32 results independent of the ISA (see gemm.cpp): the micro-kernels take Eigen's k blocks and
   // the columns Eigen sums in order; GEMV shapes, tiny products and Eigen's edge columns stay on Eigen.
-  const std::vector<Shape> shapes = {{113, 32, 1152}, {50, 37, 600}, {98, 116, 116}, {2, 24, 96}, {300, 64, 576},
+  const std::vector<GemmShape> shapes = {{113, 32, 1152}, {50, 37, 600}, {98, 116, 116}, {2, 24, 96}, {300, 64, 576},
                                      {64, 200, 1500}, {7, 1000, 33}, {1, 40, 300}, {3, 5, 4}};
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  for (const Shape& s : shapes)
+  for (const GemmShape& s : shapes)
     for (bool trans_a : {false, true})
       for (bool trans_b : {false, true})
         for (bool accumulate : {false, true}) {

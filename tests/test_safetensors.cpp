@@ -38,7 +38,7 @@ struct TempDir {
   size_t count() const { return size_t(std::distance(fs::directory_iterator(path), fs::directory_iterator())); }
 };
 
-std::string read_bytes(const std::string& path) {
+std::string read_safetensors_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
@@ -124,7 +124,7 @@ TEST_CASE("borrowed tensors view the mapping, outlive the file object, and never
   TempDir dir;
   std::string path = dir.file("copy.safetensors");
   fs::copy_file(kTorchFile, path);
-  const std::string original = read_bytes(path);
+  const std::string original = read_safetensors_bytes(path);
   Tensor w1, w2, s1, s2;
   {
     SafetensorsFile f(path);
@@ -140,7 +140,7 @@ TEST_CASE("borrowed tensors view the mapping, outlive the file object, and never
   CHECK(w1.flat(5) == -1.75);             // still readable after the SafetensorsFile is gone
   w1.fill_(42.0);                          // private copy-on-write mapping: allowed, and invisible to the file
   CHECK(w2.flat(0) == 42.0);
-  CHECK(read_bytes(path) == original);
+  CHECK(read_safetensors_bytes(path) == original);
   CHECK(SafetensorsFile(path).load("weights.f32").flat(0) == -3.0);
 
   auto all = SafetensorsFile(path).borrow_all();
@@ -251,7 +251,7 @@ TEST_CASE("writer: round trip of every dtype, metadata, key orders, non-contiguo
     CHECK(f.load("i64").data<int64_t>()[1] == int64_t(1) << 50);
 
     // Byte layout: header length a multiple of 8, padded with spaces, a JSON object whose offsets follow the order.
-    std::string bytes = read_bytes(path);
+    std::string bytes = read_safetensors_bytes(path);
     uint64_t n = 0;
     std::memcpy(&n, bytes.data(), 8);
     CHECK(n % 8 == 0);
@@ -281,11 +281,11 @@ TEST_CASE("writer: round trip of every dtype, metadata, key orders, non-contiguo
   // In-memory writer: same bytes as the file.
   std::ostringstream mem;
   write_safetensors(mem, in, meta, KeyOrder::sorted);
-  CHECK(mem.str() == read_bytes(dir.file("sorted.safetensors")));
+  CHECK(mem.str() == read_safetensors_bytes(dir.file("sorted.safetensors")));
 
   // Empty file (no tensors, no metadata) is valid: "{}" padded to 8.
   save_safetensors(dir.file("none.safetensors"), {});
-  CHECK(read_bytes(dir.file("none.safetensors")) == u64_le(8) + "{}      ");
+  CHECK(read_safetensors_bytes(dir.file("none.safetensors")) == u64_le(8) + "{}      ");
   CHECK(SafetensorsFile(dir.file("none.safetensors")).size() == 0);
 
   CHECK_THROWS_WITH_AS(save_safetensors(dir.file("dup.safetensors"), {{"x", a}, {"x", b}}),
@@ -300,7 +300,7 @@ TEST_CASE("atomic writes: the old file survives any failure, and no temporary fi
   TempDir dir;
   std::string path = dir.file("result.json");
   write_file_atomically(path, std::string_view("old content"));
-  CHECK(read_bytes(path) == "old content");
+  CHECK(read_safetensors_bytes(path) == "old content");
 
   // The producer throws halfway: the old file is untouched and the temporary is gone.
   CHECK_THROWS_WITH_AS(write_file_atomically(path,
@@ -309,21 +309,21 @@ TEST_CASE("atomic writes: the old file survives any failure, and no temporary fi
                                                fail("producer gave up");
                                              }),
                        "producer gave up", fer::Error);
-  CHECK(read_bytes(path) == "old content");
+  CHECK(read_safetensors_bytes(path) == "old content");
   CHECK(dir.count() == 1);
 
   // A failing save of tensors over an existing weights file (duplicate names) leaves it as it was.
   std::string weights = dir.file("w.safetensors");
   save_safetensors(weights, {{"x", Tensor::ones({2})}});
-  std::string before = read_bytes(weights);
+  std::string before = read_safetensors_bytes(weights);
   CHECK_THROWS_AS(save_safetensors(weights, {{"y", Tensor::ones({3})}, {"y", Tensor::ones({3})}}), fer::Error);
-  CHECK(read_bytes(weights) == before);
+  CHECK(read_safetensors_bytes(weights) == before);
   CHECK(dir.count() == 2);
 
   // Success replaces the content; the stream API handles large blocks (bypassing the buffer) and small writes.
   std::string big(300000, 'x');
   write_file_atomically(path, [&](std::ostream& out) { out << "head:" << big << ":tail"; });
-  CHECK(read_bytes(path) == "head:" + big + ":tail");
+  CHECK(read_safetensors_bytes(path) == "head:" + big + ":tail");
 
   // The class API: a writer destroyed without commit leaves nothing.
   {
@@ -344,7 +344,7 @@ TEST_CASE("atomic writes: the old file survives any failure, and no temporary fi
   // The whole-buffer overload (atomic_file.hpp) and the streaming one coexist without ambiguity.
   write_file_atomically(dir.file("both.txt").c_str(), "literal");
   write_file_atomically(fs::path(dir.file("both.txt")), [](std::ostream& out) { out << "streamed"; });
-  CHECK(read_bytes(dir.file("both.txt")) == "streamed");
+  CHECK(read_safetensors_bytes(dir.file("both.txt")) == "streamed");
   CHECK(dir.count() == 4);
 
   // A directory that does not exist: a clear error naming the path.
@@ -464,7 +464,7 @@ TEST_CASE("corrupted copies of a valid file (truncations, byte changes) open cle
   // Run under -DFER_SANITIZE=address,undefined this also shows that no corruption makes the reader touch bytes
   // outside the file.
   TempDir dir;
-  const std::string good = read_bytes(kTorchFile);
+  const std::string good = read_safetensors_bytes(kTorchFile);
   Generator gen(99);
   int opened = 0, rejected = 0;
   for (int trial = 0; trial < 400; ++trial) {

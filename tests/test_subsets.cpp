@@ -14,7 +14,7 @@ using namespace fer::data;
 
 namespace {
 
-std::filesystem::path fixture_dir() { return attributes_fixture::dir(); }
+std::filesystem::path subsets_fixture_dir() { return attributes_fixture::dir(); }
 
 struct Fixture {
   nlohmann::json e;
@@ -24,7 +24,7 @@ struct Fixture {
   Fixture() {
     e = attributes_fixture::expected();
     set = attributes_fixture::images(e);
-    table = read_attributes_csv(fixture_dir() / "faces.csv");
+    table = read_attributes_csv(subsets_fixture_dir() / "faces.csv");
     join = join_attributes(table, *set);
   }
 };
@@ -121,7 +121,7 @@ TEST_CASE("apply_subset_options narrows a set and writes the manifest with the a
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   SubsetOptions o;
-  o.attributes = (fixture_dir() / "faces.csv").string();
+  o.attributes = (subsets_fixture_dir() / "faces.csv").string();
   o.subset = "age_group=20-39,40+";
   o.subset_fraction = "gender=female:0.3,male:0.6";
   o.seed = 11;

@@ -10,6 +10,9 @@
 #include "fer/kernels/bias_act.hpp"
 #include "fer/ops/bias_act.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_bias_act {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -71,3 +74,5 @@ TEST_CASE("a bias on another device is a clear error") {
   Tensor x = Tensor::zeros({2, 3}, DType::f32, dev()), b = Tensor::zeros({3});
   CHECK_THROWS_AS(bias_act(x, b, Activation::relu), fer::Error);
 }
+
+}  // namespace test_cuda_bias_act

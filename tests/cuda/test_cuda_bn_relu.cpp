@@ -8,6 +8,9 @@
 #include "fer/autograd/tape.hpp"
 #include "fer/ops/norm.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_bn_relu {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -34,3 +37,5 @@ TEST_CASE("batch_norm_relu training and eval: output and gradients match the CPU
                  {{{60000, 7}, -2, 2}}, dt, seed++);
   }
 }
+
+}  // namespace test_cuda_bn_relu

@@ -6,6 +6,9 @@
 #include "fer/kernels/cast.hpp"
 #include "fer/ops/cast.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_cast {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -41,3 +44,5 @@ TEST_CASE("autocast on a CUDA tensor lowers for GEMM-like ops and upcasts for re
   CHECK(ops_detail::autocast_input(low, ops_detail::AutocastPolicy::upcast).dtype() == DType::f32);
   CHECK(rel_l2(cast(low, DType::f32), x) <= kTolBf16);
 }
+
+}  // namespace test_cuda_cast

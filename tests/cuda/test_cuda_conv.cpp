@@ -9,6 +9,9 @@
 #include "fer/kernels/gemm.hpp"
 #include "fer/ops/conv.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_conv {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -156,3 +159,5 @@ TEST_CASE("conv2d on CUDA tensors rejects mixed devices") {
   Tensor w = random_cpu({3, 3, 3, 2}, g);
   CHECK_THROWS_AS(conv2d(x, w, Tensor(), Conv2dParams::make(1, 1)), fer::Error);
 }
+
+}  // namespace test_cuda_conv

@@ -10,6 +10,9 @@
 #include "fer/ops/dropout.hpp"
 #include "fer/ops/elementwise.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_dropout {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -128,3 +131,5 @@ TEST_CASE("stochastic depth: row mode drops whole samples, batch mode the whole 
     CHECK(uniform);
   }
 }
+
+}  // namespace test_cuda_dropout

@@ -11,6 +11,9 @@
 #include "fer/kernels/elementwise.hpp"
 #include "fer/ops/elementwise.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_elementwise {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -158,3 +161,5 @@ TEST_CASE("mixed devices are a clear error") {
   Tensor a = Tensor::zeros({3}), b = Tensor::zeros({3}, DType::f32, dev());
   CHECK_THROWS_AS(add(a, b), fer::Error);
 }
+
+}  // namespace test_cuda_elementwise

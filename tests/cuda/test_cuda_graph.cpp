@@ -15,6 +15,9 @@
 #include "fer/ops/loss.hpp"
 #include "models/custom_cnn.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_graph {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -310,3 +313,5 @@ TEST_CASE("an upload from pinned memory returns before the busy stream reaches i
   Tensor back = dst.host();
   CHECK(std::memcmp(back.raw_data(), pinned.raw_data(), pinned.nbytes()) == 0);
 }
+
+}  // namespace test_cuda_graph

@@ -7,6 +7,9 @@
 #include "fer/kernels/gemm.hpp"
 #include "fer/ops/linear.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_linear {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -145,3 +148,5 @@ TEST_CASE("matmul with an empty inner dimension writes zeros") {
   kernels::matmul_into_cuda({kernels::ref(a.to(kGpu)), false, kernels::ref(b.to(kGpu)), false, kernels::ref(c), false});
   CHECK(rel_l2(c, Tensor::zeros({3, 4})) == 0.0);
 }
+
+}  // namespace test_cuda_linear

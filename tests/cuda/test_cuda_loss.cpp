@@ -12,6 +12,9 @@
 #include "fer/kernels/loss.hpp"
 #include "fer/ops/loss.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_loss {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -136,3 +139,5 @@ TEST_CASE("every output element is written (outputs poisoned with NaN)") {
   CHECK(rel_l2(rows_d, rows) <= kTolF32);
   CHECK(rel_l2(lse_d, lse) <= kTolF32);
 }
+
+}  // namespace test_cuda_loss

@@ -9,6 +9,9 @@
 #include "fer/autograd/tape.hpp"
 #include "fer/ops/modconv.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_modconv {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -161,3 +164,5 @@ TEST_CASE("sample_conv: plain and transposed per-sample convolution, outputs ful
     }
   }
 }
+
+}  // namespace test_cuda_modconv

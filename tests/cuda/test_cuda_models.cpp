@@ -16,6 +16,9 @@
 #include "models/resnet.hpp"
 #include "models/stylegan2.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_models {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -133,3 +136,5 @@ TEST_CASE("StyleGAN2 on the GPU equals NVIDIA's fixture images") {
         }
   CHECK(std::sqrt(num / den) <= 1e-4);
 }
+
+}  // namespace test_cuda_models

@@ -12,6 +12,9 @@
 #include "fer/kernels/norm.hpp"
 #include "fer/ops/norm.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_norm {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -119,3 +122,5 @@ TEST_CASE("every output element is written (outputs poisoned with NaN)") {
   CHECK(rel_l2(li_d, li) <= kTolF32);
   CHECK(rel_l2(ly_d, ly) <= kTolF32);
 }
+
+}  // namespace test_cuda_norm

@@ -10,6 +10,9 @@
 #include "cuda/cuda_parity.hpp"
 #include "op_table.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_op_table {
+
 using namespace fer;
 using namespace fer::cuda_test;
 using fer::op_table::OpEntry;
@@ -102,3 +105,5 @@ TEST_CASE("op table: every op on CUDA matches the CPU in every dtype it lists (N
     check_dtype_modes(e.name, [&e](const std::vector<Tensor>& t, Device) { return e.run(t); }, values, upstream, pre, how);
   }
 }
+
+}  // namespace test_cuda_op_table

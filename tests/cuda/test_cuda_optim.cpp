@@ -14,6 +14,9 @@
 #include "fer/train/grad_clip.hpp"
 #include "fer/train/loss_scale.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_optim {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -212,3 +215,5 @@ TEST_CASE("unscale and norm work on 16-bit gradients") {
     CHECK(rel_l2(p.grad(), expect.to(dt)) == 0.0);
   }
 }
+
+}  // namespace test_cuda_optim

@@ -12,6 +12,9 @@
 #include "fer/kernels/pool.hpp"
 #include "fer/ops/pool.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_pool {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -100,3 +103,5 @@ TEST_CASE("every output element is written (outputs poisoned with NaN)") {
   kernels::adaptive_avg_pool2d_forward_cuda({kernels::ref(xd), kernels::ref(yd)});
   CHECK(rel_l2(yd, adaptive_avg_pool2d(x, 4, 3)) <= kTolF32);
 }
+
+}  // namespace test_cuda_pool

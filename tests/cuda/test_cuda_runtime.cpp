@@ -6,6 +6,9 @@
 
 #include "fer/kernels/runtime.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_runtime {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -60,3 +63,5 @@ TEST_CASE("a device that does not exist is a clear error") {
   CHECK_THROWS_WITH_AS(Tensor::empty({4}, DType::f32, Device::cuda(cuda::device_count() + 3)),
                        doctest::Contains("CUDA device"), fer::Error);
 }
+
+}  // namespace test_cuda_runtime

@@ -12,6 +12,9 @@
 #include "fer/ops/elementwise.hpp"
 #include "fer/ops/shape.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_shape {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -108,3 +111,5 @@ TEST_CASE("strided maps outside the storage and racing accumulations are rejecte
   CHECK_THROWS_AS(kernels::scatter_strided_cuda({d, s, 0, Shape{0}, true, kernels::span_of(src)}), fer::Error);  // four adds into one element
   CHECK_NOTHROW(kernels::gather_strided_cuda({s, 0, Shape{3}, d, false, kernels::span_of(src)}));  // elements 0, 3, 6, 9
 }
+
+}  // namespace test_cuda_shape

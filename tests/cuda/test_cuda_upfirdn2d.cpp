@@ -6,6 +6,9 @@
 #include "fer/autograd/tape.hpp"
 #include "fer/ops/upfirdn2d.hpp"
 
+// Each file of the unity-built fer_cuda_tests keeps its helpers to itself.
+namespace test_cuda_upfirdn2d {
+
 using namespace fer;
 using namespace fer::cuda_test;
 
@@ -111,3 +114,5 @@ TEST_CASE("upfirdn2d: f16 and bf16 storage match the CPU f32 result of the round
     CHECK(rel_l2(gxg, gxc) <= tol);
   }
 }
+
+}  // namespace test_cuda_upfirdn2d
