@@ -14,6 +14,7 @@
 
 #include "fer/cli/program.hpp"
 #include "fer/data/sources.hpp"
+#include "fer/data/sampling.hpp"
 #include "fer/data/subsets.hpp"
 #include "fer/metrics/subgroup_report.hpp"
 #include "fer/sweep/runner.hpp"

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "fer/sweep/runner.hpp"
+#include "fer/train/run_config.hpp"
 #include "fer/train/trainer.hpp"
 #include "models/baselines.hpp"
 #include "models/custom_cnn.hpp"

@@ -20,6 +20,7 @@
 #include "fer/data/image_set.hpp"
 #include "fer/nn/layers.hpp"
 #include "fer/train/eval_outputs.hpp"
+#include "fer/train/fit.hpp"
 #include "fer/train/evaluate.hpp"
 #include "fer/train/optimizer_setup.hpp"
 #include "fer/train/recorder.hpp"
@@ -29,16 +30,6 @@
 #include "fer/train/train_step.hpp"
 
 namespace fer::train {
-
-struct FitResult {
-  int64_t epochs_run = 0, best_epoch = -1;
-  double best_val_f1 = NAN;
-  double train_seconds = 0, images_per_second = 0;
-  bool stopped_early = false;
-  bool interrupted = false;  // stopped by cfg.interrupted: no final evaluation, no metrics.json
-  bool already_finished = false;  // the run directory held this run finished: nothing was trained or written
-  nlohmann::json metrics;    // what metrics.json holds
-};
 
 // Settings fit refuses before it trains; creates cfg.out.
 inline void prepare_fit(const data::ImageSet& train_set, const TrainConfig& cfg) {
@@ -121,14 +112,8 @@ FitResult fit_loop(Model& model, const data::ImageSet& train_set, const data::Im
   return res;
 }
 
-// Trains `model` on `train_set`, validating on `val_set` each epoch and testing the best checkpoint on `test_set`
-// at the end (either may be null). Writes everything into cfg.out.
-// Every nn::Layer trains through the one instantiation compiled into the library (kernels/cpu/train/fit.cpp), so a
-// program that trains does not compile the loop and all its pieces again; other model types instantiate it here.
-FitResult fit(nn::Layer& model, const data::ImageSet& train_set, const data::ImageSet* val_set,
-              const data::ImageSet* test_set, const data::Preprocess& train_pp, const data::Preprocess& eval_pp,
-              const TrainConfig& cfg, const nlohmann::json& run_info = {});
-
+// `fit` of an nn::Layer is declared in train/fit.hpp and compiled once (kernels/cpu/train/fit.cpp); other model types
+// instantiate the loop here.
 template <class Model>
   requires(!std::is_base_of_v<nn::Layer, Model>)
 FitResult fit(Model& model, const data::ImageSet& train_set, const data::ImageSet* val_set, const data::ImageSet* test_set,
