@@ -8,6 +8,7 @@
 #                                luck or on the machine's speed (tools/test.sh, hence CI, uses this mode)
 #   tools/run_fuzz.sh 3600       an hour per target; the corpus grows in build-fuzz/corpus/<parser>/ across runs
 #   tools/run_fuzz.sh 600 pickle only fuzz_pickle (further names: more targets)
+#   FER_FUZZ_JOBS=1 tools/run_fuzz.sh    one target at a time (default: as many at once as there are cores)
 # A finding is written to build-fuzz/findings/<parser>/ (crash-*, timeout-*, oom-*): once fixed, commit it to
 # tests/fuzz/regressions/<parser>/ so every later run replays it.
 set -euo pipefail
@@ -30,29 +31,27 @@ if ((${#targets[@]} == 0)); then
   done
 fi
 
-# One target at a time: each uses one core, so a shared machine keeps the others.
-failed=()
-for parser in "${targets[@]}"; do
-  exe=build-fuzz/tests/fuzz/fuzz_$parser
-  src=tests/fuzz/fuzz_$parser.cpp
-  [[ -x $exe ]] || { echo "run_fuzz: no target fuzz_$parser" >&2; exit 2; }
-  findings=build-fuzz/findings/$parser
-  corpus=build-fuzz/corpus/$parser
+# Targets run side by side, FER_FUZZ_JOBS at a time (default: one per core; each target is single-threaded). A
+# target's messages are printed together once it ends; its verdict lands in build-fuzz/findings/<parser>/verdict.
+fuzz_one() {
+  local parser=$1
+  local exe=build-fuzz/tests/fuzz/fuzz_$parser src=tests/fuzz/fuzz_$parser.cpp
+  local findings=build-fuzz/findings/$parser corpus=build-fuzz/corpus/$parser
   mkdir -p "$findings" "$corpus"
-  limits=(-rss_limit_mb=2048 -timeout=10 -artifact_prefix="$findings/")
+  local limits=(-rss_limit_mb=2048 -timeout=10 -artifact_prefix="$findings/")
 
-  regressions=(tests/fuzz/regressions/"$parser"/*)
+  local regressions=(tests/fuzz/regressions/"$parser"/*)
   if [[ -e ${regressions[0]} ]]; then
     echo "run_fuzz: $parser: replaying ${#regressions[@]} regression inputs"
     if ! "$exe" "${limits[@]}" "${regressions[@]}" >"$findings/replay.log" 2>&1; then
-      tail -n 40 "$findings/replay.log" >&2
-      failed+=("$parser (regression corpus)")
-      continue
+      tail -n 40 "$findings/replay.log"
+      echo "$parser (regression corpus)" >"$findings/verdict"
+      return
     fi
   fi
 
   # Seed directories: named in the target's "// seeds:" line (test data, tests/fuzz/seeds/...).
-  seeds=()
+  local seeds=() budget=()
   for dir in $(sed -n 's|^// seeds: *\([^(]*\).*|\1|p' "$src"); do
     [[ -d $dir ]] && seeds+=("$dir")
   done
@@ -67,12 +66,36 @@ for parser in "${targets[@]}"; do
   fi
   if ! "$exe" "${limits[@]}" "${budget[@]}" -print_final_stats=1 "$corpus" "${seeds[@]}" \
       >"$findings/fuzz.log" 2>&1; then
-    tail -n 60 "$findings/fuzz.log" >&2
-    failed+=("$parser")
-    continue
+    tail -n 60 "$findings/fuzz.log"
+    echo "$parser" >"$findings/verdict"
+    return
   fi
   grep -E "^stat::number_of_executed_units|^#[0-9]+ +DONE" "$findings/fuzz.log" | tr '\n' ' ' | sed "s|^|run_fuzz: $parser: |"
   echo
+  echo ok >"$findings/verdict"
+}
+
+for parser in "${targets[@]}"; do
+  [[ -x build-fuzz/tests/fuzz/fuzz_$parser ]] || { echo "run_fuzz: no target fuzz_$parser" >&2; exit 2; }
+  rm -f "build-fuzz/findings/$parser/verdict"
+done
+fuzz_jobs=${FER_FUZZ_JOBS:-$jobs}
+running=0
+for parser in "${targets[@]}"; do
+  if ((running >= fuzz_jobs)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  mkdir -p "build-fuzz/findings/$parser"
+  (fuzz_one "$parser" >"build-fuzz/findings/$parser/messages.log" 2>&1; cat "build-fuzz/findings/$parser/messages.log") &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+for parser in "${targets[@]}"; do
+  verdict=$(cat "build-fuzz/findings/$parser/verdict" 2>/dev/null || echo "$parser (no verdict)")
+  [[ $verdict == ok ]] || failed+=("$verdict")
 done
 
 if ((${#failed[@]})); then
