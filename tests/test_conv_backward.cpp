@@ -1,6 +1,6 @@
 // conv2d's input and weight gradients against a direct loop in double, on each path of the CPU kernels
 // (kernels/cpu/conv.cpp): patch-matrix products with workers owning whole images or, with one image, the products
-// split by the GEMM; pointwise; depthwise (stride 1 as a flipped convolution, strided as a gather). f32 on each ISA
+// split by the GEMM; weight gradients split by pixels (partial sums) or by output channels; pointwise; depthwise (stride 1 as a flipped convolution, strided as a gather). f32 on each ISA
 // the GEMM can be forced to, and f64. The f64 gradchecks of test_conv.cpp run smaller shapes than these, which
 // reach several k blocks and whole register tiles of the f32 micro-kernels.
 #include <doctest/doctest.h>
@@ -59,6 +59,7 @@ const std::vector<BackwardCase> kCases = {
     {"3x3 s1 deep (several k blocks)", 3, 10, 10, 48, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 s1 one image (products split by the GEMM)", 1, 16, 16, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 s2", 2, 12, 12, 8, 12, 3, 3, 2, 1, 1, 1, 1, 1, 1},
+    {"3x3 s1 wide weight on few pixels (workers own output channels)", 2, 3, 3, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 s1 dilation 2, uneven padding", 2, 13, 11, 6, 5, 3, 3, 1, 2, 1, 2, 1, 1, 2},
     {"2x3 s1 one-sided padding", 2, 11, 14, 7, 9, 2, 3, 1, 1, 1, 1, 0, 1, 1},
     {"3x3 s1 two groups", 2, 12, 12, 8, 12, 3, 3, 1, 1, 2, 1, 1, 1, 1},
