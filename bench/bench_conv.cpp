@@ -1,13 +1,20 @@
 // conv2d throughput on the CPU, f32, NHWC, batch 32: forward, and forward + backward (input and weight
 // gradients) as a training step runs it, i.e. replaying a recorded graph in fixed buffers.
 // GFLOP/s counts 2 * N * Ho * Wo * O * kh * kw * C/groups per forward, three times that per forward+backward.
+// The "pass" rows time each kernel alone (forward, input gradient, weight gradient: each the forward's flops) and
+// report `of_peak`: GFLOP/s over the FMA peak of the vector width of the ISA the GEMM runs on (fma_peak.hpp),
+// measured at start-up on the same threads.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "fer/fer.hpp"
+#include "fer/kernels/conv.hpp"
+#include "fer/kernels/cpu_isa.hpp"
 #include "fer/ops/conv.hpp"
+#include "fma_peak.hpp"
 
 namespace {
 
@@ -16,9 +23,13 @@ struct ConvShape {
   int64_t n, h, w, c, o, k, stride, pad, groups;
 };
 
+// ResNet-18's 3x3 convolutions at 64 px (its stages are 16, 8, 4 and 2 px wide), then other kinds.
 const std::vector<ConvShape> kShapes = {
     {"conv3x3 64->64 16x16 s1", 32, 16, 16, 64, 64, 3, 1, 1, 1},
     {"conv3x3 64->128 16x16 s2", 32, 16, 16, 64, 128, 3, 2, 1, 1},
+    {"conv3x3 128->128 8x8 s1", 32, 8, 8, 128, 128, 3, 1, 1, 1},
+    {"conv3x3 256->256 4x4 s1", 32, 4, 4, 256, 256, 3, 1, 1, 1},
+    {"conv3x3 512->512 2x2 s1", 32, 2, 2, 512, 512, 3, 1, 1, 1},
     {"conv1x1 256->64 16x16", 32, 16, 16, 256, 64, 1, 1, 0, 1},
     {"dwconv3x3 C144 16x16", 32, 16, 16, 144, 144, 3, 1, 1, 144},
     {"dwconv7x7 C96 16x16", 32, 16, 16, 96, 96, 7, 1, 3, 96},
@@ -47,15 +58,64 @@ void run(benchmark::State& state, ConvShape s, bool with_backward) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+enum class Pass { forward, input_grad, weight_grad };
+
+// FMA peak of the vector width the f32 GEMM runs on.
+double gemm_peak() {
+  using fer::kernels::CpuIsa;
+  static const double peak = fer::bench::fma_peak_gflops(fer::kernels::cpu_isa() == CpuIsa::avx512 ? 512 : 256,
+                                                         fer::num_threads());
+  return peak;
+}
+
+void run_pass(benchmark::State& state, ConvShape s, Pass pass) {
+  using namespace fer;
+  using kernels::ref;
+  kernels::ConvGeometry g;
+  g.n = s.n, g.h = s.h, g.w = s.w, g.c = s.c, g.o = s.o, g.kh = g.kw = s.k;
+  g.ho = (s.h + 2 * s.pad - s.k) / s.stride + 1, g.wo = (s.w + 2 * s.pad - s.k) / s.stride + 1;
+  g.stride_h = g.stride_w = s.stride, g.pad_top = g.pad_left = s.pad, g.groups = s.groups;
+  const kernels::ConvPlan plan = kernels::plan_conv2d(g);
+  Generator gen(1);
+  Tensor x = Tensor::rand({g.n, g.h, g.w, g.c}, DType::f32, gen, -1, 1);
+  Tensor w = Tensor::rand({g.o, g.kh, g.kw, g.c / g.groups}, DType::f32, gen, -0.1, 0.1);
+  Tensor y = Tensor::rand({g.n, g.ho, g.wo, g.o}, DType::f32, gen, -1, 1);
+  Tensor gx = Tensor::zeros({g.n, g.h, g.w, g.c}), gw = Tensor::zeros(w.shape());
+  Tensor ws = plan.workspace > 0 ? Tensor::empty({plan.workspace}) : Tensor();
+  Tensor partials = plan.weight_grad_workspace > 0 ? Tensor::empty({plan.weight_grad_workspace}) : Tensor();
+  for (auto _ : state) {
+    if (pass == Pass::forward) kernels::conv2d_forward_cpu({plan, ref(x), ref(w), {}, ref(y), ref(ws)});
+    else if (pass == Pass::input_grad) kernels::conv2d_backward_input_cpu({plan, ref(y), ref(w), ref(gx), ref(ws)});
+    else kernels::conv2d_backward_weight_cpu({plan, ref(y), ref(x), ref(gw), ref(ws), ref(partials)});
+    benchmark::ClobberMemory();
+  }
+  const double gflop = forward_flops(s) * 1e-9;
+  state.counters["GFLOP/s"] = benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["of_peak"] = benchmark::Counter(gflop / gemm_peak(), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const int registered = [] {
   for (bool bwd : {false, true})
     for (const ConvShape& s : kShapes) {
       std::string name = std::string(s.name) + (bwd ? " fwd+bwd" : " fwd");
       benchmark::RegisterBenchmark(name.c_str(), run, s, bwd)->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
+  for (const ConvShape& s : kShapes)
+    for (Pass pass : {Pass::forward, Pass::input_grad, Pass::weight_grad}) {
+      const char* what = pass == Pass::forward ? " pass fwd" : pass == Pass::input_grad ? " pass dgrad" : " pass wgrad";
+      const std::string name = std::string(s.name) + what;
+      benchmark::RegisterBenchmark(name.c_str(), run_pass, s, pass)->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
   return 0;
 }();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  std::printf("GEMM ISA: %s; its FMA peak on %d threads: %.1f GFLOP/s\n",
+              fer::kernels::cpu_isa_name(fer::kernels::cpu_isa()), fer::num_threads(), gemm_peak());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

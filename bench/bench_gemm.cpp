@@ -4,10 +4,7 @@
 // `of_peak` is GFLOP/s over the FMA peak of that path's vector width (256-bit for generic and avx2, 512-bit for
 // avx512) on the same threads, measured at start-up as bench_peak does.
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -45,25 +42,11 @@ const std::vector<GemmShape> kShapes = {
     {"convnext fc2 wgrad 96x384x8192", true, false, 96, 384, 8192},
 };
 
-// GFLOP/s of the register-resident FMA chains of `width` bits on fer's threads, best of 5.
-double fma_peak(int width) {
-  const int threads = fer::num_threads();
-  double best = 1e30;
-  float sink = 0;
-  for (int r = 0; r < 5; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += width == 512 ? fer::bench::fma_chains_512(float(omp_get_thread_num()))
-                         : fer::bench::fma_chains_256(float(omp_get_thread_num()));
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  benchmark::DoNotOptimize(sink);
-  return fer::bench::fma_flops_per_call(width) * threads / best * 1e-9;
-}
-
 double peak_of(CpuIsa isa) {
-  static const double p256 = fer::kernels::cpu_isa_supported(CpuIsa::avx2) ? fma_peak(256) : 0;
-  static const double p512 = fer::kernels::cpu_isa_supported(CpuIsa::avx512) ? fma_peak(512) : 0;
+  using fer::bench::fma_peak_gflops;
+  static const double p256 = fer::kernels::cpu_isa_supported(CpuIsa::avx2) ? fma_peak_gflops(256, fer::num_threads()) : 0;
+  static const double p512 =
+      fer::kernels::cpu_isa_supported(CpuIsa::avx512) ? fma_peak_gflops(512, fer::num_threads()) : 0;
   return isa == CpuIsa::avx512 ? p512 : p256;
 }
 

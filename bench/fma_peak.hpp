@@ -1,9 +1,12 @@
 #pragma once
 // The machine's f32 FMA ceiling: independent register-resident FMA chains, 256-bit (AVX2, what the default
 // -march=x86-64-v3 build can use) and 512-bit (AVX-512) vectors. One call of fma_chains_<width> performs
-// fma_flops_per_call(width) floating-point operations. Used by bench_peak and bench_ops.
+// fma_flops_per_call(width) floating-point operations. Used by bench_peak, bench_ops, bench_gemm and bench_conv.
 #include <immintrin.h>
+#include <omp.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 
 namespace fer::bench {
@@ -36,5 +39,20 @@ __attribute__((target("avx512f"))) inline float fma_chains_512(float seed) {
 
 // f32 lanes x 2 flops per FMA, over every chain and step.
 constexpr double fma_flops_per_call(int width) { return 2.0 * (width / 32) * kChains * double(kSteps); }
+
+// GFLOP/s of the chains of `width` bits (256 or 512; the CPU must have it) on `threads` threads, best of 5.
+inline double fma_peak_gflops(int width, int threads) {
+  double best = 1e30;
+  float sink = 0;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    sink += width == 512 ? fma_chains_512(float(omp_get_thread_num())) : fma_chains_256(float(omp_get_thread_num()));
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  volatile float keep = sink;  // keeps the chains alive
+  (void)keep;
+  return fma_flops_per_call(width) * threads / best * 1e-9;
+}
 
 }  // namespace fer::bench

@@ -95,4 +95,13 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+// Largest |got - want| / (1 + |want|) against reference values in double.
+inline double max_rel_error(const Tensor& got, const std::vector<double>& want) {
+  REQUIRE(got.numel() == int64_t(want.size()));
+  double worst = 0;
+  for (int64_t i = 0; i < got.numel(); ++i)
+    worst = std::max(worst, std::abs(got.flat(i) - want[size_t(i)]) / (1.0 + std::abs(want[size_t(i)])));
+  return worst;
+}
+
 }  // namespace fer::testing

@@ -15,6 +15,7 @@
 
 using namespace fer;
 using fer::testing::gradcheck;
+using fer::testing::max_rel_error;
 using fer::testing::rand_input;
 
 namespace {
@@ -46,15 +47,6 @@ std::vector<double> reference_conv(const Tensor& x, const Tensor& w, const Tenso
           y[size_t(((b * ho + oh) * wo + ow) * o + oc)] = acc;
         }
   return y;
-}
-
-// Largest |got - want| / (1 + |want|).
-double max_rel_error(const Tensor& got, const std::vector<double>& want) {
-  REQUIRE(got.numel() == int64_t(want.size()));
-  double worst = 0;
-  for (int64_t i = 0; i < got.numel(); ++i)
-    worst = std::max(worst, std::abs(got.flat(i) - want[size_t(i)]) / (1.0 + std::abs(want[size_t(i)])));
-  return worst;
 }
 
 // A view of channels [c0, c0 + c) of an NHWC tensor: same storage, not contiguous.

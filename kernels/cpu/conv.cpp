@@ -173,6 +173,22 @@ void gemm_backward_weight(const ConvPlan& plan, const T* gy, const T* x, T* gw, 
   const ConvGeometry& g = plan.g;
   const bool direct = plan.algo == ConvAlgo::pointwise;
   const int64_t k = patch_len(g), og = g.o / g.groups, p_total = out_pixels(g), w_len = g.o * k;
+  // Where the weight outgrows the patch matrix (no more output pixels than output channels: ResNet-18's last stage
+  // at 64 px), zeroing and adding per-worker copies of the whole weight gradient costs more than redoing im2col:
+  // the workers own output channels instead, each reading every pixel's patch (measured: bench/README.md).
+  if (partials && !direct && g.groups == 1 && p_total <= g.o) {
+    run_workers(plan.slots, [&](int64_t s) {
+      int64_t o0, o1;
+      share(g.o, plan.slots, s, o0, o1);
+      T* col = ws + s * plan.tile * k;
+      for (int64_t t0 = 0; t0 < p_total; t0 += plan.tile) {
+        const int64_t t1 = std::min(p_total, t0 + plan.tile);
+        im2col(g, x, 0, t0, t1, col);
+        gemm<T>(true, false, o1 - o0, k, t1 - t0, gy + t0 * g.o + o0, g.o, col, k, gw + o0 * k, k, true);
+      }
+    });
+    return;
+  }
   // Each worker sums its pixels' contributions privately (worker 0 straight into gw), then the partial
   // sums are added: no two threads ever write the same element.
   const int64_t workers = partials ? plan.slots : 1;
