@@ -75,10 +75,13 @@ inline Tensor matmul(const Tensor& a_arg, const Tensor& b_arg) {
       [=] {
         using kernels::ref;
         Tensor gc = c.grad();
-        // ga += gc b^T; gb += a^T gc
-        if (a.requires_grad()) kernels::matmul_into({ref(gc), false, ref(b), true, ref(a.grad_buffer()), true});
-        if (b.requires_grad()) kernels::matmul_into({ref(a), true, ref(gc), false, ref(b.grad_buffer()), true});
-      });
+        // ga (+)= gc b^T; gb (+)= a^T gc
+        if (a.requires_grad())
+          kernels::matmul_into({ref(gc), false, ref(b), true, ref(a.grad_buffer()), !autograd::overwrites(0)});
+        if (b.requires_grad())
+          kernels::matmul_into({ref(a), true, ref(gc), false, ref(b.grad_buffer()), !autograd::overwrites(1)});
+      },
+      /*backward_can_overwrite=*/true);
   return c;
 }
 
