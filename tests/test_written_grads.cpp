@@ -2,8 +2,9 @@
 // gradient zero-filled and then added to (Graph::set_always_accumulate): on every backbone of the registry the
 // parameter gradients of a replayed step agree, with every gradient buffer the new scheme does not zero poisoned with
 // NaN first (a written buffer that were read would spread the NaN). DenseNet runs with and without its in-place
-// block buffer, whose channel-prefix views share one gradient storage. The unary kernels are also checked one by one:
-// written (accumulate false) into NaN equals added into zeros.
+// block buffer, whose channel-prefix views share one gradient storage. Every op of the op table (tests/op_table.hpp)
+// is checked the same way on its own, in f64, bit for bit; and the unary kernels one by one: written (accumulate
+// false) into NaN equals added into zeros.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -18,10 +19,11 @@
 #include "fer/ops/loss.hpp"
 #include "models/densenet.hpp"
 #include "models/registry.hpp"
+#include "op_table.hpp"
 
 using namespace fer;
 
-namespace {
+namespace written_grads_test {
 
 // Largest |a - b| over the elements, NaN when either holds one.
 double max_abs_difference(const Tensor& a, const Tensor& b) {
@@ -40,9 +42,11 @@ double max_abs(const Tensor& a) {
   return m;
 }
 
-// Every parameter's gradient after one replayed backward of g, parameters' gradients cleared first.
+// Every parameter's gradient after one replayed backward of g, parameters' gradients cleared first. The default
+// generator is re-seeded so that dropout and stochastic depth draw the same masks in every replay.
 std::vector<Tensor> parameter_grads(Graph& g, const std::vector<Tensor>& params) {
   for (const Tensor& p : params) p.zero_grad();
+  default_generator().manual_seed(17);
   g.forward();
   g.backward();
   std::vector<Tensor> grads;
@@ -89,7 +93,47 @@ void check_backbone(const std::string& name, int64_t size) {
   }
 }
 
-}  // namespace
+// One op-table entry in f64 inside a recorded step: leaves -> scale by 1 -> the op -> sum(op * fixed weights), so that the
+// op's inputs are intermediates (leaves always accumulate) and its output gradient is not uniform. Returns the
+// leaves' gradients after a replayed backward, with the old scheme or with written gradients (poisoned first).
+std::vector<Tensor> op_entry_grads(const op_table::OpEntry& e, bool always_accumulate) {
+  Generator gen(op_table::seed_of(e.name));
+  std::vector<Tensor> leaves;
+  for (const op_table::OpInput& in : e.inputs)
+    leaves.push_back(op_table::draw_input(in, in.shape, gen).set_requires_grad());
+  Graph g = Graph::capture([&] {
+    std::vector<Tensor> inner;
+    for (const Tensor& l : leaves) inner.push_back(scale(l, 1.0));
+    const Tensor y = e.run(inner);
+    const Tensor w = op_table::constant_like(y, y.shape(), -1, 1, 7);
+    return sum(mul(y, w));
+  });
+  g.set_always_accumulate(always_accumulate);
+  g.backward();  // creates every gradient buffer
+  if (!always_accumulate) poison_written_grads(g);
+  for (const Tensor& l : leaves) l.zero_grad();
+  g.forward();
+  g.backward();
+  std::vector<Tensor> grads;
+  for (const Tensor& l : leaves) grads.push_back(l.grad().defined() ? l.grad().clone() : Tensor());
+  return grads;
+}
+
+}  // namespace written_grads_test
+
+using namespace written_grads_test;
+
+TEST_CASE("written gradients: every op of the op table, f64, bit for bit") {
+  for (const op_table::OpEntry& e : op_table::ops()) {
+    CAPTURE(e.name);
+    const std::vector<Tensor> reference = op_entry_grads(e, true), written = op_entry_grads(e, false);
+    for (size_t k = 0; k < reference.size(); ++k) {
+      CAPTURE(k);
+      REQUIRE(written[k].defined() == reference[k].defined());
+      if (reference[k].defined()) CHECK(max_abs_difference(written[k], reference[k]) == 0.0);
+    }
+  }
+}
 
 TEST_CASE("written gradients: every backbone's parameter gradients match zero-filled accumulation") {
   for (const std::string& name : models::model_names()) check_backbone(name, 32);

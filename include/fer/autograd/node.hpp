@@ -1,12 +1,27 @@
 #pragma once
 // One recorded op of the autograd tape (fer/autograd/tape.hpp), and the query its backward makes to learn whether it
 // writes or adds to an input's gradient buffer.
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <vector>
 
 #include "fer/core/tensor.hpp"
 
 namespace fer {
+
+// The inputs whose gradients a backward can write (=) instead of adding to, when autograd::overwrites(i) says so:
+// it then writes the whole gradient of input i. One bit per input index (the first 64).
+struct WritableGrads {
+  uint64_t bits = 0;
+  bool has(size_t input_index) const { return input_index < 64 && ((bits >> input_index) & 1u); }
+};
+inline WritableGrads writable_grads(std::initializer_list<size_t> input_indices) {
+  WritableGrads w;
+  for (size_t i : input_indices) w.bits |= uint64_t(1) << i;
+  return w;
+}
+inline constexpr WritableGrads kAllGradsWritable{~uint64_t(0)};
 
 struct Node {
   const char* name = "";
@@ -14,8 +29,8 @@ struct Node {
   std::vector<Tensor> outputs;
   std::function<void()> forward;
   std::function<void()> backward;
-  // The backward honours autograd::overwrites(i): it writes every input gradient it is told to overwrite whole.
-  bool backward_can_overwrite = false;
+  // The inputs whose gradients the backward writes whole when autograd::overwrites(i) says so.
+  WritableGrads writable;
   // Set by Graph::capture: overwrite[i] says the backward writes (=) input i's gradient instead of adding to it.
   std::vector<bool> overwrite;
 };

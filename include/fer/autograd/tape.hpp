@@ -96,9 +96,9 @@ namespace autograd {
 
 // Runs an op: executes `forward` now and records a Node when a gradient may flow through it (grad mode on
 // and an input requires grad) or a Graph is being captured. Outputs then require grad and stop being leaves.
-// `backward_can_overwrite`: the backward asks overwrites(i) and then writes input i's whole gradient (=).
+// `writable`: the inputs i for which the backward asks overwrites(i) and then writes i's whole gradient (=).
 inline void apply(const char* name, std::vector<Tensor> inputs, std::vector<Tensor> outputs,
-                  std::function<void()> forward, std::function<void()> backward, bool backward_can_overwrite = false) {
+                  std::function<void()> forward, std::function<void()> backward, WritableGrads writable = {}) {
   forward();
   Tape& tape = Tape::current();
   bool needs_grad = false;
@@ -115,7 +115,7 @@ inline void apply(const char* name, std::vector<Tensor> inputs, std::vector<Tens
   node->outputs = std::move(outputs);
   node->forward = std::move(forward);
   if (needs_grad) node->backward = std::move(backward);
-  node->backward_can_overwrite = backward_can_overwrite;
+  node->writable = writable;
   tape.push(std::move(node));
 }
 

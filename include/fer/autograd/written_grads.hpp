@@ -3,7 +3,7 @@
 //
 // Backward walks the nodes in reverse. The first node of that walk to touch a gradient buffer may write it (=)
 // instead of adding to a zero-filled buffer when it writes the whole buffer, nothing read the buffer before, and the
-// node's backward says it can (Node::backward_can_overwrite). The same buffer must be zero-filled before each
+// node's backward says it can for that input (Node::writable). The same buffer must be zero-filled before each
 // backward otherwise. Buffers are grouped by storage: a view whose gradient is a slice of a larger one (channel_prefix
 // over DenseNet's block buffer) shares it, and a node writing only that slice never counts as a whole writer.
 // Parameters and other leaves always accumulate (optimizers rely on zero_grad semantics).
@@ -60,7 +60,7 @@ inline std::vector<Tensor> plan_written_grads(const std::vector<std::unique_ptr<
       const detail::GradStorage s = detail::grad_storage(t);
       const bool first = touched.insert(s.key).second;
       // An input listed twice is written twice by this node: the second write must add.
-      const bool may = !always_accumulate && n.backward_can_overwrite && t.requires_grad() && !t.impl()->is_leaf &&
+      const bool may = !always_accumulate && n.writable.has(i) && t.requires_grad() && !t.impl()->is_leaf &&
                        produced.count(t.impl()) && uses[t.impl()] == 1 && s.whole;
       if (first && may) {
         n.overwrite[i] = true;

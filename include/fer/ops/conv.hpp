@@ -102,7 +102,7 @@ inline Tensor conv2d(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bia
         if (bias.defined() && bias.requires_grad())
           kernels::conv2d_backward_bias({plan, ref(gy), ref(bias.grad_buffer())});
       },
-      /*backward_can_overwrite=*/true);
+      writable_grads({0}));  // x; weight and bias add
   return y;
 }
 

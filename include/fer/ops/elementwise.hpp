@@ -22,7 +22,7 @@ inline Tensor unary(kernels::Unary op, const Tensor& x_in, double alpha = 0.0) {
           kernels::unary_backward({op, kernels::ref(x), kernels::ref(y), kernels::ref(y.grad()),
                                    kernels::ref(x.grad_buffer()), alpha, !autograd::overwrites(0)});
       },
-      /*backward_can_overwrite=*/true);
+      writable_grads({0}));
   return y;
 }
 
@@ -53,7 +53,7 @@ inline Tensor binary(kernels::Binary op, const char* name, const Tensor& a_arg, 
                                   kernels::ref(b.requires_grad() ? b.grad_buffer() : Tensor()),
                                   !autograd::overwrites(0), !autograd::overwrites(1)});
       },
-      /*backward_can_overwrite=*/true);
+      writable_grads({0, 1}));
   return y;
 }
 

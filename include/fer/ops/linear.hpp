@@ -43,8 +43,10 @@ inline Tensor linear(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bia
         using kernels::ref;
         kernels::linear_backward({ref(x2), ref(w), ref(y.grad()), ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
                                   ref(w.requires_grad() ? w.grad_buffer() : Tensor()),
-                                  ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor())});
-      });
+                                  ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor()),
+                                  !autograd::overwrites(0)});
+      },
+      writable_grads({0}));  // x; weight and bias add
   return y;
 }
 
@@ -81,7 +83,7 @@ inline Tensor matmul(const Tensor& a_arg, const Tensor& b_arg) {
         if (b.requires_grad())
           kernels::matmul_into({ref(a), true, ref(gc), false, ref(b.grad_buffer()), !autograd::overwrites(1)});
       },
-      /*backward_can_overwrite=*/true);
+      writable_grads({0, 1}));
   return c;
 }
 

@@ -123,7 +123,7 @@ inline Tensor batch_norm_maybe_relu(bool relu, const Tensor& x_arg, const Tensor
                                       ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor()),
                                       ref(relu ? y : Tensor()), !autograd::overwrites(0)});
       },
-      /*backward_can_overwrite=*/true);
+      writable_grads({0, 3}));  // x and the residual; weight and bias add
   return y;
 }
 }  // namespace ops_detail
