@@ -1,7 +1,7 @@
 // Gradients written by their first writer (fer/autograd/written_grads.hpp) against the old scheme, every intermediate
 // gradient zero-filled and then added to (Graph::set_always_accumulate): on every backbone of the registry the
 // parameter gradients of a replayed step agree, with every gradient buffer the new scheme does not zero poisoned with
-// NaN first (a written buffer that were read would spread the NaN). DenseNet runs with and without its in-place
+// NaN first (a written buffer that was read would spread the NaN). DenseNet runs with and without its in-place
 // block buffer, whose channel-prefix views share one gradient storage. Every op of the op table (tests/op_table.hpp)
 // is checked the same way on its own, in f64, bit for bit; and the unary kernels one by one: written (accumulate
 // false) into NaN equals added into zeros.
