@@ -188,8 +188,10 @@ inline Tensor write_channels(const Tensor& buf, const Tensor& x_in, int64_t at) 
       [=] {
         if (!x.requires_grad()) return;
         const Tensor gb = buf.grad();
-        kernels::gather_strided({kernels::ref(gb), at, strides, kernels::ref(x.grad_buffer()), true, kernels::span_of(gb)});
-      });
+        kernels::gather_strided(
+            {kernels::ref(gb), at, strides, kernels::ref(x.grad_buffer()), !autograd::overwrites(0), kernels::span_of(gb)});
+      },
+      writable_grads({0}));  // the gather covers all of x
   return buf;
 }
 
