@@ -5,6 +5,7 @@
 //   bench_backbones --models resnet18,densenet121 --modes train,eval --sizes 48,64 [--json out.jsonl]
 //   bench_backbones --models resnet18 --modes train --sizes 64 --profile       # per-op time table
 //   bench_backbones --models resnet18,densenet121 --unfused          # without the training fusions
+//   bench_backbones --models densenet121 --modes train --accumulate-grads   # every gradient zero-filled, then added
 //   bench_backbones --device cuda --modes train --sizes 64 --train-batch 256 --optimizer adamw --eager --amp bf16
 //
 // On CUDA each timed step ends with a device synchronization; --eager runs the step without record-and-replay
@@ -26,6 +27,8 @@
 // clock reads cost ~50 ns each, negligible against the ops).
 // --unfused runs ResNet's last BN, residual add and ReLU apart (nn::fuse_bn_add_relu(false)) and DenseNet's blocks
 // as a concatenation per layer (models::densenet_in_place(false)): the sequences those fusions replace.
+// --accumulate-grads replays the step with every intermediate gradient zero-filled and added to
+// (Graph::set_always_accumulate), the scheme before first writers wrote their gradients: a paired before/after.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -37,7 +40,6 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include <sys/resource.h>
@@ -65,7 +67,7 @@ struct Config {
   std::vector<int64_t> sizes = {64};
   int64_t train_batch = 32, eval_batch = 64;
   int warmup = 3, iters = 10;
-  bool profile = false, unfused = false;
+  bool profile = false, unfused = false, accumulate_grads = false;
   std::string json;
   Device device = Device::cpu();
   std::string amp = "off", optimizer = "sgd";
@@ -95,12 +97,13 @@ Config parse(int argc, char** argv) {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
           "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--json FILE]\n"
+          "                       [--accumulate-grads]\n"
           "                       [--device cpu|cuda] [--amp off|bf16] [--optimizer sgd|adamw] [--eager]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
       std::exit(0);
     }
-    if (a == "--profile" || a == "--eager" || a == "--unfused") {
-      (a == "--profile" ? c.profile : a == "--eager" ? c.eager : c.unfused) = true;
+    if (a == "--profile" || a == "--eager" || a == "--unfused" || a == "--accumulate-grads") {
+      (a == "--profile" ? c.profile : a == "--eager" ? c.eager : a == "--unfused" ? c.unfused : c.accumulate_grads) = true;
       continue;
     }
     FER_CHECK(i + 1 < argc, "bench_backbones: ", a, " needs a value");
@@ -195,24 +198,15 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
     prof.fwd[op_label(*n)] += seconds(a, Clock::now());
   }
   auto z = Clock::now();
-  std::unordered_set<const TensorImpl*> zeroed;  // once each, as Graph::backward does
-  for (const auto& n : g.nodes())
-    for (const Tensor& o : n->outputs)
-      if (zeroed.insert(o.impl()).second) o.zero_grad();
+  for (const Tensor& t : g.zeroed_gradients()) t.zero_grad();
   prof.zero_grads += seconds(z, Clock::now());
   {
-    static const std::vector<std::unique_ptr<Node>> none;
-    run_backward(none, g.output(), Tensor());  // seeds d loss = 1
+    seed_gradient(g.output(), Tensor());  // d loss = 1
     NoGradGuard no_grad;
     const auto& nodes = g.nodes();
     for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-      Node& n = **it;
-      bool any = false;
-      for (const Tensor& o : n.outputs) any = any || (o.impl()->grad != nullptr);
-      if (!any || !n.backward) continue;
       auto a = Clock::now();
-      n.backward();
-      prof.bwd[op_label(n)] += seconds(a, Clock::now());
+      if (backward_node(**it)) prof.bwd[op_label(**it)] += seconds(a, Clock::now());
     }
   }
   auto s = Clock::now();
@@ -310,6 +304,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
     auto opt = make_optimizer(c, model->parameters());
     opt->zero_grad();
     Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
+    g.set_always_accumulate(c.accumulate_grads);
     flops = 3.0 * forward_flops(g);
     std::function<void()> step;
     if (c.eager) {
@@ -384,8 +379,9 @@ int main(int argc, char** argv) {
     const char* header =
         "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s | cpu busy | max RSS MiB |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    std::printf("device: %s; threads: %d%s%s%s\n%s", c.device.str().c_str(), num_threads(), c.eager ? "; eager" : "",
-                c.amp == "bf16" ? "; amp bf16" : "", c.unfused ? "; unfused" : "", header);
+    std::printf("device: %s; threads: %d%s%s%s%s\n%s", c.device.str().c_str(), num_threads(), c.eager ? "; eager" : "",
+                c.amp == "bf16" ? "; amp bf16" : "", c.unfused ? "; unfused" : "",
+                c.accumulate_grads ? "; gradients zero-filled and added" : "", header);
     std::fflush(stdout);
     for (const auto& name : c.models)
       for (const auto& mode : c.modes)

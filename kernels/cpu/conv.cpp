@@ -139,9 +139,11 @@ void gemm_forward(const ConvPlan& plan, const T* x, const T* w, const T* bias, T
 }
 
 template <class T>
-void gemm_backward_input(const ConvPlan& plan, const T* gy, const T* w, T* gx, T* ws) {
+void gemm_backward_input(const ConvPlan& plan, const T* gy, const T* w, T* gx, T* ws, bool accumulate) {
   const ConvGeometry& g = plan.g;
   const bool direct = plan.algo == ConvAlgo::pointwise;
+  // col2im adds overlapping patches: a written gradient starts from zero there. The pointwise GEMM writes directly.
+  if (!direct && !accumulate) std::fill(gx, gx + g.n * g.h * g.w * g.c, T(0));
   const int64_t k = patch_len(g), og = g.o / g.groups, hw = g.ho * g.wo;
   // A pointwise gradient maps each pixel to itself, so any split is race-free; patches overlap, so the
   // im2col split is by whole images.
@@ -158,7 +160,7 @@ void gemm_backward_input(const ConvPlan& plan, const T* gy, const T* w, T* gx, T
         const T* gyt = gy + t0 * g.o + grp * og;
         const T* wg = w + grp * og * k;
         if (direct) {
-          gemm<T>(false, false, rows, g.c, g.o, gyt, g.o, wg, k, gx + t0 * g.c, g.c, true);
+          gemm<T>(false, false, rows, g.c, g.o, gyt, g.o, wg, k, gx + t0 * g.c, g.c, accumulate);
         } else {
           gemm<T>(false, false, rows, k, og, gyt, g.o, wg, k, col, k, false);
           col2im_add(g, col, grp, t0, t1, gx);
@@ -346,7 +348,7 @@ inline bool depthwise_input_grad_is_conv(const ConvGeometry& g) {
 }
 
 template <class T>
-void depthwise_backward_input_as_conv(const ConvGeometry& g, const T* gy, const T* w, T* wflip, T* gx) {
+void depthwise_backward_input_as_conv(const ConvGeometry& g, const T* gy, const T* w, T* wflip, T* gx, bool accumulate) {
   const int64_t taps = g.kh * g.kw;
   for (int64_t oc = 0; oc < g.o; ++oc)
     for (int64_t i = 0; i < g.kh; ++i)
@@ -356,12 +358,12 @@ void depthwise_backward_input_as_conv(const ConvGeometry& g, const T* gy, const 
   t.h = g.ho, t.w = g.wo, t.ho = g.h, t.wo = g.w;
   t.pad_top = g.dil_h * (g.kh - 1) - g.pad_top;
   t.pad_left = g.dil_w * (g.kw - 1) - g.pad_left;
-  depthwise_forward<T>(t, gy, wflip, nullptr, gx, true);
+  depthwise_forward<T>(t, gy, wflip, nullptr, gx, accumulate);
 }
 
 // Gathers, for each input pixel, the output pixels whose patches cover it: race-free over input rows.
 template <class T>
-void depthwise_backward_input(const ConvPlan& plan, const T* gy, const T* wt, T* gx) {
+void depthwise_backward_input(const ConvPlan& plan, const T* gy, const T* wt, T* gx, bool accumulate) {
   const ConvGeometry& g = plan.g;
   const int64_t mult = g.o / g.c, rows = g.n * g.h;
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.w * g.o * g.kh * g.kw));
@@ -387,7 +389,7 @@ void depthwise_backward_input(const ConvPlan& plan, const T* gy, const T* wt, T*
             for_each_source([&](const T* gp, const T* wp) {
               for (int e = 0; e < NB; ++e) acc[e] += gp[c0 + e] * wp[c0 + e];
             });
-            for (int e = 0; e < NB; ++e) gxp[c0 + e] += acc[e];
+            for (int e = 0; e < NB; ++e) gxp[c0 + e] = accumulate ? gxp[c0 + e] + acc[e] : acc[e];
           });
           continue;
         }
@@ -396,7 +398,7 @@ void depthwise_backward_input(const ConvPlan& plan, const T* gy, const T* wt, T*
           for_each_source([&](const T* gp, const T* wp) {
             for (int64_t m = 0; m < mult; ++m) acc += gp[ic * mult + m] * wp[ic * mult + m];
           });
-          gxp[ic] += acc;
+          gxp[ic] = accumulate ? gxp[ic] + acc : acc;
         }
       }
     }
@@ -517,13 +519,13 @@ void conv2d_backward_input_cpu(const Conv2dBackwardInputArgs& a) {
       // The weight is (re)arranged here: the forward's copy may be stale if the weight changed since.
       T* wt = workspace.data<T>();
       if (depthwise_input_grad_is_conv(plan.g)) {
-        depthwise_backward_input_as_conv<T>(plan.g, gy.data<T>(), w.data<T>(), wt, gx.data<T>());
+        depthwise_backward_input_as_conv<T>(plan.g, gy.data<T>(), w.data<T>(), wt, gx.data<T>(), a.accumulate);
       } else {
         transpose_depthwise_weight(plan.g, w.data<T>(), wt);
-        depthwise_backward_input<T>(plan, gy.data<T>(), wt, gx.data<T>());
+        depthwise_backward_input<T>(plan, gy.data<T>(), wt, gx.data<T>(), a.accumulate);
       }
     } else {
-      gemm_backward_input<T>(plan, gy.data<T>(), w.data<T>(), gx.data<T>(), ptr<T>(workspace));
+      gemm_backward_input<T>(plan, gy.data<T>(), w.data<T>(), gx.data<T>(), ptr<T>(workspace), a.accumulate);
     }
   });
 }

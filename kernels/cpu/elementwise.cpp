@@ -40,18 +40,27 @@ void map_range(const T* x, T* y, int64_t lo, int64_t hi, F f) {
   for (int64_t i = lo; i < hi; ++i) y[i] = f(x[i]);
 }
 template <class T, class D>
-void accumulate_range(const T* x, const T* y, const T* gy, T* __restrict gx, int64_t lo, int64_t hi, D d) {
-  for (int64_t i = lo; i < hi; ++i) gx[i] += gy[i] * d(x[i], y[i]);
+void accumulate_range(const T* x, const T* y, const T* gy, T* __restrict gx, int64_t lo, int64_t hi, D d, bool acc) {
+  if (acc)
+    for (int64_t i = lo; i < hi; ++i) gx[i] += gy[i] * d(x[i], y[i]);
+  else
+    for (int64_t i = lo; i < hi; ++i) gx[i] = gy[i] * d(x[i], y[i]);
 }
 // y[i] = f(x[i]) over [0, n), in parallel chunks.
 template <class T, class F>
 void map_elements(const T* x, T* y, int64_t n, F f) {
   parallel_for(0, n, kGrain, [=](int64_t lo, int64_t hi) { map_range(x, y, lo, hi, f); });
 }
-// g_x[i] += g_y[i] * d(x[i], y[i]).
+// g_x[i] (+)= g_y[i] * d(x[i], y[i]); without `acc` g_x is written, never read.
 template <class T, class D>
-void accumulate_grad(const T* x, const T* y, const T* gy, T* gx, int64_t n, D d) {
-  parallel_for(0, n, kGrain, [=](int64_t lo, int64_t hi) { accumulate_range(x, y, gy, gx, lo, hi, d); });
+void accumulate_grad(const T* x, const T* y, const T* gy, T* gx, int64_t n, D d, bool acc) {
+  parallel_for(0, n, kGrain, [=](int64_t lo, int64_t hi) { accumulate_range(x, y, gy, gx, lo, hi, d, acc); });
+}
+// dst (+)= value for Eigen array expressions.
+template <class Dst, class E>
+void store_or_add(Dst&& dst, const E& value, bool acc) {
+  if (acc) dst += value;
+  else dst = value;
 }
 // f(lo, count) over parallel chunks: for Eigen array expressions.
 template <class F>
@@ -113,51 +122,56 @@ void unary_forward_typed(Unary op, const T* x, T* y, int64_t n, T alpha) {
 }
 
 template <class T>
-void relu_backward_range(const T* x, const T* gy, T* __restrict gx, int64_t lo, int64_t hi) {
-  for (int64_t i = lo; i < hi; ++i) {
-    const T g = gy[i];  // loaded unconditionally, so the select needs no masked load and vectorizes
+void relu_backward_range(const T* x, const T* gy, T* __restrict gx, int64_t lo, int64_t hi, bool acc) {
+  // gy is loaded unconditionally, so the select needs no masked load and vectorizes
+  if (acc) for (int64_t i = lo; i < hi; ++i) {
+    const T g = gy[i];
     gx[i] += x[i] > T(0) ? g : T(0);
+  }
+  else for (int64_t i = lo; i < hi; ++i) {
+    const T g = gy[i];
+    gx[i] = x[i] > T(0) ? g : T(0);
   }
 }
 
 // Derivatives; boundary conventions follow PyTorch's (e.g. relu'(0) = 0, hardswish'(3) = 1.5).
 template <class T>
-void unary_backward_typed(Unary op, const T* x, const T* y, const T* gy, T* gx, int64_t n, T alpha) {
+void unary_backward_typed(Unary op, const T* x, const T* y, const T* gy, T* gx, int64_t n, T alpha, bool acc) {
   const T zero = 0, one = 1;
   switch (op) {
     case Unary::relu:  // a select, not gy * 0/1: keeps inf/nan in gy where x <= 0 out, as PyTorch does
-      return parallel_for(0, n, kGrain, [=](int64_t lo, int64_t hi) { relu_backward_range(x, gy, gx, lo, hi); });
+      return parallel_for(0, n, kGrain, [=](int64_t lo, int64_t hi) { relu_backward_range(x, gy, gx, lo, hi, acc); });
     case Unary::relu6:
-      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return ((v > zero) & (v < T(6))) ? one : zero; });
-    case Unary::leaky_relu: return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return v > zero ? one : alpha; });
+      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return ((v > zero) & (v < T(6))) ? one : zero; }, acc);
+    case Unary::leaky_relu: return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return v > zero ? one : alpha; }, acc);
     case Unary::hardswish:
       return accumulate_grad(x, y, gy, gx, n, [=](T v, T) {
         T mid = v / T(3) + T(0.5);
         return v < T(-3) ? zero : (v <= T(3) ? mid : one);
-      });
+      }, acc);
     case Unary::hardsigmoid:
-      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return ((v > T(-3)) & (v < T(3))) ? one / T(6) : zero; });
+      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return ((v > T(-3)) & (v < T(3))) ? one / T(6) : zero; }, acc);
     case Unary::gelu:
       return for_chunks(n, [&](int64_t lo, int64_t k) {
         auto X = in(x + lo, k);
-        out(gx + lo, k) += in(gy + lo, k) * (T(0.5) * (T(1) + (X * T(kSqrtHalf)).erf()) +
-                                            X * ((T(-0.5) * X * X).exp() * T(kInvSqrt2Pi)));
+        store_or_add(out(gx + lo, k), in(gy + lo, k) * (T(0.5) * (T(1) + (X * T(kSqrtHalf)).erf()) +
+                                                        X * ((T(-0.5) * X * X).exp() * T(kInvSqrt2Pi))), acc);
       });
     case Unary::silu:
       return for_blocks(n, [&](int64_t b, int64_t m) {
         const Block<T> s = T(1) / (T(1) + exp_of_negated(x + b, m));  // the sigmoid, needed twice
-        out(gx + b, m) += in(gy + b, m) * (s * (T(1) + in(x + b, m) * (T(1) - s)));
+        store_or_add(out(gx + b, m), in(gy + b, m) * (s * (T(1) + in(x + b, m) * (T(1) - s))), acc);
       });
-    case Unary::sigmoid: return accumulate_grad(x, y, gy, gx, n, [=](T, T s) { return s * (one - s); });
-    case Unary::tanh: return accumulate_grad(x, y, gy, gx, n, [=](T, T t) { return one - t * t; });
-    case Unary::exp: return accumulate_grad(x, y, gy, gx, n, [](T, T e) { return e; });
-    case Unary::log: return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return one / v; });
-    case Unary::sqrt: return accumulate_grad(x, y, gy, gx, n, [](T, T r) { return T(0.5) / r; });
-    case Unary::rsqrt: return accumulate_grad(x, y, gy, gx, n, [](T, T r) { return T(-0.5) * r * r * r; });
-    case Unary::square: return accumulate_grad(x, y, gy, gx, n, [](T v, T) { return T(2) * v; });
-    case Unary::neg: return accumulate_grad(x, y, gy, gx, n, [](T, T) { return T(-1); });
+    case Unary::sigmoid: return accumulate_grad(x, y, gy, gx, n, [=](T, T s) { return s * (one - s); }, acc);
+    case Unary::tanh: return accumulate_grad(x, y, gy, gx, n, [=](T, T t) { return one - t * t; }, acc);
+    case Unary::exp: return accumulate_grad(x, y, gy, gx, n, [](T, T e) { return e; }, acc);
+    case Unary::log: return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return one / v; }, acc);
+    case Unary::sqrt: return accumulate_grad(x, y, gy, gx, n, [](T, T r) { return T(0.5) / r; }, acc);
+    case Unary::rsqrt: return accumulate_grad(x, y, gy, gx, n, [](T, T r) { return T(-0.5) * r * r * r; }, acc);
+    case Unary::square: return accumulate_grad(x, y, gy, gx, n, [](T v, T) { return T(2) * v; }, acc);
+    case Unary::neg: return accumulate_grad(x, y, gy, gx, n, [](T, T) { return T(-1); }, acc);
     case Unary::abs:
-      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return v > zero ? one : (v < zero ? -one : zero); });
+      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) { return v > zero ? one : (v < zero ? -one : zero); }, acc);
   }
 }
 
@@ -289,7 +303,7 @@ void unary_backward_cpu(const UnaryArgs& a) {
   const double alpha = a.alpha;
   dispatch_float(x.dtype(), unary_name(op), [&](auto tag) {
     using T = decltype(tag);
-    unary_backward_typed<T>(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), x.numel(), T(alpha));
+    unary_backward_typed<T>(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), x.numel(), T(alpha), a.accumulate);
   });
 }
 
@@ -372,12 +386,16 @@ void binary_backward_cpu(const BinaryArgs& args) {
         parallel_for(0, gy.numel(), kGrain, [&](int64_t lo, int64_t hi) {
           for (int64_t i = lo; i < hi; ++i) {
             const T av = pa[i], bv = pb[i], g = pg[i];
-            pga[i] += grad_of_a<kOp>(av, bv, g);
-            pgb[i] += grad_of_b<kOp>(av, bv, g);
+            const T da = grad_of_a<kOp>(av, bv, g), db = grad_of_b<kOp>(av, bv, g);
+            pga[i] = args.accumulate_ga ? pga[i] + da : da;
+            pgb[i] = args.accumulate_gb ? pgb[i] + db : db;
           }
         });
         return;
       }
+      // The general paths add: a written target starts from zero.
+      if (pga && !args.accumulate_ga) std::fill(pga, pga + ga.numel(), T(0));
+      if (pgb && !args.accumulate_gb) std::fill(pgb, pgb + gb.numel(), T(0));
       if (pga) accumulate_operand_grad<true, kOp>(out, sa, sb, pa, pb, pg, pga, a_full);
       if (pgb) accumulate_operand_grad<false, kOp>(out, sa, sb, pa, pb, pg, pgb, b_full);
     });

@@ -218,7 +218,7 @@ void linear_backward_cpu(const LinearBackwardArgs& args) {
   dispatch_float(x.dtype(), "linear backward", [&](auto tag) {
     using T = decltype(tag);
     const T* g = gy.data<T>();
-    if (gx.defined()) gemm<T>(false, false, m, in, out, g, out, w.data<T>(), in, gx.data<T>(), in, true);
+    if (gx.defined()) gemm<T>(false, false, m, in, out, g, out, w.data<T>(), in, gx.data<T>(), in, args.accumulate_gx);
     if (gw.defined()) gemm<T>(true, false, out, in, m, g, out, x.data<T>(), in, gw.data<T>(), in, true);
     if (gb.defined()) cpu::add_column_sums<T>(g, m, out, gb.data<T>());
   });

@@ -172,8 +172,8 @@ namespace {
 // batch_norm_backward for element type T; kRelu: the BN's output went through a fused ReLU (pr, its output).
 template <class T, bool kRelu>
 void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, const T* pw, const T* pg, const T* pr,
-                              bool batch_stats, const NormWorkspace& ws, const TensorRef& gx, const TensorRef& gweight,
-                              const TensorRef& gbias) {
+                              bool batch_stats, const NormWorkspace& ws, const TensorRef& gx, bool accumulate_gx,
+                              const TensorRef& gweight, const TensorRef& gbias) {
   const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
   int64_t m = extent.m, c = extent.c;
   const T* px = x.data<T>();
@@ -231,7 +231,10 @@ void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, cons
       for (int64_t i = lo; i < hi; ++i) {
         const T *__restrict xr = px + i * lx, *__restrict gr = pg + i * c, *__restrict rr = kRelu ? pr + i * c : nullptr;
         T* __restrict gxr = pgx + i * lgx;
-        for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
+        if (accumulate_gx)
+          for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
+        else
+          for (int64_t j = 0; j < c; ++j) gxr[j] = a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
       }
     });
   }
@@ -248,8 +251,8 @@ void batch_norm_backward_cpu(const BatchNormBackwardArgs& a) {
     using T = decltype(tag);
     const T *pm = mean.data<T>(), *pi = invstd.data<T>(), *pg = gy.data<T>();
     const T *pw = ptr_or_null<T>(weight), *pr = ptr_or_null<T>(relu_out);
-    if (pr) batch_norm_backward_rows<T, true>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, gweight, gbias);
-    else batch_norm_backward_rows<T, false>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, gweight, gbias);
+    if (pr) batch_norm_backward_rows<T, true>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, a.accumulate_gx, gweight, gbias);
+    else batch_norm_backward_rows<T, false>(x, pm, pi, pw, pg, pr, batch_stats, ws, gx, a.accumulate_gx, gweight, gbias);
   });
 }
 
@@ -288,14 +291,16 @@ void batch_norm_add_relu_backward_cpu(const BatchNormAddReluBackwardArgs& a) {
     using T = decltype(tag);
     const T *pm = a.mean.data<T>(), *pi = a.invstd.data<T>(), *pg = a.gy.data<T>(), *py = a.y.data<T>();
     batch_norm_backward_rows<T, true>(a.x, pm, pi, ptr_or_null<T>(a.weight), pg, py, a.batch_stats, a.ws, a.gx,
-                                      a.gweight, a.gbias);
+                                      a.accumulate_gx, a.gweight, a.gbias);
     if (!a.gresidual.defined()) return;
     // The residual's gradient: the add passes the ReLU's gradient through unchanged.
     const Rows extent = rows_of(a.x);
     const int64_t n = extent.m * extent.c;
     T* pgr = a.gresidual.data<T>();
+    const bool acc = a.accumulate_gresidual;
     parallel_for(0, n, kRowWork, [&](int64_t lo, int64_t hi) {
-      for (int64_t e = lo; e < hi; ++e) pgr[e] += positive_or_zero(pg[e], py[e]);
+      if (acc) for (int64_t e = lo; e < hi; ++e) pgr[e] += positive_or_zero(pg[e], py[e]);
+      else for (int64_t e = lo; e < hi; ++e) pgr[e] = positive_or_zero(pg[e], py[e]);
     });
   });
 }

@@ -123,6 +123,7 @@ void max_pool2d_backward_cpu(const MaxPool2dBackwardArgs& a) {
     parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t b = lo; b < hi; ++b) {
         T* gxb = pgx + b * g.h * g.w * c;
+        if (!a.accumulate) std::fill(gxb, gxb + g.h * g.w * c, T(0));  // a written gradient, zeroed image by image
         for (int64_t o = b * pixels; o < (b + 1) * pixels; ++o) {
           const T* go = pg + o * c;
           const int32_t* ao = pa + o * c;
@@ -161,7 +162,8 @@ void avg_pool2d_backward_cpu(const AvgPool2dBackwardArgs& a) {
     const T* pg = gy.data<T>();
     T* pgx = gx.data<T>();
     parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t b = lo; b < hi; ++b)
+      for (int64_t b = lo; b < hi; ++b) {
+        if (!a.accumulate) std::fill(pgx + b * g.h * g.w * g.c, pgx + (b + 1) * g.h * g.w * g.c, T(0));
         for (int64_t oh = 0; oh < g.ho; ++oh)
           for (int64_t ow = 0; ow < g.wo; ++ow) {
             Window win = avg_window(g, oh, ow);
@@ -170,6 +172,7 @@ void avg_pool2d_backward_cpu(const AvgPool2dBackwardArgs& a) {
             window_scatter(pgx + b * g.h * g.w * g.c, g.w, g.c, win.h0, win.h1, win.w0, win.w1,
                            T(1) / T(win.divisor), go);
           }
+      }
     });
   });
 }
@@ -201,7 +204,8 @@ void adaptive_avg_pool2d_backward_cpu(const AdaptiveAvgPool2dBackwardArgs& a) {
     const T* pg = gy.data<T>();
     T* pgx = gx.data<T>();
     parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t b = lo; b < hi; ++b)
+      for (int64_t b = lo; b < hi; ++b) {
+        if (!a.accumulate) std::fill(pgx + b * h * w * c, pgx + (b + 1) * h * w * c, T(0));
         for (int64_t oh = 0; oh < ho; ++oh) {
           int64_t h0 = adaptive_start(oh, h, ho), h1 = adaptive_end(oh, h, ho);
           for (int64_t ow = 0; ow < wo; ++ow) {
@@ -210,6 +214,7 @@ void adaptive_avg_pool2d_backward_cpu(const AdaptiveAvgPool2dBackwardArgs& a) {
             window_scatter(pgx + b * h * w * c, w, c, h0, h1, w0, w1, T(1) / T((h1 - h0) * (w1 - w0)), go);
           }
         }
+      }
     });
   });
 }

@@ -15,6 +15,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv_parts.hpp"
 #include "kernels/cuda/ref_checks.hpp"
+#include "kernels/cuda/written_grad.hpp"
 #include "kernels/cuda/scratch.hpp"
 
 namespace fer::cuda {
@@ -245,6 +246,7 @@ void conv2d_backward_input_cuda(const Conv2dBackwardInputArgs& a) {
   if (conv2d_uses_depthwise_kernel(g)) {
     const cuda::DepthwiseConv dw = cuda::depthwise_dims(g);
     const DeviceScratch wt = cuda::depthwise_weight(dw, w, dev);
+    cuda::zero_if_written(gx, a.accumulate, dev);  // the depthwise kernel adds
     cuda::depthwise_backward_input(dt, dw, gy.raw_data(), wt.get(), gx.raw_data(), dev);
     return;
   }
@@ -252,10 +254,11 @@ void conv2d_backward_input_cuda(const Conv2dBackwardInputArgs& a) {
   const cuda::CudnnConv& c = p.c;
   DeviceScratch gy_placed, gx_padded;
   const void* gyin = cuda::cudnn_grad_output(p, g, gy, dev, gy_placed);
-  // Into gx directly (beta = 1), or into the padded input's gradient whose inner window is then added to gx.
+  // Into gx directly (beta = 1 when accumulating), or into the padded input's gradient whose inner window is then
+  // added to (or written into) gx.
   if (p.pad_input) gx_padded = cuda::scratch(g.n * c.h * c.w * g.c, dt, dev);
   void* gxout = p.pad_input ? gx_padded.get() : gx.raw_data();
-  const bool acc = !p.pad_input;
+  const bool acc = !p.pad_input && a.accumulate;
   const cuda::CudnnWorkspace ws = cuda::cudnn_workspace(p, dt, ConvPass::backward_data, dev);
   if (p.layout == ConvLayout::nhwc) {
     cuda::cudnn_conv_backward_data(c, dt, p.layout, gyin, w.raw_data(), gxout, acc, ws.ptr(), ws.bytes, dev);
@@ -266,7 +269,7 @@ void conv2d_backward_input_cuda(const Conv2dBackwardInputArgs& a) {
     cuda::cudnn_conv_backward_data(c, dt, p.layout, gyt.get(), wt.get(), gxt.get(), false, ws.ptr(), ws.bytes, dev);
     cuda::batched_transpose(dt, gxt.get(), g.n, g.c, c.h * c.w, gxout, acc, dev);
   }
-  if (p.pad_input) cuda::window_copy(dt, gxout, g.n, c.h, c.w, gx.raw_data(), g.h, g.w, g.c, true, dev);
+  if (p.pad_input) cuda::window_copy(dt, gxout, g.n, c.h, c.w, gx.raw_data(), g.h, g.w, g.c, a.accumulate, dev);
 }
 
 void conv2d_backward_weight_cuda(const Conv2dBackwardWeightArgs& a) {

@@ -3,6 +3,7 @@
 #include "fer/kernels/elementwise.hpp"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ref_checks.hpp"
+#include "kernels/cuda/written_grad.hpp"
 
 namespace fer::cuda {
 
@@ -395,6 +396,7 @@ void unary_backward_cuda(const UnaryArgs& a) {
   cuda::check_same_numel(name, x, y);
   cuda::check_same_numel(name, x, gy);
   cuda::check_same_numel(name, x, gx);
+  cuda::zero_if_written(gx, a.accumulate, dev);
   cuda::launch_unary_backward(int(a.op), x.raw_data(), y.raw_data(), gy.raw_data(), gx.raw_data(), x.numel(), a.alpha,
                               x.dtype(), dev);
 }
@@ -430,6 +432,8 @@ void binary_backward_cuda(const BinaryArgs& args) {
   cuda::BroadcastDims d = cuda::dims_of(gy.shape());
   cuda::broadcast_strides(a, gy.shape(), d.sa);
   cuda::broadcast_strides(b, gy.shape(), d.sb);
+  cuda::zero_if_written(ga, args.accumulate_ga, dev);
+  cuda::zero_if_written(gb, args.accumulate_gb, dev);
   using T = cuda::ReduceTerm;
   // One deterministic reduction per operand; two launches on one stream also keep ga == gb (x * x) correct.
   if (ga.defined()) {

@@ -206,9 +206,9 @@ void linear_backward_cuda(const LinearBackwardArgs& args) {
   const int dev = cuda_device_of("linear backward", {&x, &w, &gy, &gx, &gw, &gb}, /*same_dtype=*/true);
   const int64_t m = x.size(0), in = x.size(1), out = w.size(0);
   const DType dt = x.dtype();
-  if (gx.defined())  // gx[m, in] += gy[m, out] w[out, in]
-    cuda::gemm(dt, false, false, m, in, out, gy.raw_data(), out, 0, w.raw_data(), in, 0, gx.raw_data(), in, 0, 1, true,
-               dev);
+  if (gx.defined())  // gx[m, in] (+)= gy[m, out] w[out, in]
+    cuda::gemm(dt, false, false, m, in, out, gy.raw_data(), out, 0, w.raw_data(), in, 0, gx.raw_data(), in, 0, 1,
+               args.accumulate_gx, dev);
   if (gw.defined())  // gw[out, in] += gy^T x
     cuda::gemm(dt, true, false, out, in, m, gy.raw_data(), out, 0, x.raw_data(), in, 0, gw.raw_data(), in, 0, 1, true,
                dev);

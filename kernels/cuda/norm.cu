@@ -6,6 +6,7 @@
 #include "fer/kernels/norm.hpp"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ref_checks.hpp"
+#include "kernels/cuda/written_grad.hpp"
 
 namespace fer::cuda {
 
@@ -475,6 +476,7 @@ void batch_norm_backward_cuda(const BatchNormBackwardArgs& a) {
       "batch_norm backward", {&a.x, &a.mean, &a.invstd, &a.weight, &a.gy, &a.gx, &a.gweight, &a.gbias, &a.relu_out});
   const cuda::Rows r = cuda::rows_of(a.x);
   const int64_t chunks = norm_row_chunks(r.m, r.c);
+  cuda::zero_if_written(a.gx, a.accumulate_gx, dev);
   cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), a.mean.raw_data(),
                                    a.invstd.raw_data(), cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks,
                                    a.batch_stats, cuda::acc_of("batch_norm backward", a.ws, chunks, r.c, dev),
@@ -497,6 +499,8 @@ void batch_norm_add_relu_backward_cuda(const BatchNormAddReluBackwardArgs& a) {
                                                                         &a.gx, &a.gweight, &a.gbias, &a.gresidual});
   const cuda::Rows r = cuda::rows_of(a.x);
   const int64_t chunks = norm_row_chunks(r.m, r.c);
+  cuda::zero_if_written(a.gx, a.accumulate_gx, dev);
+  cuda::zero_if_written(a.gresidual, a.accumulate_gresidual, dev);
   cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), a.mean.raw_data(),
                                    a.invstd.raw_data(), cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks,
                                    a.batch_stats, cuda::acc_of("batch_norm_add_relu backward", a.ws, chunks, r.c, dev),

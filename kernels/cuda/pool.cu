@@ -7,6 +7,7 @@
 #include "fer/kernels/pool.hpp"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ref_checks.hpp"
+#include "kernels/cuda/written_grad.hpp"
 
 namespace fer::cuda {
 
@@ -278,6 +279,7 @@ void max_pool2d_backward_cuda(const MaxPool2dBackwardArgs& a) {
   check_shapes("max_pool2d backward", a.g, gx, gy);
   FER_CHECK(argmax.dtype() == DType::i32 && argmax.shape() == gy.shape(), "max_pool2d backward: argmax must be i32 ",
             gy.shape().str());
+  cuda::zero_if_written(gx, a.accumulate, dev);
   cuda::launch_max_pool2d_backward(gy.dtype(), a.g, gy.raw_data(), argmax.data<int32_t>(), gx.raw_data(), dev);
 }
 
@@ -290,6 +292,7 @@ void avg_pool2d_forward_cuda(const AvgPool2dArgs& a) {
 void avg_pool2d_backward_cuda(const AvgPool2dBackwardArgs& a) {
   int dev = device_of("avg_pool2d backward", {&a.gy, &a.gx});
   check_shapes("avg_pool2d backward", a.g, a.gx, a.gy);
+  cuda::zero_if_written(a.gx, a.accumulate, dev);
   cuda::launch_avg_pool2d_backward(a.gy.dtype(), a.g, a.gy.raw_data(), a.gx.raw_data(), dev);
 }
 
@@ -308,6 +311,7 @@ void adaptive_avg_pool2d_backward_cuda(const AdaptiveAvgPool2dBackwardArgs& a) {
   FER_CHECK(gx.dim() == 4 && gy.dim() == 4 && gx.size(0) == gy.size(0) && gx.size(3) == gy.size(3) &&
                 gx.dtype() == gy.dtype(),
             "adaptive_avg_pool2d backward: gradients ", gy.shape().str(), " and ", gx.shape().str(), " do not match");
+  cuda::zero_if_written(gx, a.accumulate, dev);
   cuda::launch_adaptive_avg_pool2d_backward(gy.dtype(), gx.size(0), gx.size(1), gx.size(2), gx.size(3), gy.size(1),
                                             gy.size(2), gy.raw_data(), gx.raw_data(), dev);
 }

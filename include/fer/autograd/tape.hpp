@@ -3,29 +3,24 @@
 //
 // Every op runs its forward at once and, when a gradient may be needed, appends a Node holding a forward
 // and a backward closure. The tape is in execution order, which is a topological order, so backward is a
-// single reverse walk. Backward closures accumulate (+=) into the inputs' gradient buffers.
+// single reverse walk. Backward closures accumulate (+=) into the inputs' gradient buffers, except where a recorded
+// Graph found that the closure is the first to write a whole buffer (autograd::overwrites): there it writes (=),
+// and the Graph skips zero-filling that buffer before the walk.
 //
 // Because each Node also keeps its forward closure and its output buffers, a whole step can be recorded
 // once (Graph::capture) and replayed with the same shapes: forward and backward run again in the same
 // buffers, so the steady state allocates nothing. The same recording is what a CUDA graph captures.
 #include <functional>
 #include <memory>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "fer/autograd/grad_mode.hpp"
+#include "fer/autograd/node.hpp"
+#include "fer/autograd/written_grads.hpp"
 #include "fer/core/tensor.hpp"
 
 namespace fer {
-
-struct Node {
-  const char* name = "";
-  std::vector<Tensor> inputs;
-  std::vector<Tensor> outputs;
-  std::function<void()> forward;
-  std::function<void()> backward;
-};
 
 class Tape {
  public:
@@ -45,8 +40,8 @@ class Tape {
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 
-// Seeds root's gradient and walks `nodes` backward. Nodes with no gradient on any output are skipped.
-inline void run_backward(const std::vector<std::unique_ptr<Node>>& nodes, const Tensor& root, const Tensor& seed) {
+// Writes `seed` (or 1 for a scalar root when undefined) into root's gradient buffer.
+inline void seed_gradient(const Tensor& root, const Tensor& seed) {
   FER_CHECK(root.defined(), "backward on an undefined tensor");
   FER_CHECK(root.requires_grad(), "backward: the tensor does not require grad (no parameter reaches it?)");
   Tensor g = root.grad_buffer();
@@ -58,13 +53,32 @@ inline void run_backward(const std::vector<std::unique_ptr<Node>>& nodes, const 
     Tensor one = Tensor::full(root.shape(), 1.0, root.dtype());
     g.copy_(one);
   }
-  NoGradGuard no_grad;  // backward closures never record
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    Node& n = **it;
-    bool any = false;
-    for (const Tensor& o : n.outputs) any = any || (o.impl()->grad != nullptr);
-    if (any && n.backward) n.backward();
+}
+
+// One step of the backward walk (call under NoGradGuard): runs n's backward when a gradient reached one of its
+// outputs, with autograd::overwrites() answering for n. Returns whether it ran.
+inline bool backward_node(Node& n) {
+  bool any = false;
+  for (const Tensor& o : n.outputs) any = any || (o.impl()->grad != nullptr);
+  if (!any || !n.backward) {
+    // A skipped first writer contributes zero: the later writers, which add, must find zeros.
+    for (size_t i = 0; i < n.overwrite.size(); ++i)
+      if (n.overwrite[i]) n.inputs[i].zero_grad();
+    return false;
   }
+  struct Running {
+    explicit Running(const Node* n) { autograd::detail::running_node() = n; }
+    ~Running() { autograd::detail::running_node() = nullptr; }
+  } running(&n);
+  n.backward();
+  return true;
+}
+
+// Seeds root's gradient and walks `nodes` backward. Nodes with no gradient on any output are skipped.
+inline void run_backward(const std::vector<std::unique_ptr<Node>>& nodes, const Tensor& root, const Tensor& seed) {
+  seed_gradient(root, seed);
+  NoGradGuard no_grad;  // backward closures never record
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) backward_node(**it);
 }
 
 // Backward from `root` over the current tape, then clears the tape (unless retain).
@@ -82,8 +96,9 @@ namespace autograd {
 
 // Runs an op: executes `forward` now and records a Node when a gradient may flow through it (grad mode on
 // and an input requires grad) or a Graph is being captured. Outputs then require grad and stop being leaves.
+// `writable`: the inputs i for which the backward asks overwrites(i) and then writes i's whole gradient (=).
 inline void apply(const char* name, std::vector<Tensor> inputs, std::vector<Tensor> outputs,
-                  std::function<void()> forward, std::function<void()> backward) {
+                  std::function<void()> forward, std::function<void()> backward, WritableGrads writable = {}) {
   forward();
   Tape& tape = Tape::current();
   bool needs_grad = false;
@@ -100,6 +115,7 @@ inline void apply(const char* name, std::vector<Tensor> inputs, std::vector<Tens
   node->outputs = std::move(outputs);
   node->forward = std::move(forward);
   if (needs_grad) node->backward = std::move(backward);
+  node->writable = writable;
   tape.push(std::move(node));
 }
 
@@ -128,32 +144,44 @@ class Graph {
     }
     tape.capturing = false;
     g.nodes_ = tape.take();
-    // Once each: a buffer written in place by several nodes (DenseNet's block buffer) is zeroed once per backward.
-    std::unordered_set<const TensorImpl*> seen;
-    for (auto& n : g.nodes_)
-      for (const Tensor& o : n->outputs)
-        if (seen.insert(o.impl()).second) g.intermediates_.push_back(o);
+    g.plan_gradient_writes();
     return g;
   }
+
+  // With `on`, every backward accumulates into zero-filled buffers, as before written gradients (a reference to
+  // compare with, and the old scheme for benchmarks).
+  void set_always_accumulate(bool on) {
+    always_accumulate_ = on;
+    plan_gradient_writes();
+  }
+  bool always_accumulate() const { return always_accumulate_; }
 
   // Re-runs every recorded forward in order, in the recorded buffers.
   void forward() {
     for (auto& n : nodes_) n->forward();
   }
-  // Clears the gradients of intermediate tensors, then backpropagates from the output (parameters' gradients
-  // accumulate, as after an eager backward).
+  // Clears the gradients of intermediate tensors whose first writer adds, then backpropagates from the output
+  // (parameters' gradients accumulate, as after an eager backward).
   void backward(const Tensor& seed = Tensor()) {
-    for (Tensor& t : intermediates_) t.zero_grad();
+    for (Tensor& t : zeroed_) t.zero_grad();
     run_backward(nodes_, output_, seed);
   }
+  // The intermediate tensors whose gradient buffers are zero-filled before each backward.
+  const std::vector<Tensor>& zeroed_gradients() const { return zeroed_; }
   const Tensor& output() const { return output_; }
   size_t num_nodes() const { return nodes_.size(); }
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
 
  private:
+  // Fills Node::overwrite and zeroed_ (fer/autograd/written_grads.hpp).
+  void plan_gradient_writes() {
+    zeroed_ = autograd::plan_written_grads(nodes_, output_, always_accumulate_);
+  }
+
   std::vector<std::unique_ptr<Node>> nodes_;
-  std::vector<Tensor> intermediates_;
+  std::vector<Tensor> zeroed_;
   Tensor output_;
+  bool always_accumulate_ = false;
 };
 
 }  // namespace fer

@@ -57,12 +57,15 @@ void conv2d_forward_cpu(const Conv2dForwardArgs&);
 void conv2d_forward_cuda(const Conv2dForwardArgs&);
 inline void conv2d_forward(const Conv2dForwardArgs& a) { run_on(a.x, conv2d_forward_cpu, conv2d_forward_cuda, a); }
 
+// Without `accumulate` gx is written (=), never read (a first writer of a recorded step,
+// fer/autograd/written_grads.hpp).
 struct Conv2dBackwardInputArgs {
   ConvPlan plan;
   TensorRef gy, w, gx, workspace;
+  bool accumulate = true;
 };
 
-// gx += d conv / d x applied to gy.
+// gx (+)= d conv / d x applied to gy.
 void conv2d_backward_input_cpu(const Conv2dBackwardInputArgs&);
 void conv2d_backward_input_cuda(const Conv2dBackwardInputArgs&);
 inline void conv2d_backward_input(const Conv2dBackwardInputArgs& a) {

@@ -20,11 +20,13 @@ inline const char* unary_name(Unary op) {
 
 enum class Binary { add, sub, mul, div };
 
-// `alpha` is the negative slope of leaky_relu. gy and gx are used by the backward only.
+// `alpha` is the negative slope of leaky_relu. gy and gx are used by the backward only; without `accumulate` the
+// backward writes gx (=) and never reads it (a first writer of a recorded step, fer/autograd/written_grads.hpp).
 struct UnaryArgs {
   Unary op;
   TensorRef x, y, gy, gx;
   double alpha = 0.0;
+  bool accumulate = true;
 };
 
 // y = f(x)
@@ -32,7 +34,7 @@ void unary_forward_cpu(const UnaryArgs&);
 void unary_forward_cuda(const UnaryArgs&);
 inline void unary_forward(const UnaryArgs& a) { run_on(a.x, unary_forward_cpu, unary_forward_cuda, a); }
 
-// gx += gy * f'(x)   (some ops use y = f(x) instead of x)
+// gx (+)= gy * f'(x)   (some ops use y = f(x) instead of x)
 void unary_backward_cpu(const UnaryArgs&);
 void unary_backward_cuda(const UnaryArgs&);
 inline void unary_backward(const UnaryArgs& a) { run_on(a.x, unary_backward_cpu, unary_backward_cuda, a); }
@@ -61,10 +63,12 @@ void axpy_cpu(const AxpyArgs&);
 void axpy_cuda(const AxpyArgs&);
 inline void axpy(const AxpyArgs& a) { run_on(a.gy, axpy_cpu, axpy_cuda, a); }
 
-// a and b broadcast (numpy rules) to y's shape; gy has y's shape, ga a's and gb b's.
+// a and b broadcast (numpy rules) to y's shape; gy has y's shape, ga a's and gb b's. Without accumulate_ga the
+// backward writes ga (=) and never reads it; likewise gb.
 struct BinaryArgs {
   Binary op;
   TensorRef a, b, y, gy, ga, gb;
+  bool accumulate_ga = true, accumulate_gb = true;
 };
 
 // y = a op b
@@ -72,7 +76,7 @@ void binary_forward_cpu(const BinaryArgs&);
 void binary_forward_cuda(const BinaryArgs&);
 inline void binary_forward(const BinaryArgs& a) { run_on(a.y, binary_forward_cpu, binary_forward_cuda, a); }
 
-// ga += d(a op b)/da * gy summed over broadcast dims; likewise gb.
+// ga (+)= d(a op b)/da * gy summed over broadcast dims; likewise gb.
 void binary_backward_cpu(const BinaryArgs&);
 void binary_backward_cuda(const BinaryArgs&);
 inline void binary_backward(const BinaryArgs& a) { run_on(a.gy, binary_backward_cpu, binary_backward_cuda, a); }

@@ -23,11 +23,14 @@ void linear_forward_cuda(const LinearArgs&);
 inline void linear_forward(const LinearArgs& a) { run_on(a.x, linear_forward_cpu, linear_forward_cuda, a); }
 
 // x, w as in LinearArgs; gy [M, out]; gx, gw, gb: gradient buffers, undefined when not wanted.
+// Without accumulate_gx, gx is written (=) and never read (a first writer of a recorded step,
+// fer/autograd/written_grads.hpp).
 struct LinearBackwardArgs {
   TensorRef x, w, gy, gx, gw, gb;
+  bool accumulate_gx = true;
 };
 
-// gx += gy w; gw += gy^T x; gb += column sums of gy.
+// gx (+)= gy w; gw += gy^T x; gb += column sums of gy.
 void linear_backward_cpu(const LinearBackwardArgs&);
 void linear_backward_cuda(const LinearBackwardArgs&);
 inline void linear_backward(const LinearBackwardArgs& a) { run_on(a.x, linear_backward_cpu, linear_backward_cuda, a); }

@@ -69,11 +69,13 @@ struct BatchNormApplyArgs {
   TensorRef y;
   bool relu = false;
 };
+// accumulate_gx false: gx is written (=), never read (a first writer of a recorded step, fer/autograd/written_grads.hpp).
 struct BatchNormBackwardArgs {
   TensorRef x, mean, invstd, weight, gy;
   bool batch_stats;
   NormWorkspace ws;
   TensorRef gx, gweight, gbias, relu_out;
+  bool accumulate_gx = true;
 };
 struct BatchNormAddReluApplyArgs {
   TensorRef x, mean, invstd, weight, bias, residual;
@@ -85,6 +87,7 @@ struct BatchNormAddReluBackwardArgs {
   bool batch_stats;
   NormWorkspace ws;
   TensorRef gx, gweight, gbias, gresidual;
+  bool accumulate_gx = true, accumulate_gresidual = true;
 };
 struct InverseStdArgs {
   TensorRef var, invstd;

@@ -29,12 +29,15 @@ inline void max_pool2d_forward(const MaxPool2dArgs& a) {
   run_on(a.x, max_pool2d_forward_cpu, max_pool2d_forward_cuda, a);
 }
 
+// Without `accumulate` the pooling backwards write gx (=), zero where no window reaches, and never read it (a first
+// writer of a recorded step, fer/autograd/written_grads.hpp).
 struct MaxPool2dBackwardArgs {
   PoolGeometry g;
   TensorRef gy, argmax, gx;
+  bool accumulate = true;
 };
 
-// gx[argmax] += gy.
+// gx[argmax] (+)= gy.
 void max_pool2d_backward_cpu(const MaxPool2dBackwardArgs&);
 void max_pool2d_backward_cuda(const MaxPool2dBackwardArgs&);
 inline void max_pool2d_backward(const MaxPool2dBackwardArgs& a) {
@@ -56,9 +59,10 @@ inline void avg_pool2d_forward(const AvgPool2dArgs& a) {
 struct AvgPool2dBackwardArgs {
   PoolGeometry g;
   TensorRef gy, gx;
+  bool accumulate = true;
 };
 
-// gx += the adjoint of avg_pool2d_forward applied to gy.
+// gx (+)= the adjoint of avg_pool2d_forward applied to gy.
 void avg_pool2d_backward_cpu(const AvgPool2dBackwardArgs&);
 void avg_pool2d_backward_cuda(const AvgPool2dBackwardArgs&);
 inline void avg_pool2d_backward(const AvgPool2dBackwardArgs& a) {
@@ -80,9 +84,10 @@ inline void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dArgs& a) {
 // gy [n, ho, wo, c] -> gx [n, h, w, c].
 struct AdaptiveAvgPool2dBackwardArgs {
   TensorRef gy, gx;
+  bool accumulate = true;
 };
 
-// gx += the adjoint of adaptive_avg_pool2d_forward applied to gy.
+// gx (+)= the adjoint of adaptive_avg_pool2d_forward applied to gy.
 void adaptive_avg_pool2d_backward_cpu(const AdaptiveAvgPool2dBackwardArgs&);
 void adaptive_avg_pool2d_backward_cuda(const AdaptiveAvgPool2dBackwardArgs&);
 inline void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardArgs& a) {

@@ -95,12 +95,14 @@ inline Tensor conv2d(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bia
       [=] {
         using kernels::ref;
         Tensor gy = y.grad();
-        if (x.requires_grad()) kernels::conv2d_backward_input({plan, ref(gy), ref(w), ref(x.grad_buffer()), ref(ws)});
+        if (x.requires_grad())
+          kernels::conv2d_backward_input({plan, ref(gy), ref(w), ref(x.grad_buffer()), ref(ws), !autograd::overwrites(0)});
         if (w.requires_grad())
           kernels::conv2d_backward_weight({plan, ref(gy), ref(x), ref(w.grad_buffer()), ref(ws), ref(partials)});
         if (bias.defined() && bias.requires_grad())
           kernels::conv2d_backward_bias({plan, ref(gy), ref(bias.grad_buffer())});
-      });
+      },
+      writable_grads({0}));  // x; weight and bias add
   return y;
 }
 

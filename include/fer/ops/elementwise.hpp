@@ -19,9 +19,10 @@ inline Tensor unary(kernels::Unary op, const Tensor& x_in, double alpha = 0.0) {
       [=] { kernels::unary_forward({op, kernels::ref(x), kernels::ref(y), {}, {}, alpha}); },
       [=] {
         if (x.requires_grad())
-          kernels::unary_backward(
-              {op, kernels::ref(x), kernels::ref(y), kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), alpha});
-      });
+          kernels::unary_backward({op, kernels::ref(x), kernels::ref(y), kernels::ref(y.grad()),
+                                   kernels::ref(x.grad_buffer()), alpha, !autograd::overwrites(0)});
+      },
+      writable_grads({0}));
   return y;
 }
 
@@ -49,8 +50,10 @@ inline Tensor binary(kernels::Binary op, const char* name, const Tensor& a_arg, 
       [=] {
         kernels::binary_backward({op, kernels::ref(a), kernels::ref(b), {}, kernels::ref(y.grad()),
                                   kernels::ref(a.requires_grad() ? a.grad_buffer() : Tensor()),
-                                  kernels::ref(b.requires_grad() ? b.grad_buffer() : Tensor())});
-      });
+                                  kernels::ref(b.requires_grad() ? b.grad_buffer() : Tensor()),
+                                  !autograd::overwrites(0), !autograd::overwrites(1)});
+      },
+      writable_grads({0, 1}));
   return y;
 }
 

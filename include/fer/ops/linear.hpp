@@ -43,8 +43,10 @@ inline Tensor linear(const Tensor& x_arg, const Tensor& w_arg, const Tensor& bia
         using kernels::ref;
         kernels::linear_backward({ref(x2), ref(w), ref(y.grad()), ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
                                   ref(w.requires_grad() ? w.grad_buffer() : Tensor()),
-                                  ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor())});
-      });
+                                  ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor()),
+                                  !autograd::overwrites(0)});
+      },
+      writable_grads({0}));  // x; weight and bias add
   return y;
 }
 
@@ -75,10 +77,13 @@ inline Tensor matmul(const Tensor& a_arg, const Tensor& b_arg) {
       [=] {
         using kernels::ref;
         Tensor gc = c.grad();
-        // ga += gc b^T; gb += a^T gc
-        if (a.requires_grad()) kernels::matmul_into({ref(gc), false, ref(b), true, ref(a.grad_buffer()), true});
-        if (b.requires_grad()) kernels::matmul_into({ref(a), true, ref(gc), false, ref(b.grad_buffer()), true});
-      });
+        // ga (+)= gc b^T; gb (+)= a^T gc
+        if (a.requires_grad())
+          kernels::matmul_into({ref(gc), false, ref(b), true, ref(a.grad_buffer()), !autograd::overwrites(0)});
+        if (b.requires_grad())
+          kernels::matmul_into({ref(a), true, ref(gc), false, ref(b.grad_buffer()), !autograd::overwrites(1)});
+      },
+      writable_grads({0, 1}));
   return c;
 }
 

@@ -113,15 +113,17 @@ inline Tensor batch_norm_maybe_relu(bool relu, const Tensor& x_arg, const Tensor
                ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
                ref(weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor()),
                ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor()),
-               ref(residual.requires_grad() ? residual.grad_buffer() : Tensor())});
+               ref(residual.requires_grad() ? residual.grad_buffer() : Tensor()), !autograd::overwrites(0),
+               !autograd::overwrites(3)});
           return;
         }
         kernels::batch_norm_backward({ref(x), ref(mean), ref(invstd), ref(weight), ref(y.grad()), batch_stats, ws.ref(),
                                       ref(x.requires_grad() ? x.grad_buffer() : Tensor()),
                                       ref(weight.defined() && weight.requires_grad() ? weight.grad_buffer() : Tensor()),
                                       ref(bias.defined() && bias.requires_grad() ? bias.grad_buffer() : Tensor()),
-                                      ref(relu ? y : Tensor())});
-      });
+                                      ref(relu ? y : Tensor()), !autograd::overwrites(0)});
+      },
+      writable_grads({0, 3}));  // x and the residual; weight and bias add
   return y;
 }
 }  // namespace ops_detail

@@ -74,8 +74,10 @@ inline std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, con
       },
       [=] {
         using kernels::ref;
-        if (x.requires_grad()) kernels::max_pool2d_backward({g, ref(y.grad()), ref(argmax), ref(x.grad_buffer())});
-      });
+        if (x.requires_grad())
+          kernels::max_pool2d_backward({g, ref(y.grad()), ref(argmax), ref(x.grad_buffer()), !autograd::overwrites(0)});
+      },
+      writable_grads({0}));
   return {y, argmax};
 }
 
@@ -91,8 +93,11 @@ inline Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   autograd::apply(
       "avg_pool2d", {x}, {y}, [=] { kernels::avg_pool2d_forward({g, kernels::ref(x), kernels::ref(y)}); },
       [=] {
-        if (x.requires_grad()) kernels::avg_pool2d_backward({g, kernels::ref(y.grad()), kernels::ref(x.grad_buffer())});
-      });
+        if (x.requires_grad())
+          kernels::avg_pool2d_backward(
+              {g, kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), !autograd::overwrites(0)});
+      },
+      writable_grads({0}));
   return y;
 }
 
@@ -110,8 +115,10 @@ inline Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t out_h, int64_t out
       [=] { kernels::adaptive_avg_pool2d_forward({kernels::ref(x), kernels::ref(y)}); },
       [=] {
         if (x.requires_grad())
-          kernels::adaptive_avg_pool2d_backward({kernels::ref(y.grad()), kernels::ref(x.grad_buffer())});
-      });
+          kernels::adaptive_avg_pool2d_backward(
+              {kernels::ref(y.grad()), kernels::ref(x.grad_buffer()), !autograd::overwrites(0)});
+      },
+      writable_grads({0}));
   return y;
 }
 

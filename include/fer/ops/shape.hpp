@@ -20,8 +20,10 @@ inline int wrap_dim(const char* op, int dim, int rank) {
   return d;
 }
 
-// y = x viewed through (offset, strides) over y's shape; the gradient scatters back along the same map.
-inline Tensor strided_gather(const char* op, const Tensor& x, const Shape& out_shape, int64_t offset, const Shape& strides) {
+// y = x viewed through (offset, strides) over y's shape; the gradient scatters back along the same map. A map that
+// reaches every element of x once (`covers_input`: a permutation) may write x's gradient instead of adding to it.
+inline Tensor strided_gather(const char* op, const Tensor& x, const Shape& out_shape, int64_t offset, const Shape& strides,
+                             bool covers_input) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   autograd::apply(
       op, {x}, {y},
@@ -29,8 +31,10 @@ inline Tensor strided_gather(const char* op, const Tensor& x, const Shape& out_s
       [=] {
         if (!x.requires_grad()) return;
         const Tensor gx = x.grad_buffer();
-        kernels::scatter_strided({kernels::ref(y.grad()), kernels::ref(gx), offset, strides, true, kernels::span_of(gx)});
-      });
+        kernels::scatter_strided(
+            {kernels::ref(y.grad()), kernels::ref(gx), offset, strides, !autograd::overwrites(0), kernels::span_of(gx)});
+      },
+      covers_input ? writable_grads({0}) : WritableGrads{});
   return y;
 }
 }  // namespace ops_detail
@@ -93,7 +97,7 @@ inline Tensor permute(const Tensor& x_in, std::vector<int> dims) {
   Tensor x = contiguous(x_in);
   Shape xs = contiguous_strides(x.shape()), out, strides;
   for (int d : dims) out.push_back(x.size(d)), strides.push_back(xs[d]);
-  return ops_detail::strided_gather("permute", x, out, 0, strides);
+  return ops_detail::strided_gather("permute", x, out, 0, strides, /*covers_input=*/true);
 }
 
 inline Tensor nhwc_to_nchw(const Tensor& x) { return permute(x, {0, 3, 1, 2}); }
@@ -114,7 +118,7 @@ inline Tensor slice(const Tensor& x_in, int dim, int64_t start, int64_t end, int
   out.d[d] = (end - start + step - 1) / step;
   int64_t offset = start * strides[d];
   strides.d[d] *= step;
-  return ops_detail::strided_gather("slice", x, out, offset, strides);
+  return ops_detail::strided_gather("slice", x, out, offset, strides, /*covers_input=*/false);
 }
 
 // Concatenation along `dim` (DenseNet: channels, the last dim).
@@ -153,9 +157,10 @@ inline Tensor concat(const std::vector<Tensor>& xs_in, int dim) {
         const Tensor gy = y.grad();
         for (size_t k = 0; k < xs.size(); ++k)
           if (xs[k].requires_grad())
-            kernels::gather_strided(
-                {kernels::ref(gy), offsets[k], ystrides, kernels::ref(xs[k].grad_buffer()), true, kernels::span_of(gy)});
-      });
+            kernels::gather_strided({kernels::ref(gy), offsets[k], ystrides, kernels::ref(xs[k].grad_buffer()),
+                                     !autograd::overwrites(k), kernels::span_of(gy)});
+      },
+      kAllGradsWritable);
   return y;
 }
 
@@ -183,8 +188,10 @@ inline Tensor write_channels(const Tensor& buf, const Tensor& x_in, int64_t at) 
       [=] {
         if (!x.requires_grad()) return;
         const Tensor gb = buf.grad();
-        kernels::gather_strided({kernels::ref(gb), at, strides, kernels::ref(x.grad_buffer()), true, kernels::span_of(gb)});
-      });
+        kernels::gather_strided(
+            {kernels::ref(gb), at, strides, kernels::ref(x.grad_buffer()), !autograd::overwrites(0), kernels::span_of(gb)});
+      },
+      writable_grads({0}));  // the gather covers all of x
   return buf;
 }
 
@@ -242,7 +249,8 @@ inline Tensor channel_shuffle(const Tensor& x_in, int64_t groups) {
   Tensor x = contiguous(x_in);
   int64_t rows = c ? x.numel() / c : 0, per = c / groups;
   // Out as [rows, C/g, g] reading x as [rows, g, C/g].
-  Tensor y = ops_detail::strided_gather("channel_shuffle", x, Shape{rows, per, groups}, 0, Shape{c, 1, per});
+  Tensor y = ops_detail::strided_gather("channel_shuffle", x, Shape{rows, per, groups}, 0, Shape{c, 1, per},
+                                        /*covers_input=*/true);
   return reshape(y, x.shape());
 }
 
