@@ -342,8 +342,12 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
     model->eval();
     NoGradGuard no_grad;
     {
-      Graph g = Graph::capture([&] { return model->forward(x); });  // for the FLOP count only
-      flops = forward_flops(g);
+      // The FLOP count only. A capture keeps every op's output alive, so it runs on one image (conv and linear
+      // FLOPs are linear in the batch): at full batch it would hold the whole forward's activations at once and
+      // set the process's peak memory, not the eager forward that is timed.
+      Tensor one = contiguous(slice(x, 0, 0, 1));
+      Graph g = Graph::capture([&] { return model->forward(one); });
+      flops = forward_flops(g) * double(batch);
     }
     for (int i = 0; i < c.warmup; ++i) model->forward(x);
     if (c.device.is_cuda()) cuda::synchronize(c.device.index);
