@@ -88,10 +88,16 @@ inline Tensor rand_input_avoiding(const Shape& s, Generator& gen, std::vector<do
   return t;
 }
 
+// Largest |a - b| over the elements; NaN as soon as one difference is NaN (std::max would drop it and let a NaN
+// result pass a tolerance check).
 inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.shape() == b.shape());
   double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::abs(a.flat(i) - b.flat(i)));
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double d = std::abs(a.flat(i) - b.flat(i));
+    if (std::isnan(d)) return d;
+    m = std::max(m, d);
+  }
   return m;
 }
 

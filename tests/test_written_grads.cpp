@@ -19,22 +19,13 @@
 #include "fer/ops/loss.hpp"
 #include "models/densenet.hpp"
 #include "models/registry.hpp"
+#include "gradcheck.hpp"
 #include "op_table.hpp"
 
 using namespace fer;
+using fer::testing::max_abs_diff;
 
 namespace written_grads_test {
-
-// Largest |a - b| over the elements, NaN when either holds one.
-double max_abs_difference(const Tensor& a, const Tensor& b) {
-  double worst = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double d = std::abs(a.flat(i) - b.flat(i));
-    if (std::isnan(d)) return d;
-    worst = std::max(worst, d);
-  }
-  return worst;
-}
 
 double max_abs(const Tensor& a) {
   double m = 0;
@@ -89,7 +80,7 @@ void check_backbone(const std::string& name, int64_t size) {
     REQUIRE(written[i].defined() == reference[i].defined());
     if (!reference[i].defined()) continue;
     // f32 with the same operations in the same order: 0 + v == v, so the values agree up to rounding at most.
-    CHECK(max_abs_difference(written[i], reference[i]) <= 1e-6 * (1.0 + max_abs(reference[i])));
+    CHECK(max_abs_diff(written[i], reference[i]) <= 1e-6 * (1.0 + max_abs(reference[i])));
   }
 }
 
@@ -130,7 +121,7 @@ TEST_CASE("written gradients: every op of the op table, f64, bit for bit") {
     for (size_t k = 0; k < reference.size(); ++k) {
       CAPTURE(k);
       REQUIRE(written[k].defined() == reference[k].defined());
-      if (reference[k].defined()) CHECK(max_abs_difference(written[k], reference[k]) == 0.0);
+      if (reference[k].defined()) CHECK(max_abs_diff(written[k], reference[k]) == 0.0);
     }
   }
 }
@@ -190,7 +181,7 @@ TEST_CASE("written gradients: unary backward written into NaN equals added into 
       const Tensor added = Tensor::zeros(x.shape(), dt), written = Tensor::full(x.shape(), std::nan(""), dt);
       kernels::unary_backward({op, kernels::ref(x), kernels::ref(y), kernels::ref(gy), kernels::ref(added), 0.1, true});
       kernels::unary_backward({op, kernels::ref(x), kernels::ref(y), kernels::ref(gy), kernels::ref(written), 0.1, false});
-      CHECK(max_abs_difference(written, added) == 0.0);
+      CHECK(max_abs_diff(written, added) == 0.0);
     }
   }
 }
