@@ -2,7 +2,6 @@
 // 256-bit (AVX2, what the default -march=x86-64-v3 build can use) and 512-bit (AVX-512) vectors. The
 // other benchmarks report their GFLOP/s against this ceiling.
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
 #include <string>
 
@@ -10,9 +9,8 @@
 
 namespace {
 
-using fer::bench::fma_chains_256;
-using fer::bench::fma_chains_512;
 using fer::bench::fma_flops_per_call;
+using fer::bench::run_fma_chains;
 
 void peak(benchmark::State& state, int width, int threads) {
   if (width == 512 && !__builtin_cpu_supports("avx512f")) {
@@ -25,8 +23,7 @@ void peak(benchmark::State& state, int width, int threads) {
   }
   float sink = 0;
   for (auto _ : state) {
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += width == 512 ? fma_chains_512(float(omp_get_thread_num())) : fma_chains_256(float(omp_get_thread_num()));
+    sink += run_fma_chains(width, threads);
     benchmark::DoNotOptimize(sink);
   }
   const double flops = fma_flops_per_call(width) * threads;

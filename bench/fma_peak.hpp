@@ -40,14 +40,22 @@ __attribute__((target("avx512f"))) inline float fma_chains_512(float seed) {
 // f32 lanes x 2 flops per FMA, over every chain and step.
 constexpr double fma_flops_per_call(int width) { return 2.0 * (width / 32) * kChains * double(kSteps); }
 
+// One call of the chains of `width` bits on each of `threads` threads (fma_flops_per_call(width) * threads flops);
+// returns their sum, which the caller keeps alive.
+inline float run_fma_chains(int width, int threads) {
+  float sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+  sink += width == 512 ? fma_chains_512(float(omp_get_thread_num())) : fma_chains_256(float(omp_get_thread_num()));
+  return sink;
+}
+
 // GFLOP/s of the chains of `width` bits (256 or 512; the CPU must have it) on `threads` threads, best of 5.
 inline double fma_peak_gflops(int width, int threads) {
   double best = 1e30;
   float sink = 0;
   for (int r = 0; r < 5; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += width == 512 ? fma_chains_512(float(omp_get_thread_num())) : fma_chains_256(float(omp_get_thread_num()));
+    sink += run_fma_chains(width, threads);
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   volatile float keep = sink;  // keeps the chains alive
