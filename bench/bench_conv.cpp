@@ -33,6 +33,13 @@ const std::vector<ConvShape> kShapes = {
     {"conv1x1 256->64 16x16", 32, 16, 16, 256, 64, 1, 1, 0, 1},
     {"dwconv3x3 C144 16x16", 32, 16, 16, 144, 144, 3, 1, 1, 144},
     {"dwconv7x7 C96 16x16", 32, 16, 16, 96, 96, 7, 1, 3, 96},
+    // Depthwise layers of mobilenet_v3_large and efficientnet_b0 at 64 px (kernels/cpu/conv_depthwise.cpp).
+    {"dwconv3x3 C64 32x32 s2", 32, 32, 32, 64, 64, 3, 2, 1, 64},
+    {"dwconv5x5 C72 16x16 s2", 32, 16, 16, 72, 72, 5, 2, 2, 72},
+    {"dwconv5x5 C120 8x8", 32, 8, 8, 120, 120, 5, 1, 2, 120},
+    {"dwconv3x3 C96 32x32 s2", 32, 32, 32, 96, 96, 3, 2, 1, 96},
+    {"dwconv5x5 C480 4x4", 32, 4, 4, 480, 480, 5, 1, 2, 480},
+    {"dwconv5x5 C1152 2x2", 32, 2, 2, 1152, 1152, 5, 1, 2, 1152},
 };
 
 double forward_flops(const ConvShape& s) {

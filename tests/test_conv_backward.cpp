@@ -1,6 +1,6 @@
 // conv2d's input and weight gradients against a direct loop in double, on each path of the CPU kernels
 // (kernels/cpu/conv.cpp): patch-matrix products with workers owning whole images or, with one image, the products
-// split by the GEMM; weight gradients split by pixels (partial sums) or by output channels; pointwise; depthwise (stride 1 as a flipped convolution, strided as a gather). f32 on each ISA
+// split by the GEMM; weight gradients split by pixels (partial sums) or by output channels; pointwise; depthwise (kernels/cpu/conv_depthwise.cpp; its own reference test is test_conv_depthwise.cpp). f32 on each ISA
 // the GEMM can be forced to, and f64. The f64 gradchecks of test_conv.cpp run smaller shapes than these, which
 // reach several k blocks and whole register tiles of the f32 micro-kernels.
 #include <doctest/doctest.h>
