@@ -301,7 +301,8 @@ TEST_CASE("the ops reproduce NVIDIA's G_small synthesis images (skipped when the
         noise = scale(nc.view_as_shape({1, nc.size(0), nc.size(1), 1}), G.at(prefix + ".noise_strength").item());
       }
       Tensor y = modulated_conv2d(x, oihw_to_ohwi(G.at(prefix + ".weight")), affine(prefix, w_at(k)), p, noise);
-      return bias_act(y, G.at(prefix + ".bias"), fer::Activation::lrelu, std::nullopt, std::nullopt, 256 * std::sqrt(2.0));
+      return bias_act(y, G.at(prefix + ".bias"), fer::Activation::lrelu, std::nullopt, std::nullopt,
+                      256 * std::sqrt(2.0));
     };
     auto torgb = [&](const std::string& prefix, const Tensor& x, int64_t k) {
       const Tensor& weight = G.at(prefix + ".weight");
@@ -349,7 +350,8 @@ StepResult synthesis_step(const Tensor& x, const Tensor& w, const Tensor& s, con
   ModConvParams p;
   p.padding = 1;
   p.up = up;
-  Tensor h = bias_act(modulated_conv2d(x, w, s, p, noise), b, fer::Activation::lrelu, std::nullopt, std::nullopt, 1.0);
+  Tensor h =
+      bias_act(modulated_conv2d(x, w, s, p, noise), b, fer::Activation::lrelu, std::nullopt, std::nullopt, 1.0);
   Tensor y = upsample2d(h, setup_filter({1, 3, 3, 1}, true, x.dtype()));
   backward(y, fixture_cotangent(y.shape(), y.dtype()));
   return {y.detach(), x.grad().clone(), w.grad().clone(), s.grad().clone(), b.grad().clone()};
@@ -394,7 +396,8 @@ TEST_CASE("Graph: a recorded synthesis-layer step replays with new inputs like a
   p.padding = 1;
   p.up = 2;
   auto step = [&] {
-    Tensor h = bias_act(modulated_conv2d(x, w, s, p, noise), b, fer::Activation::lrelu, std::nullopt, std::nullopt, 1.0);
+    Tensor h =
+      bias_act(modulated_conv2d(x, w, s, p, noise), b, fer::Activation::lrelu, std::nullopt, std::nullopt, 1.0);
     return sum(upsample2d(h, setup_filter({1, 3, 3, 1}, true, DType::f64)));
   };
   Graph g = Graph::capture(step);

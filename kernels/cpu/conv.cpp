@@ -2,7 +2,9 @@
 //
 // Three algorithms (see ConvAlgo): a 1x1 convolution is one GEMM on [pixels, c]; a general one builds the
 // patch matrix (im2col) for a tile of output pixels and multiplies it by the weight, whose OHWI rows are
-// already in patch order (i, j, channel); a depthwise one runs a direct loop vectorized over channels
+// already in patch order (i, j, channel), or, for its f32 forward pass and weight gradient where measured
+// faster, runs the same products with the patches read from the input in place (implicit GEMM,
+// kernels/cpu/conv_implicit.cpp); a depthwise one runs a direct loop vectorized over channels
 // (kernels/cpu/conv_depthwise.cpp).
 //
 // Threading: the work is split into `plan.slots` workers (one per core) with fer::parallel_for, each owning
@@ -15,9 +17,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "fer/core/parallel.hpp"
 #include "kernels/cpu/conv_depthwise.hpp"
+#include "kernels/cpu/conv_implicit.hpp"
 #include "kernels/cpu/conv_workers.hpp"
 #include "kernels/cpu/gemm.hpp"
 
@@ -109,6 +113,20 @@ void gemm_forward(const ConvPlan& plan, const T* x, const T* w, const T* bias, T
   const ConvGeometry& g = plan.g;
   const bool direct = plan.algo == ConvAlgo::pointwise;
   const int64_t k = patch_len(g), og = g.o / g.groups, p_total = out_pixels(g);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!direct && conv_implicit_forward_chosen(g)) {
+      // One product per worker over its whole share of pixels: no tile buffer bounds it.
+      run_workers(plan.slots, [&](int64_t s) {
+        int64_t p0, p1;
+        share(p_total, plan.slots, s, p0, p1);
+        if (p0 == p1) return;
+        if (bias)
+          for (int64_t p = p0; p < p1; ++p) std::memcpy(y + p * g.o, bias, size_t(g.o) * sizeof(T));
+        conv_implicit_gemm_forward(g, x, w, y, p0, p1, bias != nullptr);
+      });
+      return;
+    }
+  }
   run_workers(plan.slots, [&](int64_t s) {
     int64_t p0, p1;
     share(p_total, plan.slots, s, p0, p1);
@@ -167,10 +185,18 @@ void gemm_backward_weight(const ConvPlan& plan, const T* gy, const T* x, T* gw, 
   // Where the weight outgrows the patch matrix (no more output pixels than output channels: ResNet-18's last stage
   // at 64 px), zeroing and adding per-worker copies of the whole weight gradient costs more than redoing im2col:
   // the workers own output channels instead, each reading every pixel's patch (measured: bench/README.md).
+  bool implicit = false;
+  if constexpr (std::is_same_v<T, float>) implicit = !direct && conv_implicit_wgrad_chosen(g);
   if (partials && !direct && g.groups == 1 && p_total <= g.o) {
     run_workers(plan.slots, [&](int64_t s) {
       int64_t o0, o1;
       share(g.o, plan.slots, s, o0, o1);
+      if constexpr (std::is_same_v<T, float>) {
+        if (implicit) {
+          if (o0 < o1) conv_implicit_gemm_weight_grad(g, gy + o0, g.o, x, gw + o0 * k, o1 - o0, 0, p_total);
+          return;
+        }
+      }
       T* col = ws + s * plan.tile * k;
       for (int64_t t0 = 0; t0 < p_total; t0 += plan.tile) {
         const int64_t t1 = std::min(p_total, t0 + plan.tile);
@@ -188,6 +214,12 @@ void gemm_backward_weight(const ConvPlan& plan, const T* gy, const T* x, T* gw, 
     share(p_total, workers, s, p0, p1);
     T* acc = s == 0 ? gw : partials + (s - 1) * w_len;
     if (s > 0) std::fill(acc, acc + w_len, T(0));
+    if constexpr (std::is_same_v<T, float>) {
+      if (implicit) {
+        if (p0 < p1) conv_implicit_gemm_weight_grad(g, gy, g.o, x, acc, g.o, p0, p1);
+        return;
+      }
+    }
     T* col = direct ? nullptr : ws + s * plan.tile * k;
     for (int64_t t0 = p0; t0 < p1; t0 += plan.tile) {
       const int64_t t1 = std::min(p1, t0 + plan.tile), rows = t1 - t0;

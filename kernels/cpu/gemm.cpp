@@ -11,6 +11,7 @@
 #include "fer/core/parallel.hpp"
 #include "fer/kernels/cpu_isa.hpp"
 #include "fer/kernels/gemm.hpp"
+#include "kernels/cpu/isa/conv_gemm_f32.hpp"
 #include "kernels/cpu/isa/gemm_f32.hpp"
 
 namespace fer::cpu {
@@ -64,17 +65,40 @@ isa::GemmF32Kernel f32_kernel() {
 
 namespace isa {
 
-void run_gemm_f32(GemmF32Kernel kernel, const GemmF32& g) {
-  // One pair of packing buffers per thread, kept for the thread's life (2.2 MB): no allocation per product.
+namespace {
+
+// One pair of packing buffers per thread, kept for the thread's life (2.2 MB): no allocation per product.
+struct PackingBuffers {
   struct Aligned {
     void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
   };
   using Buffer = std::unique_ptr<float[], Aligned>;
-  auto make = [](int64_t n) {
+  static Buffer make(int64_t n) {
     return Buffer(static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(64))));
-  };
-  thread_local Buffer a_pack = make(kPackAFloats), b_pack = make(kPackBFloats);
-  kernel(g, a_pack.get(), b_pack.get());
+  }
+  Buffer a = make(kPackAFloats), b = make(kPackBFloats);
+};
+
+PackingBuffers& packing_buffers() {
+  thread_local PackingBuffers buffers;
+  return buffers;
+}
+
+}  // namespace
+
+void run_gemm_f32(GemmF32Kernel kernel, const GemmF32& g) {
+  PackingBuffers& p = packing_buffers();
+  kernel(g, p.a.get(), p.b.get());
+}
+
+void run_conv_gemm_f32(ConvGemmF32Kernel kernel, const ConvGemmF32& g) {
+  PackingBuffers& p = packing_buffers();
+  kernel(g, p.a.get(), p.b.get());
+}
+
+void run_conv_wgrad_f32(ConvWgradF32Kernel kernel, const ConvWgradF32& g) {
+  PackingBuffers& p = packing_buffers();
+  kernel(g, p.a.get(), p.b.get());
 }
 
 }  // namespace isa
@@ -165,6 +189,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* 
     }
   });
 }
+
+int64_t f32_k_block(int64_t k) { return eigen_kc(k); }
 
 template <class T>
 void add_column_sums(const T* a, int64_t rows, int64_t cols, T* out) {

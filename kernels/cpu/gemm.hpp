@@ -18,6 +18,10 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
           int64_t ldb, T* c, int64_t ldc, bool accumulate);
 
+// The k block of the f32 product of depth k (Eigen's, which the ISA kernels use too: f32 rounds alike on every
+// path). Callers that run their own product of the same shape (the implicit-GEMM convolution) pass it on.
+int64_t f32_k_block(int64_t k);
+
 // out[j] += sum_i a[i, j] for a row-major [rows, cols] matrix (the bias gradient of linear and conv).
 template <class T>
 void add_column_sums(const T* a, int64_t rows, int64_t cols, T* out);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/isa/conv_gemm_f32.hpp"
 #include "kernels/cpu/isa/gemm_f32.hpp"
 
 #if !defined(__AVX2__) || !defined(__FMA__)
@@ -24,6 +25,7 @@ struct V {
 };
 
 #include "kernels/cpu/isa/gemm_blocked.inl"
+#include "kernels/cpu/isa/conv_gemm_blocked.inl"
 
 constexpr fer::cpu::isa::Blocking kB = fer::cpu::isa::kAvx2Blocking, kW = fer::cpu::isa::kAvx512Blocking;
 static_assert(kB.mr * kB.kc <= fer::cpu::isa::kPackAFloats && kB.mc * kB.kc <= fer::cpu::isa::kPackAFloats);
@@ -39,6 +41,14 @@ void gemm_f32_avx2(const GemmF32& g, float* a_pack, float* b_pack) {
 
 void gemm_f32_avx2_wide_tile(const GemmF32& g, float* a_pack, float* b_pack) {
   gemm_blocked<V, kW.mr, kW.nr / V::lanes, kW.mc, kW.kc, kW.nc>(g, a_pack, b_pack);
+}
+
+void conv_gemm_f32_avx2(const ConvGemmF32& g, float* a_pack, float* b_pack) {
+  conv_gemm_blocked<V, kB.mr, kB.nr / V::lanes, kB.mc, kB.kc, kB.nc>(g, a_pack, b_pack);
+}
+
+void conv_wgrad_f32_avx2(const ConvWgradF32& g, float* a_pack, float* b_pack) {
+  conv_wgrad_blocked<V, kB.mr, kB.nr / V::lanes, kB.mc, kB.kc, kB.nc>(g, a_pack, b_pack);
 }
 
 }  // namespace fer::cpu::isa

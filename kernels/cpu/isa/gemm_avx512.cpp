@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/isa/conv_gemm_f32.hpp"
 #include "kernels/cpu/isa/gemm_f32.hpp"
 
 #if !defined(__AVX512F__)
@@ -24,6 +25,7 @@ struct V {
 };
 
 #include "kernels/cpu/isa/gemm_blocked.inl"
+#include "kernels/cpu/isa/conv_gemm_blocked.inl"
 
 constexpr fer::cpu::isa::Blocking kB = fer::cpu::isa::kAvx512Blocking;
 
@@ -33,6 +35,14 @@ namespace fer::cpu::isa {
 
 void gemm_f32_avx512(const GemmF32& g, float* a_pack, float* b_pack) {
   gemm_blocked<V, kB.mr, kB.nr / V::lanes, kB.mc, kB.kc, kB.nc>(g, a_pack, b_pack);
+}
+
+void conv_gemm_f32_avx512(const ConvGemmF32& g, float* a_pack, float* b_pack) {
+  conv_gemm_blocked<V, kB.mr, kB.nr / V::lanes, kB.mc, kB.kc, kB.nc>(g, a_pack, b_pack);
+}
+
+void conv_wgrad_f32_avx512(const ConvWgradF32& g, float* a_pack, float* b_pack) {
+  conv_wgrad_blocked<V, kB.mr, kB.nr / V::lanes, kB.mc, kB.kc, kB.nc>(g, a_pack, b_pack);
 }
 
 }  // namespace fer::cpu::isa

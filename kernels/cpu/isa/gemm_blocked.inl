@@ -86,30 +86,11 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
   }
 }
 
-// C[0:MR, 0:cols] (+)= A panel (MR x kc) * B sliver (kc x NV * V::lanes, its rows bs floats apart: a packed
-// sliver or B read in place). A's element (i, p) is ap[i * rs + p * cs]: a packed panel (Packed: rs = 1, cs = MR,
-// known to the compiler) or op(A) read in place.
-template <class V, int MR, int NV, bool Packed>
-void micro_kernel(int64_t kc, const float* ap, int64_t rs_in, int64_t cs_in, const float* bp, int64_t bs, float* c,
-                  int64_t ldc, bool add, int64_t cols) {
+// C[0:MR, 0:cols] (+)= the register tile acc; columns past `cols` (an edge sliver's padding) are not written.
+template <class V, int MR, int NV>
+inline __attribute__((always_inline)) void store_tile(const typename V::reg (&acc)[MR][NV], float* c, int64_t ldc,
+                                                      bool add, int64_t cols) {
   constexpr int NR = NV * V::lanes;
-  const int64_t rs = Packed ? 1 : rs_in, cs = Packed ? MR : cs_in;
-  typename V::reg acc[MR][NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
-  for (int64_t p = 0; p < kc; ++p, ap += cs, bp += bs) {
-    typename V::reg bv[NV];
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) bv[j] = V::loadu(bp + j * V::lanes);
-#pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
-      const typename V::reg av = V::broadcast(ap + i * rs);
-#pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
-    }
-  }
   if (cols == NR) {
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
@@ -127,6 +108,32 @@ void micro_kernel(int64_t kc, const float* ap, int64_t rs_in, int64_t cs_in, con
     for (int j = 0; j < NV; ++j) V::storeu(tile + i * NR + j * V::lanes, acc[i][j]);
   for (int64_t i = 0; i < MR; ++i)
     for (int64_t j = 0; j < cols; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+}
+
+// C[0:MR, 0:cols] (+)= A panel (MR x kc) * B sliver (kc x NV * V::lanes, its rows bs floats apart: a packed
+// sliver or B read in place). A's element (i, p) is ap[i * rs + p * cs]: a packed panel (Packed: rs = 1, cs = MR,
+// known to the compiler) or op(A) read in place.
+template <class V, int MR, int NV, bool Packed>
+void micro_kernel(int64_t kc, const float* ap, int64_t rs_in, int64_t cs_in, const float* bp, int64_t bs, float* c,
+                  int64_t ldc, bool add, int64_t cols) {
+  const int64_t rs = Packed ? 1 : rs_in, cs = Packed ? MR : cs_in;
+  typename V::reg acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  for (int64_t p = 0; p < kc; ++p, ap += cs, bp += bs) {
+    typename V::reg bv[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) bv[j] = V::loadu(bp + j * V::lanes);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const typename V::reg av = V::broadcast(ap + i * rs);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+    }
+  }
+  store_tile<V, MR, NV>(acc, c, ldc, add, cols);
 }
 
 // The R-row kernel for R = rows (a panel at the bottom edge of C: no arithmetic on padding rows).
