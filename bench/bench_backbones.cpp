@@ -24,11 +24,17 @@
 // Conv2d / Linear modules with the same formula.
 // --profile times every recorded node's forward and backward, the zeroing of intermediate gradients and the
 // optimizer separately and prints them grouped by op name (a timing hook around each tape node; the per-node
-// clock reads cost ~50 ns each, negligible against the ops).
+// clock reads cost ~50 ns each, negligible against the ops), with the OpenMP regions (fork/joins) each op forked;
+// then it replays --iters more steps with fer's parallel accounting on (fer/core/parallel_stats.hpp) and prints per
+// step the regions, the serial time (outside any region), the time in regions and the thread-time the threads sat
+// idle, as a share of threads x step: inside regions (threads x region wall - time in the work function) and
+// outside them ((threads - 1) x serial time).
 // --unfused runs ResNet's last BN, residual add and ReLU apart (nn::fuse_bn_add_relu(false)) and DenseNet's blocks
 // as a concatenation per layer (models::densenet_in_place(false)): the sequences those fusions replace.
 // --accumulate-grads replays the step with every intermediate gradient zero-filled and added to
 // (Graph::set_always_accumulate), the scheme before first writers wrote their gradients: a paired before/after.
+// --unmerged-regions runs the kernels' work in as many OpenMP regions (or on one thread between them) as before it
+// was merged into fewer (fer/core/region_merging.hpp): a paired before/after in one binary.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -47,6 +53,8 @@
 #include "fer/autograd/autocast.hpp"
 #include "fer/autograd/tape.hpp"
 #include "fer/core/parallel.hpp"
+#include "fer/core/parallel_stats.hpp"
+#include "fer/core/region_merging.hpp"
 #include "fer/kernels/runtime.hpp"
 #include "fer/ops/loss.hpp"
 #include "fer/optim/adam.hpp"
@@ -67,7 +75,7 @@ struct Config {
   std::vector<int64_t> sizes = {64};
   int64_t train_batch = 32, eval_batch = 64;
   int warmup = 3, iters = 10;
-  bool profile = false, unfused = false, accumulate_grads = false;
+  bool profile = false, unfused = false, accumulate_grads = false, unmerged_regions = false;
   std::string json;
   Device device = Device::cpu();
   std::string amp = "off", optimizer = "sgd";
@@ -97,10 +105,14 @@ Config parse(int argc, char** argv) {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
           "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--json FILE]\n"
-          "                       [--accumulate-grads]\n"
+          "                       [--accumulate-grads] [--unmerged-regions]\n"
           "                       [--device cpu|cuda] [--amp off|bf16] [--optimizer sgd|adamw] [--eager]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
       std::exit(0);
+    }
+    if (a == "--unmerged-regions") {
+      c.unmerged_regions = true;
+      continue;
     }
     if (a == "--profile" || a == "--eager" || a == "--unfused" || a == "--accumulate-grads") {
       (a == "--profile" ? c.profile : a == "--eager" ? c.eager : a == "--unfused" ? c.unfused : c.accumulate_grads) = true;
@@ -170,8 +182,18 @@ struct Sample {
 // Per-op accumulated seconds for --profile.
 struct Profile {
   std::map<std::string, double> fwd, bwd;
+  std::map<std::string, int64_t> regions;  // OpenMP regions forked, forward and backward together
   double zero_grads = 0, optimizer = 0, total = 0;
+  int64_t zero_grads_regions = 0, optimizer_regions = 0;
   int steps = 0;
+};
+
+// Per-step sums of fer's parallel accounting over plain replayed steps, for --profile.
+struct ForkJoins {
+  int steps = 0;
+  int64_t regions = 0, inline_calls = 0;
+  double step_s = 0, region_s = 0, busy_s = 0;
+  std::vector<double> times;
 };
 
 // The profile's row for a node: its op name, and for convolutions the kind (kernel size; depthwise or grouped),
@@ -187,31 +209,49 @@ std::string op_label(const Node& n) {
 }
 
 // One replay of the step with a clock around every node; mirrors Graph::forward/backward and run_backward.
+// Regions forked since the accounting was last reset.
+int64_t regions_so_far() { return parallel_stats().regions; }
+
 void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
+  enable_parallel_stats(true);
   auto t0 = Clock::now();
   opt.zero_grad();
   auto t1 = Clock::now();
   prof.optimizer += seconds(t0, t1);
+  prof.optimizer_regions += regions_so_far();
   for (const auto& n : g.nodes()) {
+    const int64_t r = regions_so_far();
     auto a = Clock::now();
     n->forward();
-    prof.fwd[op_label(*n)] += seconds(a, Clock::now());
+    const std::string label = op_label(*n);
+    prof.fwd[label] += seconds(a, Clock::now());
+    prof.regions[label] += regions_so_far() - r;
   }
   auto z = Clock::now();
+  int64_t r = regions_so_far();
   for (const Tensor& t : g.zeroed_gradients()) t.zero_grad();
   prof.zero_grads += seconds(z, Clock::now());
+  prof.zero_grads_regions += regions_so_far() - r;
   {
     seed_gradient(g.output(), Tensor());  // d loss = 1
     NoGradGuard no_grad;
     const auto& nodes = g.nodes();
     for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+      const int64_t before = regions_so_far();
       auto a = Clock::now();
-      if (backward_node(**it)) prof.bwd[op_label(**it)] += seconds(a, Clock::now());
+      if (backward_node(**it)) {
+        const std::string label = op_label(**it);
+        prof.bwd[label] += seconds(a, Clock::now());
+        prof.regions[label] += regions_so_far() - before;
+      }
     }
   }
+  r = regions_so_far();
   auto s = Clock::now();
   opt.step();
   auto e = Clock::now();
+  prof.optimizer_regions += regions_so_far() - r;
+  enable_parallel_stats(false);
   prof.optimizer += seconds(s, e);
   prof.total += seconds(t0, e);
   ++prof.steps;
@@ -221,25 +261,68 @@ void print_profile(const Profile& p, const std::string& label) {
   struct Row {
     std::string op;
     double f, b;
+    int64_t regions;
   };
   std::vector<Row> rows;
   std::map<std::string, Row> by;
   for (auto& [k, v] : p.fwd) by[k].f += v, by[k].op = k;
   for (auto& [k, v] : p.bwd) by[k].b += v, by[k].op = k;
+  for (auto& [k, v] : p.regions) by[k].regions += v, by[k].op = k;
   for (auto& [k, r] : by) rows.push_back(r);
-  rows.push_back({"(zero intermediate grads)", 0, p.zero_grads});
-  rows.push_back({"(optimizer: zero_grad + SGD step)", p.optimizer, 0});
+  rows.push_back({"(zero intermediate grads)", 0, p.zero_grads, p.zero_grads_regions});
+  rows.push_back({"(optimizer: zero_grad + SGD step)", p.optimizer, 0, p.optimizer_regions});
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.f + a.b > b.f + b.b; });
   const double per = 1e3 / p.steps, total = p.total * per;
   std::printf("\nper-op profile, %s (mean over %d steps, %.1f ms per step)\n\n", label.c_str(), p.steps, total);
-  std::printf("| op | forward ms | backward ms | total ms | share |\n|---|---:|---:|---:|---:|\n");
+  std::printf("| op | forward ms | backward ms | total ms | share | OpenMP regions |\n|---|---:|---:|---:|---:|---:|\n");
   double listed = 0;
+  int64_t regions = 0;
   for (const Row& r : rows) {
     double t = (r.f + r.b) * per;
     listed += t;
-    std::printf("| %s | %.1f | %.1f | %.1f | %.1f%% |\n", r.op.c_str(), r.f * per, r.b * per, t, 100 * t / total);
+    regions += r.regions;
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f%% | %.0f |\n", r.op.c_str(), r.f * per, r.b * per, t, 100 * t / total,
+                double(r.regions) / p.steps);
   }
-  std::printf("| (between nodes: loop, clocks) | | | %.1f | %.1f%% |\n", total - listed, 100 * (total - listed) / total);
+  std::printf("| (between nodes: loop, clocks) | | | %.1f | %.1f%% | |\n", total - listed, 100 * (total - listed) / total);
+  std::printf("| (all) | | | %.1f | | %.0f |\n", total, double(regions) / p.steps);
+}
+
+// Plain replayed steps with the parallel accounting on, one reset per step.
+template <class Step>
+void count_fork_joins(int iters, Step&& step, ForkJoins& fj) {
+  for (int i = 0; i < iters; ++i) {
+    enable_parallel_stats(true);
+    auto a = Clock::now();
+    step();
+    const double t = seconds(a, Clock::now());
+    const ParallelStats s = parallel_stats();
+    enable_parallel_stats(false);
+    fj.regions += s.regions;
+    fj.inline_calls += s.inline_calls;
+    fj.region_s += s.region_s;
+    fj.busy_s += s.busy_s;
+    fj.step_s += t;
+    fj.times.push_back(t);
+    ++fj.steps;
+  }
+}
+
+void print_fork_joins(const ForkJoins& fj, const std::string& label) {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const int threads = num_threads();
+  const double per = 1.0 / fj.steps, step = fj.step_s * per, region = fj.region_s * per;
+  const double serial = step - region, slots = threads * step;
+  const double idle_in = threads * region - fj.busy_s * per, idle_out = (threads - 1) * serial;
+  std::vector<double> t = fj.times;
+  std::sort(t.begin(), t.end());
+  std::printf("\nOpenMP fork/joins per step, %s (mean over %d replayed steps with the accounting on; %d threads; "
+              "OMP_WAIT_POLICY=%s)\n\n", label.c_str(), fj.steps, threads, policy ? policy : "(unset)");
+  std::printf("| regions | inline calls | step ms (median) | serial ms | region ms | idle in regions | idle outside "
+              "| idle total |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| %.0f | %.0f | %.1f (%.1f) | %.1f | %.1f | %.1f%% | %.1f%% | %.1f%% |\n", double(fj.regions) * per,
+              double(fj.inline_calls) * per, step * 1e3, t[t.size() / 2] * 1e3, serial * 1e3, region * 1e3,
+              100 * idle_in / slots, 100 * idle_out / slots, 100 * (idle_in + idle_out) / slots);
 }
 
 struct Result {
@@ -251,6 +334,7 @@ struct Result {
   double max_rss_mib;
   std::vector<double> times;
   Profile profile;  // steps == 0 unless --profile on a training step
+  ForkJoins fork_joins;
 };
 
 double process_cpu_seconds() {
@@ -337,6 +421,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
       auto* sgd = dynamic_cast<optim::SGD*>(opt.get());
       FER_CHECK(sgd, "bench_backbones: --profile runs with --optimizer sgd");
       for (int i = 0; i < c.iters; ++i) profiled_step(g, *sgd, result.profile);
+      count_fork_joins(c.iters, step, result.fork_joins);
     }
   } else {
     model->eval();
@@ -375,6 +460,7 @@ int main(int argc, char** argv) {
   try {
     Config c = parse(argc, argv);
     if (c.unfused) nn::fuse_bn_add_relu(false), models::densenet_in_place(false);
+    if (c.unmerged_regions) set_region_merging(false);
     std::ofstream json;
     if (!c.json.empty()) {
       json.open(c.json, std::ios::app);
@@ -383,9 +469,10 @@ int main(int argc, char** argv) {
     const char* header =
         "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s | cpu busy | max RSS MiB |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    std::printf("device: %s; threads: %d%s%s%s%s\n%s", c.device.str().c_str(), num_threads(), c.eager ? "; eager" : "",
-                c.amp == "bf16" ? "; amp bf16" : "", c.unfused ? "; unfused" : "",
-                c.accumulate_grads ? "; gradients zero-filled and added" : "", header);
+    std::printf("device: %s; threads: %d%s%s%s%s%s\n%s", c.device.str().c_str(), num_threads(),
+                c.eager ? "; eager" : "", c.amp == "bf16" ? "; amp bf16" : "", c.unfused ? "; unfused" : "",
+                c.accumulate_grads ? "; gradients zero-filled and added" : "",
+                c.unmerged_regions ? "; unmerged regions" : "", header);
     std::fflush(stdout);
     for (const auto& name : c.models)
       for (const auto& mode : c.modes)
@@ -395,8 +482,10 @@ int main(int argc, char** argv) {
                       r.mode.c_str(), (long long)r.size, (long long)r.batch, r.median_s * 1e3, r.best_s * 1e3,
                       double(r.batch) / r.median_s, r.flops / r.median_s * 1e-9, r.cpu_busy, r.max_rss_mib);
           if (r.profile.steps) {
-            print_profile(r.profile, r.model + " train " + std::to_string(r.size) + " px, batch " +
-                                         std::to_string(r.batch));
+            const std::string label =
+                r.model + " train " + std::to_string(r.size) + " px, batch " + std::to_string(r.batch);
+            print_profile(r.profile, label);
+            print_fork_joins(r.fork_joins, label);
             std::printf("\n%s", header);
           }
           std::fflush(stdout);

@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "fer/core/parallel.hpp"
+#include "fer/core/region_merging.hpp"
 #include "kernels/cpu/conv_depthwise.hpp"
 #include "kernels/cpu/conv_implicit.hpp"
 #include "kernels/cpu/conv_workers.hpp"
@@ -149,16 +150,22 @@ template <class T>
 void gemm_backward_input(const ConvPlan& plan, const T* gy, const T* w, T* gx, T* ws, bool accumulate) {
   const ConvGeometry& g = plan.g;
   const bool direct = plan.algo == ConvAlgo::pointwise;
-  // col2im adds overlapping patches: a written gradient starts from zero there. The pointwise GEMM writes directly.
-  if (!direct && !accumulate) std::fill(gx, gx + g.n * g.h * g.w * g.c, T(0));
   const int64_t k = patch_len(g), og = g.o / g.groups, hw = g.ho * g.wo;
   // A pointwise gradient maps each pixel to itself, so any split is race-free; patches overlap, so the
   // im2col split is by whole images.
   const int64_t units = direct ? out_pixels(g) : g.n, unit_pixels = direct ? 1 : hw;
   const int64_t workers = (direct || g.n >= plan.slots) ? plan.slots : 1;
+  // col2im adds overlapping patches: a written gradient starts from zero there. The pointwise GEMM writes directly.
+  // With several workers each zeroes its own images inside the region instead of one thread zeroing all of gx
+  // first while the others wait.
+  const bool zero_first = !direct && !accumulate;
+  const bool zero_in_workers = zero_first && workers > 1 && region_merging();
+  if (zero_first && !zero_in_workers) std::fill(gx, gx + g.n * g.h * g.w * g.c, T(0));
+  const int64_t image_len = g.h * g.w * g.c;
   run_workers(workers, [&](int64_t s) {
     int64_t u0, u1;
     share(units, workers, s, u0, u1);
+    if (zero_in_workers) std::fill(gx + u0 * image_len, gx + u1 * image_len, T(0));  // units are images here
     const int64_t p0 = u0 * unit_pixels, p1 = u1 * unit_pixels;
     T* col = direct ? nullptr : ws + s * plan.tile * k;
     for (int64_t t0 = p0; t0 < p1; t0 += plan.tile) {

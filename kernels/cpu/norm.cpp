@@ -12,6 +12,7 @@
 
 #include "fer/core/dtype.hpp"
 #include "fer/core/parallel.hpp"
+#include "fer/core/region_merging.hpp"
 
 namespace fer::kernels {
 
@@ -170,10 +171,13 @@ void batch_norm_apply_cpu(const BatchNormApplyArgs& a) {
 namespace {
 
 // batch_norm_backward for element type T; kRelu: the BN's output went through a fused ReLU (pr, its output).
+// gres (contiguous rows of C, or null): a residual added before that ReLU, whose gradient is the ReLU's gradient;
+// it is written (or added, accumulate_gres) in the same pass over the rows as gx, saving a region.
 template <class T, bool kRelu>
 void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, const T* pw, const T* pg, const T* pr,
                               bool batch_stats, const NormWorkspace& ws, const TensorRef& gx, bool accumulate_gx,
-                              const TensorRef& gweight, const TensorRef& gbias) {
+                              const TensorRef& gweight, const TensorRef& gbias, T* gres = nullptr,
+                              bool accumulate_gres = false) {
   const Rows extent = rows_of(x);  // plain variables: clang 14 (fuzz build) cannot capture structured bindings
   int64_t m = extent.m, c = extent.c;
   const T* px = x.data<T>();
@@ -235,6 +239,12 @@ void batch_norm_backward_rows(const TensorRef& x, const T* pm, const T* pi, cons
           for (int64_t j = 0; j < c; ++j) gxr[j] += a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
         else
           for (int64_t j = 0; j < c; ++j) gxr[j] = a[j] * grad(gr, rr, j) - b[j] * (xr[j] - pm[j]) - d[j];
+        if (!gres) continue;
+        T* __restrict grr = gres + i * c;
+        if (accumulate_gres)
+          for (int64_t j = 0; j < c; ++j) grr[j] += grad(gr, rr, j);
+        else
+          for (int64_t j = 0; j < c; ++j) grr[j] = grad(gr, rr, j);
       }
     });
   }
@@ -290,9 +300,20 @@ void batch_norm_add_relu_backward_cpu(const BatchNormAddReluBackwardArgs& a) {
   dispatch_float(a.x.dtype(), "batch_norm_add_relu backward", [&](auto tag) {
     using T = decltype(tag);
     const T *pm = a.mean.data<T>(), *pi = a.invstd.data<T>(), *pg = a.gy.data<T>(), *py = a.y.data<T>();
+    // With gx the residual's gradient is written in gx's pass over the rows; without, in a pass of its own.
+    // (Not when the two buffers overlap, as for the same tensor passed as input and residual: gx's rows are written
+    // through restrict pointers.)
+    bool residual_with_gx = a.gresidual.defined() && a.gx.defined() && region_merging();
+    const Rows rows = rows_of(a.x);
+    if (residual_with_gx && rows.m > 0) {
+      const T *r0 = a.gresidual.data<T>(), *r1 = r0 + rows.m * rows.c;
+      const T *x0 = a.gx.data<T>(), *x1 = x0 + (rows.m - 1) * norm_row_stride(a.gx) + rows.c;
+      residual_with_gx = r1 <= x0 || x1 <= r0;
+    }
     batch_norm_backward_rows<T, true>(a.x, pm, pi, ptr_or_null<T>(a.weight), pg, py, a.batch_stats, a.ws, a.gx,
-                                      a.accumulate_gx, a.gweight, a.gbias);
-    if (!a.gresidual.defined()) return;
+                                      a.accumulate_gx, a.gweight, a.gbias,
+                                      residual_with_gx ? a.gresidual.data<T>() : nullptr, a.accumulate_gresidual);
+    if (!a.gresidual.defined() || residual_with_gx) return;
     // The residual's gradient: the add passes the ReLU's gradient through unchanged.
     const Rows extent = rows_of(a.x);
     const int64_t n = extent.m * extent.c;

@@ -8,11 +8,16 @@
 //
 // State names follow torch.optim's state_dict layout: "state.<i>.<key>" for parameter i counted across the
 // groups in order (e.g. "state.3.exp_avg"), and "param_groups.<g>.lr" / ".weight_decay" as f64 scalars.
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "fer/core/parallel.hpp"
+#include "fer/core/region_merging.hpp"
 #include "fer/core/tensor.hpp"
 #include "fer/kernels/optim.hpp"
 #include "fer/ops/common.hpp"
@@ -36,9 +41,35 @@ class Optimizer {
   virtual void set_momentum(double) {}
 
   // Zeroes the gradients in place (keeping the buffers, which recorded Graphs accumulate into), or drops them.
+  // The contiguous CPU buffers are zeroed in one parallel region over all of them (cut into equal byte ranges),
+  // not one single-threaded memset per parameter while the other threads wait.
   void zero_grad(bool set_to_none = false) {
+    zero_ranges_.clear();
+    int64_t total = 0;
     for (auto& g : groups_)
-      for (Tensor& p : g.params) set_to_none ? p.drop_grad() : p.zero_grad();
+      for (Tensor& p : g.params) {
+        if (set_to_none) {
+          p.drop_grad();
+          continue;
+        }
+        const Tensor grad = p.grad();
+        if (!grad.defined()) continue;
+        if (region_merging() && grad.device().is_cpu() && grad.is_contiguous()) {
+          zero_ranges_.push_back({static_cast<char*>(grad.raw_data()), int64_t(grad.nbytes())});
+          total += int64_t(grad.nbytes());
+        } else {
+          grad.zero_();
+        }
+      }
+    parallel_for(0, total, kZeroGrain, [&](int64_t lo, int64_t hi) {
+      int64_t base = 0;
+      for (const auto& [data, bytes] : zero_ranges_) {
+        const int64_t a = std::max(lo, base), b = std::min(hi, base + bytes);
+        if (a < b) std::memset(data + (a - base), 0, size_t(b - a));
+        base += bytes;
+        if (base >= hi) break;
+      }
+    });
   }
 
   std::vector<ParamGroup>& param_groups() { return groups_; }
@@ -156,6 +187,9 @@ class Optimizer {
   }
 
   std::vector<ParamGroup> groups_;
+  // zero_grad's buffers (kept between calls: a replayed step allocates nothing).
+  std::vector<std::pair<char*, int64_t>> zero_ranges_;
+  static constexpr int64_t kZeroGrain = int64_t(1) << 18;
   std::vector<std::map<std::string, Tensor>> state_;  // per parameter, flat over groups
 
   // The parameters of one multi-tensor kernel call: one group, dtype and device, and one value of `key` (a
