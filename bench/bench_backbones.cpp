@@ -6,6 +6,7 @@
 //   bench_backbones --models resnet18 --modes train --sizes 64 --profile       # per-op time table
 //   bench_backbones --models resnet18,densenet121 --unfused          # without the training fusions
 //   bench_backbones --models densenet121 --modes train --accumulate-grads   # every gradient zero-filled, then added
+//   bench_backbones --models resnet18 --modes train --grad-arena off   # each intermediate gradient its own buffer
 //   bench_backbones --device cuda --modes train --sizes 64 --train-batch 256 --optimizer adamw --eager --amp bf16
 //
 // On CUDA each timed step ends with a device synchronization; --eager runs the step without record-and-replay
@@ -67,7 +68,7 @@ struct Config {
   std::vector<int64_t> sizes = {64};
   int64_t train_batch = 32, eval_batch = 64;
   int warmup = 3, iters = 10;
-  bool profile = false, unfused = false, accumulate_grads = false;
+  bool profile = false, unfused = false, accumulate_grads = false, grad_arena = true;
   std::string json;
   Device device = Device::cpu();
   std::string amp = "off", optimizer = "sgd";
@@ -97,7 +98,7 @@ Config parse(int argc, char** argv) {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
           "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--json FILE]\n"
-          "                       [--accumulate-grads]\n"
+          "                       [--accumulate-grads] [--grad-arena on|off]\n"
           "                       [--device cpu|cuda] [--amp off|bf16] [--optimizer sgd|adamw] [--eager]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
       std::exit(0);
@@ -121,6 +122,10 @@ Config parse(int argc, char** argv) {
     else if (a == "--device") c.device = parse_device(v);
     else if (a == "--amp") c.amp = v;
     else if (a == "--optimizer") c.optimizer = v;
+    else if (a == "--grad-arena") {
+      FER_CHECK(v == "on" || v == "off", "bench_backbones: --grad-arena must be on or off, got '", v, "'");
+      c.grad_arena = v == "on";
+    }
     else fail("bench_backbones: unknown option ", a, " (see --help)");
   }
   for (auto& m : c.modes) FER_CHECK(m == "train" || m == "eval", "bench_backbones: mode '", m, "' is not train or eval");
@@ -197,18 +202,18 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
     n->forward();
     prof.fwd[op_label(*n)] += seconds(a, Clock::now());
   }
+  // The walk's time outside the nodes' backwards: zero-filling the gradients whose first writer adds (before the
+  // walk, or before that writer for the arena's) and seeding the root.
+  double in_nodes = 0;
   auto z = Clock::now();
-  for (const Tensor& t : g.zeroed_gradients()) t.zero_grad();
-  prof.zero_grads += seconds(z, Clock::now());
-  {
-    seed_gradient(g.output(), Tensor());  // d loss = 1
-    NoGradGuard no_grad;
-    const auto& nodes = g.nodes();
-    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-      auto a = Clock::now();
-      if (backward_node(**it)) prof.bwd[op_label(**it)] += seconds(a, Clock::now());
-    }
-  }
+  g.backward(Tensor(), [&](Node& n) {  // d loss = 1
+    auto a = Clock::now();
+    const bool ran = backward_node(n);
+    const double t = seconds(a, Clock::now());
+    in_nodes += t;
+    if (ran) prof.bwd[op_label(n)] += t;
+  });
+  prof.zero_grads += seconds(z, Clock::now()) - in_nodes;
   auto s = Clock::now();
   opt.step();
   auto e = Clock::now();
@@ -305,6 +310,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
     opt->zero_grad();
     Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
     g.set_always_accumulate(c.accumulate_grads);
+    g.set_gradient_arena(c.grad_arena);
     flops = 3.0 * forward_flops(g);
     std::function<void()> step;
     if (c.eager) {
