@@ -6,6 +6,7 @@
 //   bench_backbones --models resnet18 --modes train --sizes 64 --profile       # per-op time table
 //   bench_backbones --models resnet18,densenet121 --unfused          # without the training fusions
 //   bench_backbones --models densenet121 --modes train --accumulate-grads   # every gradient zero-filled, then added
+//   bench_backbones --models resnet18 --modes train --grad-arena off   # each intermediate gradient its own buffer
 //   bench_backbones --device cuda --modes train --sizes 64 --train-batch 256 --optimizer adamw --eager --amp bf16
 //
 // On CUDA each timed step ends with a device synchronization; --eager runs the step without record-and-replay
@@ -75,7 +76,7 @@ struct Config {
   std::vector<int64_t> sizes = {64};
   int64_t train_batch = 32, eval_batch = 64;
   int warmup = 3, iters = 10;
-  bool profile = false, unfused = false, accumulate_grads = false, unmerged_regions = false;
+  bool profile = false, unfused = false, accumulate_grads = false, unmerged_regions = false, grad_arena = true;
   std::string json;
   Device device = Device::cpu();
   std::string amp = "off", optimizer = "sgd";
@@ -105,7 +106,7 @@ Config parse(int argc, char** argv) {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
           "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--json FILE]\n"
-          "                       [--accumulate-grads] [--unmerged-regions]\n"
+          "                       [--accumulate-grads] [--unmerged-regions] [--grad-arena on|off]\n"
           "                       [--device cpu|cuda] [--amp off|bf16] [--optimizer sgd|adamw] [--eager]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
       std::exit(0);
@@ -133,6 +134,10 @@ Config parse(int argc, char** argv) {
     else if (a == "--device") c.device = parse_device(v);
     else if (a == "--amp") c.amp = v;
     else if (a == "--optimizer") c.optimizer = v;
+    else if (a == "--grad-arena") {
+      FER_CHECK(v == "on" || v == "off", "bench_backbones: --grad-arena must be on or off, got '", v, "'");
+      c.grad_arena = v == "on";
+    }
     else fail("bench_backbones: unknown option ", a, " (see --help)");
   }
   for (auto& m : c.modes) FER_CHECK(m == "train" || m == "eval", "bench_backbones: mode '", m, "' is not train or eval");
@@ -227,25 +232,28 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
     prof.fwd[label] += seconds(a, Clock::now());
     prof.regions[label] += regions_so_far() - r;
   }
+  // The walk's time outside the nodes' backwards: zero-filling the gradients whose first writer adds (before the
+  // walk, or before that writer for the arena's) and seeding the root.
+  double in_nodes = 0;
   auto z = Clock::now();
   int64_t r = regions_so_far();
-  for (const Tensor& t : g.zeroed_gradients()) t.zero_grad();
-  prof.zero_grads += seconds(z, Clock::now());
-  prof.zero_grads_regions += regions_so_far() - r;
-  {
-    seed_gradient(g.output(), Tensor());  // d loss = 1
-    NoGradGuard no_grad;
-    const auto& nodes = g.nodes();
-    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-      const int64_t before = regions_so_far();
-      auto a = Clock::now();
-      if (backward_node(**it)) {
-        const std::string label = op_label(**it);
-        prof.bwd[label] += seconds(a, Clock::now());
-        prof.regions[label] += regions_so_far() - before;
-      }
+  int64_t regions_in_nodes = 0;
+  g.backward(Tensor(), [&](Node& n) {  // d loss = 1
+    const int64_t before = regions_so_far();
+    auto a = Clock::now();
+    const bool ran = backward_node(n);
+    const double t = seconds(a, Clock::now());
+    const int64_t node_regions = regions_so_far() - before;
+    in_nodes += t;
+    regions_in_nodes += node_regions;
+    if (ran) {
+      const std::string label = op_label(n);
+      prof.bwd[label] += t;
+      prof.regions[label] += node_regions;
     }
-  }
+  });
+  prof.zero_grads += seconds(z, Clock::now()) - in_nodes;
+  prof.zero_grads_regions += regions_so_far() - r - regions_in_nodes;
   r = regions_so_far();
   auto s = Clock::now();
   opt.step();
@@ -389,6 +397,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
     opt->zero_grad();
     Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
     g.set_always_accumulate(c.accumulate_grads);
+    g.set_gradient_arena(c.grad_arena);
     flops = 3.0 * forward_flops(g);
     std::function<void()> step;
     if (c.eager) {

@@ -21,6 +21,7 @@
 #include "models/registry.hpp"
 #include "gradcheck.hpp"
 #include "op_table.hpp"
+#include "replayed_grads.hpp"
 
 using namespace fer;
 using fer::testing::max_abs_diff;
@@ -33,16 +34,9 @@ double max_abs(const Tensor& a) {
   return m;
 }
 
-// Every parameter's gradient after one replayed backward of g, parameters' gradients cleared first. The default
-// generator is re-seeded so that dropout and stochastic depth draw the same masks in every replay.
+// Every parameter's gradient after one replayed backward of g, parameters' gradients cleared first.
 std::vector<Tensor> parameter_grads(Graph& g, const std::vector<Tensor>& params) {
-  for (const Tensor& p : params) p.zero_grad();
-  default_generator().manual_seed(17);
-  g.forward();
-  g.backward();
-  std::vector<Tensor> grads;
-  for (const Tensor& p : params) grads.push_back(p.grad().defined() ? p.grad().clone() : Tensor());
-  return grads;
+  return fer::testing::replayed_leaf_grads(g, params, 17);
 }
 
 // Fills with NaN the existing gradient of every intermediate tensor that g will not zero-fill.
@@ -63,6 +57,7 @@ void check_backbone(const std::string& name, int64_t size) {
   const Tensor y = Tensor::from_vector(std::vector<int64_t>{1, 5}, {2});
   const std::vector<Tensor> params = model->parameters();
   Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
+  g.set_gradient_arena(false);  // every gradient keeps its buffer, which poison_written_grads reaches
   g.backward();  // creates every gradient buffer
 
   g.set_always_accumulate(true);
@@ -84,21 +79,13 @@ void check_backbone(const std::string& name, int64_t size) {
   }
 }
 
-// One op-table entry in f64 inside a recorded step: leaves -> scale by 1 -> the op -> sum(op * fixed weights), so that the
-// op's inputs are intermediates (leaves always accumulate) and its output gradient is not uniform. Returns the
-// leaves' gradients after a replayed backward, with the old scheme or with written gradients (poisoned first).
+// One op-table entry in f64 inside a recorded step (fer::testing::op_entry_step). Returns the leaves' gradients
+// after a replayed backward, with the old scheme or with written gradients (poisoned first).
 std::vector<Tensor> op_entry_grads(const op_table::OpEntry& e, bool always_accumulate) {
-  Generator gen(op_table::seed_of(e.name));
   std::vector<Tensor> leaves;
-  for (const op_table::OpInput& in : e.inputs)
-    leaves.push_back(op_table::draw_input(in, in.shape, gen).set_requires_grad());
-  Graph g = Graph::capture([&] {
-    std::vector<Tensor> inner;
-    for (const Tensor& l : leaves) inner.push_back(scale(l, 1.0));
-    const Tensor y = e.run(inner);
-    const Tensor w = op_table::constant_like(y, y.shape(), -1, 1, 7);
-    return sum(mul(y, w));
-  });
+  Graph g = fer::testing::op_entry_step(e, leaves);
+  // Each intermediate keeps a buffer of its own, so that poison_written_grads reaches it after the warm-up.
+  g.set_gradient_arena(false);
   g.set_always_accumulate(always_accumulate);
   g.backward();  // creates every gradient buffer
   if (!always_accumulate) poison_written_grads(g);

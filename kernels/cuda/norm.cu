@@ -6,7 +6,6 @@
 #include "fer/kernels/norm.hpp"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ref_checks.hpp"
-#include "kernels/cuda/written_grad.hpp"
 
 namespace fer::cuda {
 
@@ -161,17 +160,18 @@ __global__ void batch_norm_backward_final(double* part, int64_t chunks, int64_t 
   }
 }
 
-// gx += a * gy - b * (x - mean) - d
+// gx += a * gy - b * (x - mean) - d, or = when !accumulate (gx is then never read: it may hold anything)
 template <class T>
 __global__ void batch_norm_grad_input(const T* __restrict__ x, int64_t lx, const T* __restrict__ g,
                                       const T* __restrict__ mean, const T* __restrict__ relu_out,
                                       const double* __restrict__ coef, int64_t m, int64_t c, T* __restrict__ gx,
-                                      int64_t lgx) {
+                                      int64_t lgx, bool accumulate) {
   for (int64_t j = blockIdx.x * int64_t(kTileX) + threadIdx.x; j < c; j += int64_t(gridDim.x) * kTileX) {
     const C<T> a = C<T>(coef[j]), b = C<T>(coef[c + j]), d = C<T>(coef[2 * c + j]), mu = load(mean, j);
     for (int64_t i = blockIdx.y * int64_t(kTileY) + threadIdx.y; i < m; i += int64_t(gridDim.y) * kTileY) {
       const int64_t e = i * c + j, ex = i * lx + j, egx = i * lgx + j;
-      store(gx, egx, load(gx, egx) + (a * masked_grad(g, relu_out, e) - b * (load(x, ex) - mu) - d));
+      const C<T> v = a * masked_grad(g, relu_out, e) - b * (load(x, ex) - mu) - d;
+      store(gx, egx, accumulate ? load(gx, egx) + v : v);
     }
   }
 }
@@ -189,11 +189,14 @@ __global__ void batch_norm_add_relu_kernel(const T* __restrict__ x, int64_t lx, 
   }
 }
 
-// gr += gy where y > 0 (the residual's gradient through the ReLU and the add).
+// gr += gy where y > 0, 0 elsewhere (the residual's gradient through the ReLU and the add); = when !accumulate.
 template <class T>
-__global__ void relu_masked_accumulate(const T* __restrict__ g, const T* __restrict__ y, int64_t n, T* __restrict__ gr) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x)
-    store(gr, e, load(gr, e) + masked_grad(g, y, e));
+__global__ void relu_masked_grad(const T* __restrict__ g, const T* __restrict__ y, int64_t n, T* __restrict__ gr,
+                                 bool accumulate) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
+    const C<T> v = masked_grad(g, y, e);
+    store(gr, e, accumulate ? load(gr, e) + v : v);
+  }
 }
 
 template <class T>
@@ -279,7 +282,8 @@ __global__ void increment_i64_kernel(int64_t* p) {
 
 // The launchers take [m, c] data (channels last), contiguous but for batch norm's x and gx (rows lx, lgx apart); `acc` is the f64 workspace of (2 * chunks + 2) * c
 // values (NormWorkspace::acc), `chunks` the fixed row partition of the column reductions (norm_row_chunks).
-// Gradients accumulate (+=); a null gradient pointer is skipped.
+// Gradients accumulate (+=), but for batch norm's gx and the residual's gradient, written (=) when their accumulate
+// flag is false; a null gradient pointer is skipped.
 
 void launch_batch_norm_stats(DType dt, const void* x, int64_t lx, int64_t m, int64_t c, int64_t chunks, double* acc,
                              void* mean, void* invstd, void* var, double eps, int device) {
@@ -319,8 +323,8 @@ void launch_batch_norm_apply(DType dt, const void* x, int64_t lx, int64_t m, int
 
 void launch_batch_norm_backward(DType dt, const void* x, int64_t lx, const void* mean, const void* invstd,
                                 const void* weight, const void* gy, int64_t m, int64_t c, int64_t chunks,
-                                bool batch_stats, double* acc, void* gx, int64_t lgx, void* gweight, void* gbias,
-                                const void* relu_out, int device) {
+                                bool batch_stats, double* acc, void* gx, int64_t lgx, bool accumulate_gx, void* gweight,
+                                void* gbias, const void* relu_out, int device) {
   if (c <= 0) return;
   cudaStream_t s = current_stream(device);
   FER_CUDA_FLOAT_SWITCH(dt, "batch_norm backward", {
@@ -334,7 +338,7 @@ void launch_batch_norm_backward(DType dt, const void* x, int64_t lx, const void*
     check_launch("batch_norm_backward_final");
     if (!gx || m <= 0) return;
     batch_norm_grad_input<scalar_t><<<grid_rows_cols(m, c), dim3(kTileX, kTileY), 0, s>>>(
-        px, lx, pg, pm, pr, acc, m, c, static_cast<scalar_t*>(gx), lgx);
+        px, lx, pg, pm, pr, acc, m, c, static_cast<scalar_t*>(gx), lgx, accumulate_gx);
     check_launch("batch_norm_grad_input");
   });
 }
@@ -357,12 +361,13 @@ void launch_batch_norm_add_relu_apply(DType dt, const void* x, int64_t lx, const
   });
 }
 
-void launch_relu_masked_accumulate(DType dt, const void* gy, const void* y, int64_t n, void* gr, int device) {
+void launch_relu_masked_grad(DType dt, const void* gy, const void* y, int64_t n, void* gr, bool accumulate,
+                             int device) {
   if (n <= 0) return;
   FER_CUDA_FLOAT_SWITCH(dt, "batch_norm_add_relu backward", {
-    relu_masked_accumulate<scalar_t><<<blocks_for(n), kThreads, 0, current_stream(device)>>>(
-        static_cast<const scalar_t*>(gy), static_cast<const scalar_t*>(y), n, static_cast<scalar_t*>(gr));
-    check_launch("relu_masked_accumulate");
+    relu_masked_grad<scalar_t><<<blocks_for(n), kThreads, 0, current_stream(device)>>>(
+        static_cast<const scalar_t*>(gy), static_cast<const scalar_t*>(y), n, static_cast<scalar_t*>(gr), accumulate);
+    check_launch("relu_masked_grad");
   });
 }
 
@@ -476,11 +481,11 @@ void batch_norm_backward_cuda(const BatchNormBackwardArgs& a) {
       "batch_norm backward", {&a.x, &a.mean, &a.invstd, &a.weight, &a.gy, &a.gx, &a.gweight, &a.gbias, &a.relu_out});
   const cuda::Rows r = cuda::rows_of(a.x);
   const int64_t chunks = norm_row_chunks(r.m, r.c);
-  cuda::zero_if_written(a.gx, a.accumulate_gx, dev);
   cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), a.mean.raw_data(),
                                    a.invstd.raw_data(), cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks,
                                    a.batch_stats, cuda::acc_of("batch_norm backward", a.ws, chunks, r.c, dev),
-                                   cuda::ptr(a.gx), a.gx.defined() ? norm_row_stride(a.gx) : r.c, cuda::ptr(a.gweight),
+                                   cuda::ptr(a.gx), a.gx.defined() ? norm_row_stride(a.gx) : r.c, a.accumulate_gx,
+                                   cuda::ptr(a.gweight),
                                    cuda::ptr(a.gbias), cuda::cptr(a.relu_out), dev);
 }
 
@@ -499,16 +504,15 @@ void batch_norm_add_relu_backward_cuda(const BatchNormAddReluBackwardArgs& a) {
                                                                         &a.gx, &a.gweight, &a.gbias, &a.gresidual});
   const cuda::Rows r = cuda::rows_of(a.x);
   const int64_t chunks = norm_row_chunks(r.m, r.c);
-  cuda::zero_if_written(a.gx, a.accumulate_gx, dev);
-  cuda::zero_if_written(a.gresidual, a.accumulate_gresidual, dev);
   cuda::launch_batch_norm_backward(a.x.dtype(), a.x.raw_data(), norm_row_stride(a.x), a.mean.raw_data(),
                                    a.invstd.raw_data(), cuda::cptr(a.weight), a.gy.raw_data(), r.m, r.c, chunks,
                                    a.batch_stats, cuda::acc_of("batch_norm_add_relu backward", a.ws, chunks, r.c, dev),
-                                   cuda::ptr(a.gx), a.gx.defined() ? norm_row_stride(a.gx) : r.c, cuda::ptr(a.gweight),
+                                   cuda::ptr(a.gx), a.gx.defined() ? norm_row_stride(a.gx) : r.c, a.accumulate_gx,
+                                   cuda::ptr(a.gweight),
                                    cuda::ptr(a.gbias), a.y.raw_data(), dev);
   if (a.gresidual.defined())
-    cuda::launch_relu_masked_accumulate(a.x.dtype(), a.gy.raw_data(), a.y.raw_data(), r.m * r.c,
-                                        a.gresidual.raw_data(), dev);
+    cuda::launch_relu_masked_grad(a.x.dtype(), a.gy.raw_data(), a.y.raw_data(), r.m * r.c, a.gresidual.raw_data(),
+                                  a.accumulate_gresidual, dev);
 }
 
 void inverse_std_cuda(const InverseStdArgs& a) {

@@ -9,12 +9,16 @@
 //
 // Because each Node also keeps its forward closure and its output buffers, a whole step can be recorded
 // once (Graph::capture) and replayed with the same shapes: forward and backward run again in the same
-// buffers, so the steady state allocates nothing. The same recording is what a CUDA graph captures.
+// buffers, so the steady state allocates nothing. The same recording is what a CUDA graph captures. In a Graph the
+// intermediate gradients share one arena by live interval in the walk (fer/autograd/grad_arena.hpp): they exist only
+// while the walk needs them, unless Graph::retain_grad keeps one.
 #include <functional>
 #include <memory>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "fer/autograd/grad_arena.hpp"
 #include "fer/autograd/grad_mode.hpp"
 #include "fer/autograd/node.hpp"
 #include "fer/autograd/written_grads.hpp"
@@ -55,12 +59,18 @@ inline void seed_gradient(const Tensor& root, const Tensor& seed) {
   }
 }
 
+// Whether the backward walk runs n: it has a backward and a gradient reached one of its outputs.
+inline bool node_reached(const Node& n) {
+  if (!n.backward) return false;
+  for (const Tensor& o : n.outputs)
+    if (o.impl()->grad != nullptr) return true;
+  return false;
+}
+
 // One step of the backward walk (call under NoGradGuard): runs n's backward when a gradient reached one of its
 // outputs, with autograd::overwrites() answering for n. Returns whether it ran.
 inline bool backward_node(Node& n) {
-  bool any = false;
-  for (const Tensor& o : n.outputs) any = any || (o.impl()->grad != nullptr);
-  if (!any || !n.backward) {
+  if (!node_reached(n)) {
     // A skipped first writer contributes zero: the later writers, which add, must find zeros.
     for (size_t i = 0; i < n.overwrite.size(); ++i)
       if (n.overwrite[i]) n.inputs[i].zero_grad();
@@ -156,32 +166,78 @@ class Graph {
   }
   bool always_accumulate() const { return always_accumulate_; }
 
+  // With `on` (the default), intermediate gradients share one arena by live interval (fer/autograd/grad_arena.hpp)
+  // and are gone after backward; with `off`, each keeps a buffer of its own for the Graph's life (the old scheme).
+  void set_gradient_arena(bool on) {
+    use_arena_ = on;
+    plan_gradient_writes();
+  }
+  bool gradient_arena() const { return use_arena_; }
+  // Keeps t's gradient out of the arena, so that t.grad() holds its gradient after each backward.
+  void retain_grad(const Tensor& t) {
+    FER_CHECK(t.defined(), "Graph::retain_grad: undefined tensor");
+    if (retained_.insert(t.impl()).second) {
+      retained_tensors_.push_back(t);
+      plan_gradient_writes();
+    }
+  }
+  // The arena's size and the sum of the gradients it holds (bytes; 0 without an arena).
+  size_t gradient_arena_bytes() const { return arena_.bytes(); }
+  size_t arena_gradient_bytes() const { return arena_.gradient_bytes(); }
+  const autograd::GradArena& arena() const { return arena_; }
+
   // Re-runs every recorded forward in order, in the recorded buffers.
   void forward() {
     for (auto& n : nodes_) n->forward();
   }
-  // Clears the gradients of intermediate tensors whose first writer adds, then backpropagates from the output
-  // (parameters' gradients accumulate, as after an eager backward).
+  // Backpropagates from the output (parameters' gradients accumulate, as after an eager backward). Intermediate
+  // gradients whose first writer adds are zero-filled first: those in the arena just before that writer, the others
+  // at the start.
   void backward(const Tensor& seed = Tensor()) {
-    for (Tensor& t : zeroed_) t.zero_grad();
-    run_backward(nodes_, output_, seed);
+    backward(seed, [](Node& n) { return backward_node(n); });
   }
-  // The intermediate tensors whose gradient buffers are zero-filled before each backward.
+  // The same walk with `run(node)` in place of backward_node (a profiler timing each node calls backward_node).
+  template <class Run>
+  void backward(const Tensor& seed, Run&& run) {
+    for (const Tensor& t : zeroed_first_) t.zero_grad();
+    seed_gradient(output_, seed);
+    NoGradGuard no_grad;  // backward closures never record
+    arena_.detach_all();
+    for (size_t i = nodes_.size(); i-- > 0;) {
+      Node& n = *nodes_[i];
+      if (arena_.attaches(i) && node_reached(n)) arena_.attach(i, n);
+      run(n);
+      arena_.detach(i);
+    }
+  }
+  // The intermediate tensors whose gradients are zero-filled before their first writer in each backward.
   const std::vector<Tensor>& zeroed_gradients() const { return zeroed_; }
   const Tensor& output() const { return output_; }
   size_t num_nodes() const { return nodes_.size(); }
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
 
  private:
-  // Fills Node::overwrite and zeroed_ (fer/autograd/written_grads.hpp).
+  // Fills Node::overwrite and zeroed_ (fer/autograd/written_grads.hpp), then plans the arena.
   void plan_gradient_writes() {
     zeroed_ = autograd::plan_written_grads(nodes_, output_, always_accumulate_);
+    if (use_arena_) arena_.plan(nodes_, output_, retained_);
+    else arena_.clear();
+    zeroed_first_.clear();
+    std::unordered_set<const TensorImpl*> in_arena;
+    for (const auto& s : arena_.slots()) in_arena.insert(s.tensor.impl());
+    for (const Tensor& t : zeroed_)
+      if (!in_arena.count(t.impl())) zeroed_first_.push_back(t);
   }
 
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<Tensor> zeroed_;
+  std::vector<Tensor> zeroed_first_;  // zeroed_ less the arena's gradients, which attach() zero-fills
+  autograd::GradArena arena_;
+  std::unordered_set<const TensorImpl*> retained_;
+  std::vector<Tensor> retained_tensors_;  // keeps retained_'s keys alive
   Tensor output_;
   bool always_accumulate_ = false;
+  bool use_arena_ = true;
 };
 
 }  // namespace fer

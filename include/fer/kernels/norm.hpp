@@ -145,7 +145,8 @@ inline void batch_norm_add_relu_apply(const BatchNormAddReluApplyArgs& a) {
 }
 
 // Backward of batch_norm_add_relu_apply from its output y (the pre-activation is not kept): gy passes where y > 0,
-// to the residual (gresidual += it) and through the BN as batch_norm_backward with relu_out = y.
+// to the residual (gresidual += it, or = with accumulate_gresidual false) and through the BN as batch_norm_backward
+// with relu_out = y.
 void batch_norm_add_relu_backward_cpu(const BatchNormAddReluBackwardArgs&);
 void batch_norm_add_relu_backward_cuda(const BatchNormAddReluBackwardArgs&);
 inline void batch_norm_add_relu_backward(const BatchNormAddReluBackwardArgs& a) {

@@ -20,8 +20,10 @@ inline int wrap_dim(const char* op, int dim, int rank) {
   return d;
 }
 
-// y = x viewed through (offset, strides) over y's shape; the gradient scatters back along the same map. A map that
-// reaches every element of x once (`covers_input`: a permutation) may write x's gradient instead of adding to it.
+// y = x viewed through (offset, strides) over y's shape; the gradient scatters back along the same map, each element
+// of x reached at most once. A first writer (autograd::overwrites) writes x's whole gradient: the scatter writes (=)
+// where the map reaches, and a map that does not reach every element (not `covers_input`: a slice) zero-fills x's
+// gradient first, since the elements it leaves out may hold another tensor's values (fer/autograd/grad_arena.hpp).
 inline Tensor strided_gather(const char* op, const Tensor& x, const Shape& out_shape, int64_t offset, const Shape& strides,
                              bool covers_input) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
@@ -31,10 +33,11 @@ inline Tensor strided_gather(const char* op, const Tensor& x, const Shape& out_s
       [=] {
         if (!x.requires_grad()) return;
         const Tensor gx = x.grad_buffer();
-        kernels::scatter_strided(
-            {kernels::ref(y.grad()), kernels::ref(gx), offset, strides, !autograd::overwrites(0), kernels::span_of(gx)});
+        const bool write = autograd::overwrites(0);
+        if (write && !covers_input) gx.zero_();
+        kernels::scatter_strided({kernels::ref(y.grad()), kernels::ref(gx), offset, strides, !write, kernels::span_of(gx)});
       },
-      covers_input ? writable_grads({0}) : WritableGrads{});
+      writable_grads({0}));
   return y;
 }
 }  // namespace ops_detail
