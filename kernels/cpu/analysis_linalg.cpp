@@ -1,6 +1,6 @@
-// The analysis code's linear algebra on Eigen: PCA (SVD of the centred data), the Frechet distance of two feature
-// sets (symmetric eigen-decompositions) and the logistic-regression probe (Newton's method). Declared in
-// fer/analysis/pca.hpp and fer/analysis/domain_gap.hpp.
+// The analysis code's linear algebra on Eigen: PCA (eigen-decomposition of the centred data's scatter matrix), the
+// Frechet distance of two feature sets (symmetric eigen-decompositions) and the logistic-regression probe (Newton's
+// method). Declared in fer/analysis/pca.hpp and fer/analysis/domain_gap.hpp.
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -54,20 +54,26 @@ Pca fit_pca(const Matrix& x, int64_t k) {
   auto v = view(x);
   Eigen::VectorXd mean = v.colwise().mean().transpose();
   Eigen::MatrixXd centred = v.rowwise() - mean.transpose();
-  Eigen::BDCSVD<Eigen::MatrixXd> svd(centred, Eigen::ComputeThinV);
-  const Eigen::VectorXd& s = svd.singularValues();
-  Eigen::MatrixXd vt = svd.matrixV().leftCols(k).transpose();  // [k, D]
+  // The right singular vectors of the centred data are the eigenvectors of its scatter matrix, and the squared
+  // singular values its eigenvalues: one symmetric eigensolver (the one the Frechet distance needs anyway) instead
+  // of an SVD (BDCSVD), whose instantiation cost this file a third of its compile time (58 -> 38 CPU-s).
+  const Eigen::MatrixXd scatter = centred.transpose() * centred;
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(scatter);
+  FER_CHECK(eig.info() == Eigen::Success, "PCA: the eigen-decomposition did not converge");
+  // Eigenvalues come in increasing order: the components are the last k, largest first.
+  Eigen::MatrixXd vt = eig.eigenvectors().rightCols(k).rowwise().reverse().transpose();  // [k, D]
+  Eigen::VectorXd sq = eig.eigenvalues().tail(k).reverse().cwiseMax(0.0);                 // squared singular values
   for (int64_t c = 0; c < k; ++c) {
     Eigen::Index at = 0;
     vt.row(c).cwiseAbs().maxCoeff(&at);
     if (vt(c, at) < 0) vt.row(c) *= -1.0;
   }
-  double total = s.squaredNorm() / double(x.rows - 1);
+  double total = scatter.trace() / double(x.rows - 1);
   Pca p;
   p.mean.assign(mean.data(), mean.data() + mean.size());
   p.components = from_eigen(vt);
   for (int64_t c = 0; c < k; ++c) {
-    double var = s(c) * s(c) / double(x.rows - 1);
+    double var = sq(c) / double(x.rows - 1);
     p.explained_variance.push_back(var);
     p.explained_variance_ratio.push_back(total > 0 ? var / total : 0.0);
   }

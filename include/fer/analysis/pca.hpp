@@ -1,7 +1,7 @@
 #pragma once
-// Principal component analysis as the SVD of the centred data X - mean = U S V^T (Eigen's BDCSVD, in
-// kernels/cpu/analysis_linalg.cpp): components are the rows of V^T, explained variance S^2 / (N - 1) (scikit-learn's
-// PCA), projections (X - mean) V. Sign convention: each component's loading of largest magnitude is positive (the
+// Principal component analysis of the centred data X - mean = U S V^T, computed as the eigen-decomposition of
+// (X - mean)^T (X - mean) = V S^2 V^T (Eigen's SelfAdjointEigenSolver, in kernels/cpu/analysis_linalg.cpp):
+// components are the rows of V^T, explained variance S^2 / (N - 1) (scikit-learn's PCA), projections (X - mean) V. Sign convention: each component's loading of largest magnitude is positive (the
 // first such loading on a tie), so the result does not depend on the order of the samples. scikit-learn flips by U
 // instead; projections agree up to the sign of each component.
 #include <vector>
