@@ -139,7 +139,7 @@ struct TempDir {
   std::string file(const std::string& n) const { return (path / n).string(); }
 };
 
-const std::string kData = std::string(FER_TEST_DATA) + "/safetensors/";
+const std::string kModuleSafetensorsDir = std::string(FER_TEST_DATA) + "/safetensors/";
 
 }  // namespace
 
@@ -181,7 +181,7 @@ TEST_CASE("state_dict names and order are PyTorch's; parameters vs buffers; modu
 
 TEST_CASE("a real torch state_dict (toy_net.safetensors) loads strictly; conv weights become OHWI by value") {
   ToyNet net(1);
-  io::SafetensorsFile file(kData + "toy_net.safetensors");
+  io::SafetensorsFile file(kModuleSafetensorsDir + "toy_net.safetensors");
   CHECK(file.size() == kTorchKeys.size());
   LoadReport r = load_safetensors(net, file.path());
   CHECK(r.complete());
@@ -210,7 +210,7 @@ TEST_CASE("a real torch state_dict (toy_net.safetensors) loads strictly; conv we
 
 TEST_CASE("OIHW <-> OHWI conversion by value, known numbers from torch (arange weights)") {
   // torch_written.safetensors "conv.weight" = arange(1, 25).reshape(2, 3, 2, 2) (OIHW).
-  io::SafetensorsFile file(kData + "torch_written.safetensors");
+  io::SafetensorsFile file(kModuleSafetensorsDir + "torch_written.safetensors");
   Generator gen(0);
   ToyConv conv(/*in*/ 3, /*out*/ 2, /*k*/ 2, false, gen);
   conv.load_state_dict({{"weight", file.borrow("conv.weight")}});
