@@ -2,10 +2,14 @@
 // Recorded steps shared by the tests of how a Graph's backward fills gradient buffers (test_written_grads.cpp,
 // test_grad_arena.cpp): the leaves' gradients after one replay, and one op-table entry inside a recorded step.
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "fer/autograd/tape.hpp"
 #include "fer/ops/elementwise.hpp"
+#include "fer/ops/loss.hpp"
+#include "models/registry.hpp"
 #include "op_table.hpp"
 
 namespace fer::testing {
@@ -33,6 +37,22 @@ inline Graph op_entry_step(const op_table::OpEntry& e, std::vector<Tensor>& leav
     const Tensor y = e.run(inner);
     return sum(mul(y, op_table::constant_like(y, y.shape(), -1, 1, 7)));
   });
+}
+
+// A backbone's recorded training step (cross-entropy on 2 random images of `size` px, training mode); the model is
+// kept with the graph, whose replays read and update its parameters.
+struct BackboneStep {
+  std::shared_ptr<nn::Layer> model;
+  Graph graph;
+};
+inline BackboneStep backbone_step(const std::string& name, int64_t size) {
+  Generator gen(5);
+  auto model = models::make_model(name, 7, size, gen);
+  model->train();
+  const Tensor x = Tensor::rand({2, size, size, 3}, DType::f32, gen, -2, 2);
+  const Tensor y = Tensor::from_vector(std::vector<int64_t>{1, 5}, {2});
+  Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
+  return {model, std::move(g)};
 }
 
 }  // namespace fer::testing

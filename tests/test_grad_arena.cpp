@@ -59,13 +59,8 @@ size_t check_arena_against_own_buffers(Graph& g, const std::vector<Tensor>& leav
 
 void check_backbone_arena(const std::string& name, int64_t size) {
   CAPTURE(name);
-  Generator gen(5);
-  auto model = models::make_model(name, 7, size, gen);
-  model->train();
-  const Tensor x = Tensor::rand({2, size, size, 3}, DType::f32, gen, -2, 2);
-  const Tensor y = Tensor::from_vector(std::vector<int64_t>{1, 5}, {2});
-  Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
-  CHECK(check_arena_against_own_buffers(g, model->parameters()) > 0);
+  fer::testing::BackboneStep step = fer::testing::backbone_step(name, size);
+  CHECK(check_arena_against_own_buffers(step.graph, step.model->parameters()) > 0);
 }
 
 }  // namespace grad_arena_test

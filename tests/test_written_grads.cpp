@@ -50,13 +50,9 @@ void poison_written_grads(const Graph& g) {
 
 void check_backbone(const std::string& name, int64_t size) {
   CAPTURE(name);
-  Generator gen(5);
-  auto model = models::make_model(name, 7, size, gen);
-  model->train();
-  const Tensor x = Tensor::rand({2, size, size, 3}, DType::f32, gen, -2, 2);
-  const Tensor y = Tensor::from_vector(std::vector<int64_t>{1, 5}, {2});
-  const std::vector<Tensor> params = model->parameters();
-  Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
+  fer::testing::BackboneStep step = fer::testing::backbone_step(name, size);
+  const std::vector<Tensor> params = step.model->parameters();
+  Graph& g = step.graph;
   g.set_gradient_arena(false);  // every gradient keeps its buffer, which poison_written_grads reaches
   g.backward();  // creates every gradient buffer
 
