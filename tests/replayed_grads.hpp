@@ -1,6 +1,7 @@
 #pragma once
 // Recorded steps shared by the tests of how a Graph's backward fills gradient buffers (test_written_grads.cpp,
-// test_grad_arena.cpp): the leaves' gradients after one replay, and one op-table entry inside a recorded step.
+// test_grad_arena.cpp): the leaves' gradients after one replay, one op-table entry inside a recorded step, and a
+// backbone's recorded training step.
 #include <cstdint>
 #include <memory>
 #include <string>

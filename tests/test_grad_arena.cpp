@@ -83,16 +83,12 @@ TEST_CASE("gradient arena: every op of the op table, f64, bit for bit, arena poi
 }
 
 TEST_CASE("gradient arena: a retained intermediate gradient is intact after backward") {
-  Generator gen(5);
-  auto model = models::make_model("resnet18", 7, 32, gen);
-  model->train();
-  const Tensor x = Tensor::rand({2, 32, 32, 3}, DType::f32, gen, -2, 2);
-  const Tensor y = Tensor::from_vector(std::vector<int64_t>{1, 5}, {2});
-  Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
+  fer::testing::BackboneStep step = fer::testing::backbone_step("resnet18", 32);
+  Graph& g = step.graph;
   REQUIRE(g.arena().slots().size() > 10);
   // An activation from the middle of the network: its gradient's bytes are reused by later tenants of the walk.
   const Tensor kept = g.arena().slots()[g.arena().slots().size() / 2].tensor;
-  const std::vector<Tensor> params = model->parameters();
+  const std::vector<Tensor> params = step.model->parameters();
 
   g.set_gradient_arena(false);
   arena_step_grads(g, params);

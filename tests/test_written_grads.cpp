@@ -16,7 +16,6 @@
 #include "fer/kernels/elementwise.hpp"
 #include "fer/ops/common.hpp"
 #include "fer/ops/elementwise.hpp"
-#include "fer/ops/loss.hpp"
 #include "models/densenet.hpp"
 #include "models/registry.hpp"
 #include "gradcheck.hpp"
@@ -125,12 +124,8 @@ TEST_CASE("written gradients: DenseNet with and without its in-place block buffe
 TEST_CASE("written gradients: the first writer of a DenseNet block buffer's storage is its only whole writer") {
   // The block buffer's gradient is shared with its channel-prefix views; no node reading a prefix may overwrite it.
   models::densenet_in_place(true);
-  Generator gen(5);
-  auto model = models::make_model("densenet121", 7, 32, gen);
-  model->train();
-  const Tensor x = Tensor::rand({2, 32, 32, 3}, DType::f32, gen, -2, 2);
-  const Tensor y = Tensor::from_vector(std::vector<int64_t>{1, 5}, {2});
-  Graph g = Graph::capture([&] { return cross_entropy(model->forward(x), y); });
+  fer::testing::BackboneStep step = fer::testing::backbone_step("densenet121", 32);
+  const Graph& g = step.graph;
   for (const auto& n : g.nodes())
     for (size_t i = 0; i < n->overwrite.size(); ++i)
       if (n->overwrite[i]) {
