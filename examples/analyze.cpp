@@ -35,6 +35,7 @@
 #include "fer/data/subsets.hpp"
 #include "fer/report/curves_plot.hpp"
 #include "fer/report/tensorboard_summaries.hpp"
+#include "fer/io/json_text.hpp"
 #include "models/cam_layers.hpp"
 #include "models/model_factory.hpp"
 
@@ -314,7 +315,7 @@ void run_gradcam(Common c, const std::string& layer_flag, const std::string& met
   }
   nlohmann::json summary = {{"model", r.cfg.model}, {"layer", layer}, {"method", method}, {"images", n},
                             {"map_size", {h, w}}, {"data_root", c.data_root}, {"split", c.split}, {"per_class", class_summary}};
-  io::write_file_atomically(r.out / "summary.json", summary.dump(2) + "\n");
+  io::write_file_atomically(r.out / "summary.json", fer::io::dump_json(summary, 2) + "\n");
   std::printf("gradcam: %lld maps of %lldx%lld at %s -> %s\n", (long long)n, (long long)h, (long long)w, layer.c_str(),
               r.out.string().c_str());
 }
@@ -440,11 +441,11 @@ void run_embed(Common c, const std::string& synthetic, int64_t tsne_max, double 
       gap["probe"] = {{"accuracy", probe.accuracy}, {"chance", probe.chance}, {"fold_accuracy", probe.fold_accuracy},
                       {"method", "L2 logistic regression (C = 1) on standardized features, 5 interleaved folds per domain"}};
     }
-    io::write_file_atomically(r.out / "domain_gap.json", gap.dump(2) + "\n");
+    io::write_file_atomically(r.out / "domain_gap.json", fer::io::dump_json(gap, 2) + "\n");
     summary["domain_gap"] = gap;
-    std::printf("embed: domain gap: %s\n", gap.dump().c_str());
+    std::printf("embed: domain gap: %s\n", fer::io::dump_json(gap).c_str());
   }
-  io::write_file_atomically(r.out / "summary.json", summary.dump(2) + "\n");
+  io::write_file_atomically(r.out / "summary.json", fer::io::dump_json(summary, 2) + "\n");
   std::printf("embed: %lld x %lld features -> %s\n", (long long)n, (long long)all.dim, r.out.string().c_str());
 }
 
@@ -521,7 +522,7 @@ void run_crossdomain(Common c, const std::string& synthetic, const std::string& 
   for (size_t k = 0; k < r.cfg.class_names.size(); ++k)
     md += "| " + r.cfg.class_names[k] + " | " + cell(in_m["per_class"][k]["f1"]) + " | " +
           cell(cross_m["per_class"][k]["f1"]) + " |\n";
-  io::write_file_atomically(r.out / "crossdomain.json", j.dump(2) + "\n");
+  io::write_file_atomically(r.out / "crossdomain.json", fer::io::dump_json(j, 2) + "\n");
   io::write_file_atomically(r.out / "crossdomain.md", md);
   std::printf("%s", md.c_str());
 }

@@ -24,6 +24,7 @@
 #include "fer/data/subsets.hpp"
 #include "fer/metrics/subgroup_report.hpp"
 #include "fer/report/curves_plot.hpp"
+#include "fer/io/json_text.hpp"
 #include "models/model_factory.hpp"
 
 using namespace fer;
@@ -59,7 +60,7 @@ nlohmann::json evaluate_ensemble(const std::vector<std::string>& runs, const dat
   j["images"] = set.size();
   std::vector<int32_t> labels = members[0].labels;
   report::write_curve_outputs(dir, rep.mean_probs, labels, set.class_names());
-  io::write_file_atomically(dir / "ensemble.json", j.dump(2) + "\n");
+  io::write_file_atomically(dir / "ensemble.json", fer::io::dump_json(j, 2) + "\n");
   return j;
 }
 

@@ -19,6 +19,7 @@
 #include "fer/io/atomic_file.hpp"
 #include "fer/ops/loss.hpp"
 #include "fer/optim/adam.hpp"
+#include "fer/io/json_text.hpp"
 #include "models/custom_cnn.hpp"
 
 using namespace fer;
@@ -159,7 +160,7 @@ int run(const Config& cfg) {
     metrics["images_per_second"] = double(trained_images) / train_seconds;
     metrics["wall_seconds"] = seconds_since(t_start);
     metrics["finished"] = epoch + 1 == cfg.epochs;
-    io::write_file_atomically(std::filesystem::path(cfg.out) / "metrics.json", metrics.dump(2) + "\n");
+    io::write_file_atomically(std::filesystem::path(cfg.out) / "metrics.json", fer::io::dump_json(metrics, 2) + "\n");
   }
   std::printf("done: test accuracy %.4f after %lld epoch(s), %.0f images/s training, %.1f s wall; wrote %s\n",
               metrics["test"]["accuracy"].get<double>(), (long long)cfg.epochs,

@@ -42,6 +42,7 @@
 #include "fer/sweep/state.hpp"
 #include "fer/train/console.hpp"
 #include "fer/train/run_description.hpp"
+#include "fer/io/json_text.hpp"
 #include "models/model_factory.hpp"
 #include "models/stylegan2.hpp"
 
@@ -97,7 +98,7 @@ struct SweepConfig {
     nlohmann::json j = settings();
     j.erase("models"), j.erase("ratios"), j.erase("seeds");
     uint64_t h = 0xcbf29ce484222325ull;
-    for (char ch : j.dump()) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
+    for (char ch : fer::io::dump_json(j)) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)h);
     return buf;

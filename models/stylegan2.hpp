@@ -22,6 +22,7 @@
 #include "fer/io/json_excerpt.hpp"
 #include "fer/io/safetensors.hpp"
 #include "fer/io/stylegan2_pkl.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::models {
 
@@ -364,7 +365,7 @@ class Stylegan2Generator {
       for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())  // linear, not from 0
         text.replace(pos, from.size(), to);
     try {
-      return nlohmann::json::parse(text);
+      return fer::io::parse_json(text);
     } catch (const std::exception& e) {
       fail(where, ": metadata \"config\" is not readable (", e.what(), ")");
     }
@@ -374,7 +375,7 @@ class Stylegan2Generator {
     std::ifstream in(side);
     FER_CHECK(in.good(), side.string(), ": cannot open for reading");
     try {
-      return nlohmann::json::parse(in);
+      return fer::io::parse_json(in);
     } catch (const nlohmann::json::exception& e) {
       fail(side.string(), ": not valid JSON (", e.what(), ")");
     }

@@ -8,6 +8,7 @@
 
 #include "fer/nn/module.hpp"
 #include "fer/ops/shape.hpp"
+#include "rel_l2.hpp"
 
 namespace fer::testing {
 
@@ -53,13 +54,6 @@ inline Tensor det_input(int64_t size, int64_t batch = 2) {
   std::vector<double> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[size_t(i)] = std::sin(0.013 * double(i) + 0.5);
   return nchw_to_nhwc(Tensor::from_vector<double>(v, {batch, 3, size, size}).to(DType::f32));
-}
-
-inline double rel_l2(const std::vector<double>& got, const std::vector<double>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < got.size() && i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
-  if (got.size() != want.size()) return INFINITY;
-  return std::sqrt(num / std::max(den, 1e-300));
 }
 
 }  // namespace fer::testing

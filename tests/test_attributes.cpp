@@ -15,8 +15,6 @@ using namespace fer::data;
 namespace {
 
 using attributes_fixture::images_with_ids;
-std::filesystem::path fixture_dir() { return attributes_fixture::dir(); }
-nlohmann::json expected() { return attributes_fixture::expected(); }
 
 struct TempCsv {
   std::filesystem::path path;
@@ -30,7 +28,7 @@ struct TempCsv {
 }  // namespace
 
 TEST_CASE("attributes CSV reads columns, rows and line numbers") {
-  AttributeTable t = read_attributes_csv(fixture_dir() / "faces.csv");
+  AttributeTable t = read_attributes_csv(attributes_fixture::dir() / "faces.csv");
   CHECK(t.columns == std::vector<std::string>{"gender", "age_group"});
   CHECK(t.rows() == 117 + 2);  // 120 images less 3 without a row, plus 2 rows for unknown files
   CHECK(t.files[0] == "face_000.png");
@@ -43,10 +41,10 @@ TEST_CASE("attributes CSV reads columns, rows and line numbers") {
 }
 
 TEST_CASE("joining the fixture: values, images without a row, rows without an image") {
-  nlohmann::json e = expected();
+  nlohmann::json e = attributes_fixture::expected();
   auto set = images_with_ids(e["ids"].get<std::vector<std::string>>(), e["labels"].get<std::vector<int32_t>>(),
                              e["classes"].get<std::vector<std::string>>());
-  AttributeTable t = read_attributes_csv(fixture_dir() / "faces.csv");
+  AttributeTable t = read_attributes_csv(attributes_fixture::dir() / "faces.csv");
   AttributeJoin j = join_attributes(t, *set);
   CHECK(j.images_without_row == e["without_row"].get<std::vector<int64_t>>());
   REQUIRE(j.unmatched_rows.size() == 2);

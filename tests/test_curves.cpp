@@ -35,7 +35,7 @@ std::string mismatch(const std::vector<double>& got, const std::vector<double>& 
   return "";
 }
 
-std::filesystem::path scratch(const char* name) {
+std::filesystem::path curves_scratch(const char* name) {
   auto dir = std::filesystem::temp_directory_path() / "fer_test_curves";
   std::filesystem::create_directories(dir);
   return dir / name;
@@ -116,7 +116,7 @@ TEST_CASE("curves CSV round-trips every point and refuses bad input") {
   std::vector<double> probs = {0.9, 0.1, 0.4, 0.6, 0.4, 0.6, 0.2, 0.8};
   std::vector<int32_t> labels = {0, 1, 0, 1};
   auto curves = metrics::one_vs_rest_curves(probs, labels, 2);
-  auto path = scratch("curves.csv");
+  auto path = curves_scratch("curves.csv");
   metrics::write_curves_csv(path, curves, {"a", "b"});
   std::ifstream in(path);
   std::string line;
@@ -166,7 +166,7 @@ TEST_CASE("confidence histograms split top-class confidence into correct and inc
   CHECK(csv.find("y,0.4,0.5,0,1\n") != std::string::npos);
   CHECK_THROWS_WITH_AS(metrics::confidence_histograms(probs, labels, 3, 0), doctest::Contains("bins must be >= 1"), Error);
 
-  auto path = scratch("confidence.png");
+  auto path = curves_scratch("confidence.png");
   report::save_confidence_histograms_png(h, {"x", "y", "z"}, path);
   Png png(path);
   CHECK(png.width() == 50 + 4 * (260 + 50));
@@ -187,7 +187,7 @@ TEST_CASE("ROC and PR figures draw one colour per class with a defined curve") {
   std::vector<int32_t> labels = d["labels"].get<std::vector<int32_t>>();
   auto curves = metrics::one_vs_rest_curves(probs, labels, 4);
   std::vector<std::string> names = {"angry", "happy", "sad", "fear"};
-  auto roc = scratch("roc.png"), pr = scratch("pr.png");
+  auto roc = curves_scratch("roc.png"), pr = curves_scratch("pr.png");
   report::save_roc_png(curves, names, roc);
   report::save_pr_png(curves, names, pr);
   for (const auto& p : {roc, pr}) {
@@ -211,7 +211,7 @@ TEST_CASE("reliability diagram: legend and per-bin counts") {
   rc.confidence = {0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95};
   rc.accuracy = {0, 0, 0, 0.3, 0, 0.5, 0, 0, 0.8, 0.9};
   rc.count = {0, 0, 0, 12, 0, 345, 0, 0, 7, 1000};
-  auto path = scratch("reliability.png");
+  auto path = curves_scratch("reliability.png");
   report::save_reliability_png(rc, path, 600);
   Png png(path);
   // Text (black) just above each non-empty bar, none above the empty ones: pixels in a 16 px band over the bar top.
@@ -236,7 +236,7 @@ TEST_CASE("write_curve_outputs writes the CSVs and figures of one prediction set
   std::vector<double> probs = d["probs"].get<std::vector<double>>();
   std::vector<int32_t> labels = d["labels"].get<std::vector<int32_t>>();
   std::vector<std::string> names = {"angry", "happy", "sad", "fear"};
-  auto dir = scratch("outputs");
+  auto dir = curves_scratch("outputs");
   std::filesystem::remove_all(dir);
   auto curves = report::write_curve_outputs(dir, probs, labels, names);
   for (const char* f : {"curves.csv", "roc.png", "pr.png", "confidence_histograms.csv", "confidence_histograms.png"})

@@ -7,8 +7,10 @@
 
 #include "fer/nn/fold_bn.hpp"
 #include "models/registry.hpp"
+#include "rel_l2.hpp"
 
 using namespace fer;
+using fer::testing::rel_l2;
 
 namespace {
 
@@ -38,15 +40,6 @@ bool same_values(const Tensor& a, const Tensor& b) {
   for (int64_t i = 0; i < a.numel(); ++i)
     if (a.flat(i) != b.flat(i)) return false;
   return true;
-}
-
-double rel_l2(const Tensor& got, const Tensor& want) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    double d = got.flat(i) - want.flat(i);
-    num += d * d, den += want.flat(i) * want.flat(i);
-  }
-  return std::sqrt(num / den);
 }
 
 }  // namespace

@@ -125,14 +125,14 @@ std::map<std::string, std::vector<double>> snapshot(const Module& m) {
   return s;
 }
 
-struct TempDir {
+struct ModuleTempDir {
   fs::path path;
-  TempDir() {
+  ModuleTempDir() {
     path = fs::temp_directory_path() / ("fer_test_module_" + std::to_string(::getpid()));
     fs::remove_all(path);
     fs::create_directories(path);
   }
-  ~TempDir() {
+  ~ModuleTempDir() {
     std::error_code ec;
     fs::remove_all(path, ec);
   }
@@ -242,7 +242,7 @@ TEST_CASE("OIHW <-> OHWI conversion by value, known numbers from torch (arange w
 }
 
 TEST_CASE("save -> safetensors -> load into a fresh instance restores everything, into the same tensors") {
-  TempDir dir;
+  ModuleTempDir dir;
   ToyNet a(1), b(2);
   a.bn1.num_batches_tracked.data<int64_t>()[0] = 7;
   a.layer1->items[0]->named_buffers()[0].second.fill_(0.25);  // layer1.0.bn1.running_mean
@@ -321,7 +321,7 @@ TEST_CASE("strict loading lists missing, unexpected and mismatched names and cha
 }
 
 TEST_CASE("a checkpoint with another classifier head loads with skip_prefixes (strict for everything else)") {
-  TempDir dir;
+  ModuleTempDir dir;
   ToyNet imagenet(1, /*classes*/ 1000), fer7(2, /*classes*/ 7);
   std::string path = dir.file("backbone.safetensors");
   save_safetensors(imagenet, path);

@@ -8,8 +8,10 @@
 
 #include "gradcheck.hpp"
 #include "op_table.hpp"
+#include "rel_l2.hpp"
 
 using namespace fer;
+using fer::testing::rel_l2;
 using fer::op_table::OpEntry;
 
 namespace {
@@ -23,15 +25,6 @@ std::vector<Tensor> sample(const OpEntry& e, uint64_t seed, DType dt) {
 }
 
 // sqrt(sum (a-b)^2) / max(sqrt(sum b^2), tiny), in f64.
-double rel_l2(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double x = a.flat(i), y = b.flat(i);
-    num += (x - y) * (x - y), den += y * y;
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
-}
 
 }  // namespace
 

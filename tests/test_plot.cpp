@@ -13,7 +13,7 @@ using fer::testing::Png;
 
 namespace {
 
-std::filesystem::path scratch(const char* name) {
+std::filesystem::path plot_scratch(const char* name) {
   auto dir = std::filesystem::temp_directory_path() / "fer_test_plot";
   std::filesystem::create_directories(dir);
   return dir / name;
@@ -25,7 +25,7 @@ TEST_CASE("line chart: one colour per series, error bars, missing points skipped
   LineChart chart{"Accuracy vs real-data ratio", "real-data ratio", "accuracy", {}};
   chart.series.push_back({"resnet18", {0, 0.1, 0.3, 0.5, 1.0}, {0.40, 0.52, 0.60, 0.63, 0.66}, {0.02, 0.02, 0.01, 0.01, 0.0}});
   chart.series.push_back({"convnext_tiny", {0, 0.1, 0.3, 0.5, 1.0}, {0.35, NAN, 0.58, 0.64, 0.69}, {}});
-  auto path = scratch("line.png");
+  auto path = plot_scratch("line.png");
   save_line_chart_png(chart, path, 900, 600);
   Png png(path);
   CHECK(png.width() == 900);
@@ -41,7 +41,7 @@ TEST_CASE("confusion matrix: diagonal dark, off-diagonal white for a perfect cla
   ConfusionMatrixChart cm;
   cm.class_names = {"angry", "disgust", "fear"};
   cm.counts = {{10, 0, 0}, {0, 5, 0}, {0, 0, 7}};
-  auto path = scratch("cm.png");
+  auto path = plot_scratch("cm.png");
   save_confusion_matrix_png(cm, path);
   Png png(path);
   CHECK(png.width() == 130 + 3 * 72 + 40);
@@ -57,7 +57,7 @@ TEST_CASE("reliability diagram draws a bar per non-empty bin") {
   rc.accuracy = {0.2, 0.5, 0.8};
   rc.count = {10, 0, 30};
   rc.ece = 0.1;
-  auto path = scratch("rel.png");
+  auto path = plot_scratch("rel.png");
   save_reliability_png(rc, path, 600);
   Png png(path);
   CHECK(png.width() == 600);
@@ -66,11 +66,11 @@ TEST_CASE("reliability diagram draws a bar per non-empty bin") {
 
 TEST_CASE("charts refuse bad input and unwritable paths") {
   LineChart bad{"t", "x", "y", {{"s", {0, 1}, {0.5}, {}}}};
-  CHECK_THROWS_WITH_AS(save_line_chart_png(bad, scratch("bad.png")), doctest::Contains("1 y values"), fer::Error);
+  CHECK_THROWS_WITH_AS(save_line_chart_png(bad, plot_scratch("bad.png")), doctest::Contains("1 y values"), fer::Error);
   ConfusionMatrixChart cm;
   cm.counts = {{1, 2}, {3}};
   cm.class_names = {"a", "b"};
-  CHECK_THROWS_WITH_AS(save_confusion_matrix_png(cm, scratch("bad_cm.png")), doctest::Contains("not square"), fer::Error);
+  CHECK_THROWS_WITH_AS(save_confusion_matrix_png(cm, plot_scratch("bad_cm.png")), doctest::Contains("not square"), fer::Error);
   LineChart ok{"t", "x", "y", {{"s", {0, 1}, {0.5, 0.6}, {}}}};
   CHECK_THROWS_WITH_AS(save_line_chart_png(ok, "/nonexistent_dir/x.png"), doctest::Contains("cannot create"), fer::Error);
 }

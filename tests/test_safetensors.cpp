@@ -21,16 +21,16 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh directory per test case, removed afterwards.
-struct TempDir {
+struct SafetensorsTempDir {
   fs::path path;
-  TempDir() {
+  SafetensorsTempDir() {
     static int counter = 0;
     path = fs::temp_directory_path() /
            ("fer_test_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::remove_all(path);
     fs::create_directories(path);
   }
-  ~TempDir() {
+  ~SafetensorsTempDir() {
     std::error_code ec;
     fs::remove_all(path, ec);
   }
@@ -121,7 +121,7 @@ TEST_CASE("reads a file written by an independent (torch + json/struct) writer, 
 }
 
 TEST_CASE("borrowed tensors view the mapping, outlive the file object, and never write to the file") {
-  TempDir dir;
+  SafetensorsTempDir dir;
   std::string path = dir.file("copy.safetensors");
   fs::copy_file(kTorchFile, path);
   const std::string original = read_safetensors_bytes(path);
@@ -208,7 +208,7 @@ TEST_CASE("the real StyleGAN2 fixture: every name and shape of keys.txt, and its
 }
 
 TEST_CASE("writer: round trip of every dtype, metadata, key orders, non-contiguous input") {
-  TempDir dir;
+  SafetensorsTempDir dir;
   Generator gen(3);
   Tensor a = Tensor::randn({3, 5}, DType::f32, gen);
   Tensor b = Tensor::randn({7}, DType::f64, gen);
@@ -297,7 +297,7 @@ TEST_CASE("writer: round trip of every dtype, metadata, key orders, non-contiguo
 }
 
 TEST_CASE("atomic writes: the old file survives any failure, and no temporary file is left") {
-  TempDir dir;
+  SafetensorsTempDir dir;
   std::string path = dir.file("result.json");
   write_file_atomically(path, std::string_view("old content"));
   CHECK(read_safetensors_bytes(path) == "old content");
@@ -354,7 +354,7 @@ TEST_CASE("atomic writes: the old file survives any failure, and no temporary fi
 }
 
 TEST_CASE("malformed files: each is a clear fer::Error naming the file and the problem") {
-  TempDir dir;
+  SafetensorsTempDir dir;
   const std::string ok_entry = R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
   struct Case {
     const char* label;
@@ -463,7 +463,7 @@ TEST_CASE("malformed files: each is a clear fer::Error naming the file and the p
 TEST_CASE("corrupted copies of a valid file (truncations, byte changes) open cleanly or fail with fer::Error") {
   // Run under -DFER_SANITIZE=address,undefined this also shows that no corruption makes the reader touch bytes
   // outside the file.
-  TempDir dir;
+  SafetensorsTempDir dir;
   const std::string good = read_safetensors_bytes(kTorchFile);
   Generator gen(99);
   int opened = 0, rejected = 0;

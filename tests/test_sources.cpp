@@ -55,7 +55,7 @@ void png(const std::filesystem::path& path, int seed, int side = 8) {
   io::write_png(path, img);
 }
 
-std::filesystem::path scratch(const char* name) {
+std::filesystem::path fresh_scratch_dir(const char* name) {
   auto root = std::filesystem::temp_directory_path() / "fer_test_sources_trust" / name;
   std::filesystem::remove_all(root);
   std::filesystem::create_directories(root);
@@ -70,7 +70,7 @@ bool has_note(const data::Splits& s, const std::string& text) {
 }  // namespace
 
 TEST_CASE("AffectNet: numbered folders need --label_space; with it 0..7 are AffectNet's classes; val_set is the test") {
-  auto root = scratch("affectnet");
+  auto root = fresh_scratch_dir("affectnet");
   int seed = 0;
   for (int c = 0; c < 8; ++c) {
     for (int i = 0; i < 5; ++i) png(root / "train_set" / std::to_string(c) / ("t" + std::to_string(i) + ".png"), ++seed);
@@ -108,7 +108,7 @@ TEST_CASE("AffectNet: numbered folders need --label_space; with it 0..7 are Affe
 }
 
 TEST_CASE("named folders with contempt are AffectNet's 8 classes; --max_classes works for folders") {
-  auto root = scratch("contempt");
+  auto root = fresh_scratch_dir("contempt");
   int seed = 100;
   for (const char* c : {"neutral", "happy", "contempt", "anger"})
     for (const char* split : {"train", "test"})
@@ -133,7 +133,7 @@ TEST_CASE("named folders with contempt are AffectNet's 8 classes; --max_classes 
 
 TEST_CASE("a source without a test split uses its validation split, says so, or is refused") {
   // images/{train,validation}: validation becomes the test set.
-  auto kaggle = scratch("images_train_validation");
+  auto kaggle = fresh_scratch_dir("images_train_validation");
   int seed = 200;
   for (const char* c : {"happy", "sad"}) {
     for (int i = 0; i < 10; ++i) png(kaggle / "images" / "train" / c / (std::to_string(i) + ".png"), ++seed);
@@ -150,13 +150,13 @@ TEST_CASE("a source without a test split uses its validation split, says so, or 
   CHECK(data::notes_text(s).rfind("note: no test split in ", 0) == 0);
 
   // Only a train split: refused (no "no test metrics" with exit 0).
-  auto only_train = scratch("only_train");
+  auto only_train = fresh_scratch_dir("only_train");
   for (int i = 0; i < 4; ++i) png(only_train / "train" / "happy" / (std::to_string(i) + ".png"), ++seed);
   CHECK_THROWS_WITH_AS(data::load_splits(only_train.string(), o), doctest::Contains("has no test split and no validation split"),
                        Error);
 
   // A CSV without Usage (everything is train): refused.
-  auto csv = scratch("csv") / "train.csv";
+  auto csv = fresh_scratch_dir("csv") / "train.csv";
   {
     std::ofstream f(csv);
     f << "emotion,pixels\n";
@@ -173,7 +173,7 @@ TEST_CASE("a source without a test split uses its validation split, says so, or 
 }
 
 TEST_CASE("empty class folders and skipped files are reported") {
-  auto root = scratch("skipped");
+  auto root = fresh_scratch_dir("skipped");
   int seed = 300;
   for (const char* split : {"train", "test"})
     for (int i = 0; i < 4; ++i) png(root / split / "happy" / (std::to_string(i) + ".png"), ++seed);
@@ -196,7 +196,7 @@ TEST_CASE("empty class folders and skipped files are reported") {
 }
 
 TEST_CASE("--clean finds duplicates across splits (train/test leakage) and lists each with its partner") {
-  auto root = scratch("leakage");
+  auto root = fresh_scratch_dir("leakage");
   int seed = 400;
   for (const char* c : {"happy", "sad"}) {
     for (int i = 0; i < 6; ++i) png(root / "train" / c / ("a" + std::to_string(i) + ".png"), ++seed);
@@ -248,7 +248,7 @@ TEST_CASE("--clean finds duplicates across splits (train/test leakage) and lists
 }
 
 TEST_CASE("--clean across the splits of an in-memory source (FER2013 CSV)") {
-  auto dir = scratch("csv_leak");
+  auto dir = fresh_scratch_dir("csv_leak");
   auto csv = dir / "fer2013.csv";
   auto row = [](int label, int pattern, const char* usage) {
     std::string r = std::to_string(label) + ",";

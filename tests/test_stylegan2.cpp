@@ -6,27 +6,19 @@
 #include <cmath>
 
 #include "models/stylegan2.hpp"
+#include "rel_l2.hpp"
 
 using namespace fer;
+using fer::testing::rel_l2;
 
 namespace {
 
-std::filesystem::path fixture_dir() {
+std::filesystem::path sg2_fixture_dir() {
   for (const char* rel : {"/../shared/fixtures/stylegan2", "/../../shared/fixtures/stylegan2"}) {
     std::filesystem::path p = std::string(FER_SOURCE_DIR) + rel;
     if (std::filesystem::exists(p / "G_small.safetensors")) return p;
   }
   return {};
-}
-
-double rel_l2(const Tensor& a, const Tensor& b) {
-  REQUIRE_MESSAGE(a.numel() == b.numel(), a.shape().str(), " vs ", b.shape().str());
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    double d = a.flat(i) - b.flat(i);
-    num += d * d, den += b.flat(i) * b.flat(i);
-  }
-  return std::sqrt(num / den);
 }
 
 struct Case {
@@ -35,14 +27,14 @@ struct Case {
   int64_t cutoff;
   models::NoiseMode noise;
 };
-const Case kCases[] = {{"psi1_const", 1.0, -1, models::NoiseMode::constant},
+const Case kGeneratorCases[] = {{"psi1_const", 1.0, -1, models::NoiseMode::constant},
                        {"psi07_const", 0.7, -1, models::NoiseMode::constant},
                        {"psi07_cut4_const", 0.7, 4, models::NoiseMode::constant},
                        {"psi1_none", 1.0, -1, models::NoiseMode::none}};
 
 void check_against_nvidia(const models::Stylegan2Generator& G, const io::SafetensorsFile& io) {
   Tensor z = io.load("z"), c = io.load("c");
-  for (const Case& k : kCases) {
+  for (const Case& k : kGeneratorCases) {
     CAPTURE(k.name);
     Tensor ws = G.mapping(z, c, k.psi, k.cutoff);
     double ews = rel_l2(ws, io.load(std::string("ws_") + k.name));
@@ -58,7 +50,7 @@ void check_against_nvidia(const models::Stylegan2Generator& G, const io::Safeten
 }  // namespace
 
 TEST_CASE("G_small from safetensors equals NVIDIA's ws and images") {
-  auto dir = fixture_dir();
+  auto dir = sg2_fixture_dir();
   if (dir.empty()) {
     MESSAGE("SKIPPED: ../shared/fixtures/stylegan2 not found");
     return;
@@ -72,7 +64,7 @@ TEST_CASE("G_small from safetensors equals NVIDIA's ws and images") {
 }
 
 TEST_CASE("G_small from NVIDIA's network pickle equals NVIDIA's ws and images") {
-  auto dir = fixture_dir();
+  auto dir = sg2_fixture_dir();
   if (dir.empty()) {
     MESSAGE("SKIPPED: ../shared/fixtures/stylegan2 not found");
     return;
@@ -84,7 +76,7 @@ TEST_CASE("G_small from NVIDIA's network pickle equals NVIDIA's ws and images") 
 }
 
 TEST_CASE("generator input errors") {
-  auto dir = fixture_dir();
+  auto dir = sg2_fixture_dir();
   if (dir.empty()) return;
   auto G = models::Stylegan2Generator::load(dir / "G_small.safetensors");
   CHECK_THROWS_WITH_AS(G.mapping(Tensor::zeros({2, 10}), Tensor::zeros({2, 7})), doctest::Contains("z must be [N, 64]"), Error);

@@ -3,6 +3,7 @@
 // called inside one of our parallel regions, so the two never oversubscribe the cores.
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "fer/core/parallel_stats.hpp"
 #ifdef _OPENMP
@@ -27,29 +28,16 @@ inline void set_num_threads(int n) {
 #endif
 }
 
-#ifdef _OPENMP
 namespace detail {
-// parallel_for's region with the accounting of parallel_stats.hpp: the same split, with a clock around the region
-// and around each thread's call of f.
-template <class F>
-void counted_region(int64_t begin, int64_t n, int64_t chunks, F& f) {
-  auto& counters = parallel_counters();
-  const int64_t t0 = steady_ns();
-#pragma omp parallel for num_threads(int(chunks)) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
-    int64_t lo = begin + n * c / chunks, hi = begin + n * (c + 1) / chunks;
-    if (lo < hi) {
-      const int64_t a = steady_ns();
-      f(lo, hi);
-      counters.busy_ns.fetch_add(steady_ns() - a, std::memory_order_relaxed);
-      counters.chunk_runs.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  counters.region_ns.fetch_add(steady_ns() - t0, std::memory_order_relaxed);
-  counters.regions.fetch_add(1, std::memory_order_relaxed);
-}
+// The chunk body of a parallel region as a plain pointer pair, so the OpenMP region (and its accounting of
+// parallel_stats.hpp) is compiled once in the library instead of once per lambda: a call per chunk, not per element.
+struct ChunkFn {
+  void (*call)(void* f, int64_t lo, int64_t hi);
+  void* f;
+};
+// Runs fn over [begin, begin + n) split into `chunks` static chunks on as many threads (kernels/cpu/parallel.cpp).
+void run_chunks(int64_t begin, int64_t n, int64_t chunks, ChunkFn fn);
 }  // namespace detail
-#endif
 
 // Runs f(lo, hi) over [begin, end) split into chunks; runs inline when the range is smaller than `grain`.
 template <class F>
@@ -60,12 +48,10 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& f) {
   int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (threads > 1 && n > grain) {
     int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / std::max<int64_t>(grain, 1));
-    if (parallel_stats_enabled()) return detail::counted_region(begin, n, chunks, f);
-#pragma omp parallel for num_threads(int(chunks)) schedule(static)
-    for (int64_t c = 0; c < chunks; ++c) {
-      int64_t lo = begin + n * c / chunks, hi = begin + n * (c + 1) / chunks;
-      if (lo < hi) f(lo, hi);
-    }
+    using Fn = std::remove_reference_t<F>;
+    detail::run_chunks(begin, n, chunks,
+                       {[](void* g, int64_t lo, int64_t hi) { (*static_cast<Fn*>(g))(lo, hi); },
+                        const_cast<void*>(static_cast<const void*>(&f))});
     return;
   }
   if (threads > 1 && parallel_stats_enabled())

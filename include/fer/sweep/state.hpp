@@ -10,6 +10,7 @@
 
 #include "fer/core/error.hpp"
 #include "fer/io/atomic_file.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::sweep {
 
@@ -33,7 +34,7 @@ class SweepState {
     std::ifstream in(path);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(in);
+      j = fer::io::parse_json(in);
     } catch (const std::exception& e) {
       fail(path.string(), ": unreadable sweep state (", e.what(), "); move it away to start over");
     }
@@ -70,7 +71,7 @@ class SweepState {
       if (!r.error.empty()) o["error"] = r.error;
       j["runs"][id] = o;
     }
-    io::write_file_atomically(path_, j.dump(2) + "\n");
+    io::write_file_atomically(path_, fer::io::dump_json(j, 2) + "\n");
   }
 
  private:

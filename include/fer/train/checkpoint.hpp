@@ -18,6 +18,7 @@
 #include "fer/io/sha256.hpp"
 #include "fer/nn/state_dict.hpp"
 #include "fer/optim/optimizer.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::train {
 
@@ -47,7 +48,7 @@ inline void write_checkpoint_manifest(const std::filesystem::path& dir) {
   for (const char* f : kCheckpointFiles)
     if (std::filesystem::exists(dir / f))
       files[f] = {{"bytes", std::filesystem::file_size(dir / f)}, {"sha256", io::sha256_file(dir / f)}};
-  io::write_file_atomically(dir / "manifest.json", nlohmann::json{{"files", files}}.dump(2) + "\n");
+  io::write_file_atomically(dir / "manifest.json", fer::io::dump_json(nlohmann::json{{"files", files}}, 2) + "\n");
 }
 
 // Checks every file listed in dir/manifest.json against its size and SHA-256; a mismatch, a listed file that is
@@ -63,7 +64,7 @@ inline void verify_checkpoint(const std::filesystem::path& dir, bool legacy_ok =
   }
   nlohmann::json m;
   try {
-    m = nlohmann::json::parse(std::ifstream(mp, std::ios::binary));
+    m = fer::io::parse_json(std::ifstream(mp, std::ios::binary));
   } catch (const std::exception& e) {
     fail(mp.string(), ": unreadable (", e.what(), "); the checkpoint is corrupt");
   }
@@ -108,7 +109,7 @@ inline void save_checkpoint(const std::filesystem::path& dir, const nn::Module& 
     for (auto& [k, v] : opt->state_dict()) named.emplace_back(k, v);
     io::save_safetensors((tmp / "optimizer.safetensors").string(), named, {{"optimizer", opt->name()}});
   }
-  io::write_file_atomically(tmp / "trainer.json", trainer_state.dump(2) + "\n");
+  io::write_file_atomically(tmp / "trainer.json", fer::io::dump_json(trainer_state, 2) + "\n");
   write_checkpoint_manifest(tmp);
   std::filesystem::remove_all(old);
   if (std::filesystem::exists(dir)) std::filesystem::rename(dir, old);
@@ -149,7 +150,7 @@ inline nlohmann::json load_checkpoint(const std::filesystem::path& dir_in, nn::M
   }
   std::ifstream in(dir / "trainer.json");
   try {
-    return nlohmann::json::parse(in);
+    return fer::io::parse_json(in);
   } catch (const std::exception& e) {
     fail((dir / "trainer.json").string(), ": unreadable (", e.what(), ")");
   }

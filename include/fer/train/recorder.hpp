@@ -20,6 +20,7 @@
 #include "fer/train/run_checkpoints.hpp"
 #include "fer/train/train_config.hpp"
 #include "fer/train/train_epoch.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::train {
 
@@ -110,7 +111,7 @@ class RunRecorder {
   void finish(const nlohmann::json& metrics) {
     if (!metrics.at("history").empty()) save_training_curves(metrics.at("history"), cfg_.out / "curves.png");
     report::write_run_hparams(tb_, cfg_, run_info_);
-    io::write_file_atomically(cfg_.out / "metrics.json", metrics.dump(2) + "\n");
+    io::write_file_atomically(cfg_.out / "metrics.json", fer::io::dump_json(metrics, 2) + "\n");
     report::write_yaml_file(cfg_.out / "metrics.yaml", metrics);
   }
 

@@ -26,6 +26,7 @@
 #include "fer/io/atomic_file.hpp"
 #include "fer/io/sha256.hpp"
 #include "fer/report/yaml.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::train {
 
@@ -77,7 +78,7 @@ struct RunConfig {
     if (sched != "cosine" && sched != "onecycle") j["train"].erase("epochs");
     return j;
   }
-  std::string settings_fingerprint() const { return io::sha256_hex(settings().dump()).substr(0, 16); }
+  std::string settings_fingerprint() const { return io::sha256_hex(fer::io::dump_json(settings())).substr(0, 16); }
 
   // "key: mine vs theirs" for every setting that differs (JSON pointers without the leading '/').
   std::vector<std::string> differences(const RunConfig& other, const std::string& mine_name = "this run",
@@ -85,9 +86,9 @@ struct RunConfig {
     nlohmann::json a = settings().flatten(), b = other.settings().flatten();
     std::map<std::string, std::pair<std::string, std::string>> diff;
     for (auto& [k, v] : a.items())
-      if (!b.contains(k) || b[k] != v) diff[k] = {v.dump(), b.contains(k) ? b[k].dump() : "(absent)"};
+      if (!b.contains(k) || b[k] != v) diff[k] = {fer::io::dump_json(v), b.contains(k) ? fer::io::dump_json(b[k]) : "(absent)"};
     for (auto& [k, v] : b.items())
-      if (!a.contains(k)) diff[k] = {"(absent)", v.dump()};
+      if (!a.contains(k)) diff[k] = {"(absent)", fer::io::dump_json(v)};
     std::vector<std::string> out;
     for (auto& [k, v] : diff) out.push_back(k.substr(1) + ": " + v.first + " (" + mine_name + ") vs " + v.second + " (" + theirs_name + ")");
     return out;
@@ -141,7 +142,7 @@ inline RunConfig load_run_config(const std::filesystem::path& run_dir) {
   text << in.rdbuf();
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text.str());
+    j = fer::io::parse_json(text.str());
   } catch (const nlohmann::json::exception& e) {
     fail(p.string(), ": not valid JSON: ", e.what());
   }
@@ -151,7 +152,7 @@ inline RunConfig load_run_config(const std::filesystem::path& run_dir) {
 // config.json, and config.yaml with the same content for people (the JSON is the one programs read).
 inline void save_run_config(const std::filesystem::path& run_dir, const RunConfig& c) {
   nlohmann::json j = c.to_json();
-  io::write_file_atomically(run_config_path(run_dir), j.dump(2) + "\n");
+  io::write_file_atomically(run_config_path(run_dir), fer::io::dump_json(j, 2) + "\n");
   report::write_yaml_file(run_dir / "config.yaml", j);
 }
 

@@ -24,6 +24,7 @@
 #include "fer/train/run_description.hpp"
 #include "fer/train/eval_outputs.hpp"
 #include "fer/train/evaluate.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::train {
 
@@ -127,7 +128,7 @@ nlohmann::json evaluate_into(Model& model, const data::ImageSet& set, const data
   j["images"] = set.size();
   j["split_fingerprint"] = describe_split(set);
   if (extend) extend(r, j);
-  io::write_file_atomically(out / "metrics.json", j.dump(2) + "\n");
+  io::write_file_atomically(out / "metrics.json", fer::io::dump_json(j, 2) + "\n");
   report::write_yaml_file(out / "metrics.yaml", j);
   return j;
 }

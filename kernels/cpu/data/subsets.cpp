@@ -1,5 +1,6 @@
 // Attribute subsets (data/subsets.hpp), compiled once.
 #include "fer/data/subsets.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::data {
 
@@ -209,7 +210,7 @@ std::shared_ptr<ImageSet> apply_subset_options(std::shared_ptr<ImageSet> set, co
   if (!quiet) std::printf("subset: %zu of %lld images\n", pick.size(), (long long)set->size());
   if (!manifest.empty()) {
     write_subset_manifest(manifest, *set, pick, attribute, values);
-    io::write_file_atomically(manifest.parent_path() / "subset.json", js.dump(2) + "\n");
+    io::write_file_atomically(manifest.parent_path() / "subset.json", fer::io::dump_json(js, 2) + "\n");
   }
   if (info) *info = js;
   return std::make_shared<SubsetImageSet>(std::move(set), std::move(pick));

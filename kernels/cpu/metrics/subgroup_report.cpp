@@ -1,5 +1,6 @@
 // The functions declared in metrics/subgroup_report.hpp: compiled once here rather than in every program that includes the header.
 #include "fer/metrics/subgroup_report.hpp"
+#include "fer/io/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -137,7 +138,7 @@ nlohmann::json write_subgroup_reports(const std::filesystem::path& dir, const Pr
     if (r.without_value) md += std::to_string(r.without_value) + " images have no " + name + " value (in \"all\" only).\n";
   }
   std::filesystem::create_directories(dir);
-  io::write_file_atomically(dir / "subgroups.json", out.dump(2) + "\n");
+  io::write_file_atomically(dir / "subgroups.json", fer::io::dump_json(out, 2) + "\n");
   io::write_file_atomically(dir / "subgroups.md", md);
   if (!quiet) std::printf("%s", md.c_str());
   return out;

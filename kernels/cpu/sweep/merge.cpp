@@ -1,5 +1,6 @@
 // The functions declared in sweep/merge.hpp: compiled once here rather than in every program that includes the header.
 #include "fer/sweep/merge.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::sweep {
 
@@ -29,7 +30,7 @@ MergedSweeps merge_sweeps(const std::vector<std::filesystem::path>& dirs) {
     FER_CHECK(in.good(), state_path.string(), ": cannot open (no sweep state in ", d.string(), ")");
     nlohmann::json state;
     try {
-      state = nlohmann::json::parse(in);
+      state = fer::io::parse_json(in);
     } catch (const std::exception& e) {
       fail(state_path.string(), ": unreadable sweep state (", e.what(), ")");
     }
@@ -48,7 +49,7 @@ MergedSweeps merge_sweeps(const std::vector<std::filesystem::path>& dirs) {
                 " says the run is done");
       nlohmann::json mj;
       try {
-        mj = nlohmann::json::parse(std::ifstream(mpath));
+        mj = fer::io::parse_json(std::ifstream(mpath));
         RunSpec spec{mj.at("model").get<std::string>(), mj.at("real_ratio").get<double>(), mj.at("seed").get<uint64_t>(), 0};
         FER_CHECK(spec.id() == id, mpath.string(), ": holds run ", spec.id(), ", not ", id);
         RunResult r;

@@ -1,5 +1,6 @@
 // The functions declared in sweep/report.hpp: compiled once here rather than in every program that includes the header.
 #include "fer/sweep/report.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::sweep {
 
@@ -39,7 +40,7 @@ bool load_run_result(const std::filesystem::path& dir, const RunSpec& spec, RunR
   if (!std::filesystem::exists(mpath)) return false;
   std::ifstream in(mpath);
   try {
-    out.metrics = nlohmann::json::parse(in);
+    out.metrics = fer::io::parse_json(in);
   } catch (const std::exception& e) {
     fail(mpath.string(), ": unreadable (", e.what(), ")");
   }
@@ -74,7 +75,7 @@ std::string html_escape(const std::string& s) {
   return o;
 }
 
-std::string setting_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string setting_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : fer::io::dump_json(v); }
 
 double metric_of(const RunResult& r, const char* key) {
   if (!r.metrics.contains("test") || !r.metrics["test"].contains(key) || !r.metrics["test"][key].is_number()) return NAN;
@@ -221,7 +222,7 @@ nlohmann::json write_sweep_report(const std::filesystem::path& out_dir, const st
           fmt(run["wall_seconds"].is_number() ? run["wall_seconds"].get<double>() : NAN, 1) + " | " +
           fmt(run["images_per_second"].is_number() ? run["images_per_second"].get<double>() : NAN, 1) + " |\n";
 
-  io::write_file_atomically(out_dir / "summary.json", summary.dump(2) + "\n");
+  io::write_file_atomically(out_dir / "summary.json", fer::io::dump_json(summary, 2) + "\n");
   report::write_yaml_file(out_dir / "summary.yaml", summary);
   io::write_file_atomically(out_dir / "summary.md", md);
 

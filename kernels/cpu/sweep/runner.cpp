@@ -12,6 +12,7 @@
 #include "fer/nn/load_weights.hpp"
 #include "fer/train/run_config.hpp"
 #include "fer/train/run_description.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::sweep {
 
@@ -72,7 +73,7 @@ bool finished_result(const std::filesystem::path& dir, int64_t epochs, train::Fi
   if (!std::filesystem::exists(dir / "metrics.json")) return false;
   nlohmann::json m;
   try {
-    m = nlohmann::json::parse(std::ifstream(dir / "metrics.json"));
+    m = fer::io::parse_json(std::ifstream(dir / "metrics.json"));
   } catch (const std::exception& e) {
     fail((dir / "metrics.json").string(), ": unreadable (", e.what(), ")");
   }
@@ -155,7 +156,7 @@ train::FitResult run_one(const RunSpec& run, const StudyData& d, const RunSettin
       ss << in.rdbuf();
       text = ss.str();
     }
-    if (text != rc.to_json().dump(2) + "\n") train::save_run_config(dir, rc);
+    if (text != fer::io::dump_json(rc.to_json(), 2) + "\n") train::save_run_config(dir, rc);
   }
   std::vector<std::string> real_ids, synth_ids;
   for (int64_t i = 0; i < d.real_train->size(); ++i) real_ids.push_back(d.real_train->id(i));

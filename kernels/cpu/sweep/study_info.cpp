@@ -1,12 +1,13 @@
 // The functions declared in sweep/study_info.hpp: compiled once here rather than in every program that includes the header.
 #include "fer/sweep/study_info.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::sweep {
 
 void write_study_file(const std::filesystem::path& path, const StudyInfo& s) {
   nlohmann::json j = {{"data", s.data}, {"synthetic", s.synthetic}, {"fer_version", s.fer_version},
                       {"settings_fingerprint", s.settings_fingerprint}, {"settings", s.settings}, {"notes", s.notes}};
-  io::write_file_atomically(path, j.dump(2) + "\n");
+  io::write_file_atomically(path, fer::io::dump_json(j, 2) + "\n");
 }
 
 StudyInfo read_study_file(const std::filesystem::path& path) {
@@ -14,7 +15,7 @@ StudyInfo read_study_file(const std::filesystem::path& path) {
   FER_CHECK(in.good(), path.string(), ": cannot open (a sweep directory of this fer has sweep.json)");
   StudyInfo s;
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = fer::io::parse_json(in);
     s.data = j.at("data").get<std::string>();
     s.synthetic = j.at("synthetic").get<std::string>();
     s.fer_version = j.at("fer_version").get<std::string>();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fer/core/error.hpp"
+#include "fer/io/json_text.hpp"
 
 namespace fer::train {
 
@@ -16,7 +17,7 @@ nlohmann::json run_config_value(const nlohmann::json& cfg, const std::string& ke
 
 namespace {
 
-std::string show(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string show(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : fer::io::dump_json(v); }
 
 // Whether what was given on the command line (`given`, CLI11's strings; a flag: present) equals the config's value.
 bool same_value(const std::vector<std::string>& given, const nlohmann::json& v) {
