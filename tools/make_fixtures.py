@@ -7,7 +7,11 @@ the same formula of its state_dict name (see det_values), so only small outputs 
   - one training-mode step on 4 images at 64x64 (dropout and stochastic depth off, batch norm in training mode): the loss,
     the gradients of the first conv weight and of the classifier (first 256 values each), and the first batch-norm
     layer's updated running statistics.
+  - logits_f32_noise: the relative L2 distance between the f32 and the f64 eval logits at each size, i.e. how far
+    f32 rounding alone moves them (the test's tolerance for the logits grows to 3x this where it exceeds 1e-4).
 Writes tests/data/models/equality.json. Run: /usr/bin/python3 tools/make_fixtures.py [model ...]
+With --logit-noise first, only logits_f32_noise is (re)computed and added to the named records already there, every
+other value kept: how tf_efficientnet_b0_ns's figure was made (2026-12-03, torch 2.15 + timm 1.0.31, .venv-bench).
 """
 import json
 import math
@@ -114,12 +118,30 @@ def train_step(model, dtype):
     return {"loss": loss.item(), "grads": {n: p.grad.detach() for n, p in chosen}, "bn": stats}
 
 
+def logits_f32_noise(name):
+    """Per input size: rel-L2 of the f32 eval logits from the f64 ones (same weights, same input)."""
+    logits = {}
+    for dt in (torch.float32, torch.float64):
+        model = build(name)
+        with torch.no_grad():
+            fill(model)
+            model = model.to(dt).eval()
+            logits[dt] = {s: model(det_input(s).to(dt)).double() for s in (64, 224)}
+    f32, f64 = logits[torch.float32], logits[torch.float64]
+    return {str(s): ((f32[s] - f64[s]).norm() / f64[s].norm()).item() for s in (64, 224)}
+
+
 def main():
-    names = sys.argv[1:] or MODELS
+    noise_only = sys.argv[1:2] == ["--logit-noise"]
+    names = sys.argv[2 if noise_only else 1:] or MODELS
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "models", "equality.json")
     out = json.load(open(path)) if os.path.exists(path) else {}
     torch.set_num_threads(2)
     for name in names:
+        if noise_only:
+            out[name]["logits_f32_noise"] = logits_f32_noise(name)
+            print(name, "logits_f32_noise", out[name]["logits_f32_noise"])
+            continue
         model = build(name)
         with torch.no_grad():
             fill(model)
@@ -138,6 +160,7 @@ def main():
         rec["grad_f32_noise"] = {n: ((g.double() - f64["grads"][n]).flatten()[:KEEP].norm() /
                                      f64["grads"][n].flatten()[:KEEP].norm()).item() for n, g in f32["grads"].items()}
         rec["bn"] = {n: first_of(b) for n, b in f32["bn"].items()}
+        rec["logits_f32_noise"] = logits_f32_noise(name)
         out[name] = rec
         print(name, "loss", rec["loss"])
     with open(path, "w") as f:

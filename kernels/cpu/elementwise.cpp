@@ -2,8 +2,8 @@
 //
 // Every hot loop is one op with no branch per element (selects, not jumps), so the compiler vectorizes it for the
 // build's ISA (vmaxps / vblendvps / vfmadd on ymm with -march=x86-64-v3). GELU runs on Eigen's packet math
-// (vectorized erf and exp; for f32 within 1.5e-6 absolute of the exact GELU); SiLU and sigmoid vectorize everything
-// but their exp (see exp_of_negated).
+// (vectorized erf and exp; for f32 within 1.5e-6 absolute of the exact GELU); f32 exp, SiLU and sigmoid on
+// exp_f32.hpp's branch-free exp (within 1 ulp), f64 ones on the C library's exp.
 #include "fer/kernels/elementwise.hpp"
 
 #include <Eigen/Core>
@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "fer/core/parallel.hpp"
+#include "kernels/cpu/exp_f32.hpp"
 
 namespace fer::kernels {
 
@@ -68,26 +70,22 @@ void for_chunks(int64_t n, F f) {
   parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) { f(lo, hi - lo); });
 }
 
-// Stack storage for one block of a chunk: transcendental steps run over blocks of kBlock elements so that an
-// intermediate (e.g. exp(-x), used twice) lives in registers/L1 and nothing is allocated.
-constexpr int64_t kBlock = 256;
+// f32 through exp_f32 (inlined, so the loops around these vectorize: vfmadd213ps ymm in the SiLU loop of
+// elementwise.cpp.o); f64 stays on the C library's exp, one call per element.
 template <class T>
-using Block = Eigen::Array<T, Eigen::Dynamic, 1, 0, kBlock, 1>;
-template <class F>
-void for_blocks(int64_t n, F f) {
-  parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; b += kBlock) f(b, std::min<int64_t>(kBlock, hi - b));
-  });
+inline T exp_of(T v) {
+  if constexpr (std::is_same_v<T, float>) return exp_f32(v);
+  else return std::exp(v);
 }
-// exp(-x) for one block, by the C library's scalar exp: the same value bit for bit as before this code was
-// vectorized. That matters: torchvision-equality tests at 224 px move past their tolerance when 0.07% of SiLU values
-// change by one ulp (a vectorized f32 exp, or an f64 exp rounded once, does that). The arithmetic around it is
-// vectorized.
 template <class T>
-Block<T> exp_of_negated(const T* x, int64_t m) {
-  Block<T> e(m);
-  for (int64_t i = 0; i < m; ++i) e[i] = std::exp(-x[i]);
-  return e;
+inline T sigmoid_of(T v) {
+  if constexpr (std::is_same_v<T, float>) return sigmoid_f32(v);
+  else return T(1) / (T(1) + std::exp(-v));
+}
+template <class T>
+inline T silu_of(T v) {
+  if constexpr (std::is_same_v<T, float>) return silu_f32(v);
+  else return v / (T(1) + std::exp(-v));
 }
 
 template <class T>
@@ -106,11 +104,9 @@ void unary_forward_typed(Unary op, const T* x, T* y, int64_t n, T alpha) {
         auto X = in(x + lo, k);
         out(y + lo, k) = T(0.5) * X * (T(1) + (X * T(kSqrtHalf)).erf());
       });
-    case Unary::silu:
-      return for_blocks(n, [&](int64_t b, int64_t m) { out(y + b, m) = in(x + b, m) / (T(1) + exp_of_negated(x + b, m)); });
-    case Unary::sigmoid:
-      return for_blocks(n, [&](int64_t b, int64_t m) { out(y + b, m) = T(1) / (T(1) + exp_of_negated(x + b, m)); });
-    case Unary::exp: return map_elements(x, y, n, [](T v) { return std::exp(v); });
+    case Unary::silu: return map_elements(x, y, n, [](T v) { return silu_of(v); });
+    case Unary::sigmoid: return map_elements(x, y, n, [](T v) { return sigmoid_of(v); });
+    case Unary::exp: return map_elements(x, y, n, [](T v) { return exp_of(v); });
     case Unary::tanh: return map_elements(x, y, n, [](T v) { return std::tanh(v); });
     case Unary::log: return map_elements(x, y, n, [](T v) { return std::log(v); });
     case Unary::sqrt: return map_elements(x, y, n, [](T v) { return std::sqrt(v); });
@@ -158,10 +154,10 @@ void unary_backward_typed(Unary op, const T* x, const T* y, const T* gy, T* gx, 
                                                         X * ((T(-0.5) * X * X).exp() * T(kInvSqrt2Pi))), acc);
       });
     case Unary::silu:
-      return for_blocks(n, [&](int64_t b, int64_t m) {
-        const Block<T> s = T(1) / (T(1) + exp_of_negated(x + b, m));  // the sigmoid, needed twice
-        store_or_add(out(gx + b, m), in(gy + b, m) * (s * (T(1) + in(x + b, m) * (T(1) - s))), acc);
-      });
+      return accumulate_grad(x, y, gy, gx, n, [=](T v, T) {
+        const T s = sigmoid_of(v);
+        return s * (one + v * (one - s));
+      }, acc);
     case Unary::sigmoid: return accumulate_grad(x, y, gy, gx, n, [=](T, T s) { return s * (one - s); }, acc);
     case Unary::tanh: return accumulate_grad(x, y, gy, gx, n, [=](T, T t) { return one - t * t; }, acc);
     case Unary::exp: return accumulate_grad(x, y, gy, gx, n, [](T, T e) { return e; }, acc);
