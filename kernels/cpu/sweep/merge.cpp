@@ -50,7 +50,8 @@ MergedSweeps merge_sweeps(const std::vector<std::filesystem::path>& dirs) {
       nlohmann::json mj;
       try {
         mj = fer::io::parse_json(std::ifstream(mpath));
-        RunSpec spec{mj.at("model").get<std::string>(), mj.at("real_ratio").get<double>(), mj.at("seed").get<uint64_t>(), 0};
+        RunSpec spec{mj.at("model").get<std::string>(), mj.at("real_ratio").get<double>(), mj.at("seed").get<uint64_t>(), 0,
+                     ""};  // no subset fraction: such sweeps are refused above
         FER_CHECK(spec.id() == id, mpath.string(), ": holds run ", spec.id(), ", not ", id);
         RunResult r;
         load_run_result(run_dir, spec, r);
