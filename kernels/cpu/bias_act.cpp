@@ -24,12 +24,6 @@ constexpr int64_t kGrain = 16384;  // elements per parallel chunk, at least
 constexpr double kSeluScale = 1.0507009873554804934193349852946;
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 
-// f32 on the branch-free exp of exp_f32.hpp (a loop of it vectorizes), f64 on the C library's.
-template <class T>
-inline T sigmoid(T v) {
-  if constexpr (std::is_same_v<T, float>) return sigmoid_f32(v);
-  else return T(1) / (T(1) + std::exp(-v));
-}
 
 // The activation and its derivative are compile-time choices so that each inner loop is branch-free and
 // vectorises; PyTorch's values at the kinks (relu'(0) = 0, lrelu'(0) = alpha, elu'(0) = 1).
@@ -40,11 +34,11 @@ inline T activate(T v, T alpha) {
   // max + alpha * min is exact (one term is zero) and compiles without a data-dependent branch.
   if constexpr (A == Activation::lrelu) return std::max(v, T(0)) + alpha * std::min(v, T(0));
   if constexpr (A == Activation::tanh) return std::tanh(v);
-  if constexpr (A == Activation::sigmoid) return sigmoid(v);
+  if constexpr (A == Activation::sigmoid) return sigmoid_of(v);
   if constexpr (A == Activation::elu) return v > T(0) ? v : std::expm1(v);
   if constexpr (A == Activation::selu) return T(kSeluScale) * (v > T(0) ? v : T(kSeluAlpha) * std::expm1(v));
   if constexpr (A == Activation::softplus) return v > T(20) ? v : std::log1p(std::exp(v));
-  if constexpr (A == Activation::swish) return v * sigmoid(v);
+  if constexpr (A == Activation::swish) return v * sigmoid_of(v);
 }
 
 template <Activation A, class T>
@@ -57,14 +51,14 @@ inline T activate_derivative(T v, T alpha) {
     return T(1) - t * t;
   }
   if constexpr (A == Activation::sigmoid) {
-    T sg = sigmoid(v);
+    T sg = sigmoid_of(v);
     return sg * (T(1) - sg);
   }
   if constexpr (A == Activation::elu) return v > T(0) ? T(1) : std::exp(v);
   if constexpr (A == Activation::selu) return T(kSeluScale) * (v > T(0) ? T(1) : T(kSeluAlpha) * std::exp(v));
-  if constexpr (A == Activation::softplus) return v > T(20) ? T(1) : sigmoid(v);
+  if constexpr (A == Activation::softplus) return v > T(20) ? T(1) : sigmoid_of(v);
   if constexpr (A == Activation::swish) {
-    T sg = sigmoid(v);
+    T sg = sigmoid_of(v);
     return sg * (T(1) + v * (T(1) - sg));
   }
 }

@@ -70,24 +70,8 @@ void for_chunks(int64_t n, F f) {
   parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) { f(lo, hi - lo); });
 }
 
-// f32 through exp_f32 (inlined, so the loops around these vectorize: vfmadd213ps ymm in the SiLU loop of
-// elementwise.cpp.o); f64 stays on the C library's exp, one call per element.
-template <class T>
-inline T exp_of(T v) {
-  if constexpr (std::is_same_v<T, float>) return exp_f32(v);
-  else return std::exp(v);
-}
-template <class T>
-inline T sigmoid_of(T v) {
-  if constexpr (std::is_same_v<T, float>) return sigmoid_f32(v);
-  else return T(1) / (T(1) + std::exp(-v));
-}
-template <class T>
-inline T silu_of(T v) {
-  if constexpr (std::is_same_v<T, float>) return silu_f32(v);
-  else return v / (T(1) + std::exp(-v));
-}
-
+// exp_of, sigmoid_of and silu_of (exp_f32.hpp) are inlined, so the loops around them vectorize for f32:
+// vfmadd213ps ymm in the SiLU loop of elementwise.cpp.o.
 template <class T>
 void unary_forward_typed(Unary op, const T* x, T* y, int64_t n, T alpha) {
   const T zero = 0, six = 6;

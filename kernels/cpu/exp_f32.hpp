@@ -9,6 +9,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace fer::kernels {
 
@@ -42,5 +43,22 @@ namespace fer::kernels {
 
 [[gnu::always_inline]] inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 [[gnu::always_inline]] inline float silu_f32(float x) { return x / (1.0f + exp_f32(-x)); }
+
+// For the kernels' f32/f64 templates: f32 on the functions above, f64 on the C library's exp (one call per element).
+template <class T>
+inline T exp_of(T v) {
+  if constexpr (std::is_same_v<T, float>) return exp_f32(v);
+  else return std::exp(v);
+}
+template <class T>
+inline T sigmoid_of(T v) {
+  if constexpr (std::is_same_v<T, float>) return sigmoid_f32(v);
+  else return T(1) / (T(1) + std::exp(-v));
+}
+template <class T>
+inline T silu_of(T v) {
+  if constexpr (std::is_same_v<T, float>) return silu_f32(v);
+  else return v / (T(1) + std::exp(-v));
+}
 
 }  // namespace fer::kernels
