@@ -9,8 +9,6 @@
 //            --out runs/r18_eval                     # without a run directory: every setting given
 // A flag given together with --run that contradicts the run's config.json is an error. Every evaluation also writes
 // one-vs-rest ROC/PR curves (curves.csv, roc.png, pr.png) and confidence histograms of correct vs incorrect answers.
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 

@@ -5,8 +5,6 @@
 // the batch goes on, and the exit status is 1 when any grid failed. Blank or nearly constant cells are rejected.
 //   extract_grid --in grids/ --out synthetic/ --rows 6 --cols 6 --size 128
 //   extract_grid --in grids/ --out synthetic/ --rows 6 --cols 6 --gutter 0 --margin 0   # seamless grids
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "fer/cli/program.hpp"

@@ -3,8 +3,6 @@
 // replayed per batch (Graph::capture), test accuracy per epoch, metrics.json written atomically.
 //   fashion_mnist --epochs 5                      # 5 epochs, batch 64, lr 1e-3, all cores: >= 90% test accuracy
 //   fashion_mnist --limit_train 2000 --epochs 1   # a quick smoke run
-#include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -4,8 +4,6 @@
 // is NumPy's RandomState(s).randn(z_dim), as NVIDIA's generate.py draws it, so seeds mean the same faces.
 //   generate --generator G.pkl --io IO.safetensors --dump OUT.safetensors
 // runs the z and c stored in IO.safetensors and writes ws and img (NCHW, f32) for verification.
-#include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

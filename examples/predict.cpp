@@ -8,8 +8,6 @@
 // Writes one row per face: file, face index, box, detector score, predicted class and every class's probability
 // (a photo without a face gets one row with an empty face index). --annotate writes PNG copies with boxes and labels.
 // Conv -> BN pairs run folded into one convolution, as evaluate runs them (--no-fold: apart).
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>

@@ -6,8 +6,6 @@
 //   train --epochs 0 --resume runs/r18              # eval-only: into runs/r18/eval/<split>-<data fingerprint>/
 // Optional real/synthetic mixing: --synthetic DIR --real_ratio 0.3 (training set only; val/test stay real).
 // An existing --out is resumed only when its config.json has the same settings; --force-new starts afresh.
-#include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <string>

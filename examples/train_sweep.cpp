@@ -13,7 +13,6 @@
 // sweep.json records the study (data, synthetic source, settings and their fingerprint, fer version); the report
 // states it, --merge only combines directories with the same settings and no run twice, and the exit status is 1
 // when any run failed (the report lists the failed runs). Unknown YAML keys are an error naming the nearest key.
-#include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>

@@ -12,8 +12,6 @@
 // float64 results (logits64*, loss64, grad64.*), an output beyond its tolerance still passes when fer is no further
 // from the float64 result than 3x PyTorch's float32 is (ill-conditioned outputs), or than 3x the farthest of
 // PyTorch's float32 runs that change only rounding (loss32spread, grad32spread.*) is. tools/make_verify_io.py writes such IO files from torchvision/timm models.
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -46,7 +46,8 @@ inline Tensor binary(kernels::Binary op, const char* name, const Tensor& a_arg, 
   Tensor a = contiguous(a_in), b = contiguous(b_in);
   Tensor y = Tensor::empty(broadcast_shape(name, a.shape(), b.shape()), a.dtype(), a.device());
   autograd::apply(
-      name, {a, b}, {y}, [=] { kernels::binary_forward({op, kernels::ref(a), kernels::ref(b), kernels::ref(y)}); },
+      name, {a, b}, {y},
+      [=] { kernels::binary_forward({op, kernels::ref(a), kernels::ref(b), kernels::ref(y), {}, {}, {}}); },
       [=] {
         kernels::binary_backward({op, kernels::ref(a), kernels::ref(b), {}, kernels::ref(y.grad()),
                                   kernels::ref(a.requires_grad() ? a.grad_buffer() : Tensor()),

@@ -10,6 +10,10 @@ std::unique_ptr<CLI::App> make_app(const std::string& description, bool show_def
   return app;
 }
 
+CLI::App* add_subcommand(CLI::App& app, const std::string& name, const std::string& description) {
+  return app.add_subcommand(name, description);
+}
+
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
   try {
     app.parse(argc, argv);
