@@ -15,7 +15,7 @@ struct Device {
   constexpr bool is_cpu() const { return kind == DeviceKind::cpu; }
   constexpr bool is_cuda() const { return kind == DeviceKind::cuda; }
   friend constexpr bool operator==(Device a, Device b) { return a.kind == b.kind && a.index == b.index; }
-  std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+  std::string str() const;  // "cpu", "cuda:0"
 };
 
 // "cpu", "cuda" (device 0) or "cuda:N", as on PyTorch's command lines.

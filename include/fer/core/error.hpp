@@ -15,8 +15,8 @@ struct Error : std::runtime_error {
 namespace detail {
 
 // An error message built part by part. Text, integers and floating-point values go through a handful of functions
-// that every FER_CHECK of a translation unit shares (rather than an ostringstream per argument list), so the many
-// checks of the framework's headers cost little code; other types are streamed as before.
+// compiled once (kernels/cpu/core/error.cpp) that every FER_CHECK shares (rather than an ostringstream per argument
+// list), so the many checks of the framework's headers cost little code; other types are streamed.
 class ErrorMessage {
  public:
   template <class T>
@@ -43,19 +43,14 @@ class ErrorMessage {
       add_text(s.str());
     }
   }
-  [[noreturn, gnu::noinline]] void raise() const { throw Error(text_); }
+  [[noreturn]] void raise() const;
 
  private:
-  [[gnu::noinline]] void add_text(std::string_view s) { text_.append(s.data(), s.size()); }
-  [[gnu::noinline]] void add_char(char c) { text_.push_back(c); }
-  [[gnu::noinline]] void add_signed(long long v) { text_ += std::to_string(v); }
-  [[gnu::noinline]] void add_unsigned(unsigned long long v) { text_ += std::to_string(v); }
-  // Six significant digits, as an ostream prints a double by default.
-  [[gnu::noinline]] void add_double(double v) {
-    std::ostringstream s;
-    s << v;
-    text_ += s.str();
-  }
+  void add_text(std::string_view s);
+  void add_char(char c);
+  void add_signed(long long v);
+  void add_unsigned(unsigned long long v);
+  void add_double(double v);  // six significant digits, as an ostream prints a double by default
   std::string text_;
 };
 

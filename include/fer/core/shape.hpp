@@ -47,11 +47,7 @@ struct Shape {
       if (a.d[i] != b.d[i]) return false;
     return true;
   }
-  std::string str() const {
-    std::string s = "[";
-    for (int i = 0; i < nd; ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-    return s + "]";
-  }
+  std::string str() const;  // "[2, 3]"
 };
 
 inline Shape contiguous_strides(const Shape& s) {

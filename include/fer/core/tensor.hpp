@@ -33,38 +33,12 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // ---- creation
-  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu()) {
-    for (int i = 0; i < shape.size(); ++i) FER_CHECK(shape[i] >= 0, "negative dimension in shape ", shape.str());
-    auto impl = std::make_shared<TensorImpl>();
-    size_t bytes = size_t(shape.numel()) * dtype_size(dtype);
-    impl->storage = std::make_shared<Storage>(bytes, device);
-    impl->shape = shape;
-    impl->strides = contiguous_strides(shape);
-    impl->dtype = dtype;
-    return Tensor(std::move(impl));
-  }
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   // A CPU tensor in page-locked memory when a CUDA device is present (its upload with to() runs asynchronously),
   // else an ordinary CPU tensor.
-  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32) {
-    if (!cuda_device_available()) return empty(shape, dtype);
-    for (int i = 0; i < shape.size(); ++i) FER_CHECK(shape[i] >= 0, "negative dimension in shape ", shape.str());
-    auto impl = std::make_shared<TensorImpl>();
-    impl->storage = std::make_shared<Storage>(size_t(shape.numel()) * dtype_size(dtype), cuda::pinned_host_allocator());
-    impl->shape = shape;
-    impl->strides = contiguous_strides(shape);
-    impl->dtype = dtype;
-    return Tensor(std::move(impl));
-  }
-  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu()) {
-    Tensor t = empty(shape, dtype, device);
-    zero_bytes(t.raw_data(), device, t.nbytes());
-    return t;
-  }
-  static Tensor full(const Shape& shape, double value, DType dtype = DType::f32) {
-    Tensor t = empty(shape, dtype);
-    t.fill_(value);
-    return t;
-  }
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32);
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::f32);
   static Tensor ones(const Shape& shape, DType dtype = DType::f32) { return full(shape, 1.0, dtype); }
   template <class T>
   static Tensor from_vector(const std::vector<T>& v, const Shape& shape) {
@@ -75,17 +49,9 @@ class Tensor {
   }
   // Normal(mean, std) / Uniform[lo, hi) values from `gen` (CPU, floating dtypes).
   static Tensor randn(const Shape& shape, DType dtype = DType::f32, Generator& gen = default_generator(),
-                      double mean = 0.0, double stddev = 1.0) {
-    Tensor t = empty(shape, dtype);
-    for (int64_t i = 0; i < t.numel(); ++i) t.set_flat(i, mean + stddev * gen.normal());
-    return t;
-  }
+                      double mean = 0.0, double stddev = 1.0);
   static Tensor rand(const Shape& shape, DType dtype = DType::f32, Generator& gen = default_generator(),
-                     double lo = 0.0, double hi = 1.0) {
-    Tensor t = empty(shape, dtype);
-    for (int64_t i = 0; i < t.numel(); ++i) t.set_flat(i, gen.uniform(lo, hi));
-    return t;
-  }
+                     double lo = 0.0, double hi = 1.0);
   static Tensor empty_like(const Tensor& o) { return empty(o.shape(), o.dtype(), o.device()); }
   static Tensor zeros_like(const Tensor& o) { return zeros(o.shape(), o.dtype(), o.device()); }
 
@@ -113,9 +79,7 @@ class Tensor {
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
-  std::string str() const {
-    return "Tensor(" + impl_->shape.str() + ", " + std::string(dtype_name(dtype())) + ", " + device().str() + ")";
-  }
+  std::string str() const;
 
   // ---- data access (pointer to the first element of this view)
   void* raw_data() const {
@@ -140,147 +104,45 @@ class Tensor {
     }
     return read_at(off);
   }
-  double item() const {
-    FER_CHECK(numel() == 1, "item() on a tensor with ", numel(), " elements");
-    return host().flat(0);
-  }
-  std::vector<double> to_vector() const {
-    Tensor h = host();
-    std::vector<double> v(size_t(h.numel()));
-    for (int64_t i = 0; i < h.numel(); ++i) v[size_t(i)] = h.flat(i);
-    return v;
-  }
+  double item() const;
+  std::vector<double> to_vector() const;
 
   // ---- in-place helpers (not recorded by autograd)
-  const Tensor& fill_(double v) const {
-    FER_CHECK(device().is_cpu(), "fill_ on ", device().str(), " is not supported; fill on the CPU and copy");
-    for (int64_t i = 0; i < numel(); ++i) set_flat(i, v);
-    return *this;
-  }
-  const Tensor& zero_() const {
-    if (is_contiguous()) zero_bytes(raw_data(), device(), nbytes());
-    else fill_(0.0);
-    return *this;
-  }
+  const Tensor& fill_(double v) const;
+  const Tensor& zero_() const;
   // Copies values (same shape; converts dtype on the CPU; copies across devices when contiguous and same dtype).
-  const Tensor& copy_(const Tensor& src) const {
-    FER_CHECK(src.shape() == shape(), "copy_: shape ", src.shape().str(), " into ", shape().str());
-    if (src.dtype() == dtype() && src.is_contiguous() && is_contiguous()) {
-      copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
-      return *this;
-    }
-    FER_CHECK(device().is_cpu() && src.device().is_cpu(), "copy_: strided or converting copy needs CPU tensors");
-    for (int64_t i = 0; i < numel(); ++i) set_flat(i, src.flat(i));
-    return *this;
-  }
+  const Tensor& copy_(const Tensor& src) const;
 
   // ---- conversions (not recorded; produce new storage)
-  Tensor clone() const {
-    Tensor t = empty(shape(), dtype(), device());
-    t.copy_(*this);
-    return t;
-  }
-  Tensor to(DType t) const {
-    if (t == dtype()) return *this;
-    Tensor h = host();
-    Tensor out = empty(shape(), t);
-    out.copy_(h);
-    return device().is_cpu() ? out : out.to(device());
-  }
-  Tensor to(Device d) const {
-    if (d == device()) return *this;
-    Tensor src = is_contiguous() ? *this : host_contiguous();
-    Tensor out = empty(shape(), dtype(), d);
-    copy_bytes(out.raw_data(), d, src.raw_data(), src.device(), nbytes());
-    return out;
-  }
+  Tensor clone() const;
+  Tensor to(DType t) const;
+  Tensor to(Device d) const;
   Tensor host() const { return to(Device::cpu()); }
 
   // ---- views (share storage; not recorded: use the ops in fer/ops/shape.hpp inside a graph)
-  Tensor view_as_shape(const Shape& s) const {
-    FER_CHECK(s.numel() == numel(), "view: cannot view ", shape().str(), " as ", s.str());
-    FER_CHECK(is_contiguous(), "view: tensor is not contiguous");
-    auto impl = std::make_shared<TensorImpl>(*impl_);
-    impl->shape = s;
-    impl->strides = contiguous_strides(s);
-    impl->requires_grad = false;
-    impl->is_leaf = true;
-    impl->grad.reset();
-    return Tensor(std::move(impl));
-  }
+  Tensor view_as_shape(const Shape& s) const;
   // A new handle on the same storage and view, without autograd history (like torch's detach()).
-  Tensor detach() const {
-    auto impl = std::make_shared<TensorImpl>(*impl_);
-    impl->requires_grad = false;
-    impl->is_leaf = true;
-    impl->grad.reset();
-    return Tensor(std::move(impl));
-  }
+  Tensor detach() const;
 
   // ---- autograd state
   bool requires_grad() const { return impl_ && impl_->requires_grad; }
-  Tensor& set_requires_grad(bool r = true) {
-    FER_CHECK(!r || is_floating(dtype()), "requires_grad on a tensor of dtype ", dtype_name(dtype()));
-    impl_->requires_grad = r;
-    return *this;
-  }
+  Tensor& set_requires_grad(bool r = true);
   bool is_leaf() const { return impl_->is_leaf; }
   // The accumulated gradient (undefined Tensor when none has been computed).
   Tensor grad() const { return impl_->grad ? Tensor(impl_->grad) : Tensor(); }
   // The gradient buffer, created zero-filled (contiguous, same dtype/device) on first use. Backward
   // functions accumulate (+=) into it, which is what makes fan-out and gradient accumulation work.
-  Tensor grad_buffer() const {
-    if (!impl_->grad) impl_->grad = zeros(shape(), dtype(), device()).impl_;
-    return Tensor(impl_->grad);
-  }
+  Tensor grad_buffer() const;
   void zero_grad() const {
     if (impl_->grad) Tensor(impl_->grad).zero_();
   }
   void drop_grad() const { impl_->grad.reset(); }
 
  private:
-  Tensor host_contiguous() const {
-    Tensor h = empty(shape(), dtype());
-    h.copy_(*this);
-    return h;
-  }
-  int64_t element_offset(int64_t flat) const {
-    FER_CHECK(flat >= 0 && flat < numel(), "flat index ", flat, " out of range for ", shape().str());
-    int64_t off = 0;
-    for (int d = dim() - 1; d >= 0; --d) {
-      int64_t n = shape()[d];
-      off += (flat % n) * strides()[d];
-      flat /= n;
-    }
-    return off;
-  }
-  double read_at(int64_t off) const {
-    FER_CHECK(device().is_cpu(), "element access on ", device().str(), "; copy to the CPU first");
-    const char* base = static_cast<const char*>(raw_data());
-    switch (dtype()) {
-      case DType::f32: return reinterpret_cast<const float*>(base)[off];
-      case DType::f64: return reinterpret_cast<const double*>(base)[off];
-      case DType::f16: return from_f16(reinterpret_cast<const f16*>(base)[off]);
-      case DType::bf16: return from_bf16(reinterpret_cast<const bf16*>(base)[off]);
-      case DType::i32: return reinterpret_cast<const int32_t*>(base)[off];
-      case DType::i64: return double(reinterpret_cast<const int64_t*>(base)[off]);
-      case DType::u8: return reinterpret_cast<const uint8_t*>(base)[off];
-    }
-    return 0;
-  }
-  void write_at(int64_t off, double v) const {
-    FER_CHECK(device().is_cpu(), "element access on ", device().str(), "; copy to the CPU first");
-    char* base = static_cast<char*>(raw_data());
-    switch (dtype()) {
-      case DType::f32: reinterpret_cast<float*>(base)[off] = float(v); break;
-      case DType::f64: reinterpret_cast<double*>(base)[off] = v; break;
-      case DType::f16: reinterpret_cast<f16*>(base)[off] = to_f16(float(v)); break;
-      case DType::bf16: reinterpret_cast<bf16*>(base)[off] = to_bf16(float(v)); break;
-      case DType::i32: reinterpret_cast<int32_t*>(base)[off] = int32_t(v); break;
-      case DType::i64: reinterpret_cast<int64_t*>(base)[off] = int64_t(v); break;
-      case DType::u8: reinterpret_cast<uint8_t*>(base)[off] = uint8_t(v); break;
-    }
-  }
+  Tensor host_contiguous() const;
+  int64_t element_offset(int64_t flat) const;
+  double read_at(int64_t off) const;
+  void write_at(int64_t off, double v) const;
 
   std::shared_ptr<TensorImpl> impl_;
 };

@@ -25,7 +25,9 @@ struct RunSpec {
   std::string id() const {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "-r%.2f-s%llu", real_ratio, (unsigned long long)seed);
-    return model + buf + (subset_fraction.empty() ? "" : "-" + subset_fraction_label(subset_fraction));
+    std::string id = model + buf;
+    if (!subset_fraction.empty()) id.append("-").append(subset_fraction_label(subset_fraction));
+    return id;
   }
 };
 
