@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "fer/core/error.hpp"
 #include "fer/io/atomic_file.hpp"
 
 namespace {
