@@ -2,30 +2,35 @@
 // that creates, copies or prints a tensor.
 #include "fer/core/tensor.hpp"
 
-#include <cstring>
-
 namespace fer {
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+namespace {
+
+size_t checked_bytes(const Shape& shape, DType dtype) {
   for (int i = 0; i < shape.size(); ++i) FER_CHECK(shape[i] >= 0, "negative dimension in shape ", shape.str());
+  return size_t(shape.numel()) * dtype_size(dtype);
+}
+
+// A contiguous tensor of `shape` over the whole of `storage`.
+Tensor contiguous_over(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  size_t bytes = size_t(shape.numel()) * dtype_size(dtype);
-  impl->storage = std::make_shared<Storage>(bytes, device);
+  impl->storage = std::move(storage);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
 
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  return contiguous_over(std::make_shared<Storage>(checked_bytes(shape, dtype), device), shape, dtype);
+}
+
 Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) {
   if (!cuda_device_available()) return empty(shape, dtype);
-  for (int i = 0; i < shape.size(); ++i) FER_CHECK(shape[i] >= 0, "negative dimension in shape ", shape.str());
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(shape.numel()) * dtype_size(dtype), cuda::pinned_host_allocator());
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
+  return contiguous_over(std::make_shared<Storage>(checked_bytes(shape, dtype), cuda::pinned_host_allocator()), shape,
+                         dtype);
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
@@ -116,13 +121,10 @@ Tensor Tensor::to(Device d) const {
 Tensor Tensor::view_as_shape(const Shape& s) const {
   FER_CHECK(s.numel() == numel(), "view: cannot view ", shape().str(), " as ", s.str());
   FER_CHECK(is_contiguous(), "view: tensor is not contiguous");
-  auto impl = std::make_shared<TensorImpl>(*impl_);
-  impl->shape = s;
-  impl->strides = contiguous_strides(s);
-  impl->requires_grad = false;
-  impl->is_leaf = true;
-  impl->grad.reset();
-  return Tensor(std::move(impl));
+  Tensor view = detach();
+  view.impl_->shape = s;
+  view.impl_->strides = contiguous_strides(s);
+  return view;
 }
 
 Tensor Tensor::detach() const {
