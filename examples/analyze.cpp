@@ -319,7 +319,8 @@ void run_gradcam(Common c, const std::string& layer_flag, const std::string& met
 }
 
 void add_gradcam(CLI::App& app) {
-  auto* sub = cli::add_subcommand(app, "gradcam", "Grad-CAM / Grad-CAM++ heat maps of each image, grids per class, mean maps");
+  auto* sub = cli::add_subcommand(
+      app, "gradcam", "Grad-CAM / Grad-CAM++ heat maps of each image, grids per class, mean maps");
   auto c = std::make_shared<Common>();
   auto layer = std::make_shared<std::string>(), method = std::make_shared<std::string>("gradcam");
   auto per_class = std::make_shared<int64_t>(6);
@@ -448,7 +449,8 @@ void run_embed(Common c, const std::string& synthetic, int64_t tsne_max, double 
 }
 
 void add_embed(CLI::App& app) {
-  auto* sub = cli::add_subcommand(app, "embed", "penultimate features, PCA and t-SNE plots, real-vs-synthetic domain gap");
+  auto* sub = cli::add_subcommand(
+      app, "embed", "penultimate features, PCA and t-SNE plots, real-vs-synthetic domain gap");
   auto c = std::make_shared<Common>();
   auto synthetic = std::make_shared<std::string>();
   auto tsne_max = std::make_shared<int64_t>(3000);
@@ -526,7 +528,8 @@ void run_crossdomain(Common c, const std::string& synthetic, const std::string& 
 }
 
 void add_crossdomain(CLI::App& app) {
-  auto* sub = cli::add_subcommand(app, "crossdomain", "the run's metrics in-domain and on a whole other source, side by side");
+  auto* sub = cli::add_subcommand(
+      app, "crossdomain", "the run's metrics in-domain and on a whole other source, side by side");
   auto c = std::make_shared<Common>();
   auto synthetic = std::make_shared<std::string>(), target_root = std::make_shared<std::string>();
   auto target_split = std::make_shared<std::string>("all");
@@ -558,7 +561,8 @@ void run_curves(Common c, const std::string& groups) {
 }
 
 void add_curves(CLI::App& app) {
-  auto* sub = cli::add_subcommand(app, "curves", "per-class ROC/PR curves, average precision, confidence histograms, emotion groups");
+  auto* sub = cli::add_subcommand(
+      app, "curves", "per-class ROC/PR curves, average precision, confidence histograms, emotion groups");
   auto c = std::make_shared<Common>();
   auto groups = std::make_shared<std::string>();
   add_common(sub, *c);
