@@ -63,6 +63,8 @@
 #include "models/densenet.hpp"
 #include "models/registry.hpp"
 
+namespace bench_backbones {
+
 namespace {
 
 using namespace fer;
@@ -465,7 +467,7 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   try {
     Config c = parse(argc, argv);
     if (c.unfused) nn::fuse_bn_add_relu(false), models::densenet_in_place(false);
@@ -517,3 +519,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace bench_backbones

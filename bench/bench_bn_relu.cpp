@@ -15,7 +15,9 @@
 #include "models/registry.hpp"
 #include "paired_bench.hpp"
 
-int main(int argc, char** argv) {
+namespace bench_bn_relu {
+
+int program_main(int argc, char** argv) {
   using namespace fer;
   using namespace fer::bench;
   const PairedArgs args = parse_paired_args(argc, argv, "bench_bn_relu", 32, {"resnet18", "densenet121"});
@@ -62,3 +64,5 @@ int main(int argc, char** argv) {
   std::printf("load after: %s\n", loadavg().c_str());
   return 0;
 }
+
+}  // namespace bench_bn_relu

@@ -26,6 +26,8 @@
 #include "kernels/cpu/conv_implicit.hpp"
 #include "paired_bench.hpp"
 
+namespace bench_conv {
+
 namespace {
 
 struct ConvShape {
@@ -200,7 +202,7 @@ void implicit_pairs(int rounds) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   int pairs = 0;
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--implicit-pairs") == 0 && i + 1 < argc) {
@@ -217,3 +219,5 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   return 0;
 }
+
+}  // namespace bench_conv

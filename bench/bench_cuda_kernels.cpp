@@ -38,6 +38,8 @@
 #include "fer/core/tensor.hpp"
 #include "kernels/cuda/conv_parts.hpp"
 
+namespace bench_cuda_kernels {
+
 namespace {
 
 using namespace fer;
@@ -738,7 +740,7 @@ void register_optim_and_shape() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (!fer::cuda::available()) {
@@ -766,3 +768,5 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   return 0;
 }
+
+}  // namespace bench_cuda_kernels

@@ -13,6 +13,8 @@
 #include "models/registry.hpp"
 #include "paired_bench.hpp"
 
+namespace bench_fold_bn {
+
 namespace {
 
 double seconds_of(fer::nn::Layer& m, const fer::Tensor& x) {
@@ -24,7 +26,7 @@ double seconds_of(fer::nn::Layer& m, const fer::Tensor& x) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   using namespace fer;
   using namespace fer::bench;
   const PairedArgs args = parse_paired_args(argc, argv, "bench_fold_bn", 64,
@@ -61,3 +63,5 @@ int main(int argc, char** argv) {
   std::printf("load after: %s\n", loadavg().c_str());
   return 0;
 }
+
+}  // namespace bench_fold_bn

@@ -15,6 +15,8 @@
 #include "fma_peak.hpp"
 #include "kernels/cpu/gemm.hpp"
 
+namespace bench_gemm {
+
 namespace {
 
 using fer::kernels::CpuIsa;
@@ -84,7 +86,7 @@ const int registered = [] {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   std::printf("auto ISA choice: %s (%s)\n", fer::kernels::cpu_isa_name(fer::kernels::cpu_isa()),
               fer::kernels::cpu_isa_reason().c_str());
@@ -94,3 +96,5 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   return 0;
 }
+
+}  // namespace bench_gemm

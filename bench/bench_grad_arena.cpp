@@ -14,7 +14,9 @@
 #include "models/registry.hpp"
 #include "paired_bench.hpp"
 
-int main(int argc, char** argv) {
+namespace bench_grad_arena {
+
+int program_main(int argc, char** argv) {
   using namespace fer;
   using namespace fer::bench;
   const PairedArgs args = parse_paired_args(argc, argv, "bench_grad_arena", 32,
@@ -60,3 +62,5 @@ int main(int argc, char** argv) {
   std::printf("load after: %s\n", loadavg().c_str());
   return 0;
 }
+
+}  // namespace bench_grad_arena

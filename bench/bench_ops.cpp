@@ -29,6 +29,8 @@
 #include "fma_peak.hpp"
 #include "op_table.hpp"
 
+namespace bench_ops {
+
 namespace {
 
 using namespace fer;
@@ -201,7 +203,7 @@ int usage(const char* why) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   Settings s;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -269,3 +271,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace bench_ops

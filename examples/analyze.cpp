@@ -37,6 +37,8 @@
 #include "models/cam_layers.hpp"
 #include "models/model_factory.hpp"
 
+namespace analyze_program {
+
 using namespace fer;
 namespace fs = std::filesystem;
 
@@ -570,7 +572,7 @@ void add_curves(CLI::App& app) {
   sub->callback([=] { run_curves(*c, *groups); });
 }
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Analyses of a trained fer run (written into RUN/analysis/<name>/)");
   CLI::App& app = *app_owner;
@@ -587,3 +589,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace analyze_program

@@ -25,6 +25,8 @@
 #include "fer/io/json_text.hpp"
 #include "models/model_factory.hpp"
 
+namespace evaluate_program {
+
 using namespace fer;
 
 namespace {
@@ -64,7 +66,7 @@ nlohmann::json evaluate_ensemble(const std::vector<std::string>& runs, const dat
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Evaluate a fer model", /*show_defaults=*/true);
@@ -197,3 +199,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace evaluate_program

@@ -11,9 +11,11 @@
 #include "fer/data/grid.hpp"
 #include "fer/data/sources.hpp"
 
+namespace extract_grid_program {
+
 using namespace fer;
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Cut labelled faces out of generator grid images");
@@ -48,3 +50,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace extract_grid_program

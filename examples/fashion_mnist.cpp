@@ -20,6 +20,8 @@
 #include "fer/io/json_text.hpp"
 #include "models/custom_cnn.hpp"
 
+namespace fashion_mnist_program {
+
 using namespace fer;
 
 namespace {
@@ -169,7 +171,7 @@ int run(const Config& cfg) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Config cfg;
@@ -193,3 +195,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace fashion_mnist_program

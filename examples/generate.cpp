@@ -19,6 +19,8 @@
 #include "fer/io/safetensors.hpp"
 #include "models/stylegan2.hpp"
 
+namespace generate_program {
+
 using namespace fer;
 
 namespace {
@@ -191,7 +193,7 @@ int write_dataset(const models::Stylegan2Generator& G, const GenerateFlags& f, c
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Synthesize a labelled FER image-folder dataset with a class-conditional StyleGAN2-ADA generator");
@@ -212,3 +214,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace generate_program

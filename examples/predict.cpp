@@ -26,6 +26,8 @@
 #include "fer/vision/face_detector.hpp"
 #include "models/model_factory.hpp"
 
+namespace predict_program {
+
 using namespace fer;
 namespace fs = std::filesystem;
 
@@ -81,7 +83,7 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Classify the faces in images (fer)");
   CLI::App& app = *app_owner;
@@ -210,3 +212,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace predict_program

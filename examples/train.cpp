@@ -21,11 +21,13 @@
 #include "fer/train/validate_settings.hpp"
 #include "models/model_factory.hpp"
 
+namespace train_program {
+
 using namespace fer;
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_sigint(int) {
+extern "C" void request_stop_on_sigint(int) {
   g_stop = 1;
   std::signal(SIGINT, SIG_DFL);
 }
@@ -238,7 +240,7 @@ int train_run(TrainFlags& f, const data::Splits& s) {
   if (!f.synthetic.empty()) study.synthetic = data::load_synthetic(f.synthetic, s.train->class_names(), !f.label_space.empty());
   FER_CHECK(f.real_ratio == 1.0 || study.synthetic, "--real_ratio below 1 needs --synthetic");
   sweep::RunSettings rs = run_settings(f, s);
-  std::signal(SIGINT, on_sigint);
+  std::signal(SIGINT, request_stop_on_sigint);
   const std::filesystem::path dir = run_directory(f);
   if (f.clean) data::write_cleaning_csv(dir / "cleaning.csv", s.cleaning);
   sweep::RunSpec run{f.model, f.real_ratio, f.cfg.seed, 0};
@@ -260,7 +262,7 @@ int train_run(TrainFlags& f, const data::Splits& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Train one FER model (fer)", /*show_defaults=*/true);
@@ -278,3 +280,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace train_program

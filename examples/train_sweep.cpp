@@ -45,12 +45,14 @@
 #include "models/model_factory.hpp"
 #include "models/stylegan2.hpp"
 
+namespace train_sweep_program {
+
 using namespace fer;
 
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) {
+extern "C" void interrupt_sweep_on_sigint(int) {
   g_interrupted = true;
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
 }
@@ -577,7 +579,7 @@ void print_demo_note(const SweepConfig& c) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   // Progress lines must reach a log file as they happen, not when the run ends.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("fer: the real/synthetic FER study (models x real-data ratios x seeds) with its report");
@@ -599,7 +601,7 @@ int main(int argc, char** argv) {
     sweep::SweepState state = sweep::SweepState::open(out / "sweep_state.json", c.fingerprint());
     Study study = load_study(c, out);
     sweep::RunSettings settings = run_settings(c, study, out);
-    std::signal(SIGINT, on_sigint);
+    std::signal(SIGINT, interrupt_sweep_on_sigint);
     if (int stopped = train_runs(mine, c, flags, study, settings, state, out)) return stopped;
     return write_reports(runs, c, study, state, out);
   } catch (const std::exception& e) {
@@ -607,3 +609,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace train_sweep_program

@@ -26,6 +26,8 @@
 #include "models/blocks.hpp"
 #include "models/registry.hpp"
 
+namespace verify_program {
+
 using namespace fer;
 
 namespace {
@@ -50,7 +52,7 @@ Error2 compare(const Tensor& got_t, const Tensor& want_t) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<CLI::App> app_owner = fer::cli::make_app("Verify a model with reference weights against reference outputs");
   CLI::App& app = *app_owner;
@@ -214,3 +216,5 @@ int main(int argc, char** argv) {
   std::printf("%s: %s\n", model_name.c_str(), ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }
+
+}  // namespace verify_program
