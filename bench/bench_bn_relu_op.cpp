@@ -8,6 +8,9 @@
 #include <string>
 
 #include "fer/fer.hpp"
+#include "registered_benchmarks.hpp"
+
+namespace bench_bn_relu_op {
 
 namespace {
 
@@ -35,7 +38,7 @@ void run(benchmark::State& state, int64_t hw, int64_t c, Mode mode) {
   state.SetBytesProcessed(int64_t(state.iterations()) * n * hw * hw * c * int64_t(sizeof(float)));
 }
 
-const int registered = [] {
+void register_benchmarks() {
   const struct {
     int64_t hw, c;
   } shapes[] = {{16, 64}, {8, 128}, {4, 256}};  // ResNet-18 layer1..3 at 64 px
@@ -48,9 +51,13 @@ const int registered = [] {
                           "x" + std::to_string(s.c);
       benchmark::RegisterBenchmark(label.c_str(), run, s.hw, s.c, mode)->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
-  return 0;
-}();
+}
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int program_main(int argc, char** argv) {
+  register_benchmarks();
+  return run_registered_benchmarks(argc, argv);
+}
+
+}  // namespace bench_bn_relu_op

@@ -131,7 +131,7 @@ void run_pass(benchmark::State& state, ConvShape s, Pass pass, Path path) {
   state.counters["of_peak"] = benchmark::Counter(gflop / gemm_peak(), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-const int registered = [] {
+void register_benchmarks() {
   for (bool bwd : {false, true})
     for (const ConvShape& s : kShapes) {
       std::string name = std::string(s.name) + (bwd ? " fwd+bwd" : " fwd");
@@ -152,8 +152,7 @@ const int registered = [] {
             ->Unit(benchmark::kMicrosecond);
       }
     }
-  return 0;
-}();
+}
 
 // The two paths of each one-group KxK shape's forward pass and weight gradient, alternating (see the top).
 void implicit_pairs(int rounds) {
@@ -215,6 +214,7 @@ int program_main(int argc, char** argv) {
   std::printf("GEMM ISA: %s; its FMA peak on %d threads: %.1f GFLOP/s\n",
               fer::kernels::cpu_isa_name(fer::kernels::cpu_isa()), fer::num_threads(), gemm_peak());
   if (pairs > 0) implicit_pairs(pairs);
+  register_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -75,14 +75,13 @@ void run(benchmark::State& state, GemmShape s, CpuIsa isa) {
     state.counters["of_peak"] = benchmark::Counter(gflop / peak_of(isa), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-const int registered = [] {
+void register_benchmarks() {
   for (const GemmShape& s : kShapes)
     for (CpuIsa isa : {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512}) {
       const std::string name = std::string("gemm ") + s.name + " [" + fer::kernels::cpu_isa_name(isa) + "]";
       benchmark::RegisterBenchmark(name.c_str(), run, s, isa)->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
-  return 0;
-}();
+}
 
 }  // namespace
 
@@ -92,6 +91,7 @@ int program_main(int argc, char** argv) {
               fer::kernels::cpu_isa_reason().c_str());
   std::printf("FMA peak on %d threads: 256-bit %.1f GFLOP/s, 512-bit %.1f GFLOP/s (0: not supported)\n",
               fer::num_threads(), peak_of(CpuIsa::avx2), peak_of(CpuIsa::avx512));
+  register_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -6,6 +6,9 @@
 #include <filesystem>
 
 #include "fer/data/loader.hpp"
+#include "registered_benchmarks.hpp"
+
+namespace bench_loader {
 
 using namespace fer;
 
@@ -47,6 +50,16 @@ void BM_DecodeAugment(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_DecodeAugment)->ArgNames({"side", "one_thread"})->Args({48, 0})->Args({64, 0})->Args({48, 1})->Args({64, 1})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_MAIN();
+int program_main(int argc, char** argv) {
+  benchmark::RegisterBenchmark("BM_DecodeAugment", BM_DecodeAugment)
+      ->ArgNames({"side", "one_thread"})
+      ->Args({48, 0})
+      ->Args({64, 0})
+      ->Args({48, 1})
+      ->Args({64, 1})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  return run_registered_benchmarks(argc, argv);
+}
+
+}  // namespace bench_loader

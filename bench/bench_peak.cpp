@@ -6,6 +6,9 @@
 #include <string>
 
 #include "fma_peak.hpp"
+#include "registered_benchmarks.hpp"
+
+namespace bench_peak {
 
 namespace {
 
@@ -30,15 +33,19 @@ void peak(benchmark::State& state, int width, int threads) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-const int registered = [] {
+void register_benchmarks() {
   for (int width : {256, 512})
     for (int threads : {1, 2}) {
       std::string name = "peak fma" + std::to_string(width) + " f32 " + std::to_string(threads) + "t";
       benchmark::RegisterBenchmark(name.c_str(), peak, width, threads)->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
-  return 0;
-}();
+}
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int program_main(int argc, char** argv) {
+  register_benchmarks();
+  return run_registered_benchmarks(argc, argv);
+}
+
+}  // namespace bench_peak

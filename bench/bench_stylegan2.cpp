@@ -5,6 +5,9 @@
 #include <benchmark/benchmark.h>
 
 #include "models/stylegan2.hpp"
+#include "registered_benchmarks.hpp"
+
+namespace bench_stylegan2 {
 
 using namespace fer;
 
@@ -56,5 +59,15 @@ void BM_Stylegan2Generate(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_Stylegan2Generate)->ArgName("resolution")->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
-BENCHMARK_MAIN();
+int program_main(int argc, char** argv) {
+  benchmark::RegisterBenchmark("BM_Stylegan2Generate", BM_Stylegan2Generate)
+      ->ArgName("resolution")
+      ->Arg(64)
+      ->Arg(256)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->MinTime(2.0);
+  return run_registered_benchmarks(argc, argv);
+}
+
+}  // namespace bench_stylegan2
