@@ -8,8 +8,10 @@
 //                              Conv2d(16,32,3,padding=1), BatchNorm2d(32), ReLU(), MaxPool2d(2),    # 4-7
 //                              Conv2d(32,64,3,padding=1), BatchNorm2d(64), ReLU(), MaxPool2d(2))    # 8-11
 //   classifier = nn.Sequential(Flatten(), Linear(2304,128), Dropout(0.25), ReLU(), Linear(128,C))  # 0-4
+#include <array>
 #include <cstdint>
 
+#include "fer/nn/fold_bn.hpp"
 #include "fer/nn/layers.hpp"
 #include "models/param_count.hpp"
 
@@ -33,22 +35,46 @@ struct CustomCnnSpec {
 static_assert(CustomCnnSpec::param_count(10) == 320138);
 static_assert(CustomCnnSpec::param_count(7) == 319751);
 
+// The three blocks as the Sequential children "0".."11" of the twin above. Each conv -> BN -> ReLU runs as conv then
+// the fused BN + ReLU in training, and as one folded conv then ReLU in eval after nn::fold_batch_norm. A forward hook
+// on any child makes the blocks run module by module, so that every hooked module sees its own output.
+class CustomCnnFeatures : public nn::Sequential, public nn::FoldsBatchNorm {
+ public:
+  explicit CustomCnnFeatures(Generator& gen) {
+    const auto& w = CustomCnnSpec::widths;
+    for (int b = 0; b < 3; ++b) {
+      auto& conv = emplace<nn::Conv2d>(w[b], w[b + 1], 3, 1, 1, 1, 1, true, gen);
+      auto& bn = emplace<nn::BatchNorm2d>(w[b + 1]);
+      emplace<nn::ReLU>();
+      pools_[b] = &emplace<nn::MaxPool2d>(2);
+      conv_bn_[b] = nn::ConvBnFold(conv, bn);
+    }
+  }
+  Tensor forward(const Tensor& x) override {
+    for (size_t i = 0; i < size(); ++i)
+      if ((*this)[i].has_forward_hook()) return Sequential::forward(x);
+    Tensor h = x;
+    for (int b = 0; b < 3; ++b) h = pools_[b]->forward(conv_bn_[b].forward_relu(h));
+    return h;
+  }
+  std::vector<nn::ConvBnFold*> conv_bn_folds() override { return {&conv_bn_[0], &conv_bn_[1], &conv_bn_[2]}; }
+
+ private:
+  std::array<nn::ConvBnFold, 3> conv_bn_;
+  std::array<nn::MaxPool2d*, 3> pools_{};
+};
+
 class CustomCnn : public nn::Layer {
  public:
-  nn::Sequential features, classifier;
+  CustomCnnFeatures features;
+  nn::Sequential classifier;
 
   // `gen` draws the initial weights and the dropout masks, so it must outlive the model.
   explicit CustomCnn(int64_t num_classes, int64_t image_size = 48, Generator& gen = default_generator())
-      : num_classes_(num_classes), image_size_(image_size) {
+      : features(gen), num_classes_(num_classes), image_size_(image_size) {
     FER_CHECK(num_classes > 0, "CustomCnn: num_classes must be positive, got ", num_classes);
     FER_CHECK(image_size >= 8 && image_size % 8 == 0, "CustomCnn: image_size must be a multiple of 8, got ", image_size);
     const auto& w = CustomCnnSpec::widths;
-    for (int b = 0; b < 3; ++b) {
-      features.emplace<nn::Conv2d>(w[b], w[b + 1], 3, 1, 1, 1, 1, true, gen);
-      features.emplace<nn::BatchNorm2d>(w[b + 1]);
-      features.emplace<nn::ReLU>();
-      features.emplace<nn::MaxPool2d>(2);
-    }
     int64_t side = image_size / 8;
     classifier.emplace<nn::Flatten>();
     classifier.emplace<nn::Linear>(w[3] * side * side, CustomCnnSpec::hidden, true, gen);

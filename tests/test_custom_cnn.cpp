@@ -57,6 +57,32 @@ Tensor formula_input(int64_t n, int64_t s) {
   return x;
 }
 
+// n random 48x48 images (NHWC) with labels 0, 1, ..., classes - 1, 0, 1, ...
+struct Batch {
+  Tensor images, labels;
+};
+Batch random_batch(int64_t n, int64_t classes, uint64_t seed) {
+  Generator gen(seed);
+  Batch b{Tensor::randn({n, 48, 48, 3}, DType::f32, gen), Tensor::empty({n}, DType::i64)};
+  for (int64_t i = 0; i < n; ++i) b.labels.set_flat(i, double(i % classes));
+  return b;
+}
+
+// Every parameter gradient of `a` equals `b`'s within 1e-5 of its largest magnitude.
+void check_same_gradients(const nn::Module& a, const nn::Module& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    CAPTURE(pa[i].first);
+    REQUIRE(pa[i].second.grad().defined());
+    REQUIRE(pb[i].second.grad().defined());
+    std::vector<double> x = pa[i].second.grad().to_vector(), y = pb[i].second.grad().to_vector();
+    double worst = 0, scale = 1e-6;
+    for (size_t k = 0; k < x.size(); ++k) worst = std::max(worst, std::abs(x[k] - y[k])), scale = std::max(scale, std::abs(x[k]));
+    CHECK(worst <= 1e-5 * scale);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("custom CNN: PyTorch's parameter count, state_dict keys and output shape") {
@@ -114,10 +140,8 @@ TEST_CASE("custom CNN equals its PyTorch twin (eval mode, formula weights) and l
 }
 
 TEST_CASE("custom CNN: a recorded training step equals the eager one, and Adam steps reduce the loss") {
-  Generator init(3), batch_gen(4);
-  Tensor x = Tensor::randn({8, 48, 48, 3}, DType::f32, batch_gen);
-  Tensor labels = Tensor::empty({8}, DType::i64);
-  for (int64_t i = 0; i < 8; ++i) labels.set_flat(i, double(i % 10));
+  Generator init(3);
+  const auto [x, labels] = random_batch(8, 10, 4);
 
   // Eager and recorded forward + backward from the same weights, dropout off (p is fixed by the model, so eval
   // the classifier only) and BatchNorm in training mode: same loss, same gradients.
@@ -131,14 +155,7 @@ TEST_CASE("custom CNN: a recorded training step equals the eager one, and Adam s
   g.forward();  // replays BatchNorm's running-stat update a second time: only the buffers differ, not the loss
   g.backward();
   CHECK(g.output().item() == doctest::Approx(loss_eager.item()).epsilon(1e-6));
-  auto pe = eager.named_parameters(), pr = recorded.named_parameters();
-  for (size_t i = 0; i < pe.size(); ++i) {
-    CAPTURE(pe[i].first);
-    std::vector<double> a = pe[i].second.grad().to_vector(), b = pr[i].second.grad().to_vector();
-    double worst = 0, scale = 1e-6;
-    for (size_t k = 0; k < a.size(); ++k) worst = std::max(worst, std::abs(a[k] - b[k])), scale = std::max(scale, std::abs(a[k]));
-    CHECK(worst <= 1e-5 * scale);
-  }
+  check_same_gradients(eager, recorded);
 
   // Ten Adam steps on the fixed batch through the recorded graph: the loss falls well below its start.
   recorded.train();
@@ -155,6 +172,47 @@ TEST_CASE("custom CNN: a recorded training step equals the eager one, and Adam s
   CAPTURE(first);
   CAPTURE(last);
   CHECK(last < 0.5 * first);
+}
+
+TEST_CASE("custom CNN: fused BN + ReLU blocks (training) and folded ones (eval) equal the module-by-module run") {
+  Generator init(5);
+  const auto [x, labels] = random_batch(8, 7, 6);
+  models::CustomCnn fused(7, 48, init), plain(7, 48, init);
+  plain.load_state_dict(fused.state_dict());
+  // A hook on a child (here a pass-through on the first ReLU) makes the blocks run module by module.
+  int hook_calls = 0;
+  plain.features[2].set_forward_hook([&](const Tensor&, const Tensor& out) {
+    ++hook_calls;
+    return out;
+  });
+  fused.classifier.eval();
+  plain.classifier.eval();
+  Tensor loss_fused = cross_entropy(fused(x), labels);
+  backward(loss_fused);  // (one recorded graph at a time: backward consumes the tape)
+  Tensor loss_plain = cross_entropy(plain(x), labels);
+  backward(loss_plain);
+  CHECK(hook_calls == 1);
+  CHECK(loss_fused.item() == doctest::Approx(loss_plain.item()).epsilon(1e-6));
+  check_same_gradients(fused, plain);
+  // The running statistics moved the same way.
+  auto bf = fused.state_dict(), bp = plain.state_dict();
+  for (size_t i = 0; i < bf.size(); ++i)
+    if (bf[i].first.find("running_") != std::string::npos) {
+      CAPTURE(bf[i].first);
+      std::vector<double> a = bf[i].second.to_vector(), b = bp[i].second.to_vector();
+      for (size_t k = 0; k < a.size(); ++k) CHECK(a[k] == doctest::Approx(b[k]).epsilon(1e-5));
+    }
+
+  // Eval: the three conv -> BN pairs fold; the hooked twin still runs them apart.
+  fused.eval();
+  plain.eval();
+  InferenceGuard guard;
+  CHECK(nn::fold_batch_norm(fused) == 3);
+  CHECK(nn::fold_batch_norm(plain) == 3);
+  std::vector<double> a = fused(x).to_vector(), b = plain(x).to_vector();
+  double worst = 0, scale = 1e-6;
+  for (size_t k = 0; k < a.size(); ++k) worst = std::max(worst, std::abs(a[k] - b[k])), scale = std::max(scale, std::abs(b[k]));
+  CHECK(worst <= 1e-5 * scale);
 }
 
 TEST_CASE("custom CNN on 2000 Fashion-MNIST images for one epoch beats chance (train_sweep smoke test)") {
