@@ -94,13 +94,7 @@ Ceilings cpu_ceilings(const Settings& s) {
   // GFLOP/s of the FMA chains of `width` bits on every thread.
   auto fma_peak = [&](int width) {
     float sink = 0;
-    const double t = time_call(
-        [&] {
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-          sink += width == 512 ? bench::fma_chains_512(float(omp_get_thread_num()))
-                               : bench::fma_chains_256(float(omp_get_thread_num()));
-        },
-        none, s);
+    const double t = time_call([&] { sink += bench::run_fma_chains(width, threads); }, none, s);
     if (sink == 12345.f) std::printf(" ");  // keeps the chains alive
     return bench::fma_flops_per_call(width) * threads / t * 1e-9;
   };

@@ -2,11 +2,8 @@
 // The machine's f32 FMA ceiling: independent register-resident FMA chains, 256-bit (AVX2, what the default
 // -march=x86-64-v3 build can use) and 512-bit (AVX-512) vectors. One call of fma_chains_<width> performs
 // fma_flops_per_call(width) floating-point operations. Used by bench_peak, bench_ops, bench_gemm and bench_conv.
-#include <immintrin.h>
-#include <omp.h>
-
-#include <algorithm>
-#include <chrono>
+// Defined in fma_peak.cpp, compiled at -O3 whatever the benches' unit uses: the chains stay in registers only when
+// their loop over the chains is unrolled.
 #include <cstdint>
 
 namespace fer::bench {
@@ -15,52 +12,14 @@ namespace fer::bench {
 constexpr int kChains = 12;
 constexpr int64_t kSteps = 1 << 16;
 
-__attribute__((target("avx2,fma"))) inline float fma_chains_256(float seed) {
-  __m256 acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_ps(seed + float(c));
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (int64_t s = 0; s < kSteps; ++s)
-    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
-  __m256 sum = acc[0];
-  for (int c = 1; c < kChains; ++c) sum = _mm256_add_ps(sum, acc[c]);
-  return _mm256_cvtss_f32(sum);
-}
-
-__attribute__((target("avx512f"))) inline float fma_chains_512(float seed) {
-  __m512 acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(seed + float(c));
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (int64_t s = 0; s < kSteps; ++s)
-    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
-  __m512 sum = acc[0];
-  for (int c = 1; c < kChains; ++c) sum = _mm512_add_ps(sum, acc[c]);
-  return _mm512_reduce_add_ps(sum);
-}
-
 // f32 lanes x 2 flops per FMA, over every chain and step.
 constexpr double fma_flops_per_call(int width) { return 2.0 * (width / 32) * kChains * double(kSteps); }
 
 // One call of the chains of `width` bits on each of `threads` threads (fma_flops_per_call(width) * threads flops);
 // returns their sum, which the caller keeps alive.
-inline float run_fma_chains(int width, int threads) {
-  float sink = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-  sink += width == 512 ? fma_chains_512(float(omp_get_thread_num())) : fma_chains_256(float(omp_get_thread_num()));
-  return sink;
-}
+float run_fma_chains(int width, int threads);
 
 // GFLOP/s of the chains of `width` bits (256 or 512; the CPU must have it) on `threads` threads, best of 5.
-inline double fma_peak_gflops(int width, int threads) {
-  double best = 1e30;
-  float sink = 0;
-  for (int r = 0; r < 5; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    sink += run_fma_chains(width, threads);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  volatile float keep = sink;  // keeps the chains alive
-  (void)keep;
-  return fma_flops_per_call(width) * threads / best * 1e-9;
-}
+double fma_peak_gflops(int width, int threads);
 
 }  // namespace fer::bench

@@ -1,6 +1,5 @@
 // Entry point of the CUDA parity tests: without a usable GPU it says so and exits 77 (CTest: skipped), so a CPU-only
 // machine compiles and lists these tests without pretending they passed.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <cstdio>
