@@ -29,7 +29,8 @@
 // then it replays --iters more steps with fer's parallel accounting on (fer/core/parallel_stats.hpp) and prints per
 // step the regions, the serial time (outside any region), the time in regions and the thread-time the threads sat
 // idle, as a share of threads x step: inside regions (threads x region wall - time in the work function) and
-// outside them ((threads - 1) x serial time).
+// outside them ((threads - 1) x serial time). In eval mode --profile records the forward once at full batch and
+// times its nodes replayed (the recording holds every activation, so it runs after the timed eager forwards).
 // --unfused runs ResNet's last BN, residual add and ReLU apart (nn::fuse_bn_add_relu(false)) and DenseNet's blocks
 // as a concatenation per layer (models::densenet_in_place(false)): the sequences those fusions replace.
 // --accumulate-grads replays the step with every intermediate gradient zero-filled and added to
@@ -44,6 +45,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -57,6 +59,7 @@
 #include "fer/core/parallel_stats.hpp"
 #include "fer/core/region_merging.hpp"
 #include "fer/kernels/runtime.hpp"
+#include "fer/nn/fold_bn.hpp"
 #include "fer/ops/loss.hpp"
 #include "fer/optim/adam.hpp"
 #include "fer/optim/sgd.hpp"
@@ -78,7 +81,7 @@ struct Config {
   std::vector<int64_t> sizes = {64};
   int64_t train_batch = 32, eval_batch = 64;
   int warmup = 3, iters = 10;
-  bool profile = false, unfused = false, accumulate_grads = false, unmerged_regions = false, grad_arena = true;
+  bool profile = false, fold = true, unfused = false, accumulate_grads = false, unmerged_regions = false, grad_arena = true;
   std::string json;
   Device device = Device::cpu();
   std::string amp = "off", optimizer = "sgd";
@@ -107,7 +110,8 @@ Config parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_backbones [--models a,b] [--modes train,eval] [--sizes 48,64] [--train-batch 32]\n"
-          "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--json FILE]\n"
+          "                       [--eval-batch 64] [--warmup 3] [--iters 10] [--profile] [--unfused] [--no-fold]\n"
+          "                       [--json FILE]\n"
           "                       [--accumulate-grads] [--unmerged-regions] [--grad-arena on|off]\n"
           "                       [--device cpu|cuda] [--amp off|bf16] [--optimizer sgd|adamw] [--eager]\n"
           "models: any name of models/registry.hpp; threads: OMP_NUM_THREADS\n");
@@ -115,6 +119,10 @@ Config parse(int argc, char** argv) {
     }
     if (a == "--unmerged-regions") {
       c.unmerged_regions = true;
+      continue;
+    }
+    if (a == "--no-fold") {
+      c.fold = false;
       continue;
     }
     if (a == "--profile" || a == "--eager" || a == "--unfused" || a == "--accumulate-grads") {
@@ -193,6 +201,7 @@ struct Profile {
   double zero_grads = 0, optimizer = 0, total = 0;
   int64_t zero_grads_regions = 0, optimizer_regions = 0;
   int steps = 0;
+  bool training = true;  // false: an eval forward (no backward, optimizer or gradient rows)
 };
 
 // Per-step sums of fer's parallel accounting over plain replayed steps, for --profile.
@@ -267,6 +276,23 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
   ++prof.steps;
 }
 
+// One replay of a recorded eval forward with a clock around every node.
+void profiled_forward(Graph& g, Profile& prof) {
+  enable_parallel_stats(true);
+  auto t0 = Clock::now();
+  for (const auto& n : g.nodes()) {
+    const int64_t r = regions_so_far();
+    auto a = Clock::now();
+    n->forward();
+    const std::string label = op_label(*n);
+    prof.fwd[label] += seconds(a, Clock::now());
+    prof.regions[label] += regions_so_far() - r;
+  }
+  enable_parallel_stats(false);
+  prof.total += seconds(t0, Clock::now());
+  ++prof.steps;
+}
+
 void print_profile(const Profile& p, const std::string& label) {
   struct Row {
     std::string op;
@@ -279,8 +305,10 @@ void print_profile(const Profile& p, const std::string& label) {
   for (auto& [k, v] : p.bwd) by[k].b += v, by[k].op = k;
   for (auto& [k, v] : p.regions) by[k].regions += v, by[k].op = k;
   for (auto& [k, r] : by) rows.push_back(r);
-  rows.push_back({"(zero intermediate grads)", 0, p.zero_grads, p.zero_grads_regions});
-  rows.push_back({"(optimizer: zero_grad + SGD step)", p.optimizer, 0, p.optimizer_regions});
+  if (p.training) {
+    rows.push_back({"(zero intermediate grads)", 0, p.zero_grads, p.zero_grads_regions});
+    rows.push_back({"(optimizer: zero_grad + SGD step)", p.optimizer, 0, p.optimizer_regions});
+  }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.f + a.b > b.f + b.b; });
   const double per = 1e3 / p.steps, total = p.total * per;
   std::printf("\nper-op profile, %s (mean over %d steps, %.1f ms per step)\n\n", label.c_str(), p.steps, total);
@@ -343,7 +371,7 @@ struct Result {
   double cpu_busy;   // process CPU time over the timed steps / (their wall time x threads)
   double max_rss_mib;
   std::vector<double> times;
-  Profile profile;  // steps == 0 unless --profile on a training step
+  Profile profile;  // steps == 0 unless --profile
   ForkJoins fork_joins;
 };
 
@@ -437,6 +465,8 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
   } else {
     model->eval();
     NoGradGuard no_grad;
+    std::optional<nn::FoldedBatchNormScope> folded;
+    if (c.fold) folded.emplace(*model);
     {
       // The FLOP count only. A capture keeps every op's output alive, so it runs on one image (conv and linear
       // FLOPs are linear in the batch): at full batch it would hold the whole forward's activations at once and
@@ -448,6 +478,11 @@ Result run_one(const Config& c, const std::string& name, const std::string& mode
     for (int i = 0; i < c.warmup; ++i) model->forward(x);
     if (c.device.is_cuda()) cuda::synchronize(c.device.index);
     time_steps(c, [&] { Tensor logits = model->forward(x); }, sample, cpu_seconds);
+    if (c.profile) {
+      Graph g = Graph::capture([&] { return model->forward(x); });
+      result.profile.training = false;
+      for (int i = 0; i < c.iters; ++i) profiled_forward(g, result.profile);
+    }
   }
   result.model = name;
   result.mode = mode;
@@ -480,10 +515,11 @@ int program_main(int argc, char** argv) {
     const char* header =
         "| model | mode | px | batch | median ms | best ms | images/s | GFLOP/s | cpu busy | max RSS MiB |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    std::printf("device: %s; threads: %d%s%s%s%s%s\n%s", c.device.str().c_str(), num_threads(),
+    std::printf("device: %s; threads: %d%s%s%s%s%s%s\n%s", c.device.str().c_str(), num_threads(),
                 c.eager ? "; eager" : "", c.amp == "bf16" ? "; amp bf16" : "", c.unfused ? "; unfused" : "",
                 c.accumulate_grads ? "; gradients zero-filled and added" : "",
-                c.unmerged_regions ? "; unmerged regions" : "", header);
+                c.unmerged_regions ? "; unmerged regions" : "",
+                c.fold ? "; eval: batch norm folded" : "; eval: batch norm not folded", header);
     std::fflush(stdout);
     for (const auto& name : c.models)
       for (const auto& mode : c.modes)
@@ -493,10 +529,10 @@ int program_main(int argc, char** argv) {
                       r.mode.c_str(), (long long)r.size, (long long)r.batch, r.median_s * 1e3, r.best_s * 1e3,
                       double(r.batch) / r.median_s, r.flops / r.median_s * 1e-9, r.cpu_busy, r.max_rss_mib);
           if (r.profile.steps) {
-            const std::string label =
-                r.model + " train " + std::to_string(r.size) + " px, batch " + std::to_string(r.batch);
+            const std::string label = r.model + " " + r.mode + " " + std::to_string(r.size) + " px, batch " +
+                                      std::to_string(r.batch) + (r.mode == "eval" && !c.fold ? ", unfolded" : "");
             print_profile(r.profile, label);
-            print_fork_joins(r.fork_joins, label);
+            if (r.profile.training) print_fork_joins(r.fork_joins, label);
             std::printf("\n%s", header);
           }
           std::fflush(stdout);
@@ -506,6 +542,7 @@ int program_main(int argc, char** argv) {
                  << ", \"median_s\": " << r.median_s << ", \"best_s\": " << r.best_s << ", \"flops\": " << r.flops
                  << ", \"iters\": " << r.iters << ", \"device\": \"" << c.device.str() << "\", \"amp\": \"" << c.amp
                  << "\", \"optimizer\": \"" << c.optimizer << "\", \"eager\": " << (c.eager ? "true" : "false")
+                 << ", \"bn_folded\": " << (r.mode == "eval" && c.fold ? "true" : "false")
                  << ", \"cpu_busy\": " << (std::isnan(r.cpu_busy) ? std::string("null") : std::to_string(r.cpu_busy))
                  << ", \"max_rss_mib\": " << r.max_rss_mib << ", \"times_s\": [";
             for (size_t i = 0; i < r.times.size(); ++i) json << (i ? ", " : "") << r.times[i];

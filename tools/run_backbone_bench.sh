@@ -7,6 +7,7 @@
 #   FAST=1 tools/run_backbone_bench.sh            # fewer timed steps (a loaded machine)
 #   WARMUP=1 ITERS=1 tools/run_backbone_bench.sh  # the same counts everywhere (the rounds still pair and repeat)
 #   TRAIN_SIZES="48 64" EVAL_SIZES="224" OUT=/tmp/b224 tools/run_backbone_bench.sh   # a part of the grid
+#   NO_FOLD=1 tools/run_backbone_bench.sh         # fer's eval forward with batch norm not folded into the convs
 #
 # PyTorch comes from PyPI (`pip install torch torchvision`, the current release) into a virtual environment of its
 # own ($VENV, default .venv-bench/, git-ignored), created on first use: a benchmark-only tool dependency, never a
@@ -35,6 +36,10 @@ eval_sizes=${EVAL_SIZES-48 64 224}
 compile_models=${COMPILE_MODELS:-$models}
 out=${OUT:-$build/backbone_bench}
 per_run_timeout=${RUN_TIMEOUT:-900}
+# fer's eval forward folds conv -> batch-norm pairs into one conv, as its evaluate, predict and verify do;
+# PyTorch's eager eval runs them apart.
+fold_flag=()
+if [[ -n ${NO_FOLD:-} ]]; then fold_flag=(--no-fold); fi
 
 if ! "$venv/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
   echo "creating $venv with the current torch + torchvision from PyPI (benchmark only) ..." >&2
@@ -99,7 +104,7 @@ for cfg in "${configs[@]}"; do  # per configuration: fer, torch, fer, torch, ...
   for ((round = 1; round <= n_rounds; ++round)); do
     echo "round $round: $m $mode ${s}px" >&2
     timeout "$per_run_timeout" "$fer" --models "$m" --modes "$mode" --sizes "$s" --warmup "$warm" --iters "$iters" \
-      --json "$out/fer.$round.jsonl" >/dev/null
+      ${fold_flag[@]+"${fold_flag[@]}"} --json "$out/fer.$round.jsonl" >/dev/null
     layouts=${layout_of[$cfg]:-channels_last,contiguous}
     timeout "$per_run_timeout" "$py" "$root/tools/bench_backbones_peer.py" --model "$m" --mode "$mode" --size "$s" \
       --warmup "$warm" --iters "$iters" --threads "$threads" --layouts "$layouts" --json "$out/torch.$round.jsonl" >/dev/null
@@ -156,6 +161,11 @@ print(f"date: {date}; fer commit {commit}, -march={march}; torch {torch.__versio
       f"{torchvision.__version__} (PyPI); {threads} threads on {cores} cores ({cpu}); "
       f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}")
 loads = [float(l.split(":")[-1].split()[0]) for l in open(f"{out}/load.txt") if ":" in l]
+folded = {r.get("bn_folded") for k, runs in fer.items() if k[1] == "eval" for r in runs.values()}
+if folded:
+    print("fer's eval forward: " + ("conv -> batch norm pairs folded into one conv (as fer's evaluate, predict and "
+          "verify run it; PyTorch's eager eval keeps them apart)" if folded == {True} else
+          "batch norm not folded (NO_FOLD=1)" if folded == {False} else "mixed folded and unfolded rounds"))
 print(f"load average (1 min) before each configuration: min {min(loads):.1f}, median {statistics.median(loads):.1f}, "
       f"max {max(loads):.1f} (all values in load.txt)")
 print()
