@@ -228,13 +228,8 @@ std::string op_label(const Node& n) {
 // Regions forked since the accounting was last reset.
 int64_t regions_so_far() { return parallel_stats().regions; }
 
-void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
-  enable_parallel_stats(true);
-  auto t0 = Clock::now();
-  opt.zero_grad();
-  auto t1 = Clock::now();
-  prof.optimizer += seconds(t0, t1);
-  prof.optimizer_regions += regions_so_far();
+// The recorded forward replayed with a clock around every node, added to prof's forward rows.
+void time_forward_nodes(Graph& g, Profile& prof) {
   for (const auto& n : g.nodes()) {
     const int64_t r = regions_so_far();
     auto a = Clock::now();
@@ -243,6 +238,16 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
     prof.fwd[label] += seconds(a, Clock::now());
     prof.regions[label] += regions_so_far() - r;
   }
+}
+
+void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
+  enable_parallel_stats(true);
+  auto t0 = Clock::now();
+  opt.zero_grad();
+  auto t1 = Clock::now();
+  prof.optimizer += seconds(t0, t1);
+  prof.optimizer_regions += regions_so_far();
+  time_forward_nodes(g, prof);
   // The walk's time outside the nodes' backwards: zero-filling the gradients whose first writer adds (before the
   // walk, or before that writer for the arena's) and seeding the root.
   double in_nodes = 0;
@@ -280,14 +285,7 @@ void profiled_step(Graph& g, optim::SGD& opt, Profile& prof) {
 void profiled_forward(Graph& g, Profile& prof) {
   enable_parallel_stats(true);
   auto t0 = Clock::now();
-  for (const auto& n : g.nodes()) {
-    const int64_t r = regions_so_far();
-    auto a = Clock::now();
-    n->forward();
-    const std::string label = op_label(*n);
-    prof.fwd[label] += seconds(a, Clock::now());
-    prof.regions[label] += regions_so_far() - r;
-  }
+  time_forward_nodes(g, prof);
   enable_parallel_stats(false);
   prof.total += seconds(t0, Clock::now());
   ++prof.steps;
