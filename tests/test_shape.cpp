@@ -77,3 +77,51 @@ TEST_CASE("gradcheck: every layout op, odd sizes, non-contiguous inputs") {
   // A permuted (non-contiguous) input goes through the recorded contiguous copy.
   CHECK(gradcheck([](const std::vector<Tensor>& t) { return channel_shuffle(permute(t[0], {0, 2, 1, 3}), 3); }, {img}) <= 1.0);
 }
+
+// Tensors big enough that the layout kernels split their rows over several parallel chunks, each starting in the
+// middle of a run (kernels/cpu/shape.cpp), against element-by-element references; the gradients go back through the
+// scatter, both written and (x read twice) accumulated.
+TEST_CASE("layout kernels on large odd shapes: permute, slice, channel shuffle and their gradients") {
+  const Shape s{3, 37, 29, 10};
+  Tensor x = iota(s).set_requires_grad(true);
+  const auto at = [&](int64_t a, int64_t b, int64_t c, int64_t d) { return double(((a * 37 + b) * 29 + c) * 10 + d); };
+
+  Tensor p = permute(x, {2, 0, 3, 1});  // [29, 3, 10, 37]
+  bool same = true;
+  for (int64_t i = 0; i < 29; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t k = 0; k < 10; ++k)
+        for (int64_t l = 0; l < 37; ++l) same = same && p.flat(((i * 3 + j) * 10 + k) * 37 + l) == at(j, l, i, k);
+  CHECK(same);
+
+  Tensor sl = slice(x, 1, 5, 36, 3);  // [3, 11, 29, 10]: rows 5, 8, ..., 35
+  same = true;
+  for (int64_t a = 0; a < 3; ++a)
+    for (int64_t b = 0; b < 11; ++b)
+      for (int64_t c = 0; c < 29; ++c)
+        for (int64_t d = 0; d < 10; ++d) same = same && sl.flat(((a * 11 + b) * 29 + c) * 10 + d) == at(a, 5 + 3 * b, c, d);
+  CHECK(same);
+
+  Tensor sh = channel_shuffle(x, 5);  // 10 channels in 5 groups of 2: channel g*2+j moves to j*5+g
+  same = true;
+  for (int64_t r = 0; r < 3 * 37 * 29; ++r)
+    for (int64_t g = 0; g < 5; ++g)
+      for (int64_t j = 0; j < 2; ++j) same = same && sh.flat(r * 10 + j * 5 + g) == double(r * 10 + g * 2 + j);
+  CHECK(same);
+
+  // d/dx of sum(w_p * permute(x)) + sum(w_s * shuffle(x)) = the weights mapped back, added where both reach.
+  Tensor wp = iota(p.shape()), ws = iota(sh.shape());
+  backward(add(sum(mul(p, wp)), sum(mul(sh, ws))));
+  const Tensor gx = x.grad();
+  same = true;
+  for (int64_t a = 0; a < 3; ++a)
+    for (int64_t b = 0; b < 37; ++b)
+      for (int64_t c = 0; c < 29; ++c)
+        for (int64_t d = 0; d < 10; ++d) {
+          const int64_t flat = ((a * 37 + b) * 29 + c) * 10 + d, g = d / 2, j = d % 2;
+          const double from_p = double(((c * 3 + a) * 10 + d) * 37 + b);
+          const double from_s = double((flat - d) + j * 5 + g);
+          same = same && gx.flat(flat) == from_p + from_s;
+        }
+  CHECK(same);
+}

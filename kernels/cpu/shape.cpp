@@ -12,24 +12,40 @@ namespace fer::kernels {
 
 namespace {
 
-// Calls f(row, src_base) for each row (all dims but the last) of `shape`, with the row's strided base offset.
+// Calls f(src_base, dst_base, count) for runs of consecutive rows (all dims but the last) of `shape` that differ
+// only in the next-to-last index: `count` rows whose offsets on each side step by that dim's stride. Parallel over
+// rows; a chunk finds its first row's index by division, then steps an odometer run by run. (A channel shuffle's
+// rows are 2 elements long: per-row index arithmetic cost more than the copy.)
 template <class F>
-void for_each_row(const Shape& shape, const Shape& strides, int64_t offset, F&& f) {
-  int nd = shape.size();
-  if (nd == 0) {
-    f(int64_t(0), offset);
+void for_each_row_run(const Shape& shape, const Shape& s_strides, int64_t s_offset, const Shape& d_strides,
+                      int64_t d_offset, F&& f) {
+  const int nd = shape.size();
+  if (nd < 2) {
+    f(s_offset, d_offset, int64_t(1));
     return;
   }
-  int64_t inner = shape[nd - 1];
-  int64_t rows = inner ? shape.numel() / inner : 0;
+  const int64_t inner = shape[nd - 1], mid = shape[nd - 2];
+  const int64_t rows = inner ? shape.numel() / inner : 0;
   parallel_for(0, rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      int64_t rem = r, base = offset;
-      for (int d = nd - 2; d >= 0; --d) {
-        base += (rem % shape[d]) * strides[d];
-        rem /= shape[d];
+    int64_t index[kMaxDims] = {};
+    int64_t sbase = s_offset, dbase = d_offset;
+    for (int64_t d = nd - 2, rem = lo; d >= 0; --d) {
+      index[d] = rem % shape[d];
+      rem /= shape[d];
+      sbase += index[d] * s_strides[d];
+      dbase += index[d] * d_strides[d];
+    }
+    for (int64_t r = lo; r < hi;) {
+      const int64_t count = std::min(mid - index[nd - 2], hi - r);
+      f(sbase, dbase, count);
+      r += count;
+      sbase += count * s_strides[nd - 2], dbase += count * d_strides[nd - 2];
+      index[nd - 2] += count;
+      for (int d = nd - 2; d > 0 && index[d] == shape[d]; --d) {  // carry into the outer indices
+        sbase += s_strides[d - 1] - shape[d] * s_strides[d], dbase += d_strides[d - 1] - shape[d] * d_strides[d];
+        index[d] = 0;
+        ++index[d - 1];
       }
-      f(r, base);
     }
   });
 }
@@ -37,22 +53,24 @@ void for_each_row(const Shape& shape, const Shape& strides, int64_t offset, F&& 
 template <class T>
 void move_rows(const T* src, int64_t src_offset, const Shape& src_strides, T* dst, int64_t dst_offset,
                const Shape& dst_strides, const Shape& shape, bool accumulate) {
-  int nd = shape.size();
-  int64_t inner = nd ? shape[nd - 1] : 1;
-  int64_t s_in = nd ? src_strides[nd - 1] : 1, d_in = nd ? dst_strides[nd - 1] : 1;
-  // Both sides are walked with their own strides; the row index gives the destination base.
-  for_each_row(shape, src_strides, src_offset, [&](int64_t r, int64_t sbase) {
-    int64_t rem = r, dbase = dst_offset;
-    for (int d = nd - 2; d >= 0; --d) {
-      dbase += (rem % shape[d]) * dst_strides[d];
-      rem /= shape[d];
-    }
-    const T* s = src + sbase;
-    T* o = dst + dbase;
+  const int nd = shape.size();
+  const int64_t inner = nd ? shape[nd - 1] : 1;
+  const int64_t s_in = nd ? src_strides[nd - 1] : 1, d_in = nd ? dst_strides[nd - 1] : 1;
+  const int64_t s_row = nd > 1 ? src_strides[nd - 2] : 0, d_row = nd > 1 ? dst_strides[nd - 2] : 0;
+  for_each_row_run(shape, src_strides, src_offset, dst_strides, dst_offset, [&](int64_t sb, int64_t db, int64_t n) {
+    const T* s = src + sb;
+    T* o = dst + db;
     if (accumulate) {
-      for (int64_t k = 0; k < inner; ++k) o[k * d_in] += s[k * s_in];
+      for (int64_t r = 0; r < n; ++r, s += s_row, o += d_row)
+        for (int64_t k = 0; k < inner; ++k) o[k * d_in] += s[k * s_in];
+    } else if (s_in == 1 && d_in == 1) {
+      for (int64_t r = 0; r < n; ++r, s += s_row, o += d_row) std::memcpy(o, s, size_t(inner) * sizeof(T));
+    } else if (inner < 8) {  // short rows (a channel shuffle's groups): one pass along the run per element
+      for (int64_t k = 0; k < inner; ++k)
+        for (int64_t r = 0; r < n; ++r) o[r * d_row + k * d_in] = s[r * s_row + k * s_in];
     } else {
-      for (int64_t k = 0; k < inner; ++k) o[k * d_in] = s[k * s_in];
+      for (int64_t r = 0; r < n; ++r, s += s_row, o += d_row)
+        for (int64_t k = 0; k < inner; ++k) o[k * d_in] = s[k * s_in];
     }
   });
 }
