@@ -62,7 +62,9 @@ export OMP_NUM_THREADS=$threads
 # Both fer and PyTorch run OpenMP (GNU libgomp). Its default spin-waiting at every join turned a 2-thread step into
 # 5x its time while other processes held the cores (measured: fer's ResNet-18 step 6.4 s spinning vs 1.3 s
 # passive at load 10); sleeping waits measure the kernels, not the scheduler. Same setting for both sides.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# OMP_WAIT_POLICY=default runs both with libgomp's own default (spin a while at each join, then sleep): what a user
+# gets, and on an idle machine the faster choice, most of all for the small models' many short regions.
+if [[ ${OMP_WAIT_POLICY:-} == default ]]; then unset OMP_WAIT_POLICY; else export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}; fi
 
 # warm-up and timed steps per configuration: fewer for the big models and for 224 px.
 iters_for() {  # model mode size -> "warmup iters"
@@ -159,7 +161,7 @@ for r in rows("compile.jsonl"):
     compiled[key(r)] = r
 print(f"date: {date}; fer commit {commit}, -march={march}; torch {torch.__version__}, torchvision "
       f"{torchvision.__version__} (PyPI); {threads} threads on {cores} cores ({cpu}); "
-      f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}")
+      f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: libgomp default)')}")
 loads = [float(l.split(":")[-1].split()[0]) for l in open(f"{out}/load.txt") if ":" in l]
 folded = {r.get("bn_folded") for k, runs in fer.items() if k[1] == "eval" for r in runs.values()}
 if folded:
