@@ -10,6 +10,7 @@
 #include "fer/data/sampling.hpp"
 #include "fer/ops/loss.hpp"
 #include "fer/optim/adam.hpp"
+#include "gradcheck.hpp"
 #include "models/custom_cnn.hpp"
 
 using namespace fer;
@@ -68,7 +69,14 @@ Batch random_batch(int64_t n, int64_t classes, uint64_t seed) {
   return b;
 }
 
-// Every parameter gradient of `a` equals `b`'s within 1e-5 of its largest magnitude.
+// Largest |got - ref| over ref's largest magnitude (at least 1e-6); NaN when a difference is NaN.
+double diff_over_largest(const Tensor& got, const Tensor& ref) {
+  double scale = 1e-6;
+  for (int64_t i = 0; i < ref.numel(); ++i) scale = std::max(scale, std::abs(ref.flat(i)));
+  return fer::testing::max_abs_diff(got, ref) / scale;
+}
+
+// Every parameter gradient of `b` equals `a`'s within 1e-5 of a's largest magnitude.
 void check_same_gradients(const nn::Module& a, const nn::Module& b) {
   auto pa = a.named_parameters(), pb = b.named_parameters();
   REQUIRE(pa.size() == pb.size());
@@ -76,10 +84,7 @@ void check_same_gradients(const nn::Module& a, const nn::Module& b) {
     CAPTURE(pa[i].first);
     REQUIRE(pa[i].second.grad().defined());
     REQUIRE(pb[i].second.grad().defined());
-    std::vector<double> x = pa[i].second.grad().to_vector(), y = pb[i].second.grad().to_vector();
-    double worst = 0, scale = 1e-6;
-    for (size_t k = 0; k < x.size(); ++k) worst = std::max(worst, std::abs(x[k] - y[k])), scale = std::max(scale, std::abs(x[k]));
-    CHECK(worst <= 1e-5 * scale);
+    CHECK(diff_over_largest(pb[i].second.grad(), pa[i].second.grad()) <= 1e-5);
   }
 }
 
@@ -209,10 +214,7 @@ TEST_CASE("custom CNN: fused BN + ReLU blocks (training) and folded ones (eval) 
   InferenceGuard guard;
   CHECK(nn::fold_batch_norm(fused) == 3);
   CHECK(nn::fold_batch_norm(plain) == 3);
-  std::vector<double> a = fused(x).to_vector(), b = plain(x).to_vector();
-  double worst = 0, scale = 1e-6;
-  for (size_t k = 0; k < a.size(); ++k) worst = std::max(worst, std::abs(a[k] - b[k])), scale = std::max(scale, std::abs(b[k]));
-  CHECK(worst <= 1e-5 * scale);
+  CHECK(diff_over_largest(fused(x), plain(x)) <= 1e-5);
 }
 
 TEST_CASE("custom CNN on 2000 Fashion-MNIST images for one epoch beats chance (train_sweep smoke test)") {
